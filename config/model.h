@@ -1,0 +1,235 @@
+/*
+ * model.h -- the service model: what gslbd serves, whatever its source.
+ *
+ * The config parser (config/cfg.c), the Kubernetes source (config/kube/)
+ * and the probes (probes/) all meet here.  The model is plain data owned
+ * by the control thread; worker threads never see it: they only read the
+ * immutable snapshot that server/compile.c builds from it.
+ *
+ * Ownership: a struct model owns every pointer reachable from it; free it
+ * with model_free().  Strings are heap copies.  Names are lower-case
+ * presentation format with a trailing dot ("www.global.example.org.").
+ */
+#ifndef GSLBD_MODEL_H
+#define GSLBD_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+struct ldns_struct_rr_list;
+
+/* An IPv4 or IPv6 address, plus the health of whatever answers on it. */
+enum model_health {
+	HEALTH_UNKNOWN = 0, /* not probed yet: counts as up (optimistic start) */
+	HEALTH_UP,
+	HEALTH_DOWN,
+};
+
+struct model_addr {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} ip;
+	/* Written by probes/ on the control thread; read by the compiler. */
+	uint8_t health;     /* enum model_health */
+	char reason[48];    /* last probe verdict, e.g. "timeout", "status 503" */
+	int64_t since;      /* unix time (s) of the last health transition */
+};
+
+/* A network prefix, for topology maps and access lists. */
+struct model_net {
+	int family;
+	uint8_t prefix; /* bits */
+	uint8_t addr[16];
+};
+
+enum probe_type {
+	PROBE_NONE = 0, /* no probe: the address is always up */
+	PROBE_HTTP,
+	PROBE_HTTPS,
+	PROBE_TCP,
+};
+
+/* Bits of probe_spec.set: which fields were given explicitly, so that
+ * endpoint settings override service settings override probe-defaults. */
+enum {
+	PS_TYPE = 1u << 0, PS_PORT = 1u << 1, PS_INTERVAL = 1u << 2,
+	PS_TIMEOUT = 1u << 3, PS_RISE = 1u << 4, PS_FALL = 1u << 5,
+	PS_JITTER = 1u << 6, PS_METHOD = 1u << 7, PS_PATH = 1u << 8,
+	PS_HOST = 1u << 9, PS_STATUS = 1u << 10, PS_BODY = 1u << 11,
+	PS_HEADERS = 1u << 12, PS_TLS_VERIFY = 1u << 13, PS_CA_FILE = 1u << 14,
+};
+
+struct probe_status_range {
+	uint16_t lo, hi; /* inclusive; a single code has lo == hi */
+};
+
+struct probe_spec {
+	uint32_t set;         /* PS_* bits given explicitly at this level */
+	enum probe_type type;
+	uint16_t port;        /* 0: 80 for http, 443 for https */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t jitter_ms;   /* each run is delayed by a random 0..jitter */
+	uint32_t rise;        /* consecutive successes to go up */
+	uint32_t fall;        /* consecutive failures to go down */
+	char *method;         /* "GET" or "HEAD" */
+	char *path;           /* "/" */
+	char *host;           /* Host header and TLS SNI; NULL: service name */
+	struct probe_status_range *status;
+	size_t nstatus;       /* 0: 200-399 */
+	char *body;           /* substring the body must contain, or NULL */
+	char **headers;       /* "Name: value" */
+	size_t nheaders;
+	bool tls_verify;
+	char *ca_file;        /* NULL: system store */
+};
+
+/* Built-in defaults (documented in gslbd.conf(5)). */
+#define PROBE_DEFAULT_INTERVAL_MS 1000
+#define PROBE_DEFAULT_TIMEOUT_MS  800
+#define PROBE_DEFAULT_JITTER_MS   100
+#define PROBE_DEFAULT_RISE        2
+#define PROBE_DEFAULT_FALL        2
+
+enum model_policy {
+	POLICY_ALL = 0,  /* every healthy address, rotated, capped */
+	POLICY_FAILOVER, /* healthy endpoints of the best (lowest) priority */
+	POLICY_WEIGHTED, /* one healthy endpoint, chosen by weight */
+	POLICY_TOPOLOGY, /* the client's region, else every healthy one */
+};
+
+enum model_alldown {
+	ALLDOWN_SERVE_ALL = 0, /* fail open: answer as if all were up */
+	ALLDOWN_SERVFAIL,
+	ALLDOWN_NODATA,
+};
+
+enum model_admin {
+	ADMIN_NONE = 0,
+	ADMIN_DRAINED,    /* never answered */
+	ADMIN_FORCE_UP,   /* answered whatever the probes say */
+	ADMIN_FORCE_DOWN, /* never answered, counts as down */
+};
+
+struct model_endpoint {
+	char *region;    /* region / cluster label */
+	char *name;      /* unique within the service; defaults to region */
+	struct model_addr *addrs;
+	size_t naddrs;
+	uint32_t weight;   /* default 1 */
+	uint32_t priority; /* lower is preferred; default 1 */
+	bool enabled;      /* default true */
+	uint8_t admin;     /* enum model_admin, runtime (control API) */
+	struct probe_spec probe; /* fully resolved: defaults, service, endpoint */
+};
+
+struct model_service {
+	char *name;          /* FQDN, lower case, trailing dot */
+	enum model_policy policy;
+	enum model_alldown all_down;
+	uint32_t ttl;        /* default 30 */
+	uint32_t max_answers; /* default 8; 0: no cap */
+	struct model_endpoint *eps;
+	size_t neps;
+	const char *source;  /* "config", "kube": where it came from (static) */
+};
+
+struct model_ns {
+	char *name;          /* FQDN */
+	struct model_addr *addrs; /* glue, required when name is in the zone */
+	size_t naddrs;
+};
+
+struct model_zone {
+	char *apex;          /* FQDN */
+	uint32_t ttl;        /* default TTL of zone data (SOA, NS, glue): 3600 */
+	char *soa_mname;     /* default: first NS name */
+	char *soa_rname;     /* default: "hostmaster.<apex>" */
+	uint32_t soa_serial; /* 0 in the file: unix time at load */
+	uint32_t soa_refresh, soa_retry, soa_expire, soa_minimum;
+	struct model_ns *ns;
+	size_t nns;
+	char *zone_file;     /* absolute or relative to the config file */
+	struct ldns_struct_rr_list *static_rrs; /* from zone_file, owned */
+};
+
+/* Topology: client prefixes that prefer one region. */
+struct model_topology {
+	char *region;
+	struct model_net *nets;
+	size_t nnets;
+};
+
+struct model_listen {
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+};
+
+struct model_server {
+	struct model_listen *listen; /* default 127.0.0.1 and ::1, port 53 */
+	size_t nlisten;
+	uint32_t workers;        /* default: number of CPUs */
+	uint16_t edns_udp_size;  /* default 1232 */
+	uint32_t tcp_idle_ms;    /* default 10000 */
+	uint32_t tcp_max_clients; /* per worker, default 256 */
+	char *identity;          /* id.server / hostname.bind; NULL: refused */
+	char *version;           /* version.bind / version.server; NULL: refused */
+	char *nsid;              /* RFC 5001 payload as given (text); NULL: off */
+	char *user, *group;      /* drop privileges to these after binding */
+	char *pidfile;
+};
+
+struct model {
+	char *path;                 /* the config file it came from */
+	struct model_server server;
+	struct model_zone zone;
+	struct probe_spec probe_defaults;
+	struct model_topology *topo;
+	size_t ntopo;
+	struct model_service *svcs;
+	size_t nsvcs;
+};
+
+/* Release everything a model owns, and the model itself.  NULL is fine. */
+void model_free(struct model *m);
+
+/* Release what a probe_spec owns (not the struct). */
+void probe_spec_clear(struct probe_spec *ps);
+
+/* dst := the fields of src that src->set names, over what dst has; deep
+ * copies.  Returns 0, or -1 when out of memory. */
+int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src);
+
+/* Fill what dst does not set with the built-in defaults. */
+int probe_spec_finish(struct probe_spec *dst);
+
+/* Deep copy.  Returns 0 or -1. */
+int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
+
+/* True when two resolved specs would probe the same way. */
+bool probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b);
+
+/* Whether an endpoint's address may be answered now (admin + health). */
+bool model_addr_eligible(const struct model_endpoint *ep,
+			 const struct model_addr *a);
+
+/* "192.0.2.1" / "2001:db8::1" into buf (INET6_ADDRSTRLEN). */
+const char *model_addr_str(const struct model_addr *a, char *buf, size_t len);
+
+/* Parse a textual IPv4/IPv6 address.  Returns 0 or -1. */
+int model_addr_parse(struct model_addr *a, const char *s);
+
+/* Parse "10.0.0.0/8" or "2001:db8::/32" (a bare address is a host
+ * prefix).  Host bits must be zero.  Returns 0 or -1. */
+int model_net_parse(struct model_net *n, const char *s);
+
+/* Does net contain the address (family, 4 or 16 bytes)? */
+bool model_net_contains(const struct model_net *n, int family,
+			const uint8_t *addr);
+
+#endif
