@@ -1,0 +1,3 @@
+/* config/cfg.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_config_cfg;

@@ -1,0 +1,3 @@
+/* config/model.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_config_model;

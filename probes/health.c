@@ -1,0 +1,3 @@
+/* probes/health.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_probes_health;

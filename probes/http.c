@@ -1,0 +1,3 @@
+/* probes/http.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_probes_http;

@@ -1,0 +1,1 @@
+/* probes/http.h -- placeholder */

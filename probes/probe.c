@@ -1,0 +1,3 @@
+/* probes/probe.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_probes_probe;

@@ -1,0 +1,3 @@
+/* probes/tcp.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_probes_tcp;

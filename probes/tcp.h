@@ -1,0 +1,1 @@
+/* probes/tcp.h -- placeholder */

@@ -1,0 +1,3 @@
+/* server/answer.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_server_answer;

@@ -1,0 +1,1 @@
+/* server/answer.h -- placeholder */

@@ -1,0 +1,3 @@
+/* server/qsbr.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_server_qsbr;

@@ -1,0 +1,1 @@
+/* server/qsbr.h -- placeholder */

@@ -1,0 +1,3 @@
+/* server/snap.c -- placeholder, being written. */
+#include "config.h"
+typedef int gslbd_placeholder_server_snap;

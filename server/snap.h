@@ -1,0 +1,1 @@
+/* server/snap.h -- placeholder */
