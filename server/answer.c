@@ -1,3 +1,504 @@
-/* server/answer.c -- placeholder, being written. */
+/*
+ * answer.c -- the response writer (answer.h).
+ *
+ * A response is the query's own header and question (so the qname keeps
+ * the client's 0x20 case), then precompiled records copied from the
+ * snapshot, then OPT.  Room for OPT is reserved before any record is
+ * written, so an answer that does not fit is truncated, never the OPT.
+ */
 #include "config.h"
-typedef int gslbd_placeholder_server_answer;
+
+#include <netinet/in.h>
+#include <string.h>
+
+#include "config/model.h"
+#include "server/answer.h"
+
+struct resp {
+	uint8_t *buf;
+	size_t len;
+	size_t limit;     /* room for records; OPT is already reserved */
+	uint16_t an, ns, ar;
+	uint16_t flags;
+	unsigned rcode;   /* up to 12 bits; the upper 8 go in OPT */
+	bool ecs;         /* echo ECS */
+	uint8_t scope;
+};
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+void answer_ctx_init(struct answer_ctx *c, uint64_t seed)
+{
+	memset(c, 0, sizeof(*c));
+	c->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
+	c->rot = (uint32_t)seed;
+}
+
+static uint64_t rng_next(struct answer_ctx *c)
+{
+	uint64_t x = c->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static bool put(struct resp *r, const void *p, size_t n)
+{
+	if (r->len + n > r->limit)
+		return false;
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	return true;
+}
+
+/* Is the query name inside the zone?  Compares the apex against the
+ * query's trailing labels. */
+static bool in_zone(const struct snap *s, const struct wire_query *q,
+		    unsigned *apex_off)
+{
+	if (q->nlabels < s->apex_labels)
+		return false;
+	unsigned off = q->nlabels == s->apex_labels ? 0 :
+		q->label_off[q->nlabels - s->apex_labels];
+	if (off + s->apex_len != q->qname_len ||
+	    memcmp(q->qname + off, s->apex, s->apex_len) != 0)
+		return false;
+	*apex_off = off;
+	return true;
+}
+
+/* NXDOMAIN / NODATA: the SOA, owned by the apex inside the qname. */
+static void negative(struct resp *r, const struct snap *s, unsigned apex_off,
+		     unsigned rcode)
+{
+	uint8_t ptr[2];
+	size_t save = r->len;
+
+	r->rcode = rcode;
+	r->flags |= DNS_F_AA;
+	wire_put16(ptr, (uint16_t)(0xc000u | (DNS_HDR_LEN + apex_off)));
+	if (put(r, ptr, 2) && put(r, s->soa_neg, s->soa_neg_len)) {
+		r->ns = 1;
+		return;
+	}
+	r->len = save;
+	r->flags |= DNS_F_TC;
+}
+
+/* Copy a precompiled RRset answer.  Additional data is dropped when it
+ * does not fit (it is optional), unless `need_ar` (referral glue). */
+static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
+{
+	size_t save = r->len;
+
+	if (!put(r, rs->wire, (size_t)rs->an_len + rs->ns_len)) {
+		r->len = save;
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->an = rs->ancount;
+	r->ns = rs->nscount;
+	if (rs->ar_len && !put(r, rs->wire + rs->an_len + rs->ns_len,
+			       rs->ar_len)) {
+		if (need_ar)
+			r->flags |= DNS_F_TC;
+		return;
+	}
+	r->ar = rs->arcount;
+}
+
+static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rem = bits % 8;
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (!rem)
+		return true;
+	uint8_t mask = (uint8_t)(0xffu << (8 - rem));
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+/* Topology: the client's subnet (ECS, else the resolver's address)
+ * picks a region; no rule or no healthy endpoint there: everything. */
+static const struct snap_group *
+pick_topology(const struct snap *s, const struct snap_svc *svc,
+	      const struct wire_query *q, const struct sockaddr *from,
+	      struct resp *r)
+{
+	uint8_t fam = 0, srclen = 0;
+	const uint8_t *addr = NULL;
+
+	if (q->ecs && q->ecs_source > 0) {
+		fam = q->ecs_family == 1 ? AF_INET : AF_INET6;
+		addr = q->ecs_addr;
+		srclen = q->ecs_source;
+	} else if (from && from->sa_family == AF_INET) {
+		fam = AF_INET;
+		addr = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+		srclen = 32;
+	} else if (from && from->sa_family == AF_INET6) {
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *)from)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			fam = AF_INET;
+			addr = a6->s6_addr + 12;
+			srclen = 32;
+		} else {
+			fam = AF_INET6;
+			addr = a6->s6_addr;
+			srclen = 128;
+		}
+	}
+	r->scope = srclen;
+	for (uint32_t i = 0; addr && i < s->ntopo; i++) {
+		const struct snap_topo *t = &s->topo[i];
+		if (t->family != fam || t->prefix > srclen ||
+		    !prefix_match(t->addr, addr, t->prefix))
+			continue;
+		r->scope = t->scope;
+		uint16_t g = svc->region_group[t->region];
+		return &svc->groups[g < svc->ngroups ? g : svc->all_group];
+	}
+	return &svc->groups[svc->all_group];
+}
+
+static const struct snap_group *pick_weighted(struct answer_ctx *c,
+					      const struct snap_svc *svc)
+{
+	if (!svc->total_weight)
+		return &svc->groups[rng_next(c) % svc->ngroups];
+	uint64_t x = rng_next(c) % svc->total_weight;
+	for (uint16_t i = 0; i < svc->ngroups; i++) {
+		if (x < svc->groups[i].weight)
+			return &svc->groups[i];
+		x -= svc->groups[i].weight;
+	}
+	return &svc->groups[svc->ngroups - 1];
+}
+
+/* A/AAAA of a service, chosen by its policy. */
+static void service(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct snap_svc *svc,
+		    const struct wire_query *q, const struct sockaddr *from,
+		    unsigned apex_off)
+{
+	const struct snap_group *g;
+
+	if (unlikely(svc->down == SNAP_DOWN_SERVFAIL)) {
+		r->rcode = DNS_R_SERVFAIL;
+		return;
+	}
+	if (unlikely(svc->down == SNAP_DOWN_NODATA || !svc->ngroups)) {
+		negative(r, s, apex_off, DNS_R_NOERROR);
+		return;
+	}
+	switch (svc->policy) {
+	case POLICY_WEIGHTED:
+		g = pick_weighted(c, svc);
+		break;
+	case POLICY_TOPOLOGY:
+		g = pick_topology(s, svc, q, from, r);
+		break;
+	default:
+		g = &svc->groups[0];
+		break;
+	}
+	if (svc->policy != POLICY_TOPOLOGY)
+		r->scope = 0;
+
+	bool v6 = q->qtype == DNS_T_AAAA || (q->qtype == DNS_T_ANY && !g->n4);
+	unsigned n = v6 ? g->n6 : g->n4;
+	const uint8_t *base = v6 ? svc->rr6 + (size_t)g->off6 * SNAP_RR6_LEN :
+		svc->rr4 + (size_t)g->off4 * SNAP_RR4_LEN;
+	size_t rl = v6 ? SNAP_RR6_LEN : SNAP_RR4_LEN;
+
+	r->flags |= DNS_F_AA;
+	if (!n) {
+		negative(r, s, apex_off, DNS_R_NOERROR);
+		return;
+	}
+	unsigned cnt = svc->max_answers && n > svc->max_answers ?
+		svc->max_answers : n;
+	if (r->len + cnt * rl > r->limit) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	unsigned start = c->rot++ % n;
+	for (unsigned i = 0, k = start; i < cnt; i++) {
+		memcpy(r->buf + r->len, base + k * rl, rl);
+		r->len += rl;
+		if (++k == n)
+			k = 0;
+	}
+	r->an = (uint16_t)cnt;
+}
+
+/* In-zone data for an existing name. */
+static void node_answer(struct answer_ctx *c, struct resp *r,
+			const struct snap *s, const struct snap_node *n,
+			const struct wire_query *q, const struct sockaddr *from,
+			unsigned apex_off)
+{
+	uint16_t qt = q->qtype;
+	const struct snap_rrset *rs;
+
+	if (unlikely(n->flags & SNAP_N_CUT) && qt != DNS_T_DS) {
+		rrset(r, n->referral, true);
+		return;
+	}
+	if (n->svc && (qt == DNS_T_A || qt == DNS_T_AAAA ||
+		       qt == DNS_T_ANY)) {
+		service(c, r, s, n->svc, q, from, apex_off);
+		return;
+	}
+	r->flags |= DNS_F_AA;
+	if (qt == DNS_T_ANY)
+		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */
+	else if (!(rs = snap_rrset_find(n, qt)))
+		rs = snap_rrset_find(n, DNS_T_CNAME);
+	if (rs)
+		rrset(r, rs, false);
+	else
+		negative(r, s, apex_off, DNS_R_NOERROR);
+}
+
+/* A name that does not exist: below a delegation, or NXDOMAIN. */
+static void no_node(struct resp *r, const struct snap *s,
+		    const struct wire_query *q, unsigned apex_off)
+{
+	if (s->has_cuts) {
+		unsigned stop = q->nlabels - s->apex_labels;
+		for (unsigned i = 1; i < stop; i++) {
+			unsigned off = q->label_off[i];
+			uint8_t len = (uint8_t)(q->qname_len - off);
+			const struct snap_node *n = snap_lookup(s,
+				q->qname + off, len,
+				wire_name_hash(q->qname + off, len));
+			if (n && (n->flags & SNAP_N_CUT)) {
+				rrset(r, n->referral, true);
+				return;
+			}
+		}
+	}
+	negative(r, s, apex_off, DNS_R_NXDOMAIN);
+}
+
+/* CH TXT id.server / hostname.bind / version.bind / version.server. */
+static void chaos(struct resp *r, const struct snap *s,
+		  const struct wire_query *q)
+{
+	static const uint8_t id1[] = "\x02id\x06server";
+	static const uint8_t id2[] = "\x08hostname\x04" "bind";
+	static const uint8_t ver1[] = "\x07version\x04" "bind";
+	static const uint8_t ver2[] = "\x07version\x06server";
+	const uint8_t *txt = NULL;
+	uint16_t tlen = 0;
+
+#define IS(x) (q->qname_len == sizeof(x) && !memcmp(q->qname, x, sizeof(x)))
+	if (IS(id1) || IS(id2)) {
+		txt = s->identity;
+		tlen = s->identity_len;
+	} else if (IS(ver1) || IS(ver2)) {
+		txt = s->version;
+		tlen = s->version_len;
+	}
+#undef IS
+	if (!txt || (q->qtype != DNS_T_TXT && q->qtype != DNS_T_ANY)) {
+		r->rcode = DNS_R_REFUSED;
+		return;
+	}
+	uint8_t rr[12];
+	wire_put16(rr, 0xc00c);
+	wire_put16(rr + 2, DNS_T_TXT);
+	wire_put16(rr + 4, DNS_C_CH);
+	wire_put32(rr + 6, 0);
+	wire_put16(rr + 10, tlen);
+	size_t save = r->len;
+	if (put(r, rr, sizeof(rr)) && put(r, txt, tlen)) {
+		r->an = 1;
+		r->flags |= DNS_F_AA;
+	} else {
+		r->len = save;
+		r->flags |= DNS_F_TC;
+	}
+}
+
+static size_t opt_size(const struct snap *s, const struct wire_query *q)
+{
+	size_t n = 11;
+	if (q->nsid && s->nsid)
+		n += 4 + (size_t)s->nsid_len;
+	if (q->ecs)
+		n += 8 + (q->ecs_source + 7u) / 8u;
+	return n;
+}
+
+/* OPT goes last; its room was reserved, so this cannot overflow. */
+static void write_opt(struct resp *r, const struct snap *s,
+		      const struct wire_query *q)
+{
+	uint8_t *p = r->buf + r->len;
+	size_t rdlen = 0;
+
+	p[0] = 0;
+	wire_put16(p + 1, DNS_T_OPT);
+	wire_put16(p + 3, s->edns_udp_size);
+	p[5] = (uint8_t)(r->rcode >> 4);
+	p[6] = 0; /* version */
+	wire_put16(p + 7, q->edns_flags & EDNS_F_DO);
+	uint8_t *o = p + 11;
+	if (q->nsid && s->nsid) {
+		wire_put16(o, EDNS_O_NSID);
+		wire_put16(o + 2, s->nsid_len);
+		memcpy(o + 4, s->nsid, s->nsid_len);
+		o += 4 + s->nsid_len;
+	}
+	if (q->ecs) {
+		unsigned alen = (q->ecs_source + 7u) / 8u;
+		wire_put16(o, EDNS_O_ECS);
+		wire_put16(o + 2, (uint16_t)(4 + alen));
+		wire_put16(o + 4, q->ecs_family);
+		o[6] = q->ecs_source;
+		o[7] = r->ecs ? r->scope : 0;
+		memcpy(o + 8, q->ecs_addr, alen);
+		o += 8 + alen;
+	}
+	rdlen = (size_t)(o - (p + 11));
+	wire_put16(p + 9, (uint16_t)rdlen);
+	r->len += 11 + rdlen;
+	r->ar++;
+}
+
+static void count(struct answer_ctx *c, const struct wire_query *q, bool tcp)
+{
+	static const uint8_t qt_index[256] = {
+		[DNS_T_A] = ANSWER_QT_A + 1, [DNS_T_AAAA] = ANSWER_QT_AAAA + 1,
+		[DNS_T_NS] = ANSWER_QT_NS + 1, [DNS_T_SOA] = ANSWER_QT_SOA + 1,
+		[DNS_T_ANY] = ANSWER_QT_ANY + 1, [DNS_T_TXT] = ANSWER_QT_TXT + 1,
+	};
+	unsigned i = q->qtype < 256 ? qt_index[q->qtype] : 0;
+
+	if (tcp)
+		c->st.tcp++;
+	else
+		c->st.udp++;
+	c->st.qtype[i ? i - 1 : ANSWER_QT_OTHER]++;
+	if (q->edns)
+		c->st.edns++;
+	if (q->ecs)
+		c->st.ecs++;
+}
+
+/* Decide the answer for a query that parsed. */
+static void resolve(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct wire_query *q,
+		    const struct sockaddr *from)
+{
+	unsigned apex_off;
+
+	if (q->edns && q->edns_version > 0) {
+		r->rcode = DNS_R_BADVERS;
+		return;
+	}
+	if (q->qclass == DNS_C_CH) {
+		chaos(r, s, q);
+		return;
+	}
+	if (q->qclass != DNS_C_IN || !in_zone(s, q, &apex_off)) {
+		r->rcode = DNS_R_REFUSED;
+		return;
+	}
+	switch (q->qtype) {
+	case DNS_T_AXFR:
+	case DNS_T_IXFR:
+	case DNS_T_TKEY:
+	case DNS_T_TSIG:
+		r->rcode = DNS_R_REFUSED;
+		return;
+	case DNS_T_OPT:
+	case 0:
+		r->rcode = DNS_R_FORMERR;
+		return;
+	case DNS_T_MAILA:
+	case DNS_T_MAILB:
+		r->rcode = DNS_R_NOTIMP;
+		return;
+	default:
+		break;
+	}
+	const struct snap_node *n = snap_lookup(s, q->qname, q->qname_len,
+		wire_name_hash(q->qname, q->qname_len));
+	if (n)
+		node_answer(c, r, s, n, q, from, apex_off);
+	else
+		no_node(r, s, q, apex_off);
+}
+
+size_t answer_query(struct answer_ctx *c, const struct snap *s,
+		    const uint8_t *pkt, size_t len, const struct sockaddr *from,
+		    bool tcp, uint8_t *out, size_t outmax)
+{
+	struct wire_query q;
+	struct resp r = { .buf = out };
+	enum wire_verdict v = wire_parse_query(pkt, len, &q);
+
+	if (unlikely(v == WIRE_DROP)) {
+		c->st.dropped++;
+		return 0;
+	}
+	count(c, &q, tcp);
+
+	size_t max = 65535;
+	if (!tcp) {
+		max = DNS_UDP_PLAIN;
+		if (q.edns && v == WIRE_OK && q.edns_udp > DNS_UDP_PLAIN)
+			max = q.edns_udp < s->edns_udp_size ? q.edns_udp :
+				s->edns_udp_size;
+	}
+	if (max > outmax)
+		max = outmax;
+
+	/* Header and question, as the client sent them. */
+	size_t qlen = q.qd_ok ? q.qend : DNS_HDR_LEN;
+	memcpy(out, pkt, qlen);
+	r.len = qlen;
+	r.flags = DNS_F_QR | (q.flags & (0x7800u | DNS_F_RD | DNS_F_CD));
+	bool opt = q.edns && (v == WIRE_OK || v == WIRE_NOTIMP ||
+			      v == WIRE_REFUSED);
+	size_t reserve = opt ? opt_size(s, &q) : 0;
+	r.limit = max > reserve ? max - reserve : 0;
+
+	switch (v) {
+	case WIRE_OK:
+		r.ecs = q.ecs;
+		resolve(c, &r, s, &q, from);
+		break;
+	case WIRE_NOTIMP:
+		r.rcode = DNS_R_NOTIMP;
+		break;
+	case WIRE_REFUSED:
+		r.rcode = DNS_R_REFUSED;
+		break;
+	default:
+		r.rcode = DNS_R_FORMERR;
+		break;
+	}
+	if (r.flags & DNS_F_TC) {
+		/* Truncated: the client retries over TCP for everything. */
+		r.len = qlen;
+		r.an = r.ns = r.ar = 0;
+		c->st.truncated++;
+	}
+	if (opt)
+		write_opt(&r, s, &q);
+	wire_put16(out + 2, (uint16_t)(r.flags | (r.rcode & 0xfu)));
+	wire_put16(out + 4, q.qd_ok ? 1 : 0);
+	wire_put16(out + 6, r.an);
+	wire_put16(out + 8, r.ns);
+	wire_put16(out + 10, r.ar);
+	c->st.rcode[r.rcode < ANSWER_RCODES ? r.rcode : ANSWER_RCODES - 1]++;
+	return r.len;
+}

@@ -1,1 +1,47 @@
-/* server/answer.h -- placeholder */
+/*
+ * answer.h -- turn one query packet into one response packet, from the
+ * current snapshot.  The query path: no allocation, no locks, no ldns.
+ */
+#ifndef GSLBD_ANSWER_H
+#define GSLBD_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "server/snap.h"
+
+/* Per-worker counters: plain integers, each written by one thread only;
+ * readers (metrics) tolerate a torn read of a counter in progress. */
+enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
+       ANSWER_QT_ANY, ANSWER_QT_TXT, ANSWER_QT_OTHER, ANSWER_QT_MAX };
+#define ANSWER_RCODES 24
+
+struct answer_stats {
+	uint64_t udp, tcp;
+	uint64_t qtype[ANSWER_QT_MAX];
+	uint64_t rcode[ANSWER_RCODES];
+	uint64_t truncated;
+	uint64_t dropped;
+	uint64_t edns;
+	uint64_t ecs;
+};
+
+struct answer_ctx {
+	uint32_t rot;      /* rotation of address answers */
+	uint64_t rng;      /* xorshift state for weighted choice */
+	struct answer_stats st;
+};
+
+void answer_ctx_init(struct answer_ctx *c, uint64_t seed);
+
+/* Answer the query in pkt[0..len) from snapshot s.  from: the client's
+ * address (topology without ECS).  tcp: no 512/EDNS size limit.  Writes
+ * at most outmax bytes (>= 512; 65535 for TCP).  Returns the response
+ * length, or 0 when the packet deserves no answer. */
+size_t answer_query(struct answer_ctx *c, const struct snap *s,
+		    const uint8_t *pkt, size_t len, const struct sockaddr *from,
+		    bool tcp, uint8_t *out, size_t outmax);
+
+#endif

@@ -1,3 +1,716 @@
-/* server/compile.c -- placeholder, being written. */
+/*
+ * compile.c -- model + health -> snapshot (compile.h).
+ *
+ * Zone data (SOA, apex NS, glue, zone-file records) goes through one
+ * sorted ldns_rr_list; each owner/type run becomes a precompiled RRset.
+ * NS runs below the apex are delegations: their names become referral
+ * nodes and everything beneath them is glue, reachable only through the
+ * referral.  Services become nodes with address groups per policy.
+ */
 #include "config.h"
-typedef int gslbd_placeholder_server_compile;
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+
+#include "server/compile.h"
+#include "server/log.h"
+
+struct build {
+	struct snap *s;
+	struct snap_arena *a;
+	const struct model *m;
+	ldns_rdf *apex;
+	ldns_rr_list *zone;   /* all zone data, sorted */
+	ldns_rr_list *glue;   /* A/AAAA of in-zone name servers */
+	ldns_rdf **cuts;
+	size_t ncuts;
+	struct snap_node **table;
+	uint32_t mask;
+	uint32_t nnodes;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct build *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b->err, b->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* --- the name table ------------------------------------------------ */
+
+static struct snap_node *node_get(struct build *b, const uint8_t *name,
+				  size_t len)
+{
+	uint32_t h = wire_name_hash(name, len);
+	uint32_t i;
+
+	for (i = h & b->mask; b->table[i]; i = (i + 1) & b->mask) {
+		struct snap_node *n = b->table[i];
+		if (n->hash == h && n->name_len == len &&
+		    memcmp(n->name, name, len) == 0)
+			return n;
+	}
+	if (b->nnodes + 1 > b->mask / 2 + 1)
+		return NULL; /* sized in advance; cannot happen */
+	struct snap_node *n = snap_alloc(b->a, sizeof(*n));
+	if (!n || !(n->name = snap_memdup(b->a, name, len)))
+		return NULL;
+	n->hash = h;
+	n->name_len = (uint8_t)len;
+	b->table[i] = n;
+	b->nnodes++;
+	return n;
+}
+
+/* The node for a name and empty non-terminals up to the apex, so that
+ * names with descendants answer NODATA rather than NXDOMAIN. */
+static struct snap_node *node_add(struct build *b, const ldns_rdf *name)
+{
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t len = ldns_rdf_size(name);
+	struct snap_node *n = node_get(b, w, len);
+
+	if (!n)
+		return NULL;
+	size_t off = 0;
+	while (len - off > b->s->apex_len) {
+		off += 1 + (size_t)w[off];
+		if (!node_get(b, w + off, len - off))
+			return NULL;
+	}
+	return n;
+}
+
+static bool below_cut(const struct build *b, const ldns_rdf *name)
+{
+	for (size_t i = 0; i < b->ncuts; i++)
+		if (ldns_dname_is_subdomain(name, b->cuts[i]))
+			return true;
+	return false;
+}
+
+static bool is_cut(const struct build *b, const ldns_rdf *name)
+{
+	for (size_t i = 0; i < b->ncuts; i++)
+		if (ldns_dname_compare(name, b->cuts[i]) == 0)
+			return true;
+	return false;
+}
+
+/* --- zone data ------------------------------------------------------ */
+
+static int push_str(struct build *b, ldns_rr_list *l, const char *text)
+{
+	ldns_rr *rr = NULL;
+	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
+		return fail(b, "cannot build record: %s", text);
+	ldns_dname2canonical(ldns_rr_owner(rr));
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return fail(b, "out of memory");
+	}
+	return 0;
+}
+
+static int zone_data(struct build *b)
+{
+	const struct model_zone *z = &b->m->zone;
+	char line[1024], ip[INET6_ADDRSTRLEN];
+	uint32_t serial = z->soa_serial ? z->soa_serial : (uint32_t)time(NULL);
+
+	snprintf(line, sizeof(line), "%s %u IN SOA %s %s %u %u %u %u %u",
+		 z->apex, z->ttl, z->soa_mname, z->soa_rname, serial,
+		 z->soa_refresh, z->soa_retry, z->soa_expire, z->soa_minimum);
+	if (push_str(b, b->zone, line) < 0)
+		return -1;
+	for (size_t i = 0; i < z->nns; i++) {
+		const struct model_ns *ns = &z->ns[i];
+		snprintf(line, sizeof(line), "%s %u IN NS %s", z->apex, z->ttl,
+			 ns->name);
+		if (push_str(b, b->zone, line) < 0)
+			return -1;
+		for (size_t j = 0; j < ns->naddrs; j++) {
+			snprintf(line, sizeof(line), "%s %u IN %s %s",
+				 ns->name, z->ttl,
+				 ns->addrs[j].family == AF_INET ? "A" : "AAAA",
+				 model_addr_str(&ns->addrs[j], ip, sizeof(ip)));
+			if (push_str(b, b->glue, line) < 0 ||
+			    push_str(b, b->zone, line) < 0)
+				return -1;
+		}
+	}
+	ldns_rr_list *st = (ldns_rr_list *)z->static_rrs;
+	for (size_t i = 0; st && i < ldns_rr_list_rr_count(st); i++) {
+		ldns_rr *rr = ldns_rr_clone(ldns_rr_list_rr(st, i));
+		if (!rr || !ldns_rr_list_push_rr(b->zone, rr)) {
+			ldns_rr_free(rr);
+			return fail(b, "out of memory");
+		}
+		ldns_dname2canonical(ldns_rr_owner(rr));
+	}
+	ldns_rr_list_sort(b->zone);
+	return 0;
+}
+
+static int find_cuts(struct build *b)
+{
+	size_t n = ldns_rr_list_rr_count(b->zone);
+
+	b->cuts = calloc(n ? n : 1, sizeof(*b->cuts));
+	if (!b->cuts)
+		return fail(b, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
+		ldns_rdf *o = ldns_rr_owner(rr);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NS &&
+		    ldns_dname_compare(o, b->apex) != 0 && !is_cut(b, o))
+			b->cuts[b->ncuts++] = o;
+	}
+	b->s->has_cuts = b->ncuts > 0;
+	return 0;
+}
+
+/* Wire for one RRset, compressed as if after a question for `owner`:
+ * the answer section, then optional additional records. */
+static int rrset_template(struct build *b, ldns_rdf *owner,
+			  ldns_rr_list *rrs, ldns_rr_list *extra,
+			  struct snap_rrset *out)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	ldns_rr *q = ldns_rr_new();
+	uint8_t *w1 = NULL, *w2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	int rc = -1;
+
+	if (!p || !q)
+		goto out;
+	ldns_rr_set_owner(q, ldns_rdf_clone(owner));
+	ldns_rr_set_type(q, ldns_rr_get_type(ldns_rr_list_rr(rrs, 0)));
+	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+	ldns_rr_set_question(q, true);
+	ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+	q = NULL;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++)
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				 ldns_rr_clone(ldns_rr_list_rr(rrs, i)));
+	if (ldns_pkt2wire(&w1, p, &l1) != LDNS_STATUS_OK)
+		goto out;
+	for (size_t i = 0; extra && i < ldns_rr_list_rr_count(extra); i++)
+		ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL,
+				 ldns_rr_clone(ldns_rr_list_rr(extra, i)));
+	if (ldns_pkt2wire(&w2, p, &l2) != LDNS_STATUS_OK)
+		goto out;
+	size_t skip = DNS_HDR_LEN + ldns_rdf_size(owner) + 4;
+	if (l1 < skip || l2 < l1 || l2 - skip > 65535)
+		goto out;
+	out->type = ldns_rr_get_type(ldns_rr_list_rr(rrs, 0));
+	out->ancount = (uint16_t)ldns_rr_list_rr_count(rrs);
+	out->arcount = (uint16_t)ldns_pkt_arcount(p);
+	out->an_len = (uint16_t)(l1 - skip);
+	out->ar_len = (uint16_t)(l2 - l1);
+	out->wire = snap_memdup(b->a, w2 + skip, l2 - skip);
+	rc = out->wire ? 0 : -1;
+out:
+	ldns_rr_free(q);
+	ldns_pkt_free(p);
+	free(w1);
+	free(w2);
+	return rc < 0 ? fail(b, "cannot compile an RRset") : 0;
+}
+
+/* Append rr's uncompressed wire to buf (referrals may be answered for
+ * names below the cut, where compression offsets would differ). */
+static int append_rr(uint8_t **buf, size_t *len, const ldns_rr *rr)
+{
+	uint8_t *w = NULL;
+	size_t n = 0;
+
+	if (ldns_rr2wire(&w, rr, LDNS_SECTION_ANSWER, &n) != LDNS_STATUS_OK)
+		return -1;
+	uint8_t *nb = realloc(*buf, *len + n);
+	if (!nb) {
+		free(w);
+		return -1;
+	}
+	memcpy(nb + *len, w, n);
+	*buf = nb;
+	*len += n;
+	free(w);
+	return 0;
+}
+
+static int referral_template(struct build *b, ldns_rr_list *ns,
+			     struct snap_rrset *out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, nlen;
+	uint16_t glue = 0;
+	size_t zn = ldns_rr_list_rr_count(b->zone);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++)
+		if (append_rr(&buf, &len, ldns_rr_list_rr(ns, i)) < 0)
+			goto oom;
+	nlen = len;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rdf *target = ldns_rr_ns_nsdname(ldns_rr_list_rr(ns, i));
+		for (size_t j = 0; j < zn; j++) {
+			ldns_rr *rr = ldns_rr_list_rr(b->zone, j);
+			ldns_rr_type t = ldns_rr_get_type(rr);
+			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) &&
+			    ldns_dname_compare(ldns_rr_owner(rr), target) == 0) {
+				if (append_rr(&buf, &len, rr) < 0)
+					goto oom;
+				glue++;
+			}
+		}
+	}
+	if (len > 65535)
+		goto oom;
+	out->type = DNS_T_NS;
+	out->nscount = (uint16_t)ldns_rr_list_rr_count(ns);
+	out->arcount = glue;
+	out->ns_len = (uint16_t)nlen;
+	out->ar_len = (uint16_t)(len - nlen);
+	out->wire = snap_memdup(b->a, buf, len);
+	free(buf);
+	return out->wire ? 0 : fail(b, "out of memory");
+oom:
+	free(buf);
+	return fail(b, "cannot compile a referral");
+}
+
+/* Turn the sorted zone list into nodes: each owner's runs of one type. */
+static int zone_nodes(struct build *b)
+{
+	size_t n = ldns_rr_list_rr_count(b->zone);
+
+	for (size_t i = 0; i < n;) {
+		ldns_rdf *owner = ldns_rr_owner(ldns_rr_list_rr(b->zone, i));
+		size_t j = i;
+		while (j < n && ldns_dname_compare(owner,
+			ldns_rr_owner(ldns_rr_list_rr(b->zone, j))) == 0)
+			j++;
+		if (below_cut(b, owner)) { /* glue: only via referrals */
+			i = j;
+			continue;
+		}
+		struct snap_node *node = node_add(b, owner);
+		if (!node)
+			return fail(b, "out of memory");
+		struct snap_rrset *sets = snap_alloc(b->a, (j - i) * sizeof(*sets));
+		if (!sets)
+			return fail(b, "out of memory");
+		node->rrsets = sets;
+		bool cut = is_cut(b, owner);
+		for (size_t k = i; k < j;) {
+			ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(b->zone, k));
+			ldns_rr_list *set = ldns_rr_list_new();
+			if (!set)
+				return fail(b, "out of memory");
+			for (; k < j && ldns_rr_get_type(ldns_rr_list_rr(b->zone, k)) == t; k++)
+				ldns_rr_list_push_rr(set, ldns_rr_list_rr(b->zone, k));
+			int rc = 0;
+			if (cut && t == LDNS_RR_TYPE_NS) {
+				struct snap_rrset *ref = snap_alloc(b->a, sizeof(*ref));
+				rc = ref ? referral_template(b, set, ref) : -1;
+				node->referral = ref;
+				node->flags |= SNAP_N_CUT;
+			} else if (!cut) {
+				bool apex_ns = t == LDNS_RR_TYPE_NS;
+				rc = rrset_template(b, owner, set,
+					apex_ns ? b->glue : NULL,
+					&sets[node->nrrsets++]);
+			}
+			ldns_rr_list_free(set); /* not deep: rrs belong to zone */
+			if (rc < 0)
+				return -1;
+		}
+		if (ldns_dname_compare(owner, b->apex) == 0)
+			node->flags |= SNAP_N_APEX;
+		i = j;
+	}
+	return 0;
+}
+
+/* The SOA for negative answers: TTL = min(SOA TTL, minimum) (RFC 2308). */
+static int soa_negative(struct build *b)
+{
+	const struct model_zone *z = &b->m->zone;
+	ldns_rr *soa = NULL;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(b->zone); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
+			soa = rr;
+	}
+	uint8_t *w = NULL;
+	size_t n = 0;
+	if (!soa || ldns_rr2wire(&w, soa, LDNS_SECTION_ANSWER, &n) !=
+	    LDNS_STATUS_OK)
+		return fail(b, "cannot compile the SOA");
+	size_t skip = ldns_rdf_size(ldns_rr_owner(soa));
+	uint8_t *p = snap_memdup(b->a, w + skip, n - skip);
+	free(w);
+	if (!p)
+		return fail(b, "out of memory");
+	wire_put32(p + 4, z->ttl < z->soa_minimum ? z->ttl : z->soa_minimum);
+	b->s->soa_neg = p;
+	b->s->soa_neg_len = (uint16_t)(n - skip);
+	return 0;
+}
+
+/* --- services ------------------------------------------------------- */
+
+/* The addresses a policy may use now.  When nothing is healthy and the
+ * service fails open, every administratively allowed address counts. */
+static bool usable(const struct model_endpoint *ep, const struct model_addr *a,
+		   bool fail_open)
+{
+	if (fail_open)
+		return ep->enabled && ep->admin != ADMIN_DRAINED &&
+			ep->admin != ADMIN_FORCE_DOWN;
+	return model_addr_eligible(ep, a);
+}
+
+static bool ep_usable(const struct model_endpoint *ep, bool fail_open)
+{
+	for (size_t i = 0; i < ep->naddrs; i++)
+		if (usable(ep, &ep->addrs[i], fail_open))
+			return true;
+	return false;
+}
+
+struct svc_build {
+	struct snap_svc *svc;
+	struct snap_group *groups;
+	uint8_t *rr4, *rr6;
+	uint16_t n4, n6;
+	uint32_t ttl;
+};
+
+static void put_rr(struct svc_build *sb, const struct model_addr *a)
+{
+	bool v4 = a->family == AF_INET;
+	uint8_t *p = v4 ? sb->rr4 + (size_t)sb->n4++ * SNAP_RR4_LEN :
+		sb->rr6 + (size_t)sb->n6++ * SNAP_RR6_LEN;
+	wire_put16(p, 0xc00c);
+	wire_put16(p + 2, v4 ? DNS_T_A : DNS_T_AAAA);
+	wire_put16(p + 4, DNS_C_IN);
+	wire_put32(p + 6, sb->ttl);
+	wire_put16(p + 10, v4 ? 4 : 16);
+	memcpy(p + 12, v4 ? (const void *)&a->ip.v4 : (const void *)&a->ip.v6,
+	       v4 ? 4 : 16);
+}
+
+/* Open a group; endpoints are then added with group_add. */
+static struct snap_group *group_open(struct svc_build *sb, uint32_t weight)
+{
+	struct snap_group *g = &sb->groups[sb->svc->ngroups++];
+	g->weight = weight;
+	g->off4 = sb->n4;
+	g->off6 = sb->n6;
+	return g;
+}
+
+static void group_add(struct svc_build *sb, struct snap_group *g,
+		      const struct model_endpoint *ep, bool fail_open)
+{
+	for (size_t i = 0; i < ep->naddrs; i++) {
+		const struct model_addr *a = &ep->addrs[i];
+		if (!usable(ep, a, fail_open))
+			continue;
+		put_rr(sb, a);
+		if (a->family == AF_INET)
+			g->n4++;
+		else
+			g->n6++;
+	}
+}
+
+static int svc_groups(struct build *b, const struct model_service *ms,
+		      struct svc_build *sb, bool fo)
+{
+	struct snap_svc *svc = sb->svc;
+	struct snap_group *g;
+	uint32_t best = UINT32_MAX;
+
+	switch (ms->policy) {
+	case POLICY_FAILOVER:
+		for (size_t i = 0; i < ms->neps; i++)
+			if (ep_usable(&ms->eps[i], fo) &&
+			    ms->eps[i].priority < best)
+				best = ms->eps[i].priority;
+		g = group_open(sb, 1);
+		for (size_t i = 0; i < ms->neps; i++)
+			if (ms->eps[i].priority == best)
+				group_add(sb, g, &ms->eps[i], fo);
+		break;
+	case POLICY_WEIGHTED:
+		for (size_t i = 0; i < ms->neps; i++) {
+			if (!ep_usable(&ms->eps[i], fo))
+				continue;
+			g = group_open(sb, ms->eps[i].weight);
+			group_add(sb, g, &ms->eps[i], fo);
+			svc->total_weight += ms->eps[i].weight;
+		}
+		break;
+	case POLICY_TOPOLOGY: {
+		size_t nreg = b->m->ntopo;
+		uint16_t *rg = snap_alloc(b->a, (nreg ? nreg : 1) * sizeof(*rg));
+		if (!rg)
+			return -1;
+		for (size_t r = 0; r < nreg; r++) {
+			rg[r] = UINT16_MAX;
+			for (size_t i = 0; i < ms->neps; i++) {
+				const struct model_endpoint *ep = &ms->eps[i];
+				if (strcmp(ep->region, b->m->topo[r].region) ||
+				    !ep_usable(ep, fo))
+					continue;
+				if (rg[r] == UINT16_MAX) {
+					rg[r] = svc->ngroups;
+					group_open(sb, 1);
+				}
+				group_add(sb, &sb->groups[rg[r]], ep, fo);
+			}
+		}
+		svc->region_group = rg;
+	}
+		/* The last group is everything usable. */
+		__attribute__((fallthrough));
+	default:
+		svc->all_group = svc->ngroups;
+		g = group_open(sb, 1);
+		for (size_t i = 0; i < ms->neps; i++)
+			group_add(sb, g, &ms->eps[i], fo);
+		break;
+	}
+	return 0;
+}
+
+static int compile_service(struct build *b, const struct model_service *ms)
+{
+	ldns_rdf *name = ldns_dname_new_frm_str(ms->name);
+	size_t naddr = 0;
+	bool healthy = false;
+
+	if (!name)
+		return fail(b, "bad service name %s", ms->name);
+	ldns_dname2canonical(name);
+	if (below_cut(b, name) || is_cut(b, name)) {
+		log_warn("service hidden by a delegation service=%s", ms->name);
+		ldns_rdf_deep_free(name);
+		return 0;
+	}
+	struct snap_node *node = node_add(b, name);
+	ldns_rdf_deep_free(name);
+	for (size_t i = 0; i < ms->neps; i++) {
+		naddr += ms->eps[i].naddrs;
+		healthy = healthy || ep_usable(&ms->eps[i], false);
+	}
+	struct snap_svc *svc = snap_alloc(b->a, sizeof(*svc));
+	/* Every address can appear twice (its region group and the
+	 * all group), and there is one group per endpoint at most. */
+	struct svc_build sb = {
+		.svc = svc,
+		.groups = snap_alloc(b->a, (ms->neps + b->m->ntopo + 1) *
+				     sizeof(struct snap_group)),
+		.rr4 = snap_alloc(b->a, 2 * naddr * SNAP_RR4_LEN + 1),
+		.rr6 = snap_alloc(b->a, 2 * naddr * SNAP_RR6_LEN + 1),
+		.ttl = ms->ttl,
+	};
+	if (!node || !svc || !sb.groups || !sb.rr4 || !sb.rr6)
+		return fail(b, "out of memory");
+	if (2 * naddr > UINT16_MAX)
+		return fail(b, "too many addresses in service %s", ms->name);
+	svc->policy = (uint8_t)ms->policy;
+	svc->max_answers = ms->max_answers > UINT16_MAX ? UINT16_MAX :
+		(uint16_t)ms->max_answers;
+	if (!healthy && ms->all_down == ALLDOWN_SERVFAIL)
+		svc->down = SNAP_DOWN_SERVFAIL;
+	else if (!healthy && ms->all_down == ALLDOWN_NODATA)
+		svc->down = SNAP_DOWN_NODATA;
+	if (svc_groups(b, ms, &sb, !healthy) < 0)
+		return fail(b, "out of memory");
+	svc->groups = sb.groups;
+	svc->rr4 = sb.rr4;
+	svc->rr6 = sb.rr6;
+	svc->n4 = sb.n4;
+	svc->n6 = sb.n6;
+	node->svc = svc;
+	return 0;
+}
+
+/* --- topology, chaos, NSID ------------------------------------------ */
+
+static bool net_in(const struct snap_topo *inner, const struct snap_topo *outer)
+{
+	if (inner->family != outer->family || inner->prefix <= outer->prefix)
+		return false;
+	unsigned bytes = outer->prefix / 8, rem = outer->prefix % 8;
+	if (memcmp(inner->addr, outer->addr, bytes))
+		return false;
+	return !rem || !((inner->addr[bytes] ^ outer->addr[bytes]) &
+			 (0xffu << (8 - rem)));
+}
+
+static int topo_cmp(const void *x, const void *y)
+{
+	const struct snap_topo *a = x, *b = y;
+	return (int)b->prefix - (int)a->prefix;
+}
+
+static int topology(struct build *b)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < b->m->ntopo; i++)
+		n += b->m->topo[i].nnets;
+	struct snap_topo *t = snap_alloc(b->a, (n ? n : 1) * sizeof(*t));
+	if (!t)
+		return fail(b, "out of memory");
+	for (size_t i = 0; i < b->m->ntopo; i++) {
+		for (size_t j = 0; j < b->m->topo[i].nnets; j++, k++) {
+			const struct model_net *mn = &b->m->topo[i].nets[j];
+			t[k].family = (uint8_t)mn->family;
+			t[k].prefix = mn->prefix;
+			t[k].region = (uint16_t)i;
+			memcpy(t[k].addr, mn->addr, 16);
+		}
+	}
+	qsort(t, n, sizeof(*t), topo_cmp);
+	/* A more specific rule inside this one splits its clients, so an
+	 * answer from this rule is only valid at that finer scope. */
+	for (size_t i = 0; i < n; i++) {
+		t[i].scope = t[i].prefix;
+		for (size_t j = 0; j < n; j++)
+			if (net_in(&t[j], &t[i]) && t[j].prefix > t[i].scope)
+				t[i].scope = t[j].prefix;
+	}
+	b->s->topo = t;
+	b->s->ntopo = (uint32_t)n;
+	return 0;
+}
+
+/* TXT rdata: the text in character-strings of at most 255 bytes. */
+static const uint8_t *txt_rdata(struct build *b, const char *text,
+				uint16_t *len)
+{
+	size_t n = strlen(text), out = 0;
+	if (n > 4000)
+		n = 4000;
+	uint8_t *p = snap_alloc(b->a, n + n / 255 + 2);
+	if (!p)
+		return NULL;
+	size_t i = 0;
+	do {
+		size_t chunk = n - i > 255 ? 255 : n - i;
+		p[out++] = (uint8_t)chunk;
+		memcpy(p + out, text + i, chunk);
+		out += chunk;
+		i += chunk;
+	} while (i < n);
+	*len = (uint16_t)out;
+	return p;
+}
+
+static int server_data(struct build *b)
+{
+	const struct model_server *sv = &b->m->server;
+	struct snap *s = b->s;
+
+	s->edns_udp_size = sv->edns_udp_size ? sv->edns_udp_size : 1232;
+	if (sv->identity && !(s->identity = txt_rdata(b, sv->identity,
+						      &s->identity_len)))
+		return fail(b, "out of memory");
+	if (sv->version && !(s->version = txt_rdata(b, sv->version,
+						    &s->version_len)))
+		return fail(b, "out of memory");
+	if (sv->nsid) {
+		size_t n = strlen(sv->nsid);
+		s->nsid_len = (uint16_t)(n > 512 ? 512 : n);
+		if (!(s->nsid = snap_memdup(b->a, sv->nsid, s->nsid_len)))
+			return fail(b, "out of memory");
+	}
+	return 0;
+}
+
+/* Upper bound of nodes: each name and each of its ancestors. */
+static uint32_t table_size(const struct build *b)
+{
+	size_t names = ldns_rr_list_rr_count(b->zone) + b->m->nsvcs + 1;
+	size_t bound = names * 8 + 16, size = 16;
+	while (size < bound * 2)
+		size <<= 1;
+	return (uint32_t)size;
+}
+
+static int build_all(struct build *b)
+{
+	const struct model *m = b->m;
+
+	if (!(b->apex = ldns_dname_new_frm_str(m->zone.apex)))
+		return fail(b, "bad zone name %s", m->zone.apex);
+	ldns_dname2canonical(b->apex);
+	b->s->apex_len = (uint8_t)ldns_rdf_size(b->apex);
+	memcpy(b->s->apex, ldns_rdf_data(b->apex), b->s->apex_len);
+	b->s->apex_labels = (uint8_t)(ldns_dname_label_count(b->apex));
+	if (!(b->zone = ldns_rr_list_new()) || !(b->glue = ldns_rr_list_new()))
+		return fail(b, "out of memory");
+	if (zone_data(b) < 0 || find_cuts(b) < 0)
+		return -1;
+	uint32_t size = table_size(b);
+	/* Names with many labels can need more ENT slots than the bound
+	 * above; grow it by the label count of the deepest name. */
+	size *= 2;
+	b->mask = size - 1;
+	b->table = snap_alloc(b->a, size * sizeof(*b->table));
+	if (!b->table)
+		return fail(b, "out of memory");
+	if (zone_nodes(b) < 0 || soa_negative(b) < 0 || topology(b) < 0 ||
+	    server_data(b) < 0)
+		return -1;
+	for (size_t i = 0; i < m->nsvcs; i++)
+		if (compile_service(b, &m->svcs[i]) < 0)
+			return -1;
+	b->s->table = (const struct snap_node **)b->table;
+	b->s->mask = b->mask;
+	b->s->nnodes = b->nnodes;
+	return 0;
+}
+
+struct snap *compile_snapshot(const struct model *m, uint64_t generation,
+			      char *err, size_t errlen)
+{
+	struct build b = { .m = m, .err = err, .errlen = errlen };
+	int rc = -1;
+
+	if (!(b.a = snap_arena_new()) ||
+	    !(b.s = snap_alloc(b.a, sizeof(*b.s)))) {
+		snprintf(err, errlen, "out of memory");
+		free(b.a);
+		return NULL;
+	}
+	b.s->arena = b.a;
+	b.s->generation = generation;
+	rc = build_all(&b);
+	free(b.cuts);
+	ldns_rr_list_deep_free(b.zone);
+	ldns_rr_list_deep_free(b.glue);
+	ldns_rdf_deep_free(b.apex);
+	if (rc < 0) {
+		snap_free(b.s);
+		return NULL;
+	}
+	return b.s;
+}

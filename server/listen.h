@@ -1,1 +1,41 @@
-/* server/listen.h -- placeholder */
+/*
+ * listen.h -- the data plane: worker threads, each with its own
+ * SO_REUSEPORT UDP socket and TCP listener per configured address, its
+ * own libevent base, and nothing shared with other workers but the
+ * published snapshot.
+ *
+ * UDP sockets are drained with recvmmsg and answered with one sendmmsg
+ * per batch: one event-loop round trip per batch, not per packet.
+ */
+#ifndef GSLBD_LISTEN_H
+#define GSLBD_LISTEN_H
+
+#include <stddef.h>
+
+#include "config/model.h"
+#include "server/answer.h"
+
+struct listen_set;
+struct qsbr;
+
+/* Open and bind every socket (before privileges are dropped).
+ * Returns NULL with a message in err. */
+struct listen_set *listen_open(const struct model_server *srv,
+			       unsigned workers, char *err, size_t errlen);
+
+/* Start the worker threads.  Returns 0 or -1 (err). */
+int listen_start(struct listen_set *ls, struct qsbr *q, char *err,
+		 size_t errlen);
+
+/* Stop and join the workers, close the sockets, free.  NULL is fine. */
+void listen_close(struct listen_set *ls);
+
+/* Same addresses, ports and settings a restart would need? */
+int listen_same(const struct listen_set *ls, const struct model_server *srv);
+
+/* Sum of every worker's counters (approximate while running). */
+void listen_stats(const struct listen_set *ls, struct answer_stats *sum);
+
+unsigned listen_workers(const struct listen_set *ls);
+
+#endif

@@ -1,3 +1,114 @@
-/* server/qsbr.c -- placeholder, being written. */
+/* qsbr.c -- see qsbr.h. */
 #include "config.h"
-typedef int gslbd_placeholder_server_qsbr;
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "server/qsbr.h"
+
+/* One cache line per worker so their stores do not contend. */
+struct qsbr_slot {
+	_Atomic uint64_t seen;
+	char pad[64 - sizeof(uint64_t)];
+};
+
+struct qsbr_item {
+	struct qsbr_item *next;
+	void *obj;
+	void (*fn)(void *);
+	uint64_t epoch;
+};
+
+struct qsbr {
+	_Atomic uint64_t epoch;
+	unsigned n;
+	struct qsbr_item *retired; /* control thread only */
+	struct qsbr_slot *slots;
+};
+
+#define QSBR_OFFLINE UINT64_MAX
+
+struct qsbr *qsbr_new(unsigned nthreads)
+{
+	struct qsbr *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	if (posix_memalign((void **)&q->slots, 64,
+			   sizeof(*q->slots) * (nthreads ? nthreads : 1))) {
+		free(q);
+		return NULL;
+	}
+	q->n = nthreads;
+	atomic_init(&q->epoch, 1);
+	for (unsigned i = 0; i < nthreads; i++)
+		atomic_init(&q->slots[i].seen, 1);
+	return q;
+}
+
+void qsbr_quiescent(struct qsbr *q, unsigned tid)
+{
+	uint64_t e = atomic_load_explicit(&q->epoch, memory_order_acquire);
+	atomic_store_explicit(&q->slots[tid].seen, e, memory_order_release);
+}
+
+void qsbr_offline(struct qsbr *q, unsigned tid)
+{
+	atomic_store_explicit(&q->slots[tid].seen, QSBR_OFFLINE,
+			      memory_order_release);
+}
+
+int qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *))
+{
+	struct qsbr_item *it = malloc(sizeof(*it));
+	if (!it)
+		return -1;
+	it->obj = obj;
+	it->fn = fn;
+	/* Readers that report an epoch greater than this one have loaded
+	 * the snapshot pointer after it was replaced. */
+	it->epoch = atomic_fetch_add_explicit(&q->epoch, 1,
+					      memory_order_acq_rel) + 1;
+	it->next = q->retired;
+	q->retired = it;
+	return 0;
+}
+
+unsigned qsbr_reclaim(struct qsbr *q)
+{
+	uint64_t min = QSBR_OFFLINE;
+	unsigned left = 0;
+
+	for (unsigned i = 0; i < q->n; i++) {
+		uint64_t s = atomic_load_explicit(&q->slots[i].seen,
+						  memory_order_acquire);
+		if (s < min)
+			min = s;
+	}
+	for (struct qsbr_item **pp = &q->retired; *pp;) {
+		struct qsbr_item *it = *pp;
+		if (it->epoch <= min) {
+			*pp = it->next;
+			it->fn(it->obj);
+			free(it);
+		} else {
+			pp = &it->next;
+			left++;
+		}
+	}
+	return left;
+}
+
+void qsbr_free(struct qsbr *q)
+{
+	if (!q)
+		return;
+	while (q->retired) {
+		struct qsbr_item *it = q->retired;
+		q->retired = it->next;
+		it->fn(it->obj);
+		free(it);
+	}
+	free(q->slots);
+	free(q);
+}

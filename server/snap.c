@@ -1,3 +1,125 @@
-/* server/snap.c -- placeholder, being written. */
+/* snap.c -- snapshot memory, lookup helpers and publication (snap.h). */
 #include "config.h"
-typedef int gslbd_placeholder_server_snap;
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/qsbr.h"
+#include "server/snap.h"
+
+/* Chunks of at least 64 KiB; a snapshot of 100k names takes a few MiB,
+ * and freeing it is a walk over a short list. */
+struct snap_chunk {
+	struct snap_chunk *next;
+	size_t used, size;
+	_Alignas(16) unsigned char data[];
+};
+
+struct snap_arena {
+	struct snap_chunk *head;
+	size_t total;
+};
+
+#define CHUNK_MIN (64u * 1024u)
+
+struct snap_arena *snap_arena_new(void)
+{
+	return calloc(1, sizeof(struct snap_arena));
+}
+
+void *snap_alloc(struct snap_arena *a, size_t size)
+{
+	size = (size + 15u) & ~(size_t)15u;
+	struct snap_chunk *c = a->head;
+	if (!c || c->size - c->used < size) {
+		size_t want = size > CHUNK_MIN ? size : CHUNK_MIN;
+		c = malloc(sizeof(*c) + want);
+		if (!c)
+			return NULL;
+		c->size = want;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+		a->total += want;
+	}
+	void *p = c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+void *snap_memdup(struct snap_arena *a, const void *p, size_t size)
+{
+	void *d = snap_alloc(a, size ? size : 1);
+	if (d && size)
+		memcpy(d, p, size);
+	return d;
+}
+
+size_t snap_arena_bytes(const struct snap_arena *a)
+{
+	return a->total;
+}
+
+static void arena_free(struct snap_arena *a)
+{
+	if (!a)
+		return;
+	while (a->head) {
+		struct snap_chunk *c = a->head;
+		a->head = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+void snap_free(struct snap *s)
+{
+	/* The snapshot struct itself lives in its arena. */
+	if (s)
+		arena_free(s->arena);
+}
+
+const struct snap_rrset *snap_rrset_find(const struct snap_node *n,
+					 uint16_t type)
+{
+	for (uint16_t i = 0; i < n->nrrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+static _Atomic(struct snap *) cur;
+
+static void snap_free_cb(void *p)
+{
+	snap_free(p);
+}
+
+void snap_publish(struct qsbr *q, struct snap *s)
+{
+	struct snap *old = atomic_exchange_explicit(&cur, s,
+						    memory_order_acq_rel);
+	if (!old)
+		return;
+	if (!q || qsbr_retire(q, old, snap_free_cb) < 0) {
+		/* Without a way to wait for the readers, leaking one
+		 * snapshot is safer than freeing it under them. */
+		if (q)
+			log_err("snapshot retire failed: out of memory");
+		else
+			snap_free(old);
+	}
+}
+
+const struct snap *snap_current(void)
+{
+	return atomic_load_explicit(&cur, memory_order_acquire);
+}
+
+void snap_release_current(void)
+{
+	snap_free(atomic_exchange(&cur, NULL));
+}

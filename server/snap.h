@@ -1,1 +1,154 @@
-/* server/snap.h -- placeholder */
+/*
+ * snap.h -- the answer snapshot: everything the workers need to answer,
+ * precompiled to wire form, immutable once published.
+ *
+ * server/compile.c builds one from the model; server/answer.c reads it.
+ * The structs are visible (not opaque) because the query path reads them
+ * inline.  A snapshot and everything it points to live in one arena and
+ * are freed together by snap_free(), after every worker has passed a
+ * quiescent point (server/qsbr.h).
+ *
+ * Wire templates are compressed as if they followed a question whose name
+ * is the node's own name at offset 12: a query for that node always puts
+ * its name there, so compression pointers stay valid whatever the case of
+ * the query.
+ */
+#ifndef GSLBD_SNAP_H
+#define GSLBD_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/wire.h"
+
+/* One RRset's answer: answer, authority and additional sections. */
+struct snap_rrset {
+	uint16_t type;
+	uint16_t ancount, nscount, arcount;
+	uint16_t an_len, ns_len, ar_len;
+	const uint8_t *wire; /* an_len + ns_len + ar_len bytes */
+};
+
+/* A set of addresses a policy may answer with: one endpoint, one region,
+ * or everything healthy.  Indexes into snap_svc.rr4 / rr6. */
+struct snap_group {
+	uint32_t weight;
+	uint16_t off4, n4;
+	uint16_t off6, n6;
+};
+
+enum { SNAP_DOWN_NONE = 0, SNAP_DOWN_SERVFAIL, SNAP_DOWN_NODATA };
+
+struct snap_svc {
+	uint8_t policy;      /* enum model_policy */
+	uint8_t down;        /* SNAP_DOWN_*: nothing healthy, answer so */
+	uint16_t max_answers; /* 0: no cap */
+	uint16_t ngroups;
+	uint16_t all_group;  /* topology: the group of every healthy one */
+	uint32_t total_weight;
+	const struct snap_group *groups;
+	const uint16_t *region_group; /* topology: region index -> group */
+	const uint8_t *rr4;  /* A records, SNAP_RR4_LEN bytes each */
+	const uint8_t *rr6;  /* AAAA records, SNAP_RR6_LEN bytes each */
+	uint16_t n4, n6;
+};
+
+/* C0 0C, type, class, ttl, rdlength, rdata */
+#define SNAP_RR4_LEN (2 + 10 + 4)
+#define SNAP_RR6_LEN (2 + 10 + 16)
+
+enum {
+	SNAP_N_CUT = 1,  /* a delegation point below the apex */
+	SNAP_N_APEX = 2,
+};
+
+struct snap_node {
+	uint32_t hash;
+	uint8_t name_len;
+	uint8_t flags;
+	uint16_t nrrsets;
+	const uint8_t *name;  /* lower-case wire */
+	const struct snap_rrset *rrsets; /* sorted by type */
+	const struct snap_rrset *referral; /* CUT: NS + glue, uncompressed */
+	const struct snap_svc *svc;
+};
+
+/* A topology rule: a client prefix preferring a region. */
+struct snap_topo {
+	uint8_t family;  /* AF_INET / AF_INET6 */
+	uint8_t prefix;
+	uint8_t scope;   /* ECS scope to answer with when this rule matches */
+	uint16_t region;
+	uint8_t addr[16];
+};
+
+struct snap {
+	uint64_t generation;
+	uint8_t apex[DNS_NAME_MAX];
+	uint8_t apex_len;
+	uint8_t apex_labels;
+	bool has_cuts;
+	uint16_t edns_udp_size;
+
+	/* SOA for negative answers: type .. rdata, owner is written as a
+	 * pointer to the apex inside the query's name. */
+	const uint8_t *soa_neg;
+	uint16_t soa_neg_len;
+
+	uint32_t mask;          /* table size - 1 (power of two) */
+	const struct snap_node **table;
+	uint32_t nnodes;
+
+	const uint8_t *nsid;    /* NULL: off */
+	uint16_t nsid_len;
+	const uint8_t *identity; /* TXT rdata (length-prefixed strings) */
+	uint16_t identity_len;
+	const uint8_t *version;
+	uint16_t version_len;
+
+	const struct snap_topo *topo; /* longest prefix first */
+	uint32_t ntopo;
+
+	struct snap_arena *arena; /* owns all of the above */
+};
+
+/* Exact-match lookup of a lower-case wire name. */
+static inline const struct snap_node *
+snap_lookup(const struct snap *s, const uint8_t *name, uint8_t len,
+	    uint32_t hash)
+{
+	for (uint32_t i = hash & s->mask;; i = (i + 1) & s->mask) {
+		const struct snap_node *n = s->table[i];
+		if (!n)
+			return NULL;
+		if (n->hash == hash && n->name_len == len &&
+		    __builtin_memcmp(n->name, name, len) == 0)
+			return n;
+	}
+}
+
+/* The rrset of one type at a node, or NULL. */
+const struct snap_rrset *snap_rrset_find(const struct snap_node *n,
+					 uint16_t type);
+
+/* Arena allocation for the builder: zeroed, 16-byte aligned, freed with
+ * the snapshot.  NULL when out of memory. */
+struct snap_arena;
+struct snap_arena *snap_arena_new(void);
+void *snap_alloc(struct snap_arena *a, size_t size);
+void *snap_memdup(struct snap_arena *a, const void *p, size_t size);
+size_t snap_arena_bytes(const struct snap_arena *a);
+
+/* Free a snapshot and its arena. */
+void snap_free(struct snap *s);
+
+/* The snapshot the workers answer from.  Publishing hands the previous
+ * one to QSBR reclamation. */
+struct qsbr;
+void snap_publish(struct qsbr *q, struct snap *s);
+const struct snap *snap_current(void);
+/* At shutdown, after the workers stopped. */
+void snap_release_current(void);
+
+#endif
