@@ -1,3 +1,272 @@
-/* config/zonefile.c -- placeholder, being written. */
+/* zonefile.c -- see zonefile.h. */
 #include "config.h"
-typedef int gslbd_placeholder_config_zonefile;
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "config/zonefile.h"
+
+/* A record and the line it ended on, for errors found after reading. */
+struct zonefile_ent {
+	ldns_rr *rr;
+	int line;
+};
+
+struct zonefile_ctx {
+	const char *path;
+	char *err;
+	size_t errlen;
+	ldns_rdf *apex;
+	struct zonefile_ent *ents;
+	size_t n, cap;
+};
+
+static void zonefile_err(struct zonefile_ctx *z, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void zonefile_err(struct zonefile_ctx *z, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(z->err, z->errlen, "%s:%d:1: %s", z->path, line, msg);
+}
+
+/* The owner as text for messages; "?" when out of memory. */
+static void zonefile_owner_str(const ldns_rr *rr, char *buf, size_t len)
+{
+	char *s = ldns_rdf2str(ldns_rr_owner(rr));
+
+	snprintf(buf, len, "%s", s ? s : "?");
+	free(s);
+}
+
+static int zonefile_push(struct zonefile_ctx *z, ldns_rr *rr, int line)
+{
+	if (z->n == z->cap) {
+		size_t cap = z->cap ? z->cap * 2 : 64;
+		struct zonefile_ent *e = realloc(z->ents, cap * sizeof(*e));
+		if (!e)
+			return -1;
+		z->ents = e;
+		z->cap = cap;
+	}
+	z->ents[z->n].rr = rr;
+	z->ents[z->n].line = line;
+	z->n++;
+	return 0;
+}
+
+/* Checks one record can stand in the zone.  Returns 0 or -1 (err set). */
+static int zonefile_check_rr(struct zonefile_ctx *z, ldns_rr *rr, int line)
+{
+	ldns_rdf *owner = ldns_rr_owner(rr);
+	char name[LDNS_MAX_DOMAINLEN + 16];
+	bool at_apex;
+
+	ldns_dname2canonical(owner);
+	zonefile_owner_str(rr, name, sizeof(name));
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+		zonefile_err(z, line, "%s: only class IN is served", name);
+		return -1;
+	}
+	at_apex = ldns_dname_compare(owner, z->apex) == 0;
+	if (!at_apex && !ldns_dname_is_subdomain(owner, z->apex)) {
+		char *apex = ldns_rdf2str(z->apex);
+		zonefile_err(z, line, "%s is outside the zone %s", name,
+			     apex ? apex : "?");
+		free(apex);
+		return -1;
+	}
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+		zonefile_err(z, line, "%s: SOA records come from the config "
+			     "(zone.soa), not the zone file", name);
+		return -1;
+	}
+	if (at_apex && ldns_rr_get_type(rr) == LDNS_RR_TYPE_NS) {
+		zonefile_err(z, line, "%s: NS records at the apex come from the "
+			     "config (zone.nameservers), not the zone file",
+			     name);
+		return -1;
+	}
+	return 0;
+}
+
+static int zonefile_ent_cmp(const void *pa, const void *pb)
+{
+	const struct zonefile_ent *a = pa, *b = pb;
+	int c = ldns_dname_compare(ldns_rr_owner(a->rr), ldns_rr_owner(b->rr));
+
+	if (c)
+		return c;
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+/*
+ * RFC 1034 3.6.2: a CNAME owner has no other data.  Sorting a copy by
+ * owner (then line) makes this one pass; the error names the record
+ * that made the name conflict, the second in file order.
+ */
+static int zonefile_check_cname(struct zonefile_ctx *z)
+{
+	struct zonefile_ent *s;
+	size_t i = 0;
+
+	if (z->n < 2)
+		return 0;
+	s = malloc(z->n * sizeof(*s));
+	if (!s) {
+		zonefile_err(z, 1, "out of memory");
+		return -1;
+	}
+	memcpy(s, z->ents, z->n * sizeof(*s));
+	qsort(s, z->n, sizeof(*s), zonefile_ent_cmp);
+	while (i < z->n) {
+		size_t j = i, nrel = 0, ncname = 0;
+		int second = 0;
+
+		for (; j < z->n && ldns_dname_compare(ldns_rr_owner(s[i].rr),
+				ldns_rr_owner(s[j].rr)) == 0; j++) {
+			ldns_rr_type t = ldns_rr_get_type(s[j].rr);
+			/* DNSSEC records may sit beside a CNAME. */
+			if (t == LDNS_RR_TYPE_RRSIG || t == LDNS_RR_TYPE_NSEC)
+				continue;
+			if (++nrel == 2)
+				second = s[j].line;
+			if (t == LDNS_RR_TYPE_CNAME)
+				ncname++;
+		}
+		if (ncname && nrel > 1) {
+			char name[LDNS_MAX_DOMAINLEN + 16];
+			zonefile_owner_str(s[i].rr, name, sizeof(name));
+			zonefile_err(z, second, ncname > 1 ?
+				     "%s: more than one CNAME" :
+				     "%s: CNAME beside other data "
+				     "(RFC 1034 3.6.2)", name);
+			free(s);
+			return -1;
+		}
+		i = j;
+	}
+	free(s);
+	return 0;
+}
+
+/* Reads every record; returns 0 or -1 with err set. */
+static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
+{
+	ldns_rdf *origin = ldns_rdf_clone(z->apex);
+	ldns_rdf *prev = ldns_rdf_clone(z->apex);
+	int line = 1, rc = -1;
+
+	if (!origin || !prev) {
+		zonefile_err(z, 1, "out of memory");
+		goto out;
+	}
+	while (!feof(fp)) {
+		ldns_rr *rr = NULL;
+		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin,
+						     &prev, &line);
+		/* ldns counts the newline that ended the record. */
+		int at = feof(fp) || line < 2 ? line : line - 1;
+
+		if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL)
+			continue;
+		if (s == LDNS_STATUS_SYNTAX_ORIGIN) {
+			if (!ldns_dname_absolute(origin)) {
+				zonefile_err(z, at, "$ORIGIN must be an "
+					     "absolute name (end with a dot)");
+				goto out;
+			}
+			continue;
+		}
+		if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
+			zonefile_err(z, at, "$INCLUDE is not supported");
+			goto out;
+		}
+		if (s != LDNS_STATUS_OK) {
+			zonefile_err(z, at, "%s", ldns_get_errorstr_by_id(s));
+			goto out;
+		}
+		if (zonefile_check_rr(z, rr, at) < 0) {
+			ldns_rr_free(rr);
+			goto out;
+		}
+		if (zonefile_push(z, rr, at) < 0) {
+			ldns_rr_free(rr);
+			zonefile_err(z, at, "out of memory");
+			goto out;
+		}
+	}
+	if (ferror(fp)) {
+		zonefile_err(z, line, "read error: %s", strerror(errno));
+		goto out;
+	}
+	rc = zonefile_check_cname(z);
+out:
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	return rc;
+}
+
+int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
+		  struct ldns_struct_rr_list **out, char *err, size_t errlen)
+{
+	struct zonefile_ctx z = {
+		.path = path, .err = err, .errlen = errlen,
+	};
+	ldns_rr_list *list = NULL;
+	FILE *fp;
+	int rc = -1;
+
+	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
+	z.apex = ldns_dname_new_frm_str(apex);
+	if (!z.apex) {
+		snprintf(err, errlen, "bad zone apex '%s'", apex);
+		return -2;
+	}
+	ldns_dname2canonical(z.apex);
+	fp = fopen(path, "r");
+	if (!fp) {
+		snprintf(err, errlen, "cannot open zone file '%s': %s", path,
+			 strerror(errno));
+		ldns_rdf_deep_free(z.apex);
+		return -2;
+	}
+	if (zonefile_read(&z, fp, default_ttl) == 0) {
+		list = ldns_rr_list_new();
+		if (!list)
+			zonefile_err(&z, 1, "out of memory");
+	}
+	if (list) {
+		size_t i;
+		for (i = 0; i < z.n; i++) {
+			if (!ldns_rr_list_push_rr(list, z.ents[i].rr))
+				break;
+			z.ents[i].rr = NULL; /* the list owns it now */
+		}
+		if (i == z.n) {
+			*out = list;
+			rc = 0;
+		} else {
+			zonefile_err(&z, z.ents[i].line, "out of memory");
+			ldns_rr_list_deep_free(list);
+		}
+	}
+	for (size_t i = 0; i < z.n; i++)
+		ldns_rr_free(z.ents[i].rr);
+	free(z.ents);
+	fclose(fp);
+	ldns_rdf_deep_free(z.apex);
+	return rc;
+}

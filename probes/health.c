@@ -1,3 +1,64 @@
-/* probes/health.c -- placeholder, being written. */
+/* health.c -- see health.h. */
 #include "config.h"
-typedef int gslbd_placeholder_probes_health;
+
+#include <string.h>
+
+#include "probes/health.h"
+
+_Static_assert(HEALTH_REASON_LEN == sizeof(((struct model_addr *)0)->reason),
+	       "health reason and model_addr reason must match");
+
+void health_init(struct health *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->state = HEALTH_UNKNOWN;
+}
+
+static void health_set_reason(struct health *h, const char *reason)
+{
+	size_t n = reason ? strlen(reason) : 0;
+
+	if (n >= sizeof(h->reason))
+		n = sizeof(h->reason) - 1;
+	if (n)
+		memcpy(h->reason, reason, n);
+	h->reason[n] = '\0';
+}
+
+bool health_feed(struct health *h, bool success, const char *reason,
+		 uint32_t rise, uint32_t fall)
+{
+	uint8_t want = success ? HEALTH_UP : HEALTH_DOWN;
+	uint32_t need = success ? rise : fall;
+
+	health_set_reason(h, reason);
+	if (h->state == HEALTH_UNKNOWN) {
+		h->state = want;
+		h->streak = 0;
+		return true;
+	}
+	if (h->state == want) {
+		/* Agreement breaks any run towards the other state. */
+		h->streak = 0;
+		return false;
+	}
+	if (need == 0)
+		need = 1;
+	if (++h->streak < need)
+		return false;
+	h->state = want;
+	h->streak = 0;
+	return true;
+}
+
+const char *health_name(uint8_t state)
+{
+	switch (state) {
+	case HEALTH_UP:
+		return "up";
+	case HEALTH_DOWN:
+		return "down";
+	default:
+		return "unknown";
+	}
+}

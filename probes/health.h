@@ -1,1 +1,46 @@
-/* probes/health.h -- placeholder */
+/*
+ * health.h -- the per-address health state machine: up/down with
+ * rise/fall hysteresis.  Pure logic, no I/O, no clock, so it can be
+ * tested exhaustively; the probe manager (probe.c) feeds it verdicts and
+ * copies the outcome into the model.
+ *
+ * Rules:
+ *  - A new address starts HEALTH_UNKNOWN, which the answer compiler treats
+ *    as up, so a freshly started gslbd serves everything at once.
+ *  - The first verdict decides directly (success: UP, failure: DOWN): at
+ *    start-up there is no history to protect, and waiting for rise/fall
+ *    verdicts would serve a dead region for several more seconds.
+ *  - After that, `fall` consecutive failures take an UP address DOWN and
+ *    `rise` consecutive successes bring a DOWN one UP.  Any verdict that
+ *    agrees with the current state resets the count, so an alternating
+ *    target never moves once decided (with rise, fall >= 2).
+ */
+#ifndef GSLBD_HEALTH_H
+#define GSLBD_HEALTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/model.h"
+
+/* Same size as struct model_addr.reason, so the manager copies verbatim. */
+#define HEALTH_REASON_LEN 48
+
+struct health {
+	uint8_t state;    /* enum model_health */
+	uint32_t streak;  /* consecutive verdicts against the current state */
+	char reason[HEALTH_REASON_LEN]; /* the last verdict's reason */
+};
+
+void health_init(struct health *h);
+
+/* Feed one verdict.  reason (NULL: "") is stored, truncated, whatever the
+ * outcome.  rise/fall of 0 count as 1.  Returns true when this verdict
+ * changed h->state (including the first decision out of UNKNOWN). */
+bool health_feed(struct health *h, bool success, const char *reason,
+		 uint32_t rise, uint32_t fall);
+
+/* "unknown", "up", "down". */
+const char *health_name(uint8_t state);
+
+#endif

@@ -1,3 +1,538 @@
-/* probes/http.c -- placeholder, being written. */
+/* http.c -- see http.h.  The libevent glue follows curl's
+ * docs/examples/hiperfifo.c: curl tells us which sockets to watch and when
+ * to wake; libevent calls curl_multi_socket_action back; finished
+ * transfers are drained from curl_multi_info_read. */
 #include "config.h"
-typedef int gslbd_placeholder_probes_http;
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "probes/http.h"
+#include "server/log.h"
+
+/* Enough for any health page; a bigger body is cut off (and the verdict
+ * taken on what came) rather than downloaded until the timeout. */
+#define HTTP_BODY_CAP (64 * 1024)
+
+/* A socket curl asked us to watch. */
+struct http_sock {
+	struct http_sock *prev, *next;
+	curl_socket_t fd;
+	short kind;          /* EV_READ/EV_WRITE bits of ev */
+	struct event *ev;
+};
+
+struct http_probe_ctx {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer; /* curl's single timeout */
+	int running;
+	struct http_sock *socks;
+	struct http_probe *probes; /* in flight */
+};
+
+struct http_probe {
+	struct http_probe *prev, *next;
+	struct http_probe_ctx *ctx;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct curl_slist *connect_to;
+	struct probe_status_range *status; /* copied from the spec */
+	size_t nstatus;
+	char *want;          /* body substring, or NULL */
+	size_t want_len;
+	char *buf;           /* body so far, only when want is set */
+	size_t len, cap;
+	size_t seen;         /* body bytes received */
+	bool cut;            /* we stopped the transfer at HTTP_BODY_CAP */
+	http_probe_done_fn fn;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- in-flight list ---- */
+
+static void http_probe_link(struct http_probe_ctx *ctx, struct http_probe *hp)
+{
+	hp->prev = NULL;
+	hp->next = ctx->probes;
+	if (ctx->probes)
+		ctx->probes->prev = hp;
+	ctx->probes = hp;
+}
+
+static void http_probe_unlink(struct http_probe *hp)
+{
+	if (hp->prev)
+		hp->prev->next = hp->next;
+	else if (hp->ctx->probes == hp)
+		hp->ctx->probes = hp->next;
+	if (hp->next)
+		hp->next->prev = hp->prev;
+	hp->prev = hp->next = NULL;
+}
+
+static void http_probe_free(struct http_probe *hp)
+{
+	if (hp->easy)
+		curl_easy_cleanup(hp->easy);
+	curl_slist_free_all(hp->headers);
+	curl_slist_free_all(hp->connect_to);
+	free(hp->status);
+	free(hp->want);
+	free(hp->buf);
+	free(hp);
+}
+
+/* ---- verdicts ---- */
+
+static bool http_status_ok(const struct http_probe *hp, long code)
+{
+	if (hp->nstatus == 0)
+		return code >= 200 && code <= 399;
+	for (size_t i = 0; i < hp->nstatus; i++)
+		if (code >= hp->status[i].lo && code <= hp->status[i].hi)
+			return true;
+	return false;
+}
+
+static bool http_is_tls_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* curl's message without the prefixes that only repeat "TLS". */
+static const char *http_tls_detail(const char *msg)
+{
+	static const char *const prefixes[] = {
+		"SSL certificate problem: ", "SSL: ", "OpenSSL SSL_connect: ",
+	};
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(msg, prefixes[i], n) == 0)
+			return msg + n;
+	}
+	return msg;
+}
+
+static void http_error_reason(const struct http_probe *hp, CURLcode rc,
+			      char *out, size_t len)
+{
+	const char *msg = hp->errbuf[0] ? hp->errbuf : curl_easy_strerror(rc);
+	long oserr = 0;
+
+	if (rc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(out, len, "timeout");
+		return;
+	}
+	if (rc == CURLE_COULDNT_CONNECT) {
+		curl_easy_getinfo(hp->easy, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr == ECONNREFUSED)
+			snprintf(out, len, "refused");
+		else if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
+			snprintf(out, len, "unreachable");
+		else
+			snprintf(out, len, "connect error: %.64s", msg);
+		return;
+	}
+	if (http_is_tls_error(rc)) {
+		snprintf(out, len, "tls error: %.64s", http_tls_detail(msg));
+		return;
+	}
+	snprintf(out, len, "connect error: %.64s", msg);
+}
+
+static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
+			 size_t len)
+{
+	long code = 0;
+
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && hp->cut)) {
+		http_error_reason(hp, rc, out, len);
+		return false;
+	}
+	curl_easy_getinfo(hp->easy, CURLINFO_RESPONSE_CODE, &code);
+	snprintf(out, len, "status %ld", code);
+	if (!http_status_ok(hp, code))
+		return false;
+	if (hp->want && (!hp->buf ||
+			 !memmem(hp->buf, hp->len, hp->want, hp->want_len))) {
+		snprintf(out, len, "body mismatch");
+		return false;
+	}
+	return true;
+}
+
+static void http_check_done(struct http_probe_ctx *ctx)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(ctx->multi, &left))) {
+		struct http_probe *hp = NULL;
+		char reason[96];
+		CURLcode rc;
+		CURL *easy;
+		bool ok;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* msg dies with remove_handle: take what we need first. */
+		easy = msg->easy_handle;
+		rc = msg->data.result;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&hp);
+		curl_multi_remove_handle(ctx->multi, easy);
+		if (!hp)
+			continue;
+		ok = http_verdict(hp, rc, reason, sizeof(reason));
+		http_probe_unlink(hp);
+		hp->fn(hp->arg, ok, reason);
+		http_probe_free(hp);
+	}
+}
+
+/* ---- libevent glue ---- */
+
+static void http_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_probe_ctx *ctx = arg;
+	int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
+		     ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	CURLMcode mc;
+
+	mc = curl_multi_socket_action(ctx->multi, fd, action, &ctx->running);
+	if (mc != CURLM_OK)
+		log_warn("http probe socket action failed error=%s",
+			 curl_multi_strerror(mc));
+	http_check_done(ctx);
+}
+
+static void http_timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_probe_ctx *ctx = arg;
+	CURLMcode mc;
+
+	mc = curl_multi_socket_action(ctx->multi, CURL_SOCKET_TIMEOUT, 0,
+				      &ctx->running);
+	if (mc != CURLM_OK)
+		log_warn("http probe timer action failed error=%s",
+			 curl_multi_strerror(mc));
+	http_check_done(ctx);
+}
+
+static void http_sock_free(struct http_probe_ctx *ctx, struct http_sock *hs)
+{
+	if (hs->prev)
+		hs->prev->next = hs->next;
+	else
+		ctx->socks = hs->next;
+	if (hs->next)
+		hs->next->prev = hs->prev;
+	if (hs->ev)
+		event_free(hs->ev);
+	free(hs);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
+static int http_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+			void *socketp)
+{
+	struct http_probe_ctx *ctx = userp;
+	struct http_sock *hs = socketp;
+	short kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (hs)
+			http_sock_free(ctx, hs);
+		return 0;
+	}
+	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) |
+	       ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if (!hs) {
+		hs = calloc(1, sizeof(*hs));
+		if (!hs)
+			return -1;
+		hs->fd = s;
+		hs->next = ctx->socks;
+		if (ctx->socks)
+			ctx->socks->prev = hs;
+		ctx->socks = hs;
+		if (curl_multi_assign(ctx->multi, s, hs) != CURLM_OK) {
+			http_sock_free(ctx, hs);
+			return -1;
+		}
+	} else if (hs->ev && hs->kind == kind) {
+		return 0;
+	}
+	/* A fresh event rather than event_assign(): this may run inside the
+	 * old event's own callback, where reassigning it is not allowed. */
+	if (hs->ev)
+		event_free(hs->ev);
+	hs->ev = event_new(ctx->base, s, kind | EV_PERSIST, http_sock_event,
+			   ctx);
+	if (!hs->ev || event_add(hs->ev, NULL) < 0)
+		return -1;
+	hs->kind = kind;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants one wake-up, or none (-1).  Never act
+ * from in here (curl forbids re-entry): a zero timeout runs on the next
+ * loop turn. */
+static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_probe_ctx *ctx = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(ctx->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	return evtimer_add(ctx->timer, &tv) < 0 ? -1 : 0;
+}
+
+/* ---- context ---- */
+
+struct http_probe_ctx *http_probe_ctx_new(struct event_base *base)
+{
+	struct http_probe_ctx *ctx;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NULL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		goto fail;
+	ctx->base = base;
+	ctx->timer = evtimer_new(base, http_timer_event, ctx);
+	ctx->multi = curl_multi_init();
+	if (!ctx->timer || !ctx->multi)
+		goto fail;
+	if (curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION,
+			      http_sock_cb) != CURLM_OK ||
+	    curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx) != CURLM_OK ||
+	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION,
+			      http_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx) != CURLM_OK)
+		goto fail;
+	return ctx;
+fail:
+	if (ctx) {
+		if (ctx->multi)
+			curl_multi_cleanup(ctx->multi);
+		if (ctx->timer)
+			event_free(ctx->timer);
+		free(ctx);
+	}
+	curl_global_cleanup();
+	return NULL;
+}
+
+void http_probe_ctx_free(struct http_probe_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	while (ctx->probes)
+		http_probe_cancel(ctx->probes);
+	curl_multi_cleanup(ctx->multi);
+	/* Sockets curl did not say goodbye to. */
+	while (ctx->socks)
+		http_sock_free(ctx, ctx->socks);
+	event_free(ctx->timer);
+	free(ctx);
+	curl_global_cleanup();
+}
+
+/* ---- one probe ---- */
+
+static size_t http_write_cb(char *data, size_t size, size_t n, void *userp)
+{
+	struct http_probe *hp = userp;
+	size_t len = size * n;
+
+	hp->seen += len;
+	if (hp->want && hp->len < HTTP_BODY_CAP) {
+		size_t take = len;
+		if (take > HTTP_BODY_CAP - hp->len)
+			take = HTTP_BODY_CAP - hp->len;
+		if (hp->len + take > hp->cap) {
+			size_t cap = hp->cap ? hp->cap : 4096;
+			while (cap < hp->len + take)
+				cap *= 2;
+			if (cap > HTTP_BODY_CAP)
+				cap = HTTP_BODY_CAP;
+			char *nb = realloc(hp->buf, cap);
+			if (!nb) {
+				/* Judge on what we have; a miss reads as
+				 * "body mismatch", never a crash. */
+				hp->cut = true;
+				return 0;
+			}
+			hp->buf = nb;
+			hp->cap = cap;
+		}
+		memcpy(hp->buf + hp->len, data, take);
+		hp->len += take;
+	}
+	if (hp->seen > HTTP_BODY_CAP) {
+		hp->cut = true;
+		return 0; /* stop the download: we have seen enough */
+	}
+	return len;
+}
+
+/* "host" for a URL: no trailing dot, IPv6 literals bracketed. */
+static char *http_url(const struct probe_spec *spec, const char *host,
+		      uint16_t port)
+{
+	const char *scheme = spec->type == PROBE_HTTPS ? "https" : "http";
+	const char *path = spec->path && spec->path[0] ? spec->path : "/";
+	size_t hl = strlen(host);
+	bool v6 = strchr(host, ':') != NULL;
+	char *url;
+
+	if (hl > 1 && host[hl - 1] == '.')
+		hl--;
+	if (asprintf(&url, "%s://%s%.*s%s:%u%s%s", scheme, v6 ? "[" : "",
+		     (int)hl, host, v6 ? "]" : "", port,
+		     path[0] == '/' ? "" : "/", path) < 0)
+		return NULL;
+	return url;
+}
+
+static int http_probe_setup(struct http_probe *hp, const struct probe_spec *spec,
+			    const struct model_addr *addr, const char *host)
+{
+	uint16_t port = spec->port ? spec->port :
+			(spec->type == PROBE_HTTPS ? 443 : 80);
+	char ip[INET6_ADDRSTRLEN], map[INET6_ADDRSTRLEN + 16];
+	CURL *e = hp->easy;
+	char *url;
+	CURLcode rc = CURLE_OK;
+
+	if (!inet_ntop(addr->family, &addr->ip, ip, sizeof(ip)))
+		return -1;
+	/* Empty host and port match the one URL this handle has; the target
+	 * is the endpoint address, so no DNS lookup ever happens. */
+	snprintf(map, sizeof(map), "::%s%s%s:%u",
+		 addr->family == AF_INET6 ? "[" : "", ip,
+		 addr->family == AF_INET6 ? "]" : "", port);
+	hp->connect_to = curl_slist_append(NULL, map);
+	if (!hp->connect_to)
+		return -1;
+	for (size_t i = 0; i < spec->nheaders; i++) {
+		struct curl_slist *l = curl_slist_append(hp->headers,
+							 spec->headers[i]);
+		if (!l)
+			return -1;
+		hp->headers = l;
+	}
+	url = http_url(spec, host, port);
+	if (!url)
+		return -1;
+
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_CONNECT_TO, hp->connect_to);
+	SET(CURLOPT_PRIVATE, hp);
+	SET(CURLOPT_ERRORBUFFER, hp->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)spec->timeout_ms);
+	/* Every run is a new connection: a kept-alive one would hide a
+	 * server that no longer accepts. */
+	SET(CURLOPT_FRESH_CONNECT, 1L);
+	SET(CURLOPT_FORBID_REUSE, 1L);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_USERAGENT, "gslbd/" PACKAGE_VERSION " health-check");
+	SET(CURLOPT_WRITEFUNCTION, http_write_cb);
+	SET(CURLOPT_WRITEDATA, hp);
+	if (spec->method && strcasecmp(spec->method, "HEAD") == 0)
+		SET(CURLOPT_NOBODY, 1L);
+	if (hp->headers)
+		SET(CURLOPT_HTTPHEADER, hp->headers);
+	if (spec->type == PROBE_HTTPS) {
+		SET(CURLOPT_SSL_VERIFYPEER, spec->tls_verify ? 1L : 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, spec->tls_verify ? 2L : 0L);
+		if (spec->ca_file)
+			SET(CURLOPT_CAINFO, spec->ca_file);
+	}
+#undef SET
+	free(url);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
+				    const struct probe_spec *spec,
+				    const struct model_addr *addr,
+				    const char *host, http_probe_done_fn fn,
+				    void *arg)
+{
+	struct http_probe *hp = calloc(1, sizeof(*hp));
+
+	if (!hp)
+		return NULL;
+	hp->ctx = ctx;
+	hp->fn = fn;
+	hp->arg = arg;
+	if (spec->nstatus) {
+		hp->status = calloc(spec->nstatus, sizeof(*hp->status));
+		if (!hp->status)
+			goto fail;
+		memcpy(hp->status, spec->status,
+		       spec->nstatus * sizeof(*hp->status));
+		hp->nstatus = spec->nstatus;
+	}
+	if (spec->body && spec->body[0]) {
+		hp->want = strdup(spec->body);
+		if (!hp->want)
+			goto fail;
+		hp->want_len = strlen(hp->want);
+	}
+	hp->easy = curl_easy_init();
+	if (!hp->easy || http_probe_setup(hp, spec, addr, host) < 0)
+		goto fail;
+	if (curl_multi_add_handle(ctx->multi, hp->easy) != CURLM_OK)
+		goto fail;
+	http_probe_link(ctx, hp);
+	return hp;
+fail:
+	http_probe_free(hp);
+	return NULL;
+}
+
+void http_probe_cancel(struct http_probe *hp)
+{
+	if (!hp)
+		return;
+	curl_multi_remove_handle(hp->ctx->multi, hp->easy);
+	http_probe_unlink(hp);
+	http_probe_free(hp);
+}

@@ -1,3 +1,438 @@
-/* probes/probe.c -- placeholder, being written. */
+/* probe.c -- see probe.h.
+ *
+ * One struct probe per (service, endpoint, address) whose resolved spec
+ * has a probe type.  A probe points into the current model (names, spec,
+ * address) and owns only its health state, its timer and the transfer in
+ * flight; probe_mgr_sync() re-points the survivors at the new model. */
 #include "config.h"
-typedef int gslbd_placeholder_probes_probe;
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "probes/health.h"
+#include "probes/http.h"
+#include "probes/probe.h"
+#include "probes/tcp.h"
+#include "server/log.h"
+
+struct probe {
+	struct probe_mgr *pm;
+	/* Key and spec: borrowed from the current model. */
+	const char *svc;
+	const char *ep;
+	const struct probe_spec *spec;
+	struct model_addr *addr;
+	char addrstr[INET6_ADDRSTRLEN];
+
+	struct health hs;
+	int64_t since;
+	bool have_verdict;
+	bool taken;              /* during sync: claimed by the new model */
+	struct event *timer;
+	struct timespec started; /* of the run in flight (monotonic) */
+	struct http_probe *http; /* in flight, or NULL */
+	struct tcp_probe *tcp;   /* in flight, or NULL */
+};
+
+struct probe_mgr {
+	struct event_base *base;
+	probe_change_fn fn;
+	void *arg;
+	struct http_probe_ctx *http;
+	struct event *notify;    /* zero-timeout: coalesces change callbacks */
+	struct probe **probes;
+	size_t nprobes;
+	uint64_t rng;
+	struct probe_counters c;
+};
+
+/* ---- small helpers ---- */
+
+/* xorshift64*: jitter only needs to spread probes, not be unguessable. */
+static uint32_t probe_rand(struct probe_mgr *pm)
+{
+	uint64_t x = pm->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	pm->rng = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static uint32_t probe_jitter(struct probe_mgr *pm, uint32_t jitter_ms)
+{
+	return jitter_ms ? probe_rand(pm) % (jitter_ms + 1) : 0;
+}
+
+static int64_t probe_elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void probe_arm(struct probe *p, uint32_t delay_ms)
+{
+	struct timeval tv = {
+		.tv_sec = delay_ms / 1000,
+		.tv_usec = (delay_ms % 1000) * 1000,
+	};
+
+	evtimer_add(p->timer, &tv);
+}
+
+static void probe_notify(struct probe_mgr *pm)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (!evtimer_pending(pm->notify, NULL))
+		evtimer_add(pm->notify, &zero);
+}
+
+static void probe_notify_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe_mgr *pm = arg;
+
+	if (pm->fn)
+		pm->fn(pm->arg);
+}
+
+static void probe_cancel_run(struct probe *p)
+{
+	if (p->http) {
+		http_probe_cancel(p->http);
+		p->http = NULL;
+	}
+	if (p->tcp) {
+		tcp_probe_cancel(p->tcp);
+		p->tcp = NULL;
+	}
+}
+
+static void probe_free(struct probe *p)
+{
+	if (!p)
+		return;
+	probe_cancel_run(p);
+	if (p->timer)
+		event_free(p->timer);
+	free(p);
+}
+
+/* ---- one run ---- */
+
+static void probe_verdict(struct probe *p, bool ok, const char *reason)
+{
+	struct probe_mgr *pm = p->pm;
+	const struct probe_spec *spec = p->spec;
+	int64_t delay;
+
+	p->have_verdict = true;
+	if (!ok)
+		pm->c.failures++;
+	if (health_feed(&p->hs, ok, reason, spec->rise, spec->fall)) {
+		p->since = (int64_t)time(NULL);
+		p->addr->health = p->hs.state;
+		p->addr->since = p->since;
+		pm->c.transitions++;
+		log_info("health change service=%s endpoint=%s address=%s "
+			 "state=%s reason=%s", p->svc, p->ep, p->addrstr,
+			 health_name(p->hs.state), p->hs.reason);
+		probe_notify(pm);
+	}
+	memcpy(p->addr->reason, p->hs.reason, sizeof(p->addr->reason));
+
+	/* The next run starts interval (+ jitter) after this one started, or
+	 * at once when this one took longer: never two at a time. */
+	delay = (int64_t)spec->interval_ms + probe_jitter(pm, spec->jitter_ms) -
+		probe_elapsed_ms(&p->started);
+	probe_arm(p, delay > 0 ? (uint32_t)delay : 0);
+}
+
+static void probe_http_done(void *arg, bool ok, const char *reason)
+{
+	struct probe *p = arg;
+
+	p->http = NULL; /* freed by http.c after we return */
+	probe_verdict(p, ok, reason);
+}
+
+static void probe_tcp_done(void *arg, bool ok, const char *reason)
+{
+	struct probe *p = arg;
+
+	p->tcp = NULL;
+	probe_verdict(p, ok, reason);
+}
+
+static void probe_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct probe_mgr *pm = p->pm;
+	const struct probe_spec *spec = p->spec;
+
+	if (p->http || p->tcp)
+		return; /* cannot happen: the timer is only armed when idle */
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	pm->c.attempts++;
+	if (spec->type == PROBE_TCP) {
+		p->tcp = tcp_probe_start(pm->base, p->addr, spec->port,
+					 spec->timeout_ms, probe_tcp_done, p);
+		if (p->tcp)
+			return;
+	} else if (pm->http) {
+		p->http = http_probe_start(pm->http, spec, p->addr,
+					   spec->host ? spec->host : p->svc,
+					   probe_http_done, p);
+		if (p->http)
+			return;
+	}
+	/* Out of sockets or memory here: say so rather than stay silent. */
+	probe_verdict(p, false, "local error");
+}
+
+/* ---- manager ---- */
+
+struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
+				void *arg)
+{
+	struct probe_mgr *pm = calloc(1, sizeof(*pm));
+	struct timespec ts;
+
+	if (!pm)
+		return NULL;
+	pm->base = base;
+	pm->fn = fn;
+	pm->arg = arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pm->rng = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+		  ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)pm;
+	if (!pm->rng)
+		pm->rng = 0x9E3779B97F4A7C15ULL;
+	pm->notify = evtimer_new(base, probe_notify_event, pm);
+	pm->http = http_probe_ctx_new(base);
+	if (!pm->notify || !pm->http) {
+		probe_mgr_free(pm);
+		return NULL;
+	}
+	return pm;
+}
+
+void probe_mgr_free(struct probe_mgr *pm)
+{
+	if (!pm)
+		return;
+	for (size_t i = 0; i < pm->nprobes; i++)
+		probe_free(pm->probes[i]);
+	free(pm->probes);
+	http_probe_ctx_free(pm->http);
+	if (pm->notify)
+		event_free(pm->notify);
+	free(pm);
+}
+
+static int probe_key_cmp(const char *svc_a, const char *ep_a,
+			 const struct model_addr *a, const char *svc_b,
+			 const char *ep_b, const struct model_addr *b)
+{
+	int r = strcmp(svc_a, svc_b);
+
+	if (r)
+		return r;
+	if ((r = strcmp(ep_a, ep_b)))
+		return r;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(&a->ip, &b->ip, a->family == AF_INET6 ?
+		      sizeof(a->ip.v6) : sizeof(a->ip.v4));
+}
+
+static int probe_sort_cmp(const void *x, const void *y)
+{
+	const struct probe *a = *(struct probe *const *)x;
+	const struct probe *b = *(struct probe *const *)y;
+
+	return probe_key_cmp(a->svc, a->ep, a->addr, b->svc, b->ep, b->addr);
+}
+
+/* An old probe with this key and an equal spec that no new address has
+ * claimed yet, or NULL.  old is sorted by key. */
+static struct probe *probe_find(struct probe **old, size_t n, const char *svc,
+				const char *ep, const struct model_addr *a,
+				const struct probe_spec *spec)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct probe *p = old[mid];
+		if (probe_key_cmp(p->svc, p->ep, p->addr, svc, ep, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* The key includes the service name, so equal specs also mean an
+	 * equal effective Host (spec host, else the service name). */
+	for (; lo < n; lo++) {
+		struct probe *p = old[lo];
+		if (probe_key_cmp(p->svc, p->ep, p->addr, svc, ep, a))
+			break;
+		if (!p->taken && probe_spec_equal(p->spec, spec))
+			return p;
+	}
+	return NULL;
+}
+
+static struct probe *probe_new(struct probe_mgr *pm)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->pm = pm;
+	p->timer = evtimer_new(pm->base, probe_run, p);
+	if (!p->timer) {
+		free(p);
+		return NULL;
+	}
+	health_init(&p->hs);
+	return p;
+}
+
+static const char *probe_ep_name(const struct model_endpoint *e)
+{
+	if (e->name)
+		return e->name;
+	return e->region ? e->region : "";
+}
+
+static size_t probe_count(const struct model *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nsvcs; i++)
+		for (size_t j = 0; j < m->svcs[i].neps; j++)
+			if (m->svcs[i].eps[j].probe.type != PROBE_NONE)
+				n += m->svcs[i].eps[j].naddrs;
+	return n;
+}
+
+/* Point p at its place in the new model. */
+static void probe_bind(struct probe *p, const struct model_service *s,
+		       const struct model_endpoint *e, struct model_addr *a)
+{
+	p->svc = s->name;
+	p->ep = probe_ep_name(e);
+	p->spec = &e->probe;
+	p->addr = a;
+	if (!inet_ntop(a->family, &a->ip, p->addrstr, sizeof(p->addrstr)))
+		strcpy(p->addrstr, "?");
+}
+
+/* Every probed address of m (a: its index in e), in one fixed order:
+ * the two passes of probe_mgr_sync() must agree slot by slot. */
+#define PROBE_FOREACH(m, s, e, a)                                          \
+	for (size_t i_ = 0; i_ < (m)->nsvcs; i_++)                          \
+		for (struct model_service *s = &(m)->svcs[i_]; s; s = NULL) \
+			for (size_t j_ = 0; j_ < s->neps; j_++)             \
+				for (struct model_endpoint *e = &s->eps[j_]; \
+				     e && e->probe.type != PROBE_NONE; e = NULL) \
+					for (size_t a = 0; a < e->naddrs; a++)
+
+int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
+{
+	size_t n = probe_count(m), k;
+	struct probe **next = NULL;
+	bool *fresh = NULL;
+
+	if (n) {
+		next = calloc(n, sizeof(*next));
+		fresh = calloc(n, sizeof(*fresh));
+		if (!next || !fresh)
+			goto oom;
+	}
+	/* Old names are still valid here: the caller frees the old model
+	 * only after we return. */
+	qsort(pm->probes, pm->nprobes, sizeof(*pm->probes), probe_sort_cmp);
+
+	/* Phase 1: claim survivors, allocate the rest; nothing visible
+	 * changes, so running out of memory leaves everything as it was. */
+	k = 0;
+	PROBE_FOREACH(m, s, e, a) {
+		struct probe *p = probe_find(pm->probes, pm->nprobes, s->name,
+					     probe_ep_name(e), &e->addrs[a],
+					     &e->probe);
+		if (p) {
+			p->taken = true;
+		} else {
+			p = probe_new(pm);
+			if (!p)
+				goto oom;
+			fresh[k] = true;
+		}
+		next[k++] = p;
+	}
+
+	/* Phase 2: commit. */
+	k = 0;
+	PROBE_FOREACH(m, s, e, a) {
+		struct model_addr *ad = &e->addrs[a];
+		struct probe *p = next[k];
+
+		probe_bind(p, s, e, ad);
+		if (fresh[k++]) {
+			ad->health = HEALTH_UNKNOWN;
+			ad->reason[0] = '\0';
+			ad->since = 0;
+			probe_arm(p, probe_jitter(pm, e->probe.jitter_ms));
+		} else {
+			ad->health = p->hs.state;
+			ad->since = p->since;
+			memcpy(ad->reason, p->hs.reason, sizeof(ad->reason));
+		}
+	}
+	for (size_t i = 0; i < pm->nprobes; i++) {
+		struct probe *p = pm->probes[i];
+		if (p->taken)
+			p->taken = false;
+		else
+			probe_free(p);
+	}
+	free(pm->probes);
+	free(fresh);
+	pm->probes = next;
+	pm->nprobes = n;
+	pm->c.active = (uint32_t)n;
+	return 0;
+oom:
+	for (size_t i = 0; i < pm->nprobes; i++)
+		pm->probes[i]->taken = false;
+	for (size_t i = 0; next && fresh && i < n; i++)
+		if (fresh[i])
+			probe_free(next[i]);
+	free(next);
+	free(fresh);
+	log_err("probe sync failed: out of memory");
+	return -1;
+}
+
+void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c)
+{
+	*c = pm->c;
+}
+
+int probe_mgr_first_round_done(const struct probe_mgr *pm)
+{
+	for (size_t i = 0; i < pm->nprobes; i++)
+		if (!pm->probes[i]->have_verdict)
+			return 0;
+	return 1;
+}

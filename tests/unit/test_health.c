@@ -1,2 +1,149 @@
+/* test_health.c -- the rise/fall state machine decides fast at start-up,
+ * then needs rise/fall consecutive verdicts and never flaps. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "probes/health.h"
 #include "tests/unit/tap.h"
-int main(void) { ok(0, "placeholder: test_health not written yet"); return tap_done(); }
+
+/* Feed n identical verdicts; return how many caused a transition. */
+static int feed_n(struct health *h, int n, bool success, uint32_t rise,
+		  uint32_t fall)
+{
+	int changes = 0;
+
+	for (int i = 0; i < n; i++)
+		changes += health_feed(h, success, success ? "ok" : "timeout",
+				       rise, fall);
+	return changes;
+}
+
+static void test_start(void)
+{
+	struct health h;
+
+	health_init(&h);
+	is_int(h.state, HEALTH_UNKNOWN, "starts unknown (counts as up)");
+	is_str(h.reason, "", "starts with no reason");
+
+	ok(health_feed(&h, true, "status 200", 2, 2),
+	   "first success is a transition");
+	is_int(h.state, HEALTH_UP, "first success decides up at once");
+
+	health_init(&h);
+	ok(health_feed(&h, false, "refused", 3, 3),
+	   "first failure is a transition");
+	is_int(h.state, HEALTH_DOWN, "first failure decides down at once");
+	is_str(h.reason, "refused", "first failure reason kept");
+}
+
+static void test_fall(void)
+{
+	struct health h;
+
+	health_init(&h);
+	health_feed(&h, true, "ok", 2, 3);
+	is_int(feed_n(&h, 2, false, 2, 3), 0, "fall=3: two failures keep it up");
+	is_int(h.state, HEALTH_UP, "still up after fall-1 failures");
+	ok(health_feed(&h, false, "timeout", 2, 3), "third failure transitions");
+	is_int(h.state, HEALTH_DOWN, "down after fall failures");
+	is_int(feed_n(&h, 5, false, 2, 3), 0, "more failures: no transition");
+
+	/* A success in the middle restarts the count. */
+	health_init(&h);
+	health_feed(&h, true, "ok", 2, 2);
+	health_feed(&h, false, "timeout", 2, 2);
+	health_feed(&h, true, "ok", 2, 2);
+	ok(!health_feed(&h, false, "timeout", 2, 2),
+	   "interrupted failures do not add up");
+	is_int(h.state, HEALTH_UP, "still up");
+	ok(health_feed(&h, false, "timeout", 2, 2), "two in a row do");
+}
+
+static void test_rise(void)
+{
+	struct health h;
+
+	health_init(&h);
+	health_feed(&h, false, "refused", 3, 2);
+	is_int(feed_n(&h, 2, true, 3, 2), 0, "rise=3: two successes keep it down");
+	is_int(h.state, HEALTH_DOWN, "still down after rise-1 successes");
+	ok(health_feed(&h, true, "ok", 3, 2), "third success transitions");
+	is_int(h.state, HEALTH_UP, "up after rise successes");
+}
+
+static void test_flapping(void)
+{
+	struct health h;
+	int changes;
+
+	for (int start = 0; start < 2; start++) {
+		health_init(&h);
+		health_feed(&h, start == 0, "first", 2, 2);
+		uint8_t decided = h.state;
+		changes = 0;
+		for (int i = 0; i < 1000; i++)
+			changes += health_feed(&h, i % 2 == 0, "flap", 2, 2);
+		is_int(changes, 0, start == 0 ?
+		       "alternating target never leaves up" :
+		       "alternating target never leaves down");
+		is_int(h.state, decided, "state is the first decision");
+	}
+
+	/* Pairs (2 up, 1 down) with fall=2 never go down either. */
+	health_init(&h);
+	health_feed(&h, true, "ok", 2, 2);
+	changes = 0;
+	for (int i = 0; i < 300; i++)
+		changes += health_feed(&h, i % 3 != 0, "x", 2, 2);
+	is_int(changes, 0, "one failure in three never reaches fall=2");
+}
+
+static void test_one(void)
+{
+	struct health h;
+
+	/* rise/fall of 1 (or 0, treated as 1): every change of verdict moves. */
+	health_init(&h);
+	health_feed(&h, true, "ok", 1, 1);
+	ok(health_feed(&h, false, "timeout", 1, 1), "fall=1 goes down at once");
+	ok(health_feed(&h, true, "ok", 1, 1), "rise=1 comes up at once");
+	ok(health_feed(&h, false, "timeout", 0, 0), "fall=0 behaves as 1");
+}
+
+static void test_reason(void)
+{
+	struct health h;
+	char longr[100];
+
+	health_init(&h);
+	health_feed(&h, true, "status 200", 2, 2);
+	ok(!health_feed(&h, false, "status 503", 2, 2), "one failure: no change");
+	is_str(h.reason, "status 503", "reason updated on a non-transition");
+	health_feed(&h, true, "status 200", 2, 2);
+	is_str(h.reason, "status 200", "reason follows the last verdict");
+	health_feed(&h, false, NULL, 2, 2);
+	is_str(h.reason, "", "NULL reason stored as empty");
+
+	memset(longr, 'x', sizeof(longr) - 1);
+	longr[sizeof(longr) - 1] = '\0';
+	health_feed(&h, false, longr, 2, 2);
+	is_int(strlen(h.reason), HEALTH_REASON_LEN - 1, "long reason truncated");
+
+	is_str(health_name(HEALTH_UP), "up", "name up");
+	is_str(health_name(HEALTH_DOWN), "down", "name down");
+	is_str(health_name(HEALTH_UNKNOWN), "unknown", "name unknown");
+}
+
+int main(void)
+{
+	test_start();
+	test_fall();
+	test_rise();
+	test_flapping();
+	test_one();
+	test_reason();
+	return tap_done();
+}

@@ -1,0 +1,123 @@
+#!/bin/bash
+# run.sh -- the whole test suite, as the README tells: `bash tests/run.sh`.
+#
+# 1. installs the Debian packages (tests/deps.sh; quick when present),
+# 2. autoreconf -fi,
+# 3. _build/:     configure --enable-werror, make, make check
+#                 (unit TAP tests + system tests against the real binary),
+# 4. _build-san/: the same with --enable-sanitizers (ASan + UBSan, leaks on).
+# Both builds are out of tree so the source tree stays clean.  On failure
+# the failing tests' .log files are printed.  The last line is
+# "N passed, N failed", summed over both runs from automake's .trs files;
+# the exit status is non-zero on any failure (a failed build counts as one).
+#
+# Environment: JOBS (default 2), SKIP_DEPS=1 to skip the package step,
+# SKIP_SAN=1 to skip the sanitizer build (quicker local runs).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+jobs=${JOBS:-2}
+steps_failed=0
+t_start=$(date +%s)
+
+say() { printf '==> %s\n' "$*"; }
+
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+	say "installing dependencies"
+	bash "$top/tests/deps.sh" || { echo "deps.sh failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+if [ -f "$top/config.status" ]; then
+	echo "the source tree is configured in place; run 'make distclean' there first"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+say "autoreconf -fi"
+if ! autoreconf -fi >"$top/autoreconf.log" 2>&1; then
+	cat "$top/autoreconf.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+rm -f "$top/autoreconf.log"
+
+# print_failed_logs DIR: the .log of every test whose result was not a pass.
+print_failed_logs() {
+	local trs
+	find "$1" -name '*.trs' | sort | while read -r trs; do
+		if grep -Eq '^:global-test-result: (FAIL|ERROR|XPASS)' "$trs"; then
+			echo "----- ${trs%.trs}.log -----"
+			cat "${trs%.trs}.log"
+			echo "----- end of ${trs%.trs}.log -----"
+		fi
+	done
+}
+
+# build_and_check NAME DIR CONFIGURE-ARGS...
+build_and_check() {
+	local name=$1 dir=$2 t0 rc
+	shift 2
+	t0=$(date +%s)
+	say "[$name] configure $* (in ${dir#$top/})"
+	mkdir -p "$dir"
+	find "$dir" -name '*.trs' -delete
+	if ! (cd "$dir" && "$top/configure" --enable-werror "$@" >configure.out 2>&1); then
+		tail -n 40 "$dir/configure.out"
+		[ -f "$dir/config.log" ] && tail -n 60 "$dir/config.log"
+		echo "[$name] configure FAILED"
+		steps_failed=$((steps_failed + 1))
+		return
+	fi
+	say "[$name] make -j$jobs"
+	if ! (cd "$dir" && make -j"$jobs" >make.out 2>&1); then
+		tail -n 80 "$dir/make.out"
+		echo "[$name] build FAILED"
+		steps_failed=$((steps_failed + 1))
+		return
+	fi
+	say "[$name] make check"
+	(cd "$dir" && make -j"$jobs" check 2>&1 | tee check.out | grep -E '^(PASS|FAIL|ERROR|XPASS|XFAIL|SKIP|# |=+$|See )')
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -ne 0 ]; then
+		echo "[$name] make check FAILED (exit $rc)"
+		print_failed_logs "$dir"
+		# make check failed without a failing .trs: a check program did not build.
+		if ! find "$dir" -name '*.trs' -exec grep -Eq '^:test-result: (FAIL|ERROR|XPASS)' {} + 2>/dev/null; then
+			tail -n 60 "$dir/check.out"
+			steps_failed=$((steps_failed + 1))
+		fi
+	fi
+	say "[$name] done in $(( $(date +%s) - t0 ))s"
+}
+
+build_and_check plain "$top/_build"
+
+if [ "${SKIP_SAN:-0}" != 1 ]; then
+	export ASAN_OPTIONS=detect_leaks=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	build_and_check sanitizers "$top/_build-san" --enable-sanitizers
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+# count RESULT-REGEX: test cases with that result over both build dirs.
+count() {
+	local dirs=() d
+	for d in "$top/_build" "$top/_build-san"; do
+		[ -d "$d" ] && dirs+=("$d")
+	done
+	[ ${#dirs[@]} -eq 0 ] && { echo 0; return; }
+	find "${dirs[@]}" -name '*.trs' -exec cat {} + 2>/dev/null |
+		grep -Ec "^:test-result: ($1)\$" || true
+}
+if [ "${SKIP_SAN:-0}" = 1 ]; then
+	rm -rf "$top/_build-san"
+fi
+
+passed=$(count 'PASS|XFAIL')
+failed=$(( $(count 'FAIL|ERROR|XPASS') + steps_failed ))
+skipped=$(count 'SKIP')
+
+say "total time $(( $(date +%s) - t_start ))s; $skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

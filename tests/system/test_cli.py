@@ -1,0 +1,144 @@
+"""Command line: -t config check with FILE:LINE:COL errors, --version,
+--help, usage errors, and clean exit on SIGTERM/SIGINT."""
+import re
+import signal
+import subprocess
+
+import dns.rcode
+
+from conftest import free_endpoint, gslbd_binary
+
+GOOD = """server:
+  listen: ["127.0.0.1"]
+  port: 53
+zone:
+  name: global.example.org
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: none
+services:
+  - name: www
+    endpoints:
+      - region: eu-west
+        addresses: [192.0.2.1]
+"""
+
+# Two independent errors, on lines 13 and 16.
+BAD = """server:
+  listen: ["127.0.0.1"]
+  port: 53
+zone:
+  name: global.example.org
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: none
+services:
+  - name: www
+    policy: bogus
+    endpoints:
+      - region: eu-west
+        addresses: [not-an-address]
+"""
+BAD_LINES = (13, 16)
+
+RUNNABLE = GOOD.replace("127.0.0.1", "@ADDR@").replace("port: 53", "port: @PORT@")
+
+
+def run(*args, timeout=20):
+    return subprocess.run([gslbd_binary()] + list(args), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, text=True)
+
+
+def test_version():
+    """--version prints "gslbd 0.1.0" and exits 0."""
+    r = run("--version")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines()[0].strip() == "gslbd 0.1.0", r.stdout
+
+
+def test_help():
+    """--help exits 0 and describes -c."""
+    r = run("--help")
+    assert r.returncode == 0, r
+    assert "-c" in r.stdout + r.stderr
+
+
+def test_unknown_option_is_usage_error():
+    """An unknown option exits 2 (usage) with a message on stderr."""
+    for opt in ("--no-such-option", "-Z"):
+        r = run(opt)
+        assert r.returncode == 2, (opt, r)
+        assert r.stderr.strip(), "no usage message for %s" % opt
+
+
+def test_check_good_config(tmp_path):
+    """gslbd -t -c on a valid config exits 0."""
+    p = tmp_path / "good.yaml"
+    p.write_text(GOOD)
+    r = run("-t", "-c", str(p))
+    assert r.returncode == 0, r
+
+
+def test_check_example_config():
+    """The annotated example config docs/examples/gslbd.yaml passes gslbd -t."""
+    import os
+    top = os.environ.get("top_srcdir") or os.path.join(os.path.dirname(__file__), "..", "..")
+    r = run("-t", "-c", os.path.join(top, "docs", "examples", "gslbd.yaml"))
+    assert r.returncode == 0, r
+
+
+def test_check_bad_config_reports_every_error(tmp_path):
+    """gslbd -t on a config with two errors exits 1 and reports both as FILE:LINE:COL: message."""
+    p = tmp_path / "bad.yaml"
+    p.write_text(BAD)
+    r = run("-t", "-c", str(p))
+    assert r.returncode == 1, r
+    pat = re.compile(r"^%s:(\d+):(\d+): \S" % re.escape(str(p)), re.M)
+    lines = {int(m.group(1)) for m in pat.finditer(r.stderr)}
+    for want in BAD_LINES:
+        assert want in lines, "no error for line %d in:\n%s" % (want, r.stderr)
+
+
+def test_check_yaml_syntax_error(tmp_path):
+    """A YAML syntax error is reported as FILE:LINE:COL and exits 1."""
+    p = tmp_path / "syntax.yaml"
+    p.write_text(GOOD.replace('listen: ["127.0.0.1"]', 'listen: ["127.0.0.1"'))
+    r = run("-t", "-c", str(p))
+    assert r.returncode == 1, r
+    assert re.search(r"^%s:\d+:\d+: \S" % re.escape(str(p)), r.stderr, re.M), r.stderr
+
+
+def test_check_missing_file(tmp_path):
+    """gslbd -t on a file that does not exist exits 1 with a message."""
+    r = run("-t", "-c", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 1, r
+    assert r.stderr.strip()
+
+
+def test_sigterm_exits_zero(gslbd):
+    """A running server exits 0 on SIGTERM."""
+    g = gslbd(RUNNABLE)
+    assert g.query("www.global.example.org.", "A").rcode() == dns.rcode.NOERROR
+    assert g.stop(signal.SIGTERM) == 0, g.log()
+
+
+def test_sigint_exits_zero(gslbd):
+    """A running server exits 0 on SIGINT."""
+    g = gslbd(RUNNABLE)
+    assert g.query("www.global.example.org.", "A").rcode() == dns.rcode.NOERROR
+    assert g.stop(signal.SIGINT) == 0, g.log()
+
+
+def test_start_with_bad_config_fails(tmp_path):
+    """Starting (not -t) on a bad config exits 1 with the errors, binding nothing."""
+    addr, port = free_endpoint()
+    p = tmp_path / "bad.yaml"
+    p.write_text(BAD.replace("127.0.0.1", addr).replace("port: 53", "port: %d" % port))
+    r = run("-c", str(p), timeout=20)
+    assert r.returncode == 1, r
+    assert re.search(r"^%s:%d:\d+: " % (re.escape(str(p)), BAD_LINES[0]), r.stderr, re.M), r.stderr

@@ -1,0 +1,691 @@
+/* test_probe.c -- the probe manager on a real event loop against real
+ * local servers: HTTP verdicts and reasons, TCP connects, HTTPS with a
+ * self-signed certificate, coalesced change callbacks, fall/rise on a
+ * target that dies and recovers, and probe_mgr_sync keeping, cancelling
+ * and starting probes.  All traffic stays on 127.0.0.1 / ::1. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config/model.h"
+#include "probes/probe.h"
+#include "server/log.h"
+#include "tests/unit/tap.h"
+
+#define SVC "probe.test."
+
+enum port_id { P_HTTP, P_HTTP6, P_HANG, P_CLOSED, P_TLS, P_COUNT };
+static uint16_t ports[P_COUNT];
+static struct event_base *base;
+static bool toggle_up = true; /* what /toggle answers */
+static char tmpdir[64];
+
+/* ---- local servers ---- */
+
+static void http_reply(struct evhttp_request *req, int code, const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b)
+		evbuffer_add_printf(b, "%s", body);
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
+	if (b)
+		evbuffer_free(b);
+}
+
+static void http_handler(struct evhttp_request *req, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+
+	if (strcmp(uri, "/ok") == 0)
+		http_reply(req, 200, "fine\n");
+	else if (strcmp(uri, "/fail") == 0)
+		http_reply(req, 503, "sick\n");
+	else if (strcmp(uri, "/body") == 0)
+		http_reply(req, 200, "status: healthy\n");
+	else if (strcmp(uri, "/toggle") == 0)
+		http_reply(req, toggle_up ? 200 : 503, "t\n");
+	else if (strcmp(uri, "/hdr") == 0) {
+		const char *host = evhttp_find_header(h, "Host");
+		const char *x = evhttp_find_header(h, "X-Probe");
+		/* curl adds ":port" for a non-default port. */
+		bool good = host && strncmp(host, "probe.test", 10) == 0 &&
+			    (host[10] == '\0' || host[10] == ':') &&
+			    x && strcmp(x, "gslbd") == 0;
+		http_reply(req, good ? 200 : 400, "hdr\n");
+	} else
+		http_reply(req, 404, "no\n");
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static uint16_t http_listen(struct evhttp *http, const char *addr)
+{
+	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http,
+									addr, 0);
+
+	return bs ? sock_port(evhttp_bound_socket_get_fd(bs)) : 0;
+}
+
+/* listen() but never accept: the kernel finishes the handshake, the
+ * request is sent, no answer ever comes. */
+static int hang_listen(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(fd, 16) < 0)
+		return -1;
+	ports[P_HANG] = sock_port(fd);
+	return fd;
+}
+
+/* Bound but not listening: connects are refused, and nobody else can
+ * take the port while we hold it. */
+static int closed_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		return -1;
+	ports[P_CLOSED] = sock_port(fd);
+	return fd;
+}
+
+static const char tls_server_py[] =
+	"import http.server, ssl, sys\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    def do_GET(self):\n"
+	"        b = b'ok\\n'\n"
+	"        self.send_response(200)\n"
+	"        self.send_header('Content-Length', str(len(b)))\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(b)\n"
+	"    def log_message(self, *a):\n"
+	"        pass\n"
+	"class S(http.server.ThreadingHTTPServer):\n"
+	"    def handle_error(self, *a):\n"
+	"        pass\n"
+	"s = S(('127.0.0.1', 0), H)\n"
+	"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"c.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+	"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+/* Self-signed certificate for probe.test, and a python TLS server using
+ * it.  Returns the child's pid, or -1 (HTTPS tests are then skipped). */
+static pid_t tls_server_start(void)
+{
+	char cmd[512], cert[96], key[96], buf[16];
+	struct pollfd pfd;
+	int pipefd[2];
+	ssize_t got;
+	pid_t pid;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -days 2 "
+		 "-subj /CN=probe.test -addext subjectAltName=DNS:probe.test "
+		 "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+	if (system(cmd) != 0)
+		return -1;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(pipefd[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		close(pipefd[0]);
+		execlp("python3", "python3", "-c", tls_server_py, cert, key,
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	/* Bounded: a python that does not come up within 10 s is a skip. */
+	got = poll(&pfd, 1, 10000) == 1 ? read(pipefd[0], buf, sizeof(buf) - 1) : -1;
+	close(pipefd[0]);
+	if (got <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	buf[got] = '\0';
+	ports[P_TLS] = (uint16_t)atoi(buf);
+	printf("# tls server pid %d port %u\n", (int)pid, ports[P_TLS]);
+	return pid;
+}
+
+/* ---- models by hand ---- */
+
+struct ep_def {
+	const char *name;
+	const char *addr;
+	enum probe_type type;
+	enum port_id port;
+	const char *path;
+	const char *method;
+	const char *body;
+	uint16_t st_lo, st_hi;  /* 0: default 200-399 */
+	const char *header;
+	bool verify;
+	bool ca;
+	uint32_t timeout_ms;    /* 0: 400 */
+};
+
+static char *xstrdup(const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		abort();
+	return d;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+#define EP(n, a, t, p, ...) \
+	{ .name = (n), .addr = (a), .type = (t), .port = (p), ##__VA_ARGS__ }
+
+static struct model *model_build(const struct ep_def *defs, size_t n)
+{
+	struct model *m = xcalloc(1, sizeof(*m));
+	struct model_service *s;
+
+	m->svcs = xcalloc(1, sizeof(*m->svcs));
+	m->nsvcs = 1;
+	s = &m->svcs[0];
+	s->name = xstrdup(SVC);
+	s->eps = xcalloc(n, sizeof(*s->eps));
+	s->neps = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct ep_def *d = &defs[i];
+		struct model_endpoint *e = &s->eps[i];
+		struct probe_spec *ps = &e->probe;
+
+		e->name = xstrdup(d->name);
+		e->region = xstrdup(d->name);
+		e->enabled = true;
+		e->weight = e->priority = 1;
+		e->addrs = xcalloc(1, sizeof(*e->addrs));
+		e->naddrs = 1;
+		if (model_addr_parse(&e->addrs[0], d->addr) < 0)
+			abort();
+		ps->type = d->type;
+		ps->port = ports[d->port];
+		ps->interval_ms = 150;
+		ps->jitter_ms = 20;
+		ps->timeout_ms = d->timeout_ms ? d->timeout_ms : 400;
+		ps->rise = 2;
+		ps->fall = 2;
+		ps->method = xstrdup(d->method ? d->method : "GET");
+		ps->path = xstrdup(d->path ? d->path : "/ok");
+		ps->body = xstrdup(d->body);
+		if (d->st_lo) {
+			ps->status = xcalloc(1, sizeof(*ps->status));
+			ps->status[0].lo = d->st_lo;
+			ps->status[0].hi = d->st_hi;
+			ps->nstatus = 1;
+		}
+		if (d->header) {
+			ps->headers = xcalloc(1, sizeof(*ps->headers));
+			ps->headers[0] = xstrdup(d->header);
+			ps->nheaders = 1;
+		}
+		ps->tls_verify = d->verify;
+		if (d->ca) {
+			char path[96];
+			snprintf(path, sizeof(path), "%s/cert.pem", tmpdir);
+			ps->ca_file = xstrdup(path);
+		}
+	}
+	return m;
+}
+
+static struct model_addr *addr_of(struct model *m, const char *ep)
+{
+	struct model_service *s = &m->svcs[0];
+
+	for (size_t i = 0; i < s->neps; i++)
+		if (strcmp(s->eps[i].name, ep) == 0)
+			return &s->eps[i].addrs[0];
+	return NULL;
+}
+
+/* ---- running the loop, bounded ---- */
+
+typedef bool (*pred_fn)(void *arg);
+struct waiter {
+	pred_fn pred;
+	void *arg;
+	bool met;
+};
+
+static void wait_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+
+	if (w->pred(w->arg)) {
+		w->met = true;
+		event_base_loopbreak(base);
+	}
+}
+
+/* Run the loop until pred holds (checked every 10 ms) or ms pass. */
+static bool run_until(pred_fn pred, void *arg, int ms)
+{
+	struct waiter w = { pred, arg, false };
+	struct timeval tick = { 0, 10000 };
+	struct timeval limit = { ms / 1000, (ms % 1000) * 1000 };
+	struct event *ev = event_new(base, -1, EV_PERSIST, wait_tick, &w);
+
+	if (!ev)
+		abort();
+	if (pred(arg))
+		w.met = true;
+	else {
+		event_add(ev, &tick);
+		event_base_loopexit(base, &limit);
+		event_base_dispatch(base);
+	}
+	event_free(ev);
+	return w.met;
+}
+
+static bool never(void *arg)
+{
+	return false;
+}
+
+static void run_for(int ms)
+{
+	run_until(never, NULL, ms);
+}
+
+struct decided_arg {
+	struct model *m;
+	const char *skip; /* endpoint not waited for, or NULL */
+};
+
+static bool all_decided(void *arg)
+{
+	struct decided_arg *d = arg;
+	struct model_service *s = &d->m->svcs[0];
+
+	for (size_t i = 0; i < s->neps; i++) {
+		if (s->eps[i].probe.type == PROBE_NONE)
+			continue;
+		if (d->skip && strcmp(s->eps[i].name, d->skip) == 0)
+			continue;
+		if (s->eps[i].addrs[0].health == HEALTH_UNKNOWN)
+			return false;
+	}
+	return true;
+}
+
+struct health_arg {
+	struct model_addr *a;
+	uint8_t want;
+};
+
+static bool health_is(void *arg)
+{
+	struct health_arg *h = arg;
+
+	return h->a->health == h->want;
+}
+
+static int changes;
+static void on_change(void *arg)
+{
+	changes++;
+}
+
+static void check(struct model *m, const char *ep, uint8_t health,
+		  const char *reason)
+{
+	struct model_addr *a = addr_of(m, ep);
+	char what[128];
+
+	snprintf(what, sizeof(what), "%s is %s", ep,
+		 health == HEALTH_UP ? "up" :
+		 health == HEALTH_DOWN ? "down" : "unknown");
+	is_int(a->health, health, what);
+	if (reason) {
+		snprintf(what, sizeof(what), "%s reason", ep);
+		if (reason[strlen(reason) - 1] == '*') {
+			bool same = strncmp(a->reason, reason,
+					    strlen(reason) - 1) == 0;
+			if (!ok(same, what))
+				printf("#   got \"%s\", want \"%s\"\n",
+				       a->reason, reason);
+		} else {
+			is_str(a->reason, reason, what);
+		}
+	}
+}
+
+/* ---- tests ---- */
+
+static const struct ep_def first_defs[] = {
+	EP("ok200", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok"),
+	EP("s503", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/fail"),
+	EP("range5xx", "127.0.0.1", PROBE_HTTP, P_HTTP,
+	    .path = "/fail", .st_lo = 500, .st_hi = 599),
+	EP("body-ok", "127.0.0.1", PROBE_HTTP, P_HTTP,
+	    .path = "/body", .body = "healthy"),
+	EP("body-bad", "127.0.0.1", PROBE_HTTP, P_HTTP,
+	    .path = "/body", .body = "nope"),
+	EP("head", "127.0.0.1", PROBE_HTTP, P_HTTP,
+	    .path = "/ok", .method = "HEAD"),
+	EP("hdr", "127.0.0.1", PROBE_HTTP, P_HTTP,
+	    .path = "/hdr", .header = "X-Probe: gslbd"),
+	EP("hang", "127.0.0.1", PROBE_HTTP, P_HANG,
+	    .path = "/ok", .timeout_ms = 300),
+	EP("hang-long", "127.0.0.1", PROBE_HTTP, P_HANG,
+	    .path = "/ok", .timeout_ms = 20000),
+	EP("http-refused", "127.0.0.1", PROBE_HTTP, P_CLOSED, .path = "/ok"),
+	EP("tcp-ok", "127.0.0.1", PROBE_TCP, P_HTTP),
+	EP("tcp-refused", "127.0.0.1", PROBE_TCP, P_CLOSED),
+	EP("none", "127.0.0.1", PROBE_NONE, P_HTTP),
+};
+
+static const struct ep_def v6_defs[] = {
+	EP("v6", "::1", PROBE_HTTP, P_HTTP6, .path = "/ok"),
+};
+
+static const struct ep_def tls_defs[] = {
+	EP("tls-verify", "127.0.0.1", PROBE_HTTPS, P_TLS,
+	    .path = "/", .verify = true),
+	EP("tls-ca", "127.0.0.1", PROBE_HTTPS, P_TLS,
+	    .path = "/", .verify = true, .ca = true),
+	EP("tls-noverify", "127.0.0.1", PROBE_HTTPS, P_TLS, .path = "/"),
+};
+
+static struct model *model_first(bool v6, bool tls)
+{
+	struct ep_def defs[32];
+	size_t n = 0;
+
+	memcpy(defs, first_defs, sizeof(first_defs));
+	n = sizeof(first_defs) / sizeof(first_defs[0]);
+	if (v6)
+		defs[n++] = v6_defs[0];
+	for (size_t i = 0; tls && i < 3; i++)
+		defs[n++] = tls_defs[i];
+	return model_build(defs, n);
+}
+
+static void test_verdicts(struct probe_mgr *pm, struct model *m, bool v6,
+			  bool tls)
+{
+	struct decided_arg d = { m, "hang-long" };
+	struct probe_counters c;
+	size_t probed = sizeof(first_defs) / sizeof(first_defs[0]) - 1 +
+			(v6 ? 1 : 0) + (tls ? 3 : 0);
+
+	ok(run_until(all_decided, &d, 5000), "every probe decided within 5 s");
+	ok(!probe_mgr_first_round_done(pm),
+	   "first round not done while one probe hangs");
+	check(m, "ok200", HEALTH_UP, "status 200");
+	check(m, "s503", HEALTH_DOWN, "status 503");
+	check(m, "range5xx", HEALTH_UP, "status 503");
+	check(m, "body-ok", HEALTH_UP, "status 200");
+	check(m, "body-bad", HEALTH_DOWN, "body mismatch");
+	check(m, "head", HEALTH_UP, "status 200");
+	check(m, "hdr", HEALTH_UP, "status 200");
+	check(m, "hang", HEALTH_DOWN, "timeout");
+	check(m, "http-refused", HEALTH_DOWN, "refused");
+	check(m, "tcp-ok", HEALTH_UP, "ok");
+	check(m, "tcp-refused", HEALTH_DOWN, "refused");
+	check(m, "none", HEALTH_UNKNOWN, "");
+	ok(addr_of(m, "s503")->since > 0, "since set on transition");
+	if (v6)
+		check(m, "v6", HEALTH_UP, "status 200");
+	else
+		ok(1, "v6 # SKIP no ::1 on this host");
+	if (tls) {
+		check(m, "tls-verify", HEALTH_DOWN, "tls error: *");
+		check(m, "tls-ca", HEALTH_UP, "status 200");
+		check(m, "tls-noverify", HEALTH_UP, "status 200");
+	} else {
+		ok(1, "https # SKIP no openssl CLI or python3");
+	}
+	probe_mgr_counters(pm, &c);
+	is_int(c.active, probed, "active counts probed addresses only");
+	ok(c.attempts >= probed - 1, "attempts counted");
+	ok(c.failures >= 5, "failures counted");
+	ok(c.transitions >= probed - 1, "first verdicts are transitions");
+	ok(changes >= 1 && (uint64_t)changes <= c.transitions,
+	   "change callback ran, at most once per transition");
+
+	/* Steady state: decided probes keep their verdict, nothing flaps. */
+	uint64_t before = c.transitions;
+	run_for(500);
+	probe_mgr_counters(pm, &c);
+	is_int(c.transitions, before, "no transitions in steady state");
+	ok(c.attempts > before, "probes keep running");
+}
+
+/* A target dies and recovers: out after fall failures, back after rise
+ * successes, one transition each way. */
+static void test_fall_rise(struct probe_mgr *pm, struct model *m)
+{
+	struct model_addr *a = addr_of(m, "toggle");
+	struct health_arg down = { a, HEALTH_DOWN }, up = { a, HEALTH_UP };
+	struct probe_counters c0, c1;
+	struct timespec t0, t1;
+	long ms;
+
+	ok(run_until(health_is, &up, 3000), "toggle starts up");
+	probe_mgr_counters(pm, &c0);
+	toggle_up = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(run_until(health_is, &down, 3000), "dead target goes down");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* fall=2 at 150 ms (+20 jitter): two failed runs, so >= one
+	 * interval and within fall x (interval + jitter) + slack. */
+	ok(ms >= 100 && ms < 1000, "down after fall failures, not the first");
+	printf("# detected down in %ld ms\n", ms);
+	is_str(a->reason, "status 503", "down reason");
+	toggle_up = true;
+	ok(run_until(health_is, &up, 3000), "recovered target comes back");
+	probe_mgr_counters(pm, &c1);
+	is_int(c1.transitions - c0.transitions, 2, "one transition each way");
+}
+
+static const struct ep_def toggle_defs[] = {
+	EP("toggle", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/toggle"),
+};
+
+/* Several transitions in one loop iteration give one callback. */
+static void test_coalesce(void)
+{
+	static const struct ep_def defs[] = {
+		EP("r1", "127.0.0.1", PROBE_TCP, P_CLOSED),
+		EP("r2", "127.0.0.1", PROBE_TCP, P_CLOSED),
+		EP("r3", "127.0.0.1", PROBE_TCP, P_CLOSED),
+		EP("r4", "127.0.0.1", PROBE_TCP, P_CLOSED),
+	};
+	struct model *m = model_build(defs, 4);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct decided_arg d = { m, NULL };
+	struct probe_counters c;
+
+	for (size_t i = 0; i < m->svcs[0].neps; i++)
+		m->svcs[0].eps[i].probe.jitter_ms = 0;
+	changes = 0;
+	ok(pm && probe_mgr_sync(pm, m) == 0, "coalesce: manager up");
+	ok(run_until(all_decided, &d, 2000), "coalesce: all decided");
+	run_for(20);
+	probe_mgr_counters(pm, &c);
+	is_int(c.transitions, 4, "coalesce: four transitions");
+	is_int(changes, 1, "coalesce: one change callback");
+	ok(probe_mgr_first_round_done(pm), "coalesce: first round done");
+	probe_mgr_free(pm);
+	model_free(m);
+}
+
+/* probe_mgr_sync: survivors keep state, changed/new ones start over,
+ * removed ones (one with a transfer in flight) are cancelled. */
+static void test_sync(struct probe_mgr *pm, struct model *old)
+{
+	static const struct ep_def defs[] = {
+		EP("ok200", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok"),
+		EP("body-bad", "127.0.0.1", PROBE_HTTP, P_HTTP,
+		    .path = "/body", .body = "healthy"),
+		EP("tcp-refused", "127.0.0.1", PROBE_TCP, P_CLOSED),
+		EP("brand-new", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok"),
+		EP("now-none", "127.0.0.1", PROBE_NONE, P_HTTP),
+	};
+	struct model *m = model_build(defs, 5);
+	struct decided_arg d = { m, NULL };
+	struct probe_counters c;
+	int64_t since = addr_of(old, "tcp-refused")->since;
+
+	ok(probe_mgr_sync(pm, m) == 0, "sync to a changed model");
+	/* The old model goes at once: the manager must not touch it again. */
+	model_free(old);
+	probe_mgr_counters(pm, &c);
+	is_int(c.active, 4, "sync: active follows the new model");
+	check(m, "ok200", HEALTH_UP, "status 200");
+	check(m, "tcp-refused", HEALTH_DOWN, "refused");
+	is_int(addr_of(m, "tcp-refused")->since, since, "sync: since carried");
+	check(m, "body-bad", HEALTH_UNKNOWN, "");
+	check(m, "brand-new", HEALTH_UNKNOWN, "");
+	ok(run_until(all_decided, &d, 3000), "sync: new probes decide");
+	check(m, "body-bad", HEALTH_UP, "status 200");
+	check(m, "brand-new", HEALTH_UP, "status 200");
+	check(m, "now-none", HEALTH_UNKNOWN, "");
+	ok(probe_mgr_first_round_done(pm), "sync: first round done");
+
+	/* Syncing the same model again changes nothing. */
+	probe_mgr_counters(pm, &c);
+	uint64_t tr = c.transitions;
+	ok(probe_mgr_sync(pm, m) == 0, "sync to the same model");
+	check(m, "ok200", HEALTH_UP, "status 200");
+	run_for(300);
+	probe_mgr_counters(pm, &c);
+	is_int(c.transitions, tr, "resync: no transitions");
+
+	/* An empty model cancels everything. */
+	struct model *empty = xcalloc(1, sizeof(*empty));
+	ok(probe_mgr_sync(pm, empty) == 0, "sync to an empty model");
+	model_free(m);
+	probe_mgr_counters(pm, &c);
+	is_int(c.active, 0, "empty: nothing active");
+	ok(probe_mgr_first_round_done(pm), "empty: first round trivially done");
+	run_for(200);
+	model_free(empty);
+}
+
+int main(void)
+{
+	struct evhttp *http;
+	struct probe_mgr *pm;
+	struct model *m, *mt;
+	int hang_fd, closed_fd;
+	pid_t tls_pid = -1;
+	bool v6;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init(LOG_LVL_INFO, false);
+	base = event_base_new();
+	http = base ? evhttp_new(base) : NULL;
+	if (!http)
+		abort();
+	evhttp_set_gencb(http, http_handler, NULL);
+	ports[P_HTTP] = http_listen(http, "127.0.0.1");
+	ports[P_HTTP6] = http_listen(http, "::1");
+	v6 = ports[P_HTTP6] != 0;
+	hang_fd = hang_listen();
+	closed_fd = closed_port();
+	ok(ports[P_HTTP] && hang_fd >= 0 && closed_fd >= 0, "local servers up");
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gslbd-probe-XXXXXX");
+	if (mkdtemp(tmpdir))
+		tls_pid = tls_server_start();
+
+	pm = probe_mgr_new(base, on_change, NULL);
+	ok(pm != NULL, "manager created");
+	m = model_first(v6, tls_pid > 0);
+	ok(probe_mgr_sync(pm, m) == 0, "first sync");
+	test_verdicts(pm, m, v6, tls_pid > 0);
+	test_sync(pm, m); /* frees m */
+	probe_mgr_free(pm);
+
+	pm = probe_mgr_new(base, on_change, NULL);
+	mt = model_build(toggle_defs, 1);
+	ok(probe_mgr_sync(pm, mt) == 0, "toggle sync");
+	test_fall_rise(pm, mt);
+	/* Free the manager with probes possibly in flight. */
+	probe_mgr_free(pm);
+	model_free(mt);
+
+	test_coalesce();
+
+	if (tls_pid > 0) {
+		kill(tls_pid, SIGTERM);
+		waitpid(tls_pid, NULL, 0);
+	}
+	if (tmpdir[0]) {
+		char p[96];
+		snprintf(p, sizeof(p), "%s/cert.pem", tmpdir);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/key.pem", tmpdir);
+		unlink(p);
+		rmdir(tmpdir);
+	}
+	close(hang_fd);
+	close(closed_fd);
+	evhttp_free(http);
+	event_base_free(base);
+	return tap_done();
+}
