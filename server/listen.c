@@ -32,6 +32,18 @@
 #define TCP_OUT_HIGH (256u * 1024u) /* stop reading a client that does
 				       not read its answers */
 
+/* A wildcard-bound UDP socket must answer from the address the query
+ * was sent to, or clients on multi-address hosts drop the reply. */
+union pktinfo_buf {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+struct udp_sock {
+	struct worker *w;
+	bool pktinfo;
+};
+
 struct worker {
 	unsigned id;
 	pthread_t th;
@@ -39,6 +51,7 @@ struct worker {
 	struct listen_set *ls;
 	struct event_base *base;
 	struct event **udp_ev;
+	struct udp_sock *udp;
 	struct evconnlistener **tcp_l;
 	struct event *tick;
 	unsigned tcp_clients;
@@ -47,6 +60,7 @@ struct worker {
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
 	struct sockaddr_storage from[UDP_BATCH];
+	union pktinfo_buf cin[UDP_BATCH], cout[UDP_BATCH];
 	uint8_t inbuf[UDP_BATCH][UDP_IN_MAX];
 	uint8_t outbuf[UDP_BATCH][UDP_OUT_MAX];
 	/* TCP: one message at a time */
@@ -65,6 +79,16 @@ struct listen_set {
 	struct worker **w;
 	struct qsbr *qsbr;
 };
+
+static bool listen_is_wildcard(const struct model_listen *l)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&l->ss;
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+			htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+		&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
 
 static int sock_open(const struct model_listen *l, int type, char *err,
 		     size_t errlen)
@@ -85,6 +109,12 @@ static int sock_open(const struct model_listen *l, int type, char *err,
 	if (type == SOCK_DGRAM) {
 		int sz = 4 << 20; /* absorb bursts; capped by rmem_max */
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		if (listen_is_wildcard(l) &&
+		    (sa->sa_family == AF_INET ?
+		     setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) :
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+				sizeof(one))))
+			goto fail;
 	}
 	if (bind(fd, sa, l->sslen) < 0)
 		goto fail;
@@ -162,15 +192,57 @@ static void udp_send(int fd, struct mmsghdr *m, unsigned n)
 	}
 }
 
+/* Copy the destination address of a received datagram into the reply's
+ * source.  The interface index is cleared for IPv4 so routing picks the
+ * way out; IPv6 keeps it, which link-local addresses need. */
+static void reply_from(struct msghdr *in, struct msghdr *out,
+		       union pktinfo_buf *cout)
+{
+	out->msg_control = NULL;
+	out->msg_controllen = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR(in, c)) {
+		struct cmsghdr *o = (struct cmsghdr *)cout->buf;
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			out->msg_controllen = CMSG_SPACE(sizeof(pi));
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+			   c->cmsg_type == IPV6_PKTINFO) {
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			memcpy(CMSG_DATA(o), CMSG_DATA(c),
+			       sizeof(struct in6_pktinfo));
+			out->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+		} else {
+			continue;
+		}
+		out->msg_control = cout->buf;
+		return;
+	}
+}
+
 static void udp_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct udp_sock *us = arg;
+	struct worker *w = us->w;
 	const struct snap *s = snap_current();
 
 	/* Bounded drain: other sockets on this worker get their turn. */
 	for (int round = 0; round < 16; round++) {
-		for (unsigned i = 0; i < UDP_BATCH; i++)
+		for (unsigned i = 0; i < UDP_BATCH; i++) {
 			w->in[i].msg_hdr.msg_namelen = sizeof(w->from[i]);
+			w->in[i].msg_hdr.msg_control = us->pktinfo ?
+				w->cin[i].buf : NULL;
+			w->in[i].msg_hdr.msg_controllen = us->pktinfo ?
+				sizeof(w->cin[i]) : 0;
+		}
 		int n = recvmmsg(fd, w->in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
@@ -187,6 +259,9 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 			w->out[m].msg_hdr.msg_name = &w->from[i];
 			w->out[m].msg_hdr.msg_namelen =
 				w->in[i].msg_hdr.msg_namelen;
+			if (us->pktinfo)
+				reply_from(&w->in[i].msg_hdr, &w->out[m].msg_hdr,
+					   &w->cout[m]);
 			m++;
 		}
 		udp_send((int)fd, w->out, m);
@@ -325,15 +400,18 @@ static int worker_setup(struct listen_set *ls, unsigned id)
 	}
 	w->base = event_base_new();
 	w->udp_ev = calloc(ls->naddrs, sizeof(*w->udp_ev));
+	w->udp = calloc(ls->naddrs, sizeof(*w->udp));
 	w->tcp_l = calloc(ls->naddrs, sizeof(*w->tcp_l));
 	w->tick = w->base ? event_new(w->base, -1, EV_PERSIST, tick_cb, w) : NULL;
-	if (!w->base || !w->udp_ev || !w->tcp_l || !w->tick ||
+	if (!w->base || !w->udp_ev || !w->udp || !w->tcp_l || !w->tick ||
 	    event_add(w->tick, &tick) < 0)
 		return -1;
 	for (size_t i = 0; i < ls->naddrs; i++) {
 		size_t k = (size_t)id * ls->naddrs + i;
+		w->udp[i].w = w;
+		w->udp[i].pktinfo = listen_is_wildcard(&ls->addrs[i]);
 		w->udp_ev[i] = event_new(w->base, ls->udp_fd[k],
-					 EV_READ | EV_PERSIST, udp_cb, w);
+					 EV_READ | EV_PERSIST, udp_cb, &w->udp[i]);
 		if (!w->udp_ev[i] || event_add(w->udp_ev[i], NULL) < 0)
 			return -1;
 		w->tcp_l[i] = evconnlistener_new(w->base, tcp_accept_cb, w,
@@ -381,6 +459,7 @@ static void worker_free(struct worker *w, size_t naddrs)
 	if (w->tick)
 		event_free(w->tick);
 	free(w->udp_ev);
+	free(w->udp);
 	free(w->tcp_l);
 	if (w->base)
 		event_base_free(w->base);

@@ -44,7 +44,7 @@ start_region() {
 }
 wait_http() { # until the region's health page answers
 	for _ in $(seq 50); do
-		curl -fsS -o /dev/null "http://${region_ip[$1]}:8080/healthz" && return
+		curl -fsS -o /dev/null "http://${region_ip[$1]}:8080/healthz" 2>/dev/null && return
 		sleep 0.1
 	done
 }
