@@ -31,12 +31,20 @@ struct cfg_probe_src {
 	bool reported; /* a combined-spec error was already blamed here */
 };
 
+/* An error line held back so that all of them go out in file order. */
+struct cfg_msg {
+	size_t line, col, seq;
+	char *text;
+};
+
 struct cfg_ctx {
 	const char *name;         /* file name in error lines */
 	char *dir;                /* its directory, for zone-file */
 	cfg_err_fn err;
 	void *arg;
 	unsigned nerr;
+	struct cfg_msg *msgs;
+	size_t nmsgs, capmsgs;
 	yaml_document_t doc;
 	struct model *m;
 	ldns_rdf *apex;           /* NULL when zone.name is missing or bad */
@@ -51,20 +59,72 @@ static void cfg_error_at(struct cfg_ctx *c, size_t line, size_t col,
 			 const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Keep the line to report it in order of place: the parser checks the
+ * zone before the server section, say, and a reader wants line order.
+ * Without memory to keep it, it goes out at once.
+ */
+static void cfg_emit(struct cfg_ctx *c, size_t line, size_t col,
+		     const char *text)
+{
+	char *t;
+
+	c->nerr++;
+	if (!c->err)
+		return;
+	if (c->nmsgs == c->capmsgs) {
+		size_t cap = c->capmsgs ? c->capmsgs * 2 : 16;
+		struct cfg_msg *m = realloc(c->msgs, cap * sizeof(*m));
+		if (!m) {
+			c->err(c->arg, text);
+			return;
+		}
+		c->msgs = m;
+		c->capmsgs = cap;
+	}
+	if (!(t = strdup(text))) {
+		c->err(c->arg, text);
+		return;
+	}
+	c->msgs[c->nmsgs] = (struct cfg_msg){ line, col, c->nmsgs, t };
+	c->nmsgs++;
+}
+
+static int cfg_msg_cmp(const void *pa, const void *pb)
+{
+	const struct cfg_msg *a = pa, *b = pb;
+
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static void cfg_flush(struct cfg_ctx *c)
+{
+	if (c->nmsgs)
+		qsort(c->msgs, c->nmsgs, sizeof(*c->msgs), cfg_msg_cmp);
+	for (size_t i = 0; i < c->nmsgs; i++) {
+		c->err(c->arg, c->msgs[i].text);
+		free(c->msgs[i].text);
+	}
+	free(c->msgs);
+	c->msgs = NULL;
+	c->nmsgs = c->capmsgs = 0;
+}
+
 static void cfg_error_at(struct cfg_ctx *c, size_t line, size_t col,
 			 const char *fmt, ...)
 {
 	char msg[768], full[1024];
 	va_list ap;
 
-	c->nerr++;
-	if (!c->err)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(full, sizeof(full), "%s:%zu:%zu: %s", c->name, line, col, msg);
-	c->err(c->arg, full);
+	cfg_emit(c, line, col, full);
 }
 
 /* libyaml marks are 0-based; editors count from 1. */
@@ -1205,26 +1265,39 @@ static int cfg_probe_resolve(struct cfg_ctx *c, struct probe_spec *out,
 
 /* ---- topology ---- */
 
-static void cfg_topo_one(struct cfg_ctx *c, const yaml_node_t *n,
-			 const char *path, struct model_topology *t)
+static bool cfg_net_eq(const struct model_net *a, const struct model_net *b)
 {
-	static const char *const keys[] = { "region", "subnets", NULL };
-	const yaml_node_t *v;
-	char p[CFG_PATH];
+	return a->family == b->family && a->prefix == b->prefix &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * The region (0..k) that already maps net, or NULL.  The same prefix in
+ * two regions would make the answer depend on list order.
+ */
+static const char *cfg_topo_owner(struct cfg_ctx *c, size_t k,
+				  const struct model_net *net)
+{
+	const struct model_topology *t = c->m->topo;
+
+	for (size_t j = 0; j <= k; j++)
+		for (size_t i = 0; i < t[j].nnets; i++)
+			if (cfg_net_eq(&t[j].nets[i], net))
+				return t[j].region ? t[j].region : "?";
+	return NULL;
+}
+
+static void cfg_topo_subnets(struct cfg_ctx *c, const yaml_node_t *v,
+			     const char *path, size_t k)
+{
+	struct model_topology *t = &c->m->topo[k];
 	size_t len;
 
-	if (!cfg_map_check(c, n, path, keys))
-		return;
-	if (cfg_require(c, n, path, "region"))
-		cfg_opt_str(c, n, path, "region", &t->region);
-	if (!(v = cfg_require(c, n, path, "subnets")))
-		return;
-	cfg_path(p, path, "subnets");
-	if (!cfg_want_seq(c, v, p))
+	if (!cfg_want_seq(c, v, path))
 		return;
 	len = cfg_seq_len(v);
 	if (!len) {
-		cfg_error(c, v, "%s: empty list", p);
+		cfg_error(c, v, "%s: empty list", path);
 		return;
 	}
 	if (!(t->nets = calloc(len, sizeof(*t->nets)))) {
@@ -1233,47 +1306,50 @@ static void cfg_topo_one(struct cfg_ctx *c, const yaml_node_t *n,
 	}
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, v, i);
+		struct model_net *net = &t->nets[t->nnets];
 		char ip[CFG_PATH];
-		const char *s;
+		const char *s, *owner;
 
-		cfg_path_idx(ip, p, i);
+		cfg_path_idx(ip, path, i);
 		if (!(s = cfg_want_str(c, it, ip)))
 			continue;
-		if (model_net_parse(&t->nets[t->nnets], s) < 0) {
+		if (model_net_parse(net, s) < 0) {
 			cfg_error(c, it, "%s: bad subnet '%s' (ADDR/BITS with "
 				  "the host bits zero)", ip, s);
+			continue;
+		}
+		if ((owner = cfg_topo_owner(c, k, net))) {
+			cfg_error(c, it, "%s: %s is already mapped to region "
+				  "'%s'", ip, s, owner);
 			continue;
 		}
 		t->nnets++;
 	}
 }
 
-static bool cfg_net_eq(const struct model_net *a, const struct model_net *b)
+static void cfg_topo_one(struct cfg_ctx *c, const yaml_node_t *n,
+			 const char *path, size_t k)
 {
-	return a->family == b->family && a->prefix == b->prefix &&
-	       !memcmp(a->addr, b->addr, sizeof(a->addr));
-}
+	static const char *const keys[] = { "region", "subnets", NULL };
+	struct model_topology *t = &c->m->topo[k];
+	const yaml_node_t *v;
+	char p[CFG_PATH];
 
-/* The same prefix in two regions would make the answer depend on order. */
-static void cfg_topo_dups(struct cfg_ctx *c, const yaml_node_t *n, size_t k)
-{
-	struct model_topology *t = c->m->topo;
-
-	for (size_t j = 0; j < k; j++) {
-		if (t[j].region && t[k].region &&
-		    !strcmp(t[j].region, t[k].region))
-			cfg_error(c, n, "topology[%zu]: duplicate region '%s' "
-				  "(list all its subnets in one entry)", k,
-				  t[k].region);
-		for (size_t a = 0; a < t[k].nnets; a++)
-			for (size_t b = 0; b < t[j].nnets; b++)
-				if (cfg_net_eq(&t[k].nets[a], &t[j].nets[b]))
-					cfg_error(c, n, "topology[%zu]: subnet "
-						  "%zu is already mapped to "
-						  "region '%s'", k, a,
-						  t[j].region ? t[j].region :
-						  "?");
+	if (!cfg_map_check(c, n, path, keys))
+		return;
+	if ((v = cfg_require(c, n, path, "region")) &&
+	    cfg_opt_str(c, n, path, "region", &t->region) == 1) {
+		for (size_t j = 0; j < k; j++)
+			if (c->m->topo[j].region &&
+			    !strcmp(c->m->topo[j].region, t->region))
+				cfg_error(c, v, "%s: duplicate region '%s' "
+					  "(list all its subnets in one "
+					  "entry)", path, t->region);
 	}
+	if (!(v = cfg_require(c, n, path, "subnets")))
+		return;
+	cfg_path(p, path, "subnets");
+	cfg_topo_subnets(c, v, p, k);
 }
 
 static void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n)
@@ -1292,9 +1368,8 @@ static void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n)
 		char p[CFG_PATH];
 
 		cfg_path_idx(p, "topology", i);
-		cfg_topo_one(c, it, p, &c->m->topo[i]);
 		c->m->ntopo++;
-		cfg_topo_dups(c, it, i);
+		cfg_topo_one(c, it, p, i);
 	}
 }
 
@@ -1537,10 +1612,9 @@ static void cfg_zone_file_load(struct cfg_ctx *c)
 	if (rc == -2) {
 		cfg_error(c, c->zone_file_node, "zone.zone-file: %s", err);
 	} else if (rc < 0) {
-		/* Already "path:line:1: message", in the zone file's terms. */
-		c->nerr++;
-		if (c->err)
-			c->err(c->arg, err);
+		/* Already "path:line:1: message", in the zone file's terms;
+		 * it goes after the config file's own lines. */
+		cfg_emit(c, SIZE_MAX, 0, err);
 	}
 }
 
@@ -1699,6 +1773,7 @@ out:
 		c.m->probe_defaults = c.defaults.ps; /* given fields only */
 		memset(&c.defaults.ps, 0, sizeof(c.defaults.ps));
 	}
+	cfg_flush(&c);
 	ldns_rdf_deep_free(c.apex);
 	free(c.svc_name_nodes);
 	free(c.dir);

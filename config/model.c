@@ -381,7 +381,7 @@ bool model_net_contains(const struct model_net *n, int family,
 
 /* ---- freeing ---- */
 
-static void model_service_clear(struct model_service *s)
+void model_service_clear(struct model_service *s)
 {
 	free(s->name);
 	for (size_t i = 0; i < s->neps; i++) {
@@ -436,5 +436,51 @@ void model_free(struct model *m)
 	for (size_t i = 0; i < m->nsvcs; i++)
 		model_service_clear(&m->svcs[i]);
 	free(m->svcs);
+	model_kube_clear(&m->kube);
 	free(m);
+}
+
+void model_kube_clear(struct model_kube *k)
+{
+	free(k->kubeconfig);
+	free(k->context);
+	for (size_t i = 0; i < k->nnamespaces; i++)
+		free(k->namespaces[i]);
+	free(k->namespaces);
+	free(k->kubefed_namespace);
+	free(k->cache_file);
+	memset(k, 0, sizeof(*k));
+}
+
+int model_service_copy(struct model_service *dst,
+		       const struct model_service *src)
+{
+	*dst = *src;
+	dst->name = NULL;
+	dst->eps = NULL;
+	dst->neps = 0;
+	if (!(dst->name = strdup(src->name)))
+		return -1;
+	if (src->neps && !(dst->eps = calloc(src->neps, sizeof(*dst->eps)))) {
+		model_service_clear(dst);
+		return -1;
+	}
+	for (size_t i = 0; i < src->neps; i++, dst->neps++) {
+		const struct model_endpoint *se = &src->eps[i];
+		struct model_endpoint *de = &dst->eps[i];
+		*de = *se;
+		de->region = strdup(se->region);
+		de->name = strdup(se->name);
+		de->addrs = se->naddrs ? malloc(se->naddrs * sizeof(*de->addrs)) : NULL;
+		memset(&de->probe, 0, sizeof(de->probe));
+		if (de->addrs)
+			memcpy(de->addrs, se->addrs, se->naddrs * sizeof(*de->addrs));
+		if (!de->region || !de->name || (se->naddrs && !de->addrs) ||
+		    probe_spec_copy(&de->probe, &se->probe) < 0) {
+			dst->neps++;
+			model_service_clear(dst);
+			return -1;
+		}
+	}
+	return 0;
 }

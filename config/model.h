@@ -184,6 +184,23 @@ struct model_server {
 	char *pidfile;
 };
 
+/* The Kubernetes (KubeFed) source of services: config/kube/. */
+struct model_kube {
+	bool enabled;            /* a `kubernetes:` section is present */
+	char *kubeconfig;        /* NULL: in-cluster service account */
+	char *context;           /* NULL: the kubeconfig's current-context */
+	char **namespaces;       /* none: every namespace */
+	size_t nnamespaces;
+	char *kubefed_namespace; /* KubeFedCluster/Domain objects; default
+				    "kube-federation-system" */
+	char *cache_file;        /* last known services; NULL: none */
+	uint32_t resync_ms;      /* full relist period; default 10 min */
+	uint32_t timeout_ms;     /* API request timeout; default 10 s */
+	bool dnsendpoints;       /* also watch DNSEndpoint; default true */
+	enum model_policy policy; /* for services from the API; default all */
+	uint32_t ttl;            /* default 30 */
+};
+
 struct model {
 	char *path;                 /* the config file it came from */
 	struct model_server server;
@@ -193,10 +210,22 @@ struct model {
 	size_t ntopo;
 	struct model_service *svcs;
 	size_t nsvcs;
+	struct model_kube kube;
 };
 
 /* Release everything a model owns, and the model itself.  NULL is fine. */
 void model_free(struct model *m);
+
+/* Release what a service owns (not the struct). */
+void model_service_clear(struct model_service *s);
+
+/* Deep copy of a service (health and admin state included).
+ * Returns 0, or -1 (dst then owns nothing). */
+int model_service_copy(struct model_service *dst,
+		       const struct model_service *src);
+
+/* Release what a kube section owns. */
+void model_kube_clear(struct model_kube *k);
 
 /* Release what a probe_spec owns (not the struct). */
 void probe_spec_clear(struct probe_spec *ps);

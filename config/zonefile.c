@@ -160,9 +160,19 @@ static int zonefile_check_cname(struct zonefile_ctx *z)
 	return 0;
 }
 
+/* Whether the last byte of the file is a newline; leaves fp rewound. */
+static bool zonefile_ends_nl(FILE *fp)
+{
+	bool nl = fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) == '\n';
+
+	rewind(fp);
+	return nl;
+}
+
 /* Reads every record; returns 0 or -1 with err set. */
 static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 {
+	bool ends_nl = zonefile_ends_nl(fp);
 	ldns_rdf *origin = ldns_rdf_clone(z->apex);
 	ldns_rdf *prev = ldns_rdf_clone(z->apex);
 	int line = 1, rc = -1;
@@ -175,19 +185,18 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 		ldns_rr *rr = NULL;
 		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin,
 						     &prev, &line);
-		/* ldns counts the newline that ended the record. */
-		int at = feof(fp) || line < 2 ? line : line - 1;
+		/*
+		 * ldns counts the newline that ended the record; at the end
+		 * of the file there is one only if the file ends with one.
+		 */
+		int at = feof(fp) && !ends_nl ? line : line - 1;
 
-		if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL)
+		/* ldns reads "$ORIGIN sub" as "sub.": the zone check on
+		 * each record is what catches an $ORIGIN outside the zone. */
+		if (s == LDNS_STATUS_SYNTAX_EMPTY ||
+		    s == LDNS_STATUS_SYNTAX_TTL ||
+		    s == LDNS_STATUS_SYNTAX_ORIGIN)
 			continue;
-		if (s == LDNS_STATUS_SYNTAX_ORIGIN) {
-			if (!ldns_dname_absolute(origin)) {
-				zonefile_err(z, at, "$ORIGIN must be an "
-					     "absolute name (end with a dot)");
-				goto out;
-			}
-			continue;
-		}
 		if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
 			zonefile_err(z, at, "$INCLUDE is not supported");
 			goto out;

@@ -390,6 +390,12 @@ static void test_listen(void)
 	       "IPv4 listen sslen is sockaddr_in");
 	model_free(m);
 
+	m = expect_ok(BASE "server:\n  port: 5300\n",
+		      "server.port without listen");
+	if (m)
+		is_str(listen_str(&m->server.listen[1], buf, sizeof(buf)),
+		       "[::1]:5300", "default listen addresses take server.port");
+	model_free(m);
 	expect_err(BASE "server:\n  listen: [\"[127.0.0.1]:53\"]\n",
 		   "t.yaml:6:12: server.listen[0]: bad listen address",
 		   "brackets around IPv4 are refused");
@@ -617,7 +623,8 @@ static void test_errors_names(void)
 		   "        addresses: [192.0.2.1]\n",
 		   "t.yaml:6:11: services[0].name: 'aaaa",
 		   "a 64-octet label is refused");
-	ok(has_err("is not a valid DNS name (labels up to 63"),
+	ok(E.n == 1 && strstr(E.line[0], "is not a valid DNS name (labels "
+				   "up to 63"),
 	   "...with a message naming the label limit");
 	{
 		char yaml[1024], label[61], name[400] = "";
@@ -656,16 +663,17 @@ static void test_errors_names(void)
 		      "    endpoints:\n"
 		      "      - region: eu\n"
 		      "        addresses: [192.0.2.1]\n"
-		      "  - name: example.org.\n"
-		      "    ttl: 5\n"
+		      "  - name: Deep.Shop.EU.example.org.\n"
 		      "    endpoints:\n"
 		      "      - region: eu\n"
 		      "        addresses: [192.0.2.1]\n",
-		      "names: relative, '@' and the apex itself");
+		      "names: relative, '@' and absolute inside the zone");
 	if (m) {
 		is_str(m->svcs[0].name, "shop.eu.example.org.",
 		       "relative name is joined and lower-cased");
 		is_str(m->svcs[1].name, "example.org.", "'@' is the apex");
+		is_str(m->svcs[2].name, "deep.shop.eu.example.org.",
+		       "absolute name kept and lower-cased");
 	}
 	model_free(m);
 	expect_err(BASE
@@ -839,8 +847,8 @@ static void test_errors_topology(void)
 		   "    subnets: [10.0.0.0/8]\n"
 		   "  - region: us\n"
 		   "    subnets: [\"10.0.0.0/8\"]\n",
-		   "t.yaml:8:5: topology[1]: subnet 0 is already mapped to "
-		   "region 'eu'",
+		   "t.yaml:9:15: topology[1].subnets[0]: 10.0.0.0/8 is "
+		   "already mapped to region 'eu'",
 		   "one prefix mapped to two regions");
 	expect_err(BASE
 		   "topology:\n"
@@ -848,7 +856,7 @@ static void test_errors_topology(void)
 		   "    subnets: [10.0.0.0/8]\n"
 		   "  - region: eu\n"
 		   "    subnets: [10.1.0.0/16]\n",
-		   "t.yaml:8:5: topology[1]: duplicate region 'eu'",
+		   "t.yaml:8:13: topology[1]: duplicate region 'eu'",
 		   "a region listed twice");
 	m = expect_ok(BASE
 		      "topology:\n"
@@ -902,6 +910,13 @@ static void test_errors_required(void)
 	ok(has_err("t.yaml:6:9:") && has_err("t.yaml:7:12:") &&
 	   has_err("t.yaml:8:3:") && has_err("t.yaml:14:13:"),
 	   "...each at its own line:column");
+	model_free(m);
+
+	/* The zone is checked before the server; lines still come in order. */
+	m = load("server:\n  port: 0\n" BASE "  ttl: 1.5\n");
+	ok(!m && E.n == 2 && !strncmp(E.line[0], "t.yaml:2:", 9) &&
+	   !strncmp(E.line[1], "t.yaml:7:", 9),
+	   "errors are reported in file order");
 	model_free(m);
 
 	memset(&E, 0, sizeof(E));
@@ -1153,6 +1168,26 @@ static void test_zonefile_direct(void)
 
 	zf_err("syntax.zone", "ok A 192.0.2.1\n\nbad A 999.1.1.1\n", "3:1: ",
 	       "zone-file syntax error names line 3");
+	rc = zf("origin.zone", "$ORIGIN Sub.example.org.\nwww A 192.0.2.1\n",
+		60, &l, err, sizeof(err));
+	if (ok(rc == 0 && l && ldns_rr_list_rr_count(l) == 1,
+	       "an absolute $ORIGIN inside the zone is followed")) {
+		owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(l, 0)));
+		is_str(owner, "www.sub.example.org.",
+		       "relative owner joined to the new $ORIGIN, lower-cased");
+		free(owner);
+	}
+	if (l)
+		ldns_rr_list_deep_free(l);
+	l = NULL;
+	zf_err("relorigin.zone", "$ORIGIN sub\nwww A 192.0.2.1\n",
+	       "2:1: www.sub. is outside the zone example.org.",
+	       "a relative $ORIGIN (ldns reads it as absolute) leaves the "
+	       "zone: refused at the record");
+	zf_err("nonl.zone", "ok A 192.0.2.1\nbad A 999.1.1.1", "2:1: ",
+	       "error on a last line without a newline names that line");
+	zf_err("paren.zone", "ok A 192.0.2.1\nbad ( A\n 999.1.1.1 )\n",
+	       "3:1: ", "an error in a multi-line record names its last line");
 	zf_err("out.zone", "ok A 192.0.2.1\nwww.example.com. A 192.0.2.1\n",
 	       "2:1: www.example.com. is outside the zone example.org.",
 	       "a record outside the zone is refused");
@@ -1259,7 +1294,9 @@ static void test_zonefile(void)
 	/* Best effort: leave nothing behind. */
 	static const char *const names[] = {
 		"ok.zone", "syntax.zone", "out.zone", "soa.zone", "ns.zone",
-		"cname.zone", "cname2.zone", "incl.zone", "chaos.zone", NULL,
+		"cname.zone", "cname2.zone", "incl.zone", "chaos.zone",
+		"nonl.zone", "paren.zone", "origin.zone", "relorigin.zone",
+		NULL,
 	};
 	for (int i = 0; names[i]; i++) {
 		char p[512];
