@@ -336,7 +336,8 @@ struct http_probe_ctx *http_probe_ctx_new(struct event_base *base)
 		goto fail;
 	if (curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION,
 			      http_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx) != CURLM_OK ||
+	    curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA,
+			      ctx) != CURLM_OK ||
 	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION,
 			      http_timer_cb) != CURLM_OK ||
 	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx) != CURLM_OK)
@@ -426,7 +427,8 @@ static char *http_url(const struct probe_spec *spec, const char *host,
 	return url;
 }
 
-static int http_probe_setup(struct http_probe *hp, const struct probe_spec *spec,
+static int http_probe_setup(struct http_probe *hp,
+			    const struct probe_spec *spec,
 			    const struct model_addr *addr, const char *host)
 {
 	uint16_t port = spec->port ? spec->port :
@@ -457,7 +459,11 @@ static int http_probe_setup(struct http_probe *hp, const struct probe_spec *spec
 	if (!url)
 		return -1;
 
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+/* Stop at the first option curl refuses. */
+#define SET(opt, val) do {                                 \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(e, opt, val); \
+	} while (0)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_CONNECT_TO, hp->connect_to);
 	SET(CURLOPT_PRIVATE, hp);

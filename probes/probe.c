@@ -147,6 +147,11 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 			 "state=%s reason=%s", p->svc, p->ep, p->addrstr,
 			 health_name(p->hs.state), p->hs.reason);
 		probe_notify(pm);
+	} else {
+		log_debug("probe verdict service=%s endpoint=%s address=%s "
+			  "ok=%d state=%s reason=%s", p->svc, p->ep,
+			  p->addrstr, ok, health_name(p->hs.state),
+			  p->hs.reason);
 	}
 	memcpy(p->addr->reason, p->hs.reason, sizeof(p->addr->reason));
 
@@ -337,66 +342,84 @@ static void probe_bind(struct probe *p, const struct model_service *s,
 		strcpy(p->addrstr, "?");
 }
 
-/* Every probed address of m (a: its index in e), in one fixed order:
- * the two passes of probe_mgr_sync() must agree slot by slot. */
-#define PROBE_FOREACH(m, s, e, a)                                          \
-	for (size_t i_ = 0; i_ < (m)->nsvcs; i_++)                          \
-		for (struct model_service *s = &(m)->svcs[i_]; s; s = NULL) \
-			for (size_t j_ = 0; j_ < s->neps; j_++)             \
-				for (struct model_endpoint *e = &s->eps[j_]; \
-				     e && e->probe.type != PROBE_NONE; e = NULL) \
-					for (size_t a = 0; a < e->naddrs; a++)
+/* One probed address of the new model, in the order sync visits them. */
+struct probe_slot {
+	struct model_service *s;
+	struct model_endpoint *e;
+	struct model_addr *a;
+	struct probe *p;
+	bool fresh;
+};
+
+static void probe_slots_fill(struct model *m, struct probe_slot *slot)
+{
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		struct model_service *s = &m->svcs[i];
+		for (size_t j = 0; j < s->neps; j++) {
+			struct model_endpoint *e = &s->eps[j];
+			if (e->probe.type == PROBE_NONE)
+				continue;
+			for (size_t k = 0; k < e->naddrs; k++, slot++) {
+				slot->s = s;
+				slot->e = e;
+				slot->a = &e->addrs[k];
+			}
+		}
+	}
+}
 
 int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 {
-	size_t n = probe_count(m), k;
+	size_t n = probe_count(m);
+	struct probe_slot *slot = NULL;
 	struct probe **next = NULL;
-	bool *fresh = NULL;
 
 	if (n) {
+		slot = calloc(n, sizeof(*slot));
 		next = calloc(n, sizeof(*next));
-		fresh = calloc(n, sizeof(*fresh));
-		if (!next || !fresh)
+		if (!slot || !next)
 			goto oom;
+		probe_slots_fill(m, slot);
 	}
 	/* Old names are still valid here: the caller frees the old model
 	 * only after we return. */
-	qsort(pm->probes, pm->nprobes, sizeof(*pm->probes), probe_sort_cmp);
+	if (pm->nprobes > 1)
+		qsort(pm->probes, pm->nprobes, sizeof(*pm->probes),
+		      probe_sort_cmp);
 
 	/* Phase 1: claim survivors, allocate the rest; nothing visible
 	 * changes, so running out of memory leaves everything as it was. */
-	k = 0;
-	PROBE_FOREACH(m, s, e, a) {
-		struct probe *p = probe_find(pm->probes, pm->nprobes, s->name,
-					     probe_ep_name(e), &e->addrs[a],
-					     &e->probe);
-		if (p) {
-			p->taken = true;
-		} else {
-			p = probe_new(pm);
-			if (!p)
-				goto oom;
-			fresh[k] = true;
+	for (size_t i = 0; i < n; i++) {
+		struct probe_slot *sl = &slot[i];
+		sl->p = probe_find(pm->probes, pm->nprobes, sl->s->name,
+				   probe_ep_name(sl->e), sl->a, &sl->e->probe);
+		if (sl->p) {
+			sl->p->taken = true;
+			continue;
 		}
-		next[k++] = p;
+		sl->p = probe_new(pm);
+		if (!sl->p)
+			goto oom;
+		sl->fresh = true;
 	}
 
 	/* Phase 2: commit. */
-	k = 0;
-	PROBE_FOREACH(m, s, e, a) {
-		struct model_addr *ad = &e->addrs[a];
-		struct probe *p = next[k];
+	for (size_t i = 0; i < n; i++) {
+		struct probe_slot *sl = &slot[i];
+		struct probe *p = sl->p;
 
-		probe_bind(p, s, e, ad);
-		if (fresh[k++]) {
-			ad->health = HEALTH_UNKNOWN;
-			ad->reason[0] = '\0';
-			ad->since = 0;
-			probe_arm(p, probe_jitter(pm, e->probe.jitter_ms));
+		probe_bind(p, sl->s, sl->e, sl->a);
+		next[i] = p;
+		if (sl->fresh) {
+			sl->a->health = HEALTH_UNKNOWN;
+			sl->a->reason[0] = '\0';
+			sl->a->since = 0;
+			probe_arm(p, probe_jitter(pm, sl->e->probe.jitter_ms));
 		} else {
-			ad->health = p->hs.state;
-			ad->since = p->since;
-			memcpy(ad->reason, p->hs.reason, sizeof(ad->reason));
+			sl->a->health = p->hs.state;
+			sl->a->since = p->since;
+			memcpy(sl->a->reason, p->hs.reason,
+			       sizeof(sl->a->reason));
 		}
 	}
 	for (size_t i = 0; i < pm->nprobes; i++) {
@@ -404,10 +427,10 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 		if (p->taken)
 			p->taken = false;
 		else
-			probe_free(p);
+			probe_free(p); /* cancels a run in flight */
 	}
 	free(pm->probes);
-	free(fresh);
+	free(slot);
 	pm->probes = next;
 	pm->nprobes = n;
 	pm->c.active = (uint32_t)n;
@@ -415,11 +438,11 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 oom:
 	for (size_t i = 0; i < pm->nprobes; i++)
 		pm->probes[i]->taken = false;
-	for (size_t i = 0; next && fresh && i < n; i++)
-		if (fresh[i])
-			probe_free(next[i]);
+	for (size_t i = 0; slot && i < n; i++)
+		if (slot[i].fresh)
+			probe_free(slot[i].p);
+	free(slot);
 	free(next);
-	free(fresh);
 	log_err("probe sync failed: out of memory");
 	return -1;
 }

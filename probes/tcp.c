@@ -107,8 +107,8 @@ struct tcp_probe *tcp_probe_start(struct event_base *base,
 		return NULL;
 	tp->fn = fn;
 	tp->arg = arg;
-	tp->fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	tp->fd = socket(addr->family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (tp->fd < 0)
 		goto fail;
 	tp->ev = event_new(base, tp->fd, EV_WRITE, tcp_probe_event, tp);

@@ -45,9 +45,11 @@ static void test_fall(void)
 
 	health_init(&h);
 	health_feed(&h, true, "ok", 2, 3);
-	is_int(feed_n(&h, 2, false, 2, 3), 0, "fall=3: two failures keep it up");
+	is_int(feed_n(&h, 2, false, 2, 3), 0,
+	       "fall=3: two failures keep it up");
 	is_int(h.state, HEALTH_UP, "still up after fall-1 failures");
-	ok(health_feed(&h, false, "timeout", 2, 3), "third failure transitions");
+	ok(health_feed(&h, false, "timeout", 2, 3),
+	   "third failure transitions");
 	is_int(h.state, HEALTH_DOWN, "down after fall failures");
 	is_int(feed_n(&h, 5, false, 2, 3), 0, "more failures: no transition");
 
@@ -68,7 +70,8 @@ static void test_rise(void)
 
 	health_init(&h);
 	health_feed(&h, false, "refused", 3, 2);
-	is_int(feed_n(&h, 2, true, 3, 2), 0, "rise=3: two successes keep it down");
+	is_int(feed_n(&h, 2, true, 3, 2), 0,
+	       "rise=3: two successes keep it down");
 	is_int(h.state, HEALTH_DOWN, "still down after rise-1 successes");
 	ok(health_feed(&h, true, "ok", 3, 2), "third success transitions");
 	is_int(h.state, HEALTH_UP, "up after rise successes");
@@ -105,7 +108,7 @@ static void test_one(void)
 {
 	struct health h;
 
-	/* rise/fall of 1 (or 0, treated as 1): every change of verdict moves. */
+	/* rise/fall of 1 (or 0, read as 1): every change of verdict moves. */
 	health_init(&h);
 	health_feed(&h, true, "ok", 1, 1);
 	ok(health_feed(&h, false, "timeout", 1, 1), "fall=1 goes down at once");
@@ -120,7 +123,8 @@ static void test_reason(void)
 
 	health_init(&h);
 	health_feed(&h, true, "status 200", 2, 2);
-	ok(!health_feed(&h, false, "status 503", 2, 2), "one failure: no change");
+	ok(!health_feed(&h, false, "status 503", 2, 2),
+	   "one failure: no change");
 	is_str(h.reason, "status 503", "reason updated on a non-transition");
 	health_feed(&h, true, "status 200", 2, 2);
 	is_str(h.reason, "status 200", "reason follows the last verdict");
@@ -130,7 +134,8 @@ static void test_reason(void)
 	memset(longr, 'x', sizeof(longr) - 1);
 	longr[sizeof(longr) - 1] = '\0';
 	health_feed(&h, false, longr, 2, 2);
-	is_int(strlen(h.reason), HEALTH_REASON_LEN - 1, "long reason truncated");
+	is_int(strlen(h.reason), HEALTH_REASON_LEN - 1,
+	       "long reason truncated");
 
 	is_str(health_name(HEALTH_UP), "up", "name up");
 	is_str(health_name(HEALTH_DOWN), "down", "name down");
