@@ -437,6 +437,7 @@ void model_free(struct model *m)
 		model_service_clear(&m->svcs[i]);
 	free(m->svcs);
 	model_kube_clear(&m->kube);
+	free(m->control.token);
 	free(m);
 }
 

@@ -184,6 +184,13 @@ struct model_server {
 	char *pidfile;
 };
 
+/* The control and metrics HTTP API: server/control.c. */
+struct model_control {
+	bool enabled;            /* default true */
+	struct model_listen listen; /* default 127.0.0.1:8053 */
+	char *token;             /* bearer token required when set */
+};
+
 /* The Kubernetes (KubeFed) source of services: config/kube/. */
 struct model_kube {
 	bool enabled;            /* a `kubernetes:` section is present */
@@ -211,6 +218,7 @@ struct model {
 	struct model_service *svcs;
 	size_t nsvcs;
 	struct model_kube kube;
+	struct model_control control;
 };
 
 /* Release everything a model owns, and the model itself.  NULL is fine. */

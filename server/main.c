@@ -7,7 +7,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,8 @@
 #include "config/model.h"
 #include "probes/probe.h"
 #include "server/compile.h"
+#include "server/control.h"
+#include "server/daemon.h"
 #include "server/listen.h"
 #include "server/log.h"
 #include "server/qsbr.h"
@@ -30,14 +35,25 @@
 
 #define DEFAULT_CONFIG "/etc/gslbd/gslbd.yaml"
 
+struct admin_rule {
+	char *region, *service, *endpoint; /* NULL: any */
+	enum model_admin admin;
+};
+
 struct gslbd {
 	const char *path;
 	struct event_base *base;
-	struct model *model;
+	struct model *model;       /* live: config + kube services */
+	struct model_service *cfg_svcs; /* the config file's, pristine */
+	size_t ncfg_svcs;
 	struct probe_mgr *probes;
 	struct qsbr *qsbr;
 	struct listen_set *ls;
-	uint64_t generation;
+	struct control *control;
+	struct admin_rule *rules;
+	struct daemon_admin_rule *rules_view;
+	size_t nrules;
+	struct daemon_stats st;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
 };
 
@@ -70,7 +86,7 @@ static int rebuild(struct gslbd *g)
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct snap *s = compile_snapshot(g->model, g->generation + 1, err,
+	struct snap *s = compile_snapshot(g->model, g->st.generation + 1, err,
 					  sizeof(err));
 	if (!s) {
 		log_err("snapshot build failed, still serving the previous one "
@@ -78,14 +94,18 @@ static int rebuild(struct gslbd *g)
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	g->generation++;
+	g->st.generation++;
+	g->st.last_build_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000;
+	g->st.last_build_time = time(NULL);
+	g->st.snapshot_bytes = snap_arena_bytes(s->arena);
+	g->st.snapshot_names = s->nnodes;
 	snap_publish(g->qsbr, s);
 	qsbr_reclaim(g->qsbr);
 	log_debug("snapshot published generation=%llu names=%u bytes=%zu "
-		  "build_us=%ld", (unsigned long long)g->generation, s->nnodes,
-		  snap_arena_bytes(s->arena),
-		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 +
-			 (t1.tv_nsec - t0.tv_nsec) / 1000));
+		  "build_us=%lld", (unsigned long long)g->st.generation,
+		  s->nnodes, g->st.snapshot_bytes,
+		  (long long)g->st.last_build_us);
 	return 0;
 }
 
@@ -94,55 +114,146 @@ static void on_health_change(void *arg)
 	rebuild(arg);
 }
 
-/* Administrative state set through the control API survives reloads. */
-static void carry_admin(const struct model *old, struct model *nm)
+/* --- service composition and admin rules ---------------------------- */
+
+static bool rule_match(const struct admin_rule *r, const struct model *m,
+		       const struct model_service *svc,
+		       const struct model_endpoint *ep)
 {
-	for (size_t i = 0; i < nm->nsvcs; i++) {
-		struct model_service *ns = &nm->svcs[i];
-		for (size_t j = 0; j < old->nsvcs; j++) {
-			const struct model_service *os = &old->svcs[j];
-			if (strcmp(ns->name, os->name))
-				continue;
-			for (size_t a = 0; a < ns->neps; a++)
-				for (size_t b = 0; b < os->neps; b++)
-					if (!strcmp(ns->eps[a].name, os->eps[b].name))
-						ns->eps[a].admin = os->eps[b].admin;
+	if (r->region && strcmp(r->region, ep->region))
+		return false;
+	if (r->endpoint && strcmp(r->endpoint, ep->name))
+		return false;
+	if (!r->service)
+		return true;
+	if (!strcmp(r->service, svc->name))
+		return true;
+	/* a name relative to the apex: "www" for "www.<apex>" */
+	size_t n = strlen(r->service);
+	return !strncmp(svc->name, r->service, n) && svc->name[n] == '.' &&
+		!strcmp(svc->name + n + 1, m->zone.apex);
+}
+
+/* Every endpoint takes the admin state of the last rule matching it. */
+static void apply_rules(const struct gslbd *g, struct model *m)
+{
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		struct model_service *svc = &m->svcs[i];
+		for (size_t j = 0; j < svc->neps; j++) {
+			struct model_endpoint *ep = &svc->eps[j];
+			ep->admin = ADMIN_NONE;
+			for (size_t k = 0; k < g->nrules; k++)
+				if (rule_match(&g->rules[k], m, svc, ep))
+					ep->admin = g->rules[k].admin;
 		}
 	}
+}
+
+static void free_services(struct model_service *svcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		model_service_clear(&svcs[i]);
+	free(svcs);
+}
+
+/* The live service list: deep copies of the config's services, then
+ * those of the other sources.  Returns 0 or -1 (nothing changed). */
+static int compose(const struct gslbd *g, struct model_service **out,
+		   size_t *nout)
+{
+	size_t n = g->ncfg_svcs;
+	struct model_service *v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < g->ncfg_svcs; i++) {
+		if (model_service_copy(&v[i], &g->cfg_svcs[i]) < 0) {
+			free_services(v, i);
+			return -1;
+		}
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* Make m live: its services become the composed list, probes follow,
+ * and a new snapshot is published.  m's own services (from the config
+ * file) are kept aside as the pristine list.  On failure nothing
+ * changes and m is freed. */
+static int go_live(struct gslbd *g, struct model *m)
+{
+	struct model_service *old_cfg = g->cfg_svcs, *v;
+	size_t old_n = g->ncfg_svcs, nv;
+
+	g->cfg_svcs = m->svcs;
+	g->ncfg_svcs = m->nsvcs;
+	if (compose(g, &v, &nv) < 0)
+		goto undo;
+	m->svcs = v;
+	m->nsvcs = nv;
+	apply_rules(g, m);
+	if (probe_mgr_sync(g->probes, m) < 0) {
+		m->svcs = g->cfg_svcs;
+		m->nsvcs = g->ncfg_svcs;
+		free_services(v, nv);
+		goto undo;
+	}
+	free_services(old_cfg, old_n);
+	model_free(g->model);
+	g->model = m;
+	rebuild(g);
+	return 0;
+undo:
+	g->cfg_svcs = old_cfg;
+	g->ncfg_svcs = old_n;
+	model_free(m);
+	return -1;
+}
+
+int daemon_reload(struct gslbd *g, char *err, size_t errlen)
+{
+	log_info("reloading config=%s", g->path);
+	g->st.last_reload_time = time(NULL);
+	g->st.last_reload_ok = false;
+	g->st.reloads_failed++;
+	struct model *nm = cfg_load(g->path, err_to_log, NULL);
+	if (!nm) {
+		snprintf(err, errlen, "configuration rejected (errors logged)");
+		log_err("reload rejected, keeping the running configuration");
+		return -1;
+	}
+	/* Compile once before committing to it: a model that cannot be
+	 * served must not replace one that can. */
+	struct snap *trial = compile_snapshot(nm, 0, err, errlen);
+	if (!trial) {
+		log_err("reload rejected, keeping the running configuration "
+			"reason=\"%s\"", err);
+		model_free(nm);
+		return -1;
+	}
+	snap_free(trial);
+	if (!listen_same(g->ls, &nm->server))
+		log_warn("listen addresses changed; they take effect on restart");
+	if (g->control && control_set_token(g->control, nm->control.token) < 0)
+		log_warn("control token not updated");
+	size_t n = nm->nsvcs;
+	if (go_live(g, nm) < 0) {
+		snprintf(err, errlen, "cannot set up probes (out of memory)");
+		log_err("reload rejected: %s", err);
+		return -1;
+	}
+	g->st.reloads_failed--;
+	g->st.reloads_ok++;
+	g->st.last_reload_ok = true;
+	log_info("reload done services=%zu", n);
+	return 0;
 }
 
 static void reload(struct gslbd *g)
 {
 	char err[256];
-
-	log_info("reloading config=%s", g->path);
-	struct model *nm = cfg_load(g->path, err_to_log, NULL);
-	if (!nm) {
-		log_err("reload rejected, keeping the running configuration");
-		return;
-	}
-	/* Compile once before committing to it: a model that cannot be
-	 * served must not replace one that can. */
-	struct snap *trial = compile_snapshot(nm, 0, err, sizeof(err));
-	if (!trial) {
-		log_err("reload rejected, keeping the running configuration "
-			"reason=\"%s\"", err);
-		model_free(nm);
-		return;
-	}
-	snap_free(trial);
-	if (!listen_same(g->ls, &nm->server))
-		log_warn("listen addresses changed; they take effect on restart");
-	carry_admin(g->model, nm);
-	if (probe_mgr_sync(g->probes, nm) < 0) {
-		log_err("reload rejected: cannot set up probes");
-		model_free(nm);
-		return;
-	}
-	model_free(g->model);
-	g->model = nm;
-	if (rebuild(g) == 0)
-		log_info("reload done services=%zu", nm->nsvcs);
+	daemon_reload(g, err, sizeof(err));
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -161,6 +272,163 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 {
 	struct gslbd *g = arg;
 	qsbr_reclaim(g->qsbr);
+}
+
+/* Sockets are bound; give up root for good (setgroups first, then the
+ * group, then the user: the other order could not drop the group). */
+static int drop_privileges(const struct model_server *sv)
+{
+	if (!sv->user && !sv->group)
+		return 0;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	if (sv->user) {
+		struct passwd *pw = getpwnam(sv->user);
+		if (!pw) {
+			log_err("unknown user user=%s", sv->user);
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (sv->group) {
+		struct group *gr = getgrnam(sv->group);
+		if (!gr) {
+			log_err("unknown group group=%s", sv->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if ((geteuid() == 0 && setgroups(1, &gid) < 0) || setgid(gid) < 0 ||
+	    setuid(uid) < 0) {
+		log_err("cannot drop privileges user=%s group=%s error=\"%s\"",
+			sv->user ? sv->user : "-", sv->group ? sv->group : "-",
+			strerror(errno));
+		return -1;
+	}
+	if (uid != 0 && setuid(0) == 0) {
+		log_err("privileges could be regained; refusing to run");
+		return -1;
+	}
+	log_info("dropped privileges uid=%u gid=%u", (unsigned)uid,
+		 (unsigned)gid);
+	return 0;
+}
+
+/* --- daemon.h ------------------------------------------------------- */
+
+const struct model *daemon_model(const struct gslbd *g)
+{
+	return g->model;
+}
+
+void daemon_get_stats(const struct gslbd *g, struct daemon_stats *st)
+{
+	*st = g->st;
+}
+
+void daemon_query_stats(const struct gslbd *g, struct answer_stats *st)
+{
+	listen_stats(g->ls, st);
+}
+
+const struct probe_mgr *daemon_probes(const struct gslbd *g)
+{
+	return g->probes;
+}
+
+const struct kube_src *daemon_kube(const struct gslbd *g)
+{
+	return NULL;
+}
+
+bool daemon_ready(const struct gslbd *g)
+{
+	return g->probes && probe_mgr_first_round_done(g->probes);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int daemon_set_admin(struct gslbd *g, const char *region,
+		     const char *service, const char *endpoint,
+		     enum model_admin a)
+{
+	region = region && *region ? region : NULL;
+	service = service && *service ? service : NULL;
+	endpoint = endpoint && *endpoint ? endpoint : NULL;
+	/* One rule per target: a new state replaces the old one. */
+	for (size_t i = 0; i < g->nrules; i++) {
+		struct admin_rule *r = &g->rules[i];
+		if (!same_str(r->region, region) ||
+		    !same_str(r->service, service) ||
+		    !same_str(r->endpoint, endpoint))
+			continue;
+		free(r->region);
+		free(r->service);
+		free(r->endpoint);
+		memmove(r, r + 1, (g->nrules - i - 1) * sizeof(*r));
+		g->nrules--;
+		break;
+	}
+	if (a != ADMIN_NONE) {
+		struct admin_rule *nr = realloc(g->rules,
+			(g->nrules + 1) * sizeof(*nr));
+		struct daemon_admin_rule *nv = realloc(g->rules_view,
+			(g->nrules + 1) * sizeof(*nv));
+		if (nr)
+			g->rules = nr;
+		if (nv)
+			g->rules_view = nv;
+		if (!nr || !nv)
+			return -1;
+		struct admin_rule *r = &g->rules[g->nrules];
+		r->region = dup_or_null(region);
+		r->service = dup_or_null(service);
+		r->endpoint = dup_or_null(endpoint);
+		r->admin = a;
+		if ((region && !r->region) || (service && !r->service) ||
+		    (endpoint && !r->endpoint)) {
+			free(r->region);
+			free(r->service);
+			free(r->endpoint);
+			return -1;
+		}
+		g->nrules++;
+	}
+	int matched = 0;
+	struct admin_rule probe = { (char *)region, (char *)service,
+				    (char *)endpoint, a };
+	for (size_t i = 0; i < g->model->nsvcs; i++)
+		for (size_t j = 0; j < g->model->svcs[i].neps; j++)
+			matched += rule_match(&probe, g->model, &g->model->svcs[i],
+					      &g->model->svcs[i].eps[j]);
+	log_info("admin change region=%s service=%s endpoint=%s state=%d "
+		 "matched=%d", region ? region : "*", service ? service : "*",
+		 endpoint ? endpoint : "*", (int)a, matched);
+	apply_rules(g, g->model);
+	rebuild(g);
+	return matched;
+}
+
+const struct daemon_admin_rule *daemon_admin_rules(const struct gslbd *g,
+						   size_t *n)
+{
+	for (size_t i = 0; i < g->nrules; i++) {
+		g->rules_view[i].region = g->rules[i].region;
+		g->rules_view[i].service = g->rules[i].service;
+		g->rules_view[i].endpoint = g->rules[i].endpoint;
+		g->rules_view[i].admin = g->rules[i].admin;
+	}
+	*n = g->nrules;
+	return g->rules_view;
 }
 
 static unsigned default_workers(void)
@@ -201,21 +469,34 @@ static int run(struct gslbd *g)
 		log_err("%s", err);
 		return 1;
 	}
+	if (g->model->control.enabled &&
+	    !(g->control = control_new(g->base, g, &g->model->control, err,
+				       sizeof(err)))) {
+		log_err("%s", err);
+		return 1;
+	}
+	if (drop_privileges(&g->model->server) < 0)
+		return 1;
+	g->st.workers = workers;
+	g->st.started = time(NULL);
+	struct model *m = g->model;
+	g->model = NULL;
 	if (!(g->qsbr = qsbr_new(workers)) ||
 	    !(g->probes = probe_mgr_new(g->base, on_health_change, g)) ||
-	    probe_mgr_sync(g->probes, g->model) < 0) {
+	    go_live(g, m) < 0) {
 		log_err("cannot set up probes");
 		return 1;
 	}
-	if (rebuild(g) < 0)
+	if (!snap_current())
 		return 1;
 	if (listen_start(g->ls, g->qsbr, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
-	log_info("serving zone=%s services=%zu listeners=%zu workers=%u",
+	log_info("serving zone=%s services=%zu listeners=%zu workers=%u "
+		 "uid=%u",
 		 g->model->zone.apex, g->model->nsvcs,
-		 g->model->server.nlisten, workers);
+		 g->model->server.nlisten, workers, (unsigned)getuid());
 	event_base_dispatch(g->base);
 	return 0;
 }
@@ -223,7 +504,16 @@ static int run(struct gslbd *g)
 static void teardown(struct gslbd *g)
 {
 	listen_close(g->ls); /* joins the workers first */
+	control_free(g->control);
 	probe_mgr_free(g->probes);
+	free_services(g->cfg_svcs, g->ncfg_svcs);
+	for (size_t i = 0; i < g->nrules; i++) {
+		free(g->rules[i].region);
+		free(g->rules[i].service);
+		free(g->rules[i].endpoint);
+	}
+	free(g->rules);
+	free(g->rules_view);
 	snap_release_current();
 	qsbr_free(g->qsbr);
 	model_free(g->model);

@@ -1,0 +1,26 @@
+/*
+ * control.h -- the control and metrics HTTP API (evhttp, control thread):
+ * /metrics, /status, /healthz, /readyz, admin actions and reload.
+ */
+#ifndef GSLBD_CONTROL_H
+#define GSLBD_CONTROL_H
+
+#include <stddef.h>
+
+#include "config/model.h"
+
+struct event_base;
+struct gslbd;
+struct control;
+
+/* Listen as conf says.  Returns NULL with a message in err. */
+struct control *control_new(struct event_base *base, struct gslbd *g,
+			    const struct model_control *conf, char *err,
+			    size_t errlen);
+
+/* Take a new token after a reload (the address needs a restart). */
+int control_set_token(struct control *c, const char *token);
+
+void control_free(struct control *c);
+
+#endif
