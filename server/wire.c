@@ -124,6 +124,20 @@ static int parse_opt(const uint8_t *pkt, size_t owner, size_t rr,
 	return 0;
 }
 
+/* Skip n records (an IXFR query's SOA in the authority section). */
+static int skip_rrs(const uint8_t *pkt, size_t len, size_t *off, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (skip_name(pkt, len, off) < 0 || len - *off < 10)
+			return -1;
+		uint16_t rdlen = wire_get16(pkt + *off + 8);
+		if (len - *off - 10 < rdlen)
+			return -1;
+		*off += 10 + (size_t)rdlen;
+	}
+	return 0;
+}
+
 /* The additional section: OPT is understood, TSIG refused, the rest
  * skipped. */
 static enum wire_verdict parse_additional(const uint8_t *pkt, size_t len,
@@ -176,7 +190,9 @@ enum wire_verdict wire_parse_query(const uint8_t *pkt, size_t len,
 	}
 	if (DNS_OPCODE(q->flags) != 0)
 		return WIRE_NOTIMP;
-	if (qd != 1 || an != 0 || ns != 0)
+	/* RFC 1995: an IXFR query carries the client's SOA in authority. */
+	if (qd != 1 || an != 0 || (ns != 0 && q->qtype != DNS_T_IXFR) ||
+	    skip_rrs(pkt, len, &off, ns) < 0)
 		return WIRE_FORMERR;
 	return parse_additional(pkt, len, off, ar, q);
 }

@@ -120,6 +120,14 @@ static void test_header_errors(void)
 	hdr(&p, 0, 1, 0, 1, 0);
 	question(&p, DNS_T_A);
 	is_int(parse(&p, &q), WIRE_FORMERR, "NSCOUNT=1 in a query: FORMERR");
+	hdr(&p, 0, 1, 0, 1, 0);
+	question(&p, DNS_T_IXFR);
+	raw(&p, "\0", 1);
+	u16(&p, DNS_T_SOA);
+	u16(&p, 1);
+	raw(&p, "\0\0\0\0\0\x16", 6);
+	raw(&p, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22);
+	is_int(parse(&p, &q), WIRE_OK, "IXFR with the client's SOA in authority parses (then REFUSED)");
 	hdr(&p, 4u << 11, 1, 0, 0, 0);
 	question(&p, DNS_T_SOA);
 	is_int(parse(&p, &q), WIRE_NOTIMP, "opcode NOTIFY: NOTIMP");
