@@ -44,6 +44,15 @@ struct udp_sock {
 	bool pktinfo;
 };
 
+/* An open TCP connection; the worker keeps a list so that stopping can
+ * close what clients still hold open. */
+struct tcp_conn {
+	struct tcp_conn *prev, *next;
+	struct worker *w;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+};
+
 struct worker {
 	unsigned id;
 	pthread_t th;
@@ -55,6 +64,7 @@ struct worker {
 	struct evconnlistener **tcp_l;
 	struct event *tick;
 	unsigned tcp_clients;
+	struct tcp_conn *conns;
 	struct answer_ctx ctx;
 	/* UDP batch buffers */
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
@@ -273,24 +283,29 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- TCP (RFC 7766) ------------------------------------------------- */
 
-static void tcp_close(struct bufferevent *bev, struct worker *w)
+static void tcp_close(struct tcp_conn *c)
 {
-	bufferevent_free(bev);
+	struct worker *w = c->w;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
 	w->tcp_clients--;
 }
 
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct worker *w = arg;
+	struct tcp_conn *c = arg;
+	struct worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 	const struct snap *s = snap_current();
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof(peer);
 
-	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer,
-			&plen) < 0)
-		peer.ss_family = AF_UNSPEC;
 	/* Answer every complete message: pipelined queries in order. */
 	while (evbuffer_get_length(out) < TCP_OUT_HIGH) {
 		uint8_t lp[2];
@@ -302,11 +317,11 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->tcp_in, mlen);
 		size_t rlen = answer_query(&w->ctx, s, w->tcp_in, mlen,
-			(const struct sockaddr *)&peer, true, w->tcp_out + 2,
+			(const struct sockaddr *)&c->peer, true, w->tcp_out + 2,
 			TCP_MSG_MAX);
 		if (!rlen) {
 			/* Garbage on a stream cannot be resynchronised. */
-			tcp_close(bev, w);
+			tcp_close(c);
 			qsbr_quiescent(w->ls->qsbr, w->id);
 			return;
 		}
@@ -330,7 +345,7 @@ static void tcp_write_cb(struct bufferevent *bev, void *arg)
 static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	/* EOF, error, or the idle timeout (also hits a half-sent query). */
-	tcp_close(bev, arg);
+	tcp_close(arg);
 }
 
 static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
@@ -338,27 +353,33 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct worker *w = arg;
 	int one = 1;
+	struct tcp_conn *c = NULL;
 
-	if (w->tcp_clients >= w->ls->tcp_max) {
+	if (w->tcp_clients >= w->ls->tcp_max ||
+	    !(c = calloc(1, sizeof(*c))) ||
+	    !(c->bev = bufferevent_socket_new(w->base, fd,
+					      BEV_OPT_CLOSE_ON_FREE))) {
+		free(c);
 		close(fd);
 		return;
 	}
-	struct bufferevent *bev = bufferevent_socket_new(w->base, fd,
-		BEV_OPT_CLOSE_ON_FREE);
-	if (!bev) {
-		close(fd);
-		return;
-	}
+	c->w = w;
+	if (salen > 0 && (size_t)salen <= sizeof(c->peer))
+		memcpy(&c->peer, sa, (size_t)salen);
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	w->tcp_clients++;
 	struct timeval idle = {
 		.tv_sec = w->ls->tcp_idle_ms / 1000,
 		.tv_usec = (w->ls->tcp_idle_ms % 1000) * 1000,
 	};
-	bufferevent_setcb(bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, w);
-	bufferevent_setwatermark(bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
-	bufferevent_set_timeouts(bev, &idle, &idle);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* --- workers -------------------------------------------------------- */
@@ -450,6 +471,8 @@ static void worker_free(struct worker *w, size_t naddrs)
 {
 	if (w->started)
 		pthread_join(w->th, NULL);
+	while (w->conns)
+		tcp_close(w->conns);
 	for (size_t i = 0; w->udp_ev && i < naddrs; i++)
 		if (w->udp_ev[i])
 			event_free(w->udp_ev[i]);

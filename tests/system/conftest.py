@@ -29,11 +29,16 @@ for EDNS); ``.raw(wire, tcp=False, timeout=2)`` -> response bytes or
 ``None`` on timeout; ``.dig(*args)`` / ``.kdig(*args)`` run the real tools
 (``@addr -p port +norec``, bounded) and return their stdout;
 ``.write_config(text)`` rewrites the config (same placeholders and listen
-insertion); ``.reload()`` sends SIGHUP; ``.log()`` returns the log text;
+insertion; a config without a top-level ``control:`` gets one listening
+on ``.control``, i.e. the same 127.0.0.x and another free port, with
+``.control_url`` = ``"http://" + .control``; ``@CONTROL@`` in a config
+is replaced by ``.control``); ``.reload()`` sends SIGHUP;
+``.log()`` returns the log text;
 ``.alive()``; ``.stop(sig=SIGTERM)`` -> exit status (idempotent).
 
 ``free_endpoint()`` -> ``(addr, port)``: a fresh 127.0.0.x address and a
-port free for both UDP and TCP on it.
+port free for both UDP and TCP on it; ``free_endpoint6()`` -> ``("::1",
+port)`` (pass both to the factory as ``addr=``, ``port=``).
 
 ``wait_for(pred, timeout=5, interval=0.05)``: poll ``pred()`` until it is
 truthy (returns its value) or raise AssertionError after ``timeout`` s.
@@ -117,9 +122,13 @@ def wait_for(pred, timeout=5.0, interval=0.05, what=None):
 _rng = random.Random()
 
 
+def _family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def _port_free(addr, port):
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(socket.AF_INET, kind)
+        s = socket.socket(_family(addr), kind)
         try:
             s.bind((addr, port))
         except OSError:
@@ -137,6 +146,29 @@ def free_endpoint():
         if _port_free(addr, port):
             return addr, port
     raise RuntimeError("no free 127.0.0.x port found")
+
+
+def free_endpoint6():
+    """("::1", port) with the port free for UDP and TCP; skips the test without IPv6."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    for _ in range(200):
+        port = _rng.randint(20000, 60000)
+        try:
+            if _port_free("::1", port):
+                return "::1", port
+        except OSError:
+            pytest.skip("::1 not usable")
+    raise RuntimeError("no free port on ::1 found")
+
+
+def _free_port_other(addr, port):
+    """Another port free on addr (for the control API)."""
+    for _ in range(200):
+        p = _rng.randint(20000, 60000)
+        if p != port and _port_free(addr, p):
+            return p
+    raise RuntimeError("no second free port on %s found" % addr)
 
 
 def _recv_exact(sock, n):
@@ -177,7 +209,7 @@ class DnsPeer:
                     return _recv_exact(s, struct.unpack("!H", hdr)[0])
                 except (socket.timeout, ConnectionResetError):
                     return None
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with socket.socket(_family(self.addr), socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.connect((self.addr, self.port))
             try:
@@ -202,10 +234,16 @@ class DnsPeer:
         return self._tool("kdig", ["+norec", "+time=2", "+retry=0"], args)
 
 
-def _prepare_config(text, addr, port, d):
+def _prepare_config(text, addr, port, d, control=None):
     text = text.replace("@ADDR@", addr).replace("@PORT@", str(port)) \
                .replace("@DIR@", d)
+    if control:
+        text = text.replace("@CONTROL@", control)
     lines = text.splitlines()
+    # Its own control API address: the default 127.0.0.1:8053 would clash
+    # between servers running at the same time.
+    if control and not any(re.match(r"^control:", l) for l in lines):
+        lines += ["control:", '  listen: "%s"' % control]
     server_idx = [i for i, l in enumerate(lines) if re.match(r"^server:\s*(#.*)?$", l)]
     listen = ['  listen: ["%s"]' % addr, "  port: %d" % port]
     if not server_idx:
@@ -232,6 +270,10 @@ class Gslbd(DnsPeer):
         if addr is None:
             addr, port = free_endpoint()
         self.addr, self.port = addr, port
+        self.control_port = _free_port_other(addr, port)
+        host = "[%s]" % addr if ":" in addr else addr
+        self.control = "%s:%d" % (host, self.control_port)
+        self.control_url = "http://" + self.control
         self.config_path = os.path.join(d, "gslbd.yaml")
         self.log_path = os.path.join(d, "gslbd.log")
         for name, text in (files or {}).items():
@@ -251,7 +293,8 @@ class Gslbd(DnsPeer):
 
     def write_config(self, text):
         with open(self.config_path, "w") as f:
-            f.write(_prepare_config(text, self.addr, self.port, self.dir))
+            f.write(_prepare_config(text, self.addr, self.port, self.dir,
+                                    self.control))
 
     def log(self):
         with open(self.log_path, "rb") as f:
@@ -327,12 +370,13 @@ class GslbdFactory:
             rc = s.stop()
             if not check:
                 continue
+            mine = []
             if rc != 0:
-                problems.append("gslbd on %s:%d exited with %s" % (s.addr, s.port, rc))
+                mine.append("gslbd on %s port %d exited with %s" % (s.addr, s.port, rc))
             if s.sanitizer_report():
-                problems.append("gslbd on %s:%d: sanitizer report in log" % (s.addr, s.port))
-            if problems:
-                problems.append("log:\n" + s.log()[-6000:])
+                mine.append("gslbd on %s port %d: sanitizer report in its log" % (s.addr, s.port))
+            if mine:
+                problems += mine + ["log:\n" + s.log()[-6000:]]
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
 

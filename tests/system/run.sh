@@ -27,7 +27,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 
 # -p no:cacheprovider: no .pytest_cache in the (possibly read-only) tree.
 "$PYTHON" -m pytest -q -rA -p no:cacheprovider \
-	--junitxml="$work/junit.xml" -o junit_family=xunit1 \
+	--junitxml="$work/junit.xml" -o junit_family=xunit1 --durations=10 \
 	--rootdir="$top_srcdir/tests/system" \
 	"$top_srcdir/tests/system" >"$work/pytest.out" 2>&1
 rc=$?

@@ -8,6 +8,7 @@ import time
 import dns.edns
 import dns.flags
 import dns.message
+import dns.query
 import dns.rcode
 import dns.opcode
 import dns.rdatatype as T
@@ -59,8 +60,8 @@ def test_unknown_opcode_notimp(std, opcode):
 def test_notify_via_dnspython_notimp(std):
     """A well-formed NOTIFY for the zone (SOA question, AA set) gets NOTIMP."""
     q = dns.message.make_query(Z, "SOA")
-    q.set_opcode(dns.opcode.NOTIFY)
     q.flags = dns.flags.AA
+    q.set_opcode(dns.opcode.NOTIFY)
     h = w.Header(std.raw(q.to_wire()))
     assert h.rcode == dns.rcode.NOTIMP and h.opcode == 4, h
 
@@ -73,12 +74,12 @@ def test_response_bit_set_is_dropped(std):
     assert m.rcode() == dns.rcode.NOERROR and {rd.address for rd in m.answer[0]} == WWW_A
 
 
-@pytest.mark.parametrize("qtype", ["AXFR", "IXFR"])
+@pytest.mark.parametrize("qtype", ["AXFR", "IXFR", "IXFR-with-SOA"])
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_zone_transfer_refused(std, qtype, tcp):
-    """AXFR and IXFR are REFUSED over UDP and TCP, with no records."""
-    q = dns.message.make_query(Z, qtype)
-    if qtype == "IXFR":
+    """AXFR and IXFR (bare, and as RFC 1995 sends it with a SOA in authority) are REFUSED over UDP and TCP."""
+    q = dns.message.make_query(Z, qtype.split("-")[0])
+    if qtype == "IXFR-with-SOA":
         soa = dns.rrset.from_text(Z, 0, "IN", "SOA",
                                   "ns1.%s hostmaster.example.org. 1 1 1 1 1" % Z)
         q.authority.append(soa)
@@ -422,3 +423,35 @@ def test_ecs_malformed_formerr(std, data, why):
     h = w.Header(std.raw(w.query(WWW, 1, opts=[w.opt_rr(options=opts)])))
     assert h.rcode == dns.rcode.FORMERR, "%s: %r" % (why, h)
     assert h.ancount == 0
+
+
+# --- listeners ---------------------------------------------------------------
+
+def test_ipv6_listener(gslbd):
+    """A server listening on ::1 answers over UDP and TCP there, with dig too."""
+    from conftest import free_endpoint6
+    addr, port = free_endpoint6()
+    g = gslbd(STD_CONFIG, files=STD_FILES, addr=addr, port=port)
+    m = g.query(WWW, "A")
+    assert m.rcode() == 0 and {rd.address for rd in m.answer[0]} == WWW_A
+    m = g.query(WWW, "AAAA", tcp=True)
+    assert m.rcode() == 0 and [rd.address for rd in m.answer[0]] == ["2001:db8::1"]
+    out = g.dig(WWW, "AAAA", "+tcp")
+    assert "status: NOERROR" in out and "2001:db8::1" in out, out
+
+
+def test_listen_both_families_bracket_syntax(gslbd):
+    """listen: ["ADDR", "[::1]:PORT"] answers on both addresses."""
+    from conftest import free_endpoint6
+    import conftest
+    for _ in range(50):
+        addr6, port = free_endpoint6()
+        addr4 = "127.0.0.%d" % conftest._rng.randint(2, 250)
+        if conftest._port_free(addr4, port):
+            break
+    cfg = STD_CONFIG.replace("server:\n", 'server:\n  listen: ["%s", "[::1]:%d"]\n  port: %d\n'
+                             % (addr4, port, port), 1)
+    g = gslbd(cfg, files=STD_FILES, addr=addr4, port=port)
+    assert {rd.address for rd in g.query(WWW, "A").answer[0]} == WWW_A
+    m = dns.query.udp(dns.message.make_query(WWW, "A"), "::1", port=port, timeout=2)
+    assert {rd.address for rd in m.answer[0]} == WWW_A

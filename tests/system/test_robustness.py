@@ -6,10 +6,11 @@ import socket
 import struct
 import time
 
+import dns.exception
 import dns.rcode
 
 import wirehelp as w
-from conftest import STD_CONFIG, STD_FILES, WWW_A, ZONE
+from conftest import STD_CONFIG, STD_FILES, WWW_A, ZONE, wait_for
 
 SEED = int(os.environ.get("GSLBD_FUZZ_SEED", "20240101"))
 WWW = "www." + ZONE
@@ -133,4 +134,31 @@ def test_malformed_tcp_streams(gslbd):
                     pass
         except (ConnectionResetError, BrokenPipeError):
             pass
+    assert_healthy(g)
+
+
+def test_stalled_tcp_clients_do_not_lock_out(gslbd):
+    """Many stalled TCP clients (over tcp-max-clients) neither stop UDP nor keep a new TCP query out past the idle timeout."""
+    cfg = STD_CONFIG.replace("  workers: 2\n", "  workers: 1\n  tcp-max-clients: 4\n")
+    g = gslbd(cfg, files=STD_FILES)
+    held = []
+    try:
+        for _ in range(20):
+            s = socket.create_connection((g.addr, g.port), timeout=2)
+            s.sendall(b"\x00")          # half a length prefix, then nothing
+            held.append(s)
+        m = g.query(WWW, "A", timeout=2)
+        assert m.rcode() == dns.rcode.NOERROR
+        # Over the limit a new connection may be closed at once; once the
+        # stalled ones hit the 1 s idle timeout a retry must get through.
+        def tcp_answer():
+            try:
+                return g.query(WWW, "A", tcp=True, timeout=1)
+            except (EOFError, OSError, dns.exception.Timeout):
+                return None
+        m = wait_for(tcp_answer, 6, interval=0.2, what="a TCP answer past stalled clients")
+        assert m.rcode() == dns.rcode.NOERROR and {rd.address for rd in m.answer[0]} == WWW_A
+    finally:
+        for s in held:
+            s.close()
     assert_healthy(g)

@@ -27,7 +27,8 @@ static void hdr(struct pkt *p, uint16_t flags, uint16_t qd, uint16_t an,
 
 static void raw(struct pkt *p, const void *d, size_t n)
 {
-	memcpy(p->b + p->n, d, n);
+	if (n)
+		memcpy(p->b + p->n, d, n);
 	p->n += n;
 }
 
