@@ -1419,6 +1419,47 @@ static void cfg_endpoint(struct cfg_ctx *c, const yaml_node_t *n,
 	probe_spec_clear(&src.ps);
 }
 
+/* Duplicate service names, found by sorting (a config may hold 100,000
+ * services: comparing every pair would take minutes). */
+static const struct model_service *cfg_dup_base;
+
+static int cfg_svc_idx_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const char *x = cfg_dup_base[i].name, *y = cfg_dup_base[j].name;
+	int r = strcmp(x ? x : "", y ? y : "");
+	return r ? r : (i < j ? -1 : i > j);
+}
+
+static void cfg_services_dups(struct cfg_ctx *c, struct model *m)
+{
+	size_t n = m->nsvcs, *idx = malloc((n ? n : 1) * sizeof(*idx));
+
+	if (!idx) {
+		cfg_oom(c, NULL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	cfg_dup_base = m->svcs;
+	qsort(idx, n, sizeof(*idx), cfg_svc_idx_cmp);
+	/* Equal names sort together, the first written first. */
+	for (size_t run = 0; run < n;) {
+		const char *name = m->svcs[idx[run]].name;
+		size_t k = run + 1;
+		for (; k < n && name && m->svcs[idx[k]].name &&
+		       !strcmp(m->svcs[idx[k]].name, name); k++) {
+			char p[CFG_PATH];
+			cfg_path_idx(p, "services", idx[k]);
+			cfg_error(c, c->svc_name_nodes[idx[k]], "%s: duplicate "
+				  "service name %s (first at line %zu)", p, name,
+				  c->svc_name_nodes[idx[run]]->start_mark.line + 1);
+		}
+		run = k;
+	}
+	free(idx);
+}
+
 /* Where an endpoint's name was written, for the duplicate-name error. */
 static const yaml_node_t *cfg_ep_name_node(struct cfg_ctx *c,
 					   const yaml_node_t *n)
@@ -1543,18 +1584,142 @@ static void cfg_services(struct cfg_ctx *c, const yaml_node_t *n)
 		cfg_service(c, cfg_seq_item(c, n, i), p, s,
 			    &c->svc_name_nodes[i]);
 		m->nsvcs++;
-		for (size_t j = 0; s->name && j < i; j++) {
-			if (m->svcs[j].name && !strcmp(m->svcs[j].name,
-						       s->name)) {
-				cfg_error(c, c->svc_name_nodes[i], "%s: "
-					  "duplicate service name %s (first "
-					  "at line %zu)", p, s->name,
-					  c->svc_name_nodes[j]->start_mark.line
-					  + 1);
-				break;
-			}
-		}
 	}
+	cfg_services_dups(c, m);
+}
+
+/* ---- kubernetes ---- */
+
+/* A path as written, or joined to the config file's directory. */
+static char *cfg_rel_path(struct cfg_ctx *c, const char *s)
+{
+	char *out;
+
+	if (s[0] == '/')
+		return strdup(s);
+	if (asprintf(&out, "%s/%s", c->dir, s) < 0)
+		return NULL;
+	return out;
+}
+
+static void cfg_kube_path(struct cfg_ctx *c, const yaml_node_t *n,
+			  const char *key, char **out)
+{
+	char *s = NULL, *full;
+
+	if (cfg_opt_str(c, n, "kubernetes", key, &s) != 1)
+		return;
+	if (!(full = cfg_rel_path(c, s)))
+		cfg_oom(c, cfg_get(c, n, key));
+	free(s);
+	free(*out);
+	*out = full;
+}
+
+/* RFC 1123 label, as Kubernetes requires of namespace names. */
+static bool cfg_k8s_label(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') &&
+		    *s != '-')
+			return false;
+	return true;
+}
+
+static void cfg_kube_namespaces(struct cfg_ctx *c, const yaml_node_t *n)
+{
+	struct model_kube *k = &c->m->kube;
+	const char *path = "kubernetes.namespaces";
+	size_t len;
+
+	if (!cfg_want_seq(c, n, path))
+		return;
+	len = cfg_seq_len(n);
+	if (!len) {
+		cfg_error(c, n, "%s: empty list (omit the key to watch every "
+			  "namespace)", path);
+		return;
+	}
+	if (!(k->namespaces = calloc(len, sizeof(*k->namespaces)))) {
+		cfg_oom(c, n);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		const yaml_node_t *it = cfg_seq_item(c, n, i);
+		char p[CFG_PATH];
+		const char *s;
+		bool dup = false;
+
+		cfg_path_idx(p, path, i);
+		if (!(s = cfg_want_str(c, it, p)))
+			continue;
+		if (!cfg_k8s_label(s)) {
+			cfg_error(c, it, "%s: '%s' is not a valid namespace "
+				  "name (lower-case letters, digits and '-', "
+				  "up to 63)", p, s);
+			continue;
+		}
+		for (size_t j = 0; j < k->nnamespaces && !dup; j++)
+			dup = !strcmp(k->namespaces[j], s);
+		if (dup) {
+			cfg_error(c, it, "%s: duplicate namespace '%s'", p, s);
+			continue;
+		}
+		if (!(k->namespaces[k->nnamespaces] = strdup(s))) {
+			cfg_oom(c, it);
+			continue;
+		}
+		k->nnamespaces++;
+	}
+}
+
+static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = {
+		"kubeconfig", "context", "namespaces", "kubefed-namespace",
+		"cache-file", "resync", "timeout", "dnsendpoints", "policy",
+		"ttl", NULL,
+	};
+	static const char *const policies[] = { "all", "failover",
+						"weighted", "topology", NULL };
+	struct model_kube *k = &c->m->kube;
+	const yaml_node_t *v;
+	int i;
+
+	k->enabled = true;
+	k->resync_ms = 10 * 60 * 1000;
+	k->timeout_ms = 10 * 1000;
+	k->dnsendpoints = true;
+	k->policy = POLICY_ALL;
+	k->ttl = 30;
+	if (!(k->kubefed_namespace = strdup("kube-federation-system")))
+		cfg_oom(c, n);
+	/* "kubernetes:" alone: in-cluster credentials, every default. */
+	if (cfg_is_null(n) || !cfg_map_check(c, n, "kubernetes", keys))
+		return;
+	cfg_kube_path(c, n, "kubeconfig", &k->kubeconfig);
+	cfg_opt_str(c, n, "kubernetes", "context", &k->context);
+	if ((v = cfg_get(c, n, "namespaces")))
+		cfg_kube_namespaces(c, v);
+	if (cfg_opt_str(c, n, "kubernetes", "kubefed-namespace",
+			&k->kubefed_namespace) == 1 &&
+	    !cfg_k8s_label(k->kubefed_namespace))
+		cfg_error(c, cfg_get(c, n, "kubefed-namespace"),
+			  "kubernetes.kubefed-namespace: '%s' is not a valid "
+			  "namespace name", k->kubefed_namespace);
+	cfg_kube_path(c, n, "cache-file", &k->cache_file);
+	cfg_opt_ms32(c, n, "kubernetes", "resync", 1000, &k->resync_ms, NULL);
+	cfg_opt_ms32(c, n, "kubernetes", "timeout", 100, &k->timeout_ms,
+		     NULL);
+	cfg_opt_bool(c, n, "kubernetes", "dnsendpoints", &k->dnsendpoints);
+	if (cfg_opt_enum(c, n, "kubernetes", "policy", policies, "policy", &i,
+			 NULL) == 1)
+		k->policy = (enum model_policy)i;
+	cfg_opt_ttl(c, n, "kubernetes", "ttl", &k->ttl);
 }
 
 /* ---- cross checks ---- */
@@ -1642,13 +1807,66 @@ static void cfg_fill_defaults(struct cfg_ctx *c)
 	}
 }
 
+/* ---- control ---- */
+
+/* 127.0.0.1:8053: the control API is on unless disabled, and never on a
+ * public address unless configured (see cfg_control). */
+static void cfg_control_defaults(struct model_control *ctl)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ctl->listen.ss;
+
+	ctl->enabled = true;
+	memset(&ctl->listen, 0, sizeof(ctl->listen));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(8053);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ctl->listen.sslen = sizeof(*sin);
+}
+
+static bool cfg_is_loopback(const struct model_listen *l)
+{
+	const struct sockaddr_in *sin = (const void *)&l->ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&l->ss;
+
+	if (l->ss.ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		sin6->sin6_addr.s6_addr[12] == 127);
+}
+
+static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = {
+		"enabled", "listen", "token", NULL,
+	};
+	struct model_control *ctl = &c->m->control;
+	const yaml_node_t *l;
+
+	/* "control:" alone: every default. */
+	if (cfg_is_null(n) || !cfg_map_check(c, n, "control", keys))
+		return;
+	cfg_opt_bool(c, n, "control", "enabled", &ctl->enabled);
+	if ((l = cfg_get(c, n, "listen")))
+		cfg_listen_one(c, l, "control.listen", 8053, &ctl->listen);
+	if (cfg_opt_str(c, n, "control", "token", &ctl->token) == 1 &&
+	    cfg_has_ctl(ctl->token, false))
+		cfg_error(c, cfg_get(c, n, "token"), "control.token: spaces "
+			  "or control characters");
+	/* Admin actions and reloads are not for the whole network to take:
+	 * an address others can reach must come with a token. */
+	if (ctl->enabled && !ctl->token && !cfg_is_loopback(&ctl->listen))
+		cfg_error(c, l ? l : n, "control.listen: a non-loopback "
+			  "address needs control.token");
+}
+
 /* ---- top level ---- */
 
 static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		NULL,
+		"kubernetes", "control", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -1684,6 +1902,10 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_topology(c, v);
 	if ((v = cfg_get(c, root, "services")))
 		cfg_services(c, v);
+	if ((v = cfg_get(c, root, "kubernetes")))
+		cfg_kube(c, v);
+	if ((v = cfg_get(c, root, "control")))
+		cfg_control(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_fill_defaults(c);
@@ -1699,6 +1921,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_retry = 600;
 	m->zone.soa_expire = 604800;
 	m->zone.soa_minimum = 60;
+	cfg_control_defaults(&m->control);
 }
 
 static void cfg_yaml_error(struct cfg_ctx *c, const yaml_parser_t *p)

@@ -38,6 +38,7 @@ struct model_addr {
 	uint8_t health;     /* enum model_health */
 	char reason[48];    /* last probe verdict, e.g. "timeout", "status 503" */
 	int64_t since;      /* unix time (s) of the last health transition */
+	uint32_t svc_idx;   /* its service's index in model.svcs (daemon) */
 };
 
 /* A network prefix, for topology maps and access lists. */

@@ -25,6 +25,7 @@ struct probe {
 	/* Key and spec: borrowed from the current model. */
 	const char *svc;
 	const char *ep;
+	const char *region;
 	const struct probe_spec *spec;
 	struct model_addr *addr;
 	char addrstr[INET6_ADDRSTRLEN];
@@ -37,7 +38,12 @@ struct probe {
 	struct timespec started; /* of the run in flight (monotonic) */
 	struct http_probe *http; /* in flight, or NULL */
 	struct tcp_probe *tcp;   /* in flight, or NULL */
+	struct probe_stats st;
 };
+
+/* Transitions remembered between two snapshot patches; a burst beyond
+ * this falls back to rebuilding everything. */
+#define PROBE_CHANGED_MAX 1024
 
 struct probe_mgr {
 	struct event_base *base;
@@ -45,6 +51,9 @@ struct probe_mgr {
 	void *arg;
 	struct http_probe_ctx *http;
 	struct event *notify;    /* zero-timeout: coalesces change callbacks */
+	struct model_addr *changed[PROBE_CHANGED_MAX]; /* since last taken */
+	size_t nchanged;
+	bool changed_all;        /* overflowed, or a new model */
 	struct probe **probes;
 	size_t nprobes;
 	uint64_t rng;
@@ -77,6 +86,17 @@ static int64_t probe_elapsed_ms(const struct timespec *since)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
 	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static uint64_t probe_elapsed_us(const struct timespec *since)
+{
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
+	     (now.tv_nsec - since->tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
 }
 
 static void probe_arm(struct probe *p, uint32_t delay_ms)
@@ -127,6 +147,80 @@ static void probe_free(struct probe *p)
 	free(p);
 }
 
+/* ---- metrics ---- */
+
+const double probe_lat_bounds[PROBE_LAT_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+const char *probe_fail_class_name(unsigned cls)
+{
+	static const char *const names[PROBE_FAIL_MAX] = {
+		"timeout", "refused", "status", "body", "tls", "connect",
+		"other",
+	};
+
+	return cls < PROBE_FAIL_MAX ? names[cls] : "other";
+}
+
+/* Reasons come from http.c and tcp.c: "timeout", "refused",
+ * "unreachable", "connect error: ...", "tls error: ...", "status 503",
+ * "body mismatch"; anything else (a local error) is "other". */
+enum probe_fail_class probe_fail_classify(const char *reason)
+{
+	static const struct {
+		const char *prefix;
+		enum probe_fail_class cls;
+	} map[] = {
+		{ "timeout", PROBE_FAIL_TIMEOUT },
+		{ "refused", PROBE_FAIL_REFUSED },
+		{ "status", PROBE_FAIL_STATUS },
+		{ "body", PROBE_FAIL_BODY },
+		{ "tls", PROBE_FAIL_TLS },
+		{ "connect", PROBE_FAIL_CONNECT },
+		{ "unreachable", PROBE_FAIL_CONNECT },
+	};
+
+	if (!reason)
+		return PROBE_FAIL_OTHER;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strncmp(reason, map[i].prefix, strlen(map[i].prefix)))
+			return map[i].cls;
+	return PROBE_FAIL_OTHER;
+}
+
+static void probe_account(struct probe *p, bool ok, const char *reason)
+{
+	struct probe_stats *st = &p->st;
+	uint64_t us = probe_elapsed_us(&p->started);
+	size_t b;
+
+	if (!ok)
+		st->failures[probe_fail_classify(reason)]++;
+	for (b = 0; b < PROBE_LAT_BUCKETS; b++)
+		if ((double)us <= probe_lat_bounds[b] * 1e6)
+			break;
+	st->lat_bucket[b]++;
+	st->lat_count++;
+	st->lat_sum_us += us;
+	st->last_us = us;
+}
+
+void probe_mgr_foreach(const struct probe_mgr *pm,
+		       void (*fn)(const struct probe_info *pi, void *arg),
+		       void *arg)
+{
+	for (size_t i = 0; i < pm->nprobes; i++) {
+		const struct probe *p = pm->probes[i];
+		struct probe_info pi = {
+			.service = p->svc, .endpoint = p->ep,
+			.region = p->region, .address = p->addrstr,
+			.addr = p->addr, .st = &p->st,
+		};
+		fn(&pi, arg);
+	}
+}
+
 /* ---- one run ---- */
 
 static void probe_verdict(struct probe *p, bool ok, const char *reason)
@@ -138,11 +232,16 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 	p->have_verdict = true;
 	if (!ok)
 		pm->c.failures++;
+	probe_account(p, ok, reason);
 	if (health_feed(&p->hs, ok, reason, spec->rise, spec->fall)) {
 		p->since = (int64_t)time(NULL);
 		p->addr->health = p->hs.state;
 		p->addr->since = p->since;
 		pm->c.transitions++;
+		if (pm->nchanged < PROBE_CHANGED_MAX)
+			pm->changed[pm->nchanged++] = p->addr;
+		else
+			pm->changed_all = true;
 		log_info("health change service=%s endpoint=%s address=%s "
 			 "state=%s reason=%s", p->svc, p->ep, p->addrstr,
 			 health_name(p->hs.state), p->hs.reason);
@@ -188,6 +287,7 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 		return; /* cannot happen: the timer is only armed when idle */
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	pm->c.attempts++;
+	p->st.attempts++;
 	if (spec->type == PROBE_TCP) {
 		p->tcp = tcp_probe_start(pm->base, p->addr, spec->port,
 					 spec->timeout_ms, probe_tcp_done, p);
@@ -336,6 +436,7 @@ static void probe_bind(struct probe *p, const struct model_service *s,
 {
 	p->svc = s->name;
 	p->ep = probe_ep_name(e);
+	p->region = e->region ? e->region : "";
 	p->spec = &e->probe;
 	p->addr = a;
 	if (!inet_ntop(a->family, &a->ip, p->addrstr, sizeof(p->addrstr)))
@@ -434,6 +535,9 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 	pm->probes = next;
 	pm->nprobes = n;
 	pm->c.active = (uint32_t)n;
+	/* Remembered changes point into the old model. */
+	pm->nchanged = 0;
+	pm->changed_all = true;
 	return 0;
 oom:
 	for (size_t i = 0; i < pm->nprobes; i++)
@@ -458,4 +562,16 @@ int probe_mgr_first_round_done(const struct probe_mgr *pm)
 		if (!pm->probes[i]->have_verdict)
 			return 0;
 	return 1;
+}
+
+bool probe_mgr_take_changed(struct probe_mgr *pm, struct model_addr ***out,
+			    size_t *n)
+{
+	bool ok = !pm->changed_all;
+
+	*out = pm->changed;
+	*n = pm->nchanged;
+	pm->nchanged = 0;
+	pm->changed_all = false;
+	return ok;
 }

@@ -14,6 +14,8 @@
 #ifndef GSLBD_PROBE_H
 #define GSLBD_PROBE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/model.h"
@@ -46,7 +48,54 @@ struct probe_counters {
 };
 void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c);
 
+/* The addresses whose health changed since the last call (pointers into
+ * the current model), so that only their services are rebuilt.  Returns
+ * false when more changed than were recorded, or the model was replaced:
+ * then treat everything as changed.  Empties the list either way. */
+bool probe_mgr_take_changed(struct probe_mgr *pm, struct model_addr ***out,
+			    size_t *n);
+
 /* True once every probe has delivered at least one verdict. */
 int probe_mgr_first_round_done(const struct probe_mgr *pm);
+
+/* Per-probe counters for metrics.  Failures are counted by class of the
+ * verdict's reason, so that label values stay few and fixed. */
+enum probe_fail_class {
+	PROBE_FAIL_TIMEOUT, PROBE_FAIL_REFUSED, PROBE_FAIL_STATUS,
+	PROBE_FAIL_BODY, PROBE_FAIL_TLS, PROBE_FAIL_CONNECT, PROBE_FAIL_OTHER,
+	PROBE_FAIL_MAX
+};
+/* "timeout", "refused", "status", "body", "tls", "connect", "other". */
+const char *probe_fail_class_name(unsigned cls);
+/* The class of a failure reason as the probes write it. */
+enum probe_fail_class probe_fail_classify(const char *reason);
+
+/* Probe duration histogram: upper bounds in seconds (+Inf implied). */
+#define PROBE_LAT_BUCKETS 10
+extern const double probe_lat_bounds[PROBE_LAT_BUCKETS];
+
+struct probe_stats {
+	uint64_t attempts;                   /* runs started */
+	uint64_t failures[PROBE_FAIL_MAX];
+	uint64_t lat_bucket[PROBE_LAT_BUCKETS + 1]; /* per bucket, not
+						       cumulative; last: +Inf */
+	uint64_t lat_count;                  /* verdicts */
+	uint64_t lat_sum_us;
+	uint64_t last_us;                    /* the last run's duration */
+};
+
+struct probe_info {
+	const char *service, *endpoint, *region;
+	const char *address;                 /* presentation form */
+	const struct model_addr *addr;
+	const struct probe_stats *st;
+};
+
+/* Call fn for every probe, in no particular order.  The pointers are
+ * valid during the call only.  Probes that survive a sync keep their
+ * counters; new ones start from zero. */
+void probe_mgr_foreach(const struct probe_mgr *pm,
+		       void (*fn)(const struct probe_info *pi, void *arg),
+		       void *arg);
 
 #endif

@@ -249,9 +249,9 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 		rrset(r, n->referral, true);
 		return;
 	}
-	if (n->svc && (qt == DNS_T_A || qt == DNS_T_AAAA ||
-		       qt == DNS_T_ANY)) {
-		service(c, r, s, n->svc, q, from, apex_off);
+	const struct snap_svc *svc = snap_node_svc(s, n);
+	if (svc && (qt == DNS_T_A || qt == DNS_T_AAAA || qt == DNS_T_ANY)) {
+		service(c, r, s, svc, q, from, apex_off);
 		return;
 	}
 	r->flags |= DNS_F_AA;

@@ -49,6 +49,31 @@ static int fail(struct build *b, const char *fmt, ...)
 
 /* --- the name table ------------------------------------------------ */
 
+/* Insert without probing for an existing entry (rehashing). */
+static void table_put(struct snap_node **t, uint32_t mask, struct snap_node *n)
+{
+	uint32_t i = n->hash & mask;
+	while (t[i])
+		i = (i + 1) & mask;
+	t[i] = n;
+}
+
+/* Keep the build table at most half full; it grows as names come. */
+static int table_grow(struct build *b)
+{
+	uint32_t size = (b->mask + 1) * 2;
+	struct snap_node **t = calloc(size, sizeof(*t));
+	if (!t)
+		return -1;
+	for (uint32_t i = 0; i <= b->mask; i++)
+		if (b->table[i])
+			table_put(t, size - 1, b->table[i]);
+	free(b->table);
+	b->table = t;
+	b->mask = size - 1;
+	return 0;
+}
+
 static struct snap_node *node_get(struct build *b, const uint8_t *name,
 				  size_t len)
 {
@@ -61,8 +86,12 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 		    memcmp(n->name, name, len) == 0)
 			return n;
 	}
-	if (b->nnodes + 1 > b->mask / 2 + 1)
-		return NULL; /* sized in advance; cannot happen */
+	if (2 * (b->nnodes + 1) > b->mask + 1) {
+		if (table_grow(b) < 0)
+			return NULL;
+		for (i = h & b->mask; b->table[i]; i = (i + 1) & b->mask)
+			;
+	}
 	struct snap_node *n = snap_alloc(b->a, sizeof(*n));
 	if (!n || !(n->name = snap_memdup(b->a, name, len)))
 		return NULL;
@@ -71,6 +100,25 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 	b->table[i] = n;
 	b->nnodes++;
 	return n;
+}
+
+/* The final table, in the snapshot's arena, sized for at most half
+ * full so that misses (NXDOMAIN floods) stop after short probes. */
+static int table_final(struct build *b)
+{
+	uint32_t size = 16;
+	while (size < 2 * b->nnodes)
+		size <<= 1;
+	struct snap_node **t = snap_alloc(b->a, size * sizeof(*t));
+	if (!t)
+		return -1;
+	for (uint32_t i = 0; i <= b->mask; i++)
+		if (b->table[i])
+			table_put(t, size - 1, b->table[i]);
+	b->s->table = (const struct snap_node **)t;
+	b->s->mask = size - 1;
+	b->s->nnodes = b->nnodes;
+	return 0;
 }
 
 /* The node for a name and empty non-terminals up to the apex, so that
@@ -498,11 +546,64 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 	return 0;
 }
 
-static int compile_service(struct build *b, const struct model_service *ms)
+/* The answer data of one service, in the build's arena. */
+static const struct snap_svc *svc_data(struct build *b,
+				       const struct model_service *ms)
 {
-	ldns_rdf *name = ldns_dname_new_frm_str(ms->name);
-	size_t naddr = 0;
+	size_t n4 = 0, n6 = 0;
 	bool healthy = false;
+
+	for (size_t i = 0; i < ms->neps; i++) {
+		for (size_t j = 0; j < ms->eps[i].naddrs; j++) {
+			if (ms->eps[i].addrs[j].family == AF_INET)
+				n4++;
+			else
+				n6++;
+		}
+		healthy = healthy || ep_usable(&ms->eps[i], false);
+	}
+	if (2 * (n4 + n6) > UINT16_MAX) {
+		fail(b, "too many addresses in service %s", ms->name);
+		return NULL;
+	}
+	struct snap_svc *svc = snap_alloc(b->a, sizeof(*svc));
+	/* Every address can appear twice (its region group and the
+	 * all group), and there is one group per endpoint at most. */
+	struct svc_build sb = {
+		.svc = svc,
+		.groups = snap_alloc(b->a, (ms->neps + b->m->ntopo + 1) *
+				     sizeof(struct snap_group)),
+		.rr4 = snap_alloc(b->a, 2 * n4 * SNAP_RR4_LEN + 1),
+		.rr6 = snap_alloc(b->a, 2 * n6 * SNAP_RR6_LEN + 1),
+		.ttl = ms->ttl,
+	};
+	if (!svc || !sb.groups || !sb.rr4 || !sb.rr6) {
+		fail(b, "out of memory");
+		return NULL;
+	}
+	svc->policy = (uint8_t)ms->policy;
+	svc->max_answers = ms->max_answers > UINT16_MAX ? UINT16_MAX :
+		(uint16_t)ms->max_answers;
+	if (!healthy && ms->all_down == ALLDOWN_SERVFAIL)
+		svc->down = SNAP_DOWN_SERVFAIL;
+	else if (!healthy && ms->all_down == ALLDOWN_NODATA)
+		svc->down = SNAP_DOWN_NODATA;
+	if (svc_groups(b, ms, &sb, !healthy) < 0) {
+		fail(b, "out of memory");
+		return NULL;
+	}
+	svc->groups = sb.groups;
+	svc->rr4 = sb.rr4;
+	svc->rr6 = sb.rr6;
+	svc->n4 = sb.n4;
+	svc->n6 = sb.n6;
+	return svc;
+}
+
+static int compile_service(struct build *b, size_t idx)
+{
+	const struct model_service *ms = &b->m->svcs[idx];
+	ldns_rdf *name = ldns_dname_new_frm_str(ms->name);
 
 	if (!name)
 		return fail(b, "bad service name %s", ms->name);
@@ -514,41 +615,19 @@ static int compile_service(struct build *b, const struct model_service *ms)
 	}
 	struct snap_node *node = node_add(b, name);
 	ldns_rdf_deep_free(name);
-	for (size_t i = 0; i < ms->neps; i++) {
-		naddr += ms->eps[i].naddrs;
-		healthy = healthy || ep_usable(&ms->eps[i], false);
-	}
-	struct snap_svc *svc = snap_alloc(b->a, sizeof(*svc));
-	/* Every address can appear twice (its region group and the
-	 * all group), and there is one group per endpoint at most. */
-	struct svc_build sb = {
-		.svc = svc,
-		.groups = snap_alloc(b->a, (ms->neps + b->m->ntopo + 1) *
-				     sizeof(struct snap_group)),
-		.rr4 = snap_alloc(b->a, 2 * naddr * SNAP_RR4_LEN + 1),
-		.rr6 = snap_alloc(b->a, 2 * naddr * SNAP_RR6_LEN + 1),
-		.ttl = ms->ttl,
-	};
-	if (!node || !svc || !sb.groups || !sb.rr4 || !sb.rr6)
+	if (!node)
 		return fail(b, "out of memory");
-	if (2 * naddr > UINT16_MAX)
-		return fail(b, "too many addresses in service %s", ms->name);
-	svc->policy = (uint8_t)ms->policy;
-	svc->max_answers = ms->max_answers > UINT16_MAX ? UINT16_MAX :
-		(uint16_t)ms->max_answers;
-	if (!healthy && ms->all_down == ALLDOWN_SERVFAIL)
-		svc->down = SNAP_DOWN_SERVFAIL;
-	else if (!healthy && ms->all_down == ALLDOWN_NODATA)
-		svc->down = SNAP_DOWN_NODATA;
-	if (svc_groups(b, ms, &sb, !healthy) < 0)
-		return fail(b, "out of memory");
-	svc->groups = sb.groups;
-	svc->rr4 = sb.rr4;
-	svc->rr6 = sb.rr6;
-	svc->n4 = sb.n4;
-	svc->n6 = sb.n6;
-	node->svc = svc;
+	if (!(b->s->svcs[idx] = svc_data(b, ms)))
+		return -1;
+	node->svc = (uint32_t)idx + 1;
 	return 0;
+}
+
+static int service_tables(struct build *b, size_t n)
+{
+	b->s->nsvcs = (uint32_t)n;
+	b->s->svcs = snap_alloc(b->a, (n ? n : 1) * sizeof(*b->s->svcs));
+	return b->s->svcs ? 0 : fail(b, "out of memory");
 }
 
 /* --- topology, chaos, NSID ------------------------------------------ */
@@ -645,16 +724,6 @@ static int server_data(struct build *b)
 	return 0;
 }
 
-/* Upper bound of nodes: each name and each of its ancestors. */
-static uint32_t table_size(const struct build *b)
-{
-	size_t names = ldns_rr_list_rr_count(b->zone) + b->m->nsvcs + 1;
-	size_t bound = names * 8 + 16, size = 16;
-	while (size < bound * 2)
-		size <<= 1;
-	return (uint32_t)size;
-}
-
 static int build_all(struct build *b)
 {
 	const struct model *m = b->m;
@@ -669,24 +738,18 @@ static int build_all(struct build *b)
 		return fail(b, "out of memory");
 	if (zone_data(b) < 0 || find_cuts(b) < 0)
 		return -1;
-	uint32_t size = table_size(b);
-	/* Names with many labels can need more ENT slots than the bound
-	 * above; grow it by the label count of the deepest name. */
-	size *= 2;
-	b->mask = size - 1;
-	b->table = snap_alloc(b->a, size * sizeof(*b->table));
-	if (!b->table)
+	b->mask = 1023;
+	if (!(b->table = calloc(b->mask + 1, sizeof(*b->table))))
 		return fail(b, "out of memory");
 	if (zone_nodes(b) < 0 || soa_negative(b) < 0 || topology(b) < 0 ||
 	    server_data(b) < 0)
 		return -1;
+	if (service_tables(b, m->nsvcs) < 0)
+		return -1;
 	for (size_t i = 0; i < m->nsvcs; i++)
-		if (compile_service(b, &m->svcs[i]) < 0)
+		if (compile_service(b, i) < 0)
 			return -1;
-	b->s->table = (const struct snap_node **)b->table;
-	b->s->mask = b->mask;
-	b->s->nnodes = b->nnodes;
-	return 0;
+	return table_final(b) < 0 ? fail(b, "out of memory") : 0;
 }
 
 struct snap *compile_snapshot(const struct model *m, uint64_t generation,
@@ -702,9 +765,12 @@ struct snap *compile_snapshot(const struct model *m, uint64_t generation,
 		return NULL;
 	}
 	b.s->arena = b.a;
+	b.s->arenas[0] = b.a;
+	b.s->narenas = 1;
 	b.s->generation = generation;
 	rc = build_all(&b);
 	free(b.cuts);
+	free(b.table);
 	ldns_rr_list_deep_free(b.zone);
 	ldns_rr_list_deep_free(b.glue);
 	ldns_rdf_deep_free(b.apex);
@@ -713,4 +779,43 @@ struct snap *compile_snapshot(const struct model *m, uint64_t generation,
 		return NULL;
 	}
 	return b.s;
+}
+
+struct snap *compile_patch(const struct snap *prev, const struct model *m,
+			   const uint32_t *dirty, size_t ndirty,
+			   uint64_t generation, char *err, size_t errlen)
+{
+	struct build b = { .m = m, .err = err, .errlen = errlen };
+
+	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs != m->nsvcs) {
+		snprintf(err, errlen, "a full rebuild is due");
+		return NULL;
+	}
+	if (!(b.a = snap_arena_new()) ||
+	    !(b.s = snap_alloc(b.a, sizeof(*b.s)))) {
+		snprintf(err, errlen, "out of memory");
+		free(b.a);
+		return NULL;
+	}
+	/* Everything but the service table is shared as it is. */
+	*b.s = *prev;
+	b.s->generation = generation;
+	for (unsigned i = 0; i < prev->narenas; i++)
+		snap_arena_ref(prev->arenas[i]);
+	b.s->arenas[b.s->narenas++] = b.a;
+	b.s->arena = b.a;
+	if (service_tables(&b, m->nsvcs) < 0)
+		goto fail;
+	memcpy(b.s->svcs, prev->svcs, m->nsvcs * sizeof(*b.s->svcs));
+	for (size_t i = 0; i < ndirty; i++) {
+		uint32_t k = dirty[i];
+		if (k >= m->nsvcs || !prev->svcs[k])
+			continue; /* hidden by a delegation */
+		if (!(b.s->svcs[k] = svc_data(&b, &m->svcs[k])))
+			goto fail;
+	}
+	return b.s;
+fail:
+	snap_free(b.s);
+	return NULL;
 }

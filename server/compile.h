@@ -19,4 +19,13 @@
 struct snap *compile_snapshot(const struct model *m, uint64_t generation,
 			      char *err, size_t errlen);
 
+/* A new snapshot sharing everything with prev but the services listed
+ * in dirty (indexes into m->svcs), rebuilt from m.  m must hold the same
+ * service list prev was built from (same order); a reload or a new
+ * service list needs compile_snapshot.  Returns NULL (err) when a full
+ * rebuild is due or memory ran out. */
+struct snap *compile_patch(const struct snap *prev, const struct model *m,
+			   const uint32_t *dirty, size_t ndirty,
+			   uint64_t generation, char *err, size_t errlen);
+
 #endif

@@ -1,27 +1,1132 @@
-/* control.c -- placeholder until the control API lands (being written). */
+/* control.c -- see control.h.
+ *
+ * One evhttp server on the control thread's event base.  Every handler
+ * runs to completion on that thread and only reads or calls into the
+ * daemon through daemon.h, so nothing here needs a lock, and nothing
+ * blocks: responses are built in memory and handed to evhttp.
+ *
+ * Endpoints:
+ *   GET  /metrics       Prometheus text format 0.0.4
+ *   GET  /status        JSON: services, endpoints, health, admin rules
+ *   GET  /healthz       200 "ok" while the process runs (no token needed)
+ *   GET  /readyz        200 once daemon_ready(), else 503
+ *   POST /admin/drain, /admin/undrain, /admin/force-up, /admin/force-down
+ *                       region=, service=, endpoint= (query or form body)
+ *   POST /reload        as SIGHUP
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/queue.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "config/kube/kube.h"
+#include "config/model.h"
+#include "probes/health.h"
+#include "probes/probe.h"
 #include "server/control.h"
+#include "server/daemon.h"
+#include "server/log.h"
+
+/* Requests are tiny: a few parameters at most.  Bound what a client
+ * can make us buffer. */
+#define CONTROL_MAX_HEADERS 8192
+#define CONTROL_MAX_BODY    4096
+#define CONTROL_TIMEOUT_S   10
+#define CONTROL_BACKLOG     64
 
 struct control {
-	int unused;
+	struct gslbd *g;
+	struct evhttp *http;
+	bool public;     /* listening on a non-loopback address */
+	bool have_token;
+	/* SHA-256 of the token: comparing digests takes the same time
+	 * whatever the length or content of what a client sends. */
+	unsigned char token_md[32];
 };
+
+/* ---- small helpers ---- */
+
+static int control_digest(const char *s, size_t len, unsigned char md[32])
+{
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32)
+		return -1;
+	return 0;
+}
+
+static const char *control_admin_name(unsigned a)
+{
+	switch (a) {
+	case ADMIN_NONE: return "none";
+	case ADMIN_DRAINED: return "drained";
+	case ADMIN_FORCE_UP: return "force-up";
+	case ADMIN_FORCE_DOWN: return "force-down";
+	}
+	return "unknown";
+}
+
+static const char *control_policy_name(unsigned p)
+{
+	switch (p) {
+	case POLICY_ALL: return "all";
+	case POLICY_FAILOVER: return "failover";
+	case POLICY_WEIGHTED: return "weighted";
+	case POLICY_TOPOLOGY: return "topology";
+	}
+	return "unknown";
+}
+
+static const char *control_alldown_name(unsigned a)
+{
+	switch (a) {
+	case ALLDOWN_SERVE_ALL: return "serve-all";
+	case ALLDOWN_SERVFAIL: return "servfail";
+	case ALLDOWN_NODATA: return "nodata";
+	}
+	return "unknown";
+}
+
+static const char *control_ep_name(const struct model_endpoint *e)
+{
+	if (e->name)
+		return e->name;
+	return e->region ? e->region : "";
+}
+
+/* evhttp 2.1 sends a HEAD response's body too: leave it out here. */
+static void control_send(struct evhttp_request *req, int code,
+			 const char *reason, struct evbuffer *b)
+{
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		evbuffer_drain(b, evbuffer_get_length(b));
+	evhttp_send_reply(req, code, reason, b);
+}
+
+static void control_reply(struct evhttp_request *req, int code,
+			  const char *reason, const char *ctype,
+			  const char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (!b || evbuffer_add(b, body, len) < 0) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		if (b)
+			evbuffer_free(b);
+		return;
+	}
+	control_send(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+static void control_text(struct evhttp_request *req, int code,
+			 const char *reason, const char *text)
+{
+	control_reply(req, code, reason, "text/plain; charset=utf-8", text,
+		      strlen(text));
+}
+
+/* Send j (consumed) as the response, or 500 when it could not be built. */
+static void control_json(struct evhttp_request *req, int code,
+			 const char *reason, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER) :
+		  NULL;
+
+	json_decref(j);
+	if (!s) {
+		control_text(req, HTTP_INTERNAL, "Internal Server Error",
+			     "out of memory\n");
+		return;
+	}
+	size_t len = strlen(s);
+	/* A trailing newline: friendlier for curl on a terminal. */
+	char *t = realloc(s, len + 2);
+	if (t) {
+		s = t;
+		s[len++] = '\n';
+		s[len] = '\0';
+	}
+	control_reply(req, code, reason, "application/json", s, len);
+	free(s);
+}
+
+/* {"error": msg} with the given status. */
+static void control_error(struct evhttp_request *req, int code,
+			  const char *reason, const char *msg)
+{
+	control_json(req, code, reason, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- JSON building: one failure flag instead of a check per call ---- */
+
+struct jb {
+	bool bad;
+};
+
+static json_t *jb_str(struct jb *jb, const char *s)
+{
+	json_t *v;
+
+	if (!s)
+		return json_null();
+	/* Names come from YAML or JSON and so are UTF-8; if one is not,
+	 * say so rather than fail the whole document. */
+	v = json_string(s);
+	if (!v)
+		v = json_string("(invalid utf-8)");
+	if (!v)
+		jb->bad = true;
+	return v;
+}
+
+static void jb_set(struct jb *jb, json_t *o, const char *k, json_t *v)
+{
+	if (!v || json_object_set_new(o, k, v) < 0)
+		jb->bad = true;
+}
+
+static void jb_push(struct jb *jb, json_t *a, json_t *v)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		jb->bad = true;
+}
+
+/* ---- authentication ---- */
+
+static bool control_authorized(const struct control *c,
+			       struct evhttp_request *req)
+{
+	static const char bearer[] = "Bearer ";
+	const char *h;
+	unsigned char md[32];
+
+	if (!c->have_token)
+		return true;
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+			       "Authorization");
+	if (!h || strncasecmp(h, bearer, sizeof(bearer) - 1))
+		return false;
+	h += sizeof(bearer) - 1;
+	while (*h == ' ')
+		h++;
+	if (control_digest(h, strlen(h), md) < 0)
+		return false;
+	return CRYPTO_memcmp(md, c->token_md, sizeof(md)) == 0;
+}
+
+/* ---- /metrics ---- */
+
+struct mlabel {
+	const char *k, *v;
+};
+
+static void m_head(struct evbuffer *b, const char *name, const char *type,
+		   const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+			    name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void m_escape(struct evbuffer *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" :
+				  *s == '\n' ? "\\n" : NULL;
+		if (!esc)
+			continue;
+		evbuffer_add(b, run, (size_t)(s - run));
+		evbuffer_add(b, esc, 2);
+		run = s + 1;
+	}
+	evbuffer_add(b, run, (size_t)(s - run));
+}
+
+/* name{labels,extra} value.  The value is preformatted. */
+static void m_sample(struct evbuffer *b, const char *name,
+		     const struct mlabel *l, size_t nl,
+		     const struct mlabel *extra, const char *value)
+{
+	bool any = false;
+
+	evbuffer_add_printf(b, "%s", name);
+	for (size_t i = 0; i < nl + (extra ? 1 : 0); i++) {
+		const struct mlabel *x = i < nl ? &l[i] : extra;
+		evbuffer_add_printf(b, "%s%s=\"", any ? "," : "{", x->k);
+		m_escape(b, x->v ? x->v : "");
+		evbuffer_add(b, "\"", 1);
+		any = true;
+	}
+	evbuffer_add_printf(b, "%s %s\n", any ? "}" : "", value);
+}
+
+static void m_u64(struct evbuffer *b, const char *name,
+		  const struct mlabel *l, size_t nl,
+		  const struct mlabel *extra, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	m_sample(b, name, l, nl, extra, buf);
+}
+
+static void m_dbl(struct evbuffer *b, const char *name,
+		  const struct mlabel *l, size_t nl,
+		  const struct mlabel *extra, double v)
+{
+	char buf[64];
+
+	/* Whole numbers (timestamps, sizes) in full, not as 1.7e+09. */
+	if (v == (double)(int64_t)v && v < 9007199254740992.0 &&
+	    v > -9007199254740992.0)
+		snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	else
+		snprintf(buf, sizeof(buf), "%.9g", v);
+	m_sample(b, name, l, nl, extra, buf);
+}
+
+/* A family with one unlabelled sample. */
+static void m_one(struct evbuffer *b, const char *name, const char *type,
+		  const char *help, double v)
+{
+	m_head(b, name, type, help);
+	m_dbl(b, name, NULL, 0, NULL, v);
+}
+
+static const char *const control_qtypes[ANSWER_QT_MAX] = {
+	[ANSWER_QT_A] = "A", [ANSWER_QT_AAAA] = "AAAA", [ANSWER_QT_NS] = "NS",
+	[ANSWER_QT_SOA] = "SOA", [ANSWER_QT_ANY] = "ANY",
+	[ANSWER_QT_TXT] = "TXT", [ANSWER_QT_OTHER] = "OTHER",
+};
+
+static const char *control_rcode_name(unsigned r, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+		"REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
+		"NOTZONE", NULL, NULL, NULL, NULL, NULL, "BADVERS",
+	};
+
+	if (r < sizeof(names) / sizeof(names[0]) && names[r])
+		return names[r];
+	if (r == ANSWER_RCODES - 1)
+		return "OTHER"; /* answer.c folds everything above here */
+	snprintf(buf, len, "RCODE%u", r);
+	return buf;
+}
+
+static void control_metrics_queries(struct evbuffer *b, const struct gslbd *g)
+{
+	struct answer_stats q;
+	char buf[16];
+
+	daemon_query_stats(g, &q);
+	m_head(b, "gslbd_queries_total", "counter",
+	       "DNS queries received, by transport.");
+	m_u64(b, "gslbd_queries_total", &(struct mlabel){ "proto", "udp" },
+	      1, NULL, q.udp);
+	m_u64(b, "gslbd_queries_total", &(struct mlabel){ "proto", "tcp" },
+	      1, NULL, q.tcp);
+	m_head(b, "gslbd_queries_by_qtype_total", "counter",
+	       "DNS queries received, by query type.");
+	for (unsigned i = 0; i < ANSWER_QT_MAX; i++)
+		m_u64(b, "gslbd_queries_by_qtype_total",
+		      &(struct mlabel){ "qtype", control_qtypes[i] }, 1, NULL,
+		      q.qtype[i]);
+	m_head(b, "gslbd_responses_total", "counter",
+	       "DNS responses sent, by response code (extended codes "
+	       "included).");
+	for (unsigned i = 0; i < ANSWER_RCODES; i++) {
+		/* The usual codes always, so that rate() has a series to
+		 * work on before the first one is sent. */
+		if (!q.rcode[i] && i > 5 && i != 16)
+			continue;
+		m_u64(b, "gslbd_responses_total",
+		      &(struct mlabel){ "rcode",
+			control_rcode_name(i, buf, sizeof(buf)) }, 1, NULL,
+		      q.rcode[i]);
+	}
+	m_head(b, "gslbd_truncated_total", "counter",
+	       "UDP responses sent with TC=1 because the answer did not fit.");
+	m_u64(b, "gslbd_truncated_total", NULL, 0, NULL, q.truncated);
+	m_head(b, "gslbd_dropped_total", "counter",
+	       "Packets that got no answer (not a query, too short).");
+	m_u64(b, "gslbd_dropped_total", NULL, 0, NULL, q.dropped);
+	m_head(b, "gslbd_edns_queries_total", "counter",
+	       "Queries with an EDNS OPT record.");
+	m_u64(b, "gslbd_edns_queries_total", NULL, 0, NULL, q.edns);
+	m_head(b, "gslbd_ecs_queries_total", "counter",
+	       "Queries with an EDNS Client Subnet option.");
+	m_u64(b, "gslbd_ecs_queries_total", NULL, 0, NULL, q.ecs);
+}
+
+/* The four labels of every per-address series. */
+struct m_addr_labels {
+	struct mlabel l[4];
+	char ip[INET6_ADDRSTRLEN];
+};
+
+static void m_addr_labels(struct m_addr_labels *al,
+			  const struct model_service *s,
+			  const struct model_endpoint *e,
+			  const struct model_addr *a)
+{
+	model_addr_str(a, al->ip, sizeof(al->ip));
+	al->l[0] = (struct mlabel){ "service", s->name };
+	al->l[1] = (struct mlabel){ "endpoint", control_ep_name(e) };
+	al->l[2] = (struct mlabel){ "region", e->region ? e->region : "" };
+	al->l[3] = (struct mlabel){ "address", al->ip };
+}
+
+enum m_ep_kind { M_EP_UP, M_EP_ELIGIBLE, M_EP_ADMIN, M_EP_SINCE };
+
+static void control_metrics_ep_family(struct evbuffer *b,
+				      const struct model *m,
+				      enum m_ep_kind kind, const char *name)
+{
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		const struct model_service *s = &m->svcs[i];
+		for (size_t j = 0; j < s->neps; j++) {
+			const struct model_endpoint *e = &s->eps[j];
+			for (size_t k = 0; k < e->naddrs; k++) {
+				const struct model_addr *a = &e->addrs[k];
+				struct m_addr_labels al;
+
+				m_addr_labels(&al, s, e, a);
+				switch (kind) {
+				case M_EP_UP:
+					m_u64(b, name, al.l, 4, NULL,
+					      a->health != HEALTH_DOWN);
+					break;
+				case M_EP_ELIGIBLE:
+					m_u64(b, name, al.l, 4, NULL,
+					      model_addr_eligible(e, a));
+					break;
+				case M_EP_SINCE:
+					m_u64(b, name, al.l, 4, NULL,
+					      a->since > 0 ?
+					      (uint64_t)a->since : 0);
+					break;
+				case M_EP_ADMIN:
+					for (unsigned st = ADMIN_NONE;
+					     st <= ADMIN_FORCE_DOWN; st++)
+						m_u64(b, name, al.l, 4,
+						      &(struct mlabel){ "state",
+						      control_admin_name(st) },
+						      e->admin == st);
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void control_metrics_endpoints(struct evbuffer *b,
+				      const struct model *m)
+{
+	m_head(b, "gslbd_endpoint_up", "gauge",
+	       "1 unless the probes found the address down (not yet probed "
+	       "and unprobed addresses count as up).");
+	control_metrics_ep_family(b, m, M_EP_UP, "gslbd_endpoint_up");
+	m_head(b, "gslbd_endpoint_eligible", "gauge",
+	       "1 when the address is given out in answers now (enabled, "
+	       "admin state, health).");
+	control_metrics_ep_family(b, m, M_EP_ELIGIBLE,
+				  "gslbd_endpoint_eligible");
+	m_head(b, "gslbd_endpoint_admin", "gauge",
+	       "Admin state of the address's endpoint: 1 for the state in "
+	       "force, 0 for the others.");
+	control_metrics_ep_family(b, m, M_EP_ADMIN, "gslbd_endpoint_admin");
+	m_head(b, "gslbd_endpoint_last_transition_timestamp_seconds", "gauge",
+	       "Unix time of the address's last health change (0: none "
+	       "yet).");
+	control_metrics_ep_family(b, m, M_EP_SINCE,
+			"gslbd_endpoint_last_transition_timestamp_seconds");
+}
+
+enum m_probe_kind { M_PR_ATTEMPTS, M_PR_FAILURES, M_PR_DURATION, M_PR_LAST };
+
+struct m_probe_arg {
+	struct evbuffer *b;
+	enum m_probe_kind kind;
+};
+
+static void control_metrics_probe_one(const struct probe_info *pi, void *arg)
+{
+	struct m_probe_arg *pa = arg;
+	struct evbuffer *b = pa->b;
+	const struct probe_stats *st = pi->st;
+	const struct mlabel l[4] = {
+		{ "service", pi->service }, { "endpoint", pi->endpoint },
+		{ "region", pi->region }, { "address", pi->address },
+	};
+	static const char *const hist = "gslbd_probe_duration_seconds";
+	char le[32], name[64];
+	uint64_t cum = 0;
+
+	switch (pa->kind) {
+	case M_PR_ATTEMPTS:
+		m_u64(b, "gslbd_probe_attempts_total", l, 4, NULL,
+		      st->attempts);
+		break;
+	case M_PR_FAILURES:
+		for (unsigned c = 0; c < PROBE_FAIL_MAX; c++)
+			m_u64(b, "gslbd_probe_failures_total", l, 4,
+			      &(struct mlabel){ "reason",
+			      probe_fail_class_name(c) }, st->failures[c]);
+		break;
+	case M_PR_DURATION:
+		snprintf(name, sizeof(name), "%s_bucket", hist);
+		for (unsigned i = 0; i < PROBE_LAT_BUCKETS; i++) {
+			cum += st->lat_bucket[i];
+			snprintf(le, sizeof(le), "%g", probe_lat_bounds[i]);
+			m_u64(b, name, l, 4, &(struct mlabel){ "le", le }, cum);
+		}
+		cum += st->lat_bucket[PROBE_LAT_BUCKETS];
+		m_u64(b, name, l, 4, &(struct mlabel){ "le", "+Inf" }, cum);
+		snprintf(name, sizeof(name), "%s_sum", hist);
+		m_dbl(b, name, l, 4, NULL, (double)st->lat_sum_us / 1e6);
+		snprintf(name, sizeof(name), "%s_count", hist);
+		m_u64(b, name, l, 4, NULL, cum);
+		break;
+	case M_PR_LAST:
+		m_dbl(b, "gslbd_probe_last_duration_seconds", l, 4, NULL,
+		      (double)st->last_us / 1e6);
+		break;
+	}
+}
+
+static void control_metrics_probes(struct evbuffer *b,
+				   const struct probe_mgr *pm)
+{
+	struct m_probe_arg pa = { b, M_PR_ATTEMPTS };
+	struct probe_counters pc = { 0 };
+
+	if (pm)
+		probe_mgr_counters(pm, &pc);
+	m_one(b, "gslbd_probes_active", "gauge",
+	      "Probes configured now (one per probed address).", pc.active);
+	m_head(b, "gslbd_probe_transitions_total", "counter",
+	       "Health changes of probed addresses.");
+	m_u64(b, "gslbd_probe_transitions_total", NULL, 0, NULL,
+	      pc.transitions);
+	/* Families must be contiguous: one pass over the probes each. */
+	m_head(b, "gslbd_probe_attempts_total", "counter",
+	       "Probe runs started for the address.");
+	if (pm)
+		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
+	m_head(b, "gslbd_probe_failures_total", "counter",
+	       "Failed probe runs, by class of reason (timeout, refused, "
+	       "status, body, tls, connect, other).");
+	pa.kind = M_PR_FAILURES;
+	if (pm)
+		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
+	m_head(b, "gslbd_probe_duration_seconds", "histogram",
+	       "How long finished probe runs took.");
+	pa.kind = M_PR_DURATION;
+	if (pm)
+		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
+	m_head(b, "gslbd_probe_last_duration_seconds", "gauge",
+	       "How long the address's last finished probe run took.");
+	pa.kind = M_PR_LAST;
+	if (pm)
+		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
+}
+
+static void control_metrics_daemon(struct evbuffer *b, struct gslbd *g)
+{
+	struct daemon_stats st;
+	size_t nrules = 0;
+
+	daemon_get_stats(g, &st);
+	daemon_admin_rules(g, &nrules);
+	m_head(b, "gslbd_build_info", "gauge",
+	       "Always 1; the version is in the label.");
+	m_u64(b, "gslbd_build_info",
+	      &(struct mlabel){ "version", PACKAGE_VERSION }, 1, NULL, 1);
+	m_one(b, "gslbd_start_time_seconds", "gauge",
+	      "Unix time the daemon started serving.", (double)st.started);
+	m_one(b, "gslbd_workers", "gauge", "Query worker threads.",
+	      st.workers);
+	m_one(b, "gslbd_ready", "gauge",
+	      "1 once the first probe round (and Kubernetes sync) is done.",
+	      daemon_ready(g));
+	m_one(b, "gslbd_snapshot_generation", "gauge",
+	      "Answer snapshots published since start.",
+	      (double)st.generation);
+	m_one(b, "gslbd_snapshot_build_seconds", "gauge",
+	      "How long the last snapshot took to build.",
+	      (double)st.last_build_us / 1e6);
+	m_one(b, "gslbd_snapshot_build_timestamp_seconds", "gauge",
+	      "Unix time the last snapshot was published.",
+	      (double)st.last_build_time);
+	m_one(b, "gslbd_snapshot_names", "gauge",
+	      "Names in the current snapshot.", st.snapshot_names);
+	m_one(b, "gslbd_snapshot_bytes", "gauge",
+	      "Memory of the current snapshot.", (double)st.snapshot_bytes);
+	m_head(b, "gslbd_reloads_total", "counter",
+	       "Configuration reloads (SIGHUP or POST /reload), by result.");
+	m_u64(b, "gslbd_reloads_total", &(struct mlabel){ "result", "ok" },
+	      1, NULL, st.reloads_ok);
+	m_u64(b, "gslbd_reloads_total",
+	      &(struct mlabel){ "result", "failed" }, 1, NULL,
+	      st.reloads_failed);
+	/* Before any reload the configuration in use is the one that
+	 * loaded at start, which succeeded. */
+	m_one(b, "gslbd_last_reload_success", "gauge",
+	      "1 when the last reload succeeded (or there was none yet).",
+	      st.last_reload_time ? st.last_reload_ok : 1);
+	m_one(b, "gslbd_last_reload_timestamp_seconds", "gauge",
+	      "Unix time of the last reload attempt (0: none yet).",
+	      (double)st.last_reload_time);
+	m_one(b, "gslbd_admin_rules", "gauge",
+	      "Admin rules (drain, force-up, force-down) in force.",
+	      (double)nrules);
+}
+
+static void control_metrics_kube(struct evbuffer *b, const struct gslbd *g)
+{
+	const struct kube_src *k = daemon_kube(g);
+	struct kube_status ks;
+
+	if (!k)
+		return;
+	kube_get_status(k, &ks);
+	m_one(b, "gslbd_kube_connected", "gauge",
+	      "1 when the last request reached the Kubernetes API.",
+	      ks.connected);
+	m_one(b, "gslbd_kube_synced", "gauge",
+	      "1 once a full list has been received from the API.",
+	      ks.synced);
+	m_one(b, "gslbd_kube_from_cache", "gauge",
+	      "1 while serving the cache file's service list.",
+	      ks.from_cache);
+	m_one(b, "gslbd_kube_last_sync_timestamp_seconds", "gauge",
+	      "Unix time of the last full list (0: none).",
+	      (double)ks.last_sync);
+	m_head(b, "gslbd_kube_relists_total", "counter",
+	       "Full lists after the first (resync, 410 Gone, reconnect).");
+	m_u64(b, "gslbd_kube_relists_total", NULL, 0, NULL, ks.relists);
+	m_head(b, "gslbd_kube_watch_events_total", "counter",
+	       "Watch events received.");
+	m_u64(b, "gslbd_kube_watch_events_total", NULL, 0, NULL,
+	      ks.watch_events);
+	m_head(b, "gslbd_kube_errors_total", "counter",
+	       "Failed API requests and objects that could not be used.");
+	m_u64(b, "gslbd_kube_errors_total", NULL, 0, NULL, ks.errors);
+	m_one(b, "gslbd_kube_services", "gauge",
+	      "Services from the Kubernetes source.", ks.services);
+}
+
+static void control_metrics(struct control *c, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+	const struct model *m = daemon_model(c->g);
+
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	control_metrics_daemon(b, c->g);
+	control_metrics_queries(b, c->g);
+	if (m)
+		control_metrics_endpoints(b, m);
+	control_metrics_probes(b, daemon_probes(c->g));
+	control_metrics_kube(b, c->g);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Cache-Control", "no-store");
+	control_send(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+/* ---- /status ---- */
+
+static json_t *control_status_addr(struct jb *jb,
+				   const struct model_endpoint *e,
+				   const struct model_addr *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+	json_t *o = json_object();
+
+	if (!o) {
+		jb->bad = true;
+		return NULL;
+	}
+	model_addr_str(a, ip, sizeof(ip));
+	jb_set(jb, o, "address", jb_str(jb, ip));
+	jb_set(jb, o, "health", jb_str(jb, health_name(a->health)));
+	jb_set(jb, o, "reason", jb_str(jb, a->reason));
+	jb_set(jb, o, "since", json_integer(a->since));
+	jb_set(jb, o, "eligible", json_boolean(model_addr_eligible(e, a)));
+	return o;
+}
+
+static json_t *control_status_ep(struct jb *jb, const struct model_endpoint *e)
+{
+	json_t *o = json_object(), *addrs = json_array();
+
+	if (!o || !addrs) {
+		json_decref(o);
+		json_decref(addrs);
+		jb->bad = true;
+		return NULL;
+	}
+	jb_set(jb, o, "name", jb_str(jb, control_ep_name(e)));
+	jb_set(jb, o, "region", jb_str(jb, e->region));
+	jb_set(jb, o, "weight", json_integer(e->weight));
+	jb_set(jb, o, "priority", json_integer(e->priority));
+	jb_set(jb, o, "enabled", json_boolean(e->enabled));
+	jb_set(jb, o, "admin", jb_str(jb, control_admin_name(e->admin)));
+	for (size_t k = 0; k < e->naddrs; k++)
+		jb_push(jb, addrs, control_status_addr(jb, e, &e->addrs[k]));
+	jb_set(jb, o, "addresses", addrs);
+	return o;
+}
+
+static json_t *control_status_svc(struct jb *jb, const struct model_service *s)
+{
+	json_t *o = json_object(), *eps = json_array();
+
+	if (!o || !eps) {
+		json_decref(o);
+		json_decref(eps);
+		jb->bad = true;
+		return NULL;
+	}
+	jb_set(jb, o, "name", jb_str(jb, s->name));
+	jb_set(jb, o, "policy", jb_str(jb, control_policy_name(s->policy)));
+	jb_set(jb, o, "all-down", jb_str(jb,
+	       control_alldown_name(s->all_down)));
+	jb_set(jb, o, "ttl", json_integer(s->ttl));
+	jb_set(jb, o, "source", jb_str(jb, s->source ? s->source : "config"));
+	for (size_t j = 0; j < s->neps; j++)
+		jb_push(jb, eps, control_status_ep(jb, &s->eps[j]));
+	jb_set(jb, o, "endpoints", eps);
+	return o;
+}
+
+static json_t *control_status_rules(struct jb *jb, const struct gslbd *g)
+{
+	size_t n = 0;
+	const struct daemon_admin_rule *r = daemon_admin_rules(g, &n);
+	json_t *a = json_array();
+
+	if (!a) {
+		jb->bad = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		if (!o) {
+			jb->bad = true;
+			continue;
+		}
+		jb_set(jb, o, "region", jb_str(jb, r[i].region));
+		jb_set(jb, o, "service", jb_str(jb, r[i].service));
+		jb_set(jb, o, "endpoint", jb_str(jb, r[i].endpoint));
+		jb_set(jb, o, "admin", jb_str(jb, control_admin_name(r[i].admin)));
+		jb_push(jb, a, o);
+	}
+	return a;
+}
+
+static json_t *control_status_kube(struct jb *jb, const struct gslbd *g)
+{
+	const struct kube_src *k = daemon_kube(g);
+	struct kube_status ks;
+
+	if (!k)
+		return json_null();
+	kube_get_status(k, &ks);
+	json_t *o = json_object();
+	if (!o) {
+		jb->bad = true;
+		return NULL;
+	}
+	jb_set(jb, o, "connected", json_boolean(ks.connected));
+	jb_set(jb, o, "synced", json_boolean(ks.synced));
+	jb_set(jb, o, "from-cache", json_boolean(ks.from_cache));
+	jb_set(jb, o, "last-sync", json_integer(ks.last_sync));
+	jb_set(jb, o, "relists", json_integer((json_int_t)ks.relists));
+	jb_set(jb, o, "watch-events",
+	       json_integer((json_int_t)ks.watch_events));
+	jb_set(jb, o, "errors", json_integer((json_int_t)ks.errors));
+	jb_set(jb, o, "services", json_integer(ks.services));
+	jb_set(jb, o, "last-error", jb_str(jb, ks.last_error));
+	return o;
+}
+
+static void control_status(struct control *c, struct evhttp_request *req)
+{
+	const struct model *m = daemon_model(c->g);
+	struct daemon_stats st;
+	struct jb jb = { false };
+	json_t *o = json_object(), *svcs = json_array();
+
+	if (!o || !svcs) {
+		json_decref(o);
+		json_decref(svcs);
+		control_text(req, HTTP_INTERNAL, "Internal Server Error",
+			     "out of memory\n");
+		return;
+	}
+	daemon_get_stats(c->g, &st);
+	jb_set(&jb, o, "version", jb_str(&jb, PACKAGE_VERSION));
+	jb_set(&jb, o, "zone", jb_str(&jb, m ? m->zone.apex : NULL));
+	jb_set(&jb, o, "generation", json_integer((json_int_t)st.generation));
+	jb_set(&jb, o, "ready", json_boolean(daemon_ready(c->g)));
+	jb_set(&jb, o, "started", json_integer(st.started));
+	jb_set(&jb, o, "workers", json_integer(st.workers));
+	jb_set(&jb, o, "snapshot", json_pack("{s:I,s:I,s:f,s:I}",
+	       "names", (json_int_t)st.snapshot_names,
+	       "bytes", (json_int_t)st.snapshot_bytes,
+	       "build-seconds", (double)st.last_build_us / 1e6,
+	       "built", (json_int_t)st.last_build_time));
+	jb_set(&jb, o, "reloads", json_pack("{s:I,s:I,s:I,s:b}",
+	       "ok", (json_int_t)st.reloads_ok,
+	       "failed", (json_int_t)st.reloads_failed,
+	       "last", (json_int_t)st.last_reload_time,
+	       "last-ok", st.last_reload_time ? st.last_reload_ok : 1));
+	for (size_t i = 0; m && i < m->nsvcs; i++)
+		jb_push(&jb, svcs, control_status_svc(&jb, &m->svcs[i]));
+	jb_set(&jb, o, "services", svcs);
+	jb_set(&jb, o, "admin-rules", control_status_rules(&jb, c->g));
+	jb_set(&jb, o, "kubernetes", control_status_kube(&jb, c->g));
+	if (jb.bad) {
+		json_decref(o);
+		o = NULL;
+	}
+	control_json(req, HTTP_OK, "OK", o);
+}
+
+/* ---- admin actions and reload ---- */
+
+/* The request's parameters: the query string, then a form body. */
+static int control_params(struct evhttp_request *req, struct evkeyvalq *out)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *q = u ? evhttp_uri_get_query(u) : NULL;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = in ? evbuffer_get_length(in) : 0;
+	struct evkeyvalq body;
+
+	TAILQ_INIT(out);
+	if (q && evhttp_parse_query_str(q, out) < 0)
+		return -1;
+	if (!len)
+		return 0;
+	/* Bounded by evhttp_set_max_body_size. */
+	char *s = malloc(len + 1);
+	if (!s)
+		return -1;
+	evbuffer_copyout(in, s, len);
+	s[len] = '\0';
+	TAILQ_INIT(&body);
+	int rc = strlen(s) == len ? evhttp_parse_query_str(s, &body) : -1;
+	free(s);
+	if (rc < 0) {
+		evhttp_clear_headers(&body);
+		return -1;
+	}
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, &body, next)
+		if (evhttp_add_header(out, kv->key, kv->value) < 0)
+			rc = -1;
+	evhttp_clear_headers(&body);
+	return rc;
+}
+
+static void control_admin(struct control *c, struct evhttp_request *req,
+			  enum model_admin a)
+{
+	struct evkeyvalq params;
+	const char *v[3] = { NULL, NULL, NULL };
+	static const char *const keys[3] = { "region", "service", "endpoint" };
+	struct evkeyval *kv;
+	char msg[160];
+
+	if (control_params(req, &params) < 0) {
+		evhttp_clear_headers(&params);
+		control_error(req, HTTP_BADREQUEST, "Bad Request",
+			      "malformed parameters");
+		return;
+	}
+	TAILQ_FOREACH(kv, &params, next) {
+		size_t i;
+		for (i = 0; i < 3 && strcmp(kv->key, keys[i]); i++)
+			;
+		if (i == 3 || v[i]) {
+			snprintf(msg, sizeof(msg), "%s parameter '%.64s'",
+				 i == 3 ? "unknown" : "repeated", kv->key);
+			evhttp_clear_headers(&params);
+			control_error(req, HTTP_BADREQUEST, "Bad Request", msg);
+			return;
+		}
+		v[i] = *kv->value ? kv->value : NULL;
+	}
+	/* An action on every endpoint at once is too easy to do by
+	 * mistake (a shell variable that came out empty). */
+	if (!v[0] && !v[1] && !v[2]) {
+		evhttp_clear_headers(&params);
+		control_error(req, HTTP_BADREQUEST, "Bad Request",
+			      "give region, service or endpoint");
+		return;
+	}
+	/* daemon_set_admin logs the change. */
+	int n = daemon_set_admin(c->g, v[0], v[1], v[2], a);
+	evhttp_clear_headers(&params);
+	if (n < 0) {
+		control_error(req, HTTP_INTERNAL, "Internal Server Error",
+			      "out of memory");
+		return;
+	}
+	control_json(req, HTTP_OK, "OK", json_pack("{s:i,s:s}", "matched", n,
+			"admin", control_admin_name(a)));
+}
+
+static void control_reload(struct control *c, struct evhttp_request *req)
+{
+	char err[256] = "";
+
+	log_info("reload requested via the control API");
+	if (daemon_reload(c->g, err, sizeof(err)) < 0) {
+		control_json(req, 409, "Conflict", json_pack("{s:b,s:s}", "ok",
+			     0, "error", err[0] ? err : "reload failed"));
+		return;
+	}
+	control_json(req, HTTP_OK, "OK", json_pack("{s:b}", "ok", 1));
+}
+
+/* ---- routing ---- */
+
+enum control_route {
+	R_METRICS, R_STATUS, R_HEALTHZ, R_READYZ, R_DRAIN, R_UNDRAIN,
+	R_FORCE_UP, R_FORCE_DOWN, R_RELOAD,
+};
+
+static const struct {
+	const char *path;
+	bool post;   /* else GET (and HEAD) */
+	bool open;   /* no token needed */
+} control_routes[] = {
+	[R_METRICS] = { "/metrics", false, false },
+	[R_STATUS] = { "/status", false, false },
+	[R_HEALTHZ] = { "/healthz", false, true },
+	[R_READYZ] = { "/readyz", false, false },
+	[R_DRAIN] = { "/admin/drain", true, false },
+	[R_UNDRAIN] = { "/admin/undrain", true, false },
+	[R_FORCE_UP] = { "/admin/force-up", true, false },
+	[R_FORCE_DOWN] = { "/admin/force-down", true, false },
+	[R_RELOAD] = { "/reload", true, false },
+};
+
+static void control_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct control *c = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	size_t r, nroutes = sizeof(control_routes) / sizeof(control_routes[0]);
+
+	if (!path || !*path)
+		path = "/";
+	for (r = 0; r < nroutes && strcmp(path, control_routes[r].path); r++)
+		;
+	if (r == nroutes) {
+		control_error(req, HTTP_NOTFOUND, "Not Found", "no such path");
+		return;
+	}
+	if (!control_routes[r].open && !control_authorized(c, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "WWW-Authenticate", "Bearer realm=\"gslbd\"");
+		control_error(req, 401, "Unauthorized",
+			      "missing or wrong bearer token");
+		return;
+	}
+	if (control_routes[r].post ? cmd != EVHTTP_REQ_POST :
+	    cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Allow", control_routes[r].post ? "POST" :
+				  "GET, HEAD");
+		control_error(req, HTTP_BADMETHOD, "Method Not Allowed",
+			      control_routes[r].post ? "use POST" :
+			      "use GET");
+		return;
+	}
+	switch ((enum control_route)r) {
+	case R_METRICS:
+		control_metrics(c, req);
+		break;
+	case R_STATUS:
+		control_status(c, req);
+		break;
+	case R_HEALTHZ:
+		control_text(req, HTTP_OK, "OK", "ok\n");
+		break;
+	case R_READYZ:
+		if (daemon_ready(c->g))
+			control_text(req, HTTP_OK, "OK", "ready\n");
+		else
+			control_text(req, HTTP_SERVUNAVAIL,
+				     "Service Unavailable", "not ready\n");
+		break;
+	case R_DRAIN:
+		control_admin(c, req, ADMIN_DRAINED);
+		break;
+	case R_UNDRAIN:
+		control_admin(c, req, ADMIN_NONE);
+		break;
+	case R_FORCE_UP:
+		control_admin(c, req, ADMIN_FORCE_UP);
+		break;
+	case R_FORCE_DOWN:
+		control_admin(c, req, ADMIN_FORCE_DOWN);
+		break;
+	case R_RELOAD:
+		control_reload(c, req);
+		break;
+	}
+}
+
+/* ---- lifetime ---- */
+
+static const char *control_addr_str(const struct model_listen *l, char *buf,
+				    size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (l->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&l->ss;
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(s->sin6_port));
+	} else {
+		const struct sockaddr_in *s = (const void *)&l->ss;
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s->sin_port));
+	}
+	return buf;
+}
+
+static bool control_is_loopback(const struct model_listen *l)
+{
+	const struct sockaddr_in *sin = (const void *)&l->ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&l->ss;
+
+	if (l->ss.ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		sin6->sin6_addr.s6_addr[12] == 127);
+}
 
 struct control *control_new(struct event_base *base, struct gslbd *g,
 			    const struct model_control *conf, char *err,
 			    size_t errlen)
 {
-	return calloc(1, sizeof(struct control));
+	struct control *c = calloc(1, sizeof(*c));
+	struct evconnlistener *lev;
+	char where[INET6_ADDRSTRLEN + 16];
+
+	control_addr_str(&conf->listen, where, sizeof(where));
+	if (!c || !(c->http = evhttp_new(base))) {
+		snprintf(err, errlen, "control API: out of memory");
+		free(c);
+		return NULL;
+	}
+	c->g = g;
+	c->public = !control_is_loopback(&conf->listen);
+	if (control_set_token(c, conf->token) < 0) {
+		snprintf(err, errlen, "control API: cannot hash the token");
+		control_free(c);
+		return NULL;
+	}
+	evhttp_set_max_headers_size(c->http, CONTROL_MAX_HEADERS);
+	evhttp_set_max_body_size(c->http, CONTROL_MAX_BODY);
+	evhttp_set_timeout(c->http, CONTROL_TIMEOUT_S);
+	/* Every method reaches the dispatcher, which answers 405 itself
+	 * with an Allow header naming the right one. */
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+		EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(c->http, control_dispatch, c);
+	lev = evconnlistener_new_bind(base, NULL, NULL,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+		LEV_OPT_REUSEABLE, CONTROL_BACKLOG,
+		(const struct sockaddr *)&conf->listen.ss, (int)conf->listen.sslen);
+	if (!lev) {
+		int e = errno;
+		snprintf(err, errlen, "control API: cannot listen on %s: %s "
+			 "(set control.listen, or control.enabled: false)",
+			 where, strerror(e));
+		control_free(c);
+		return NULL;
+	}
+	if (!evhttp_bind_listener(c->http, lev)) {
+		evconnlistener_free(lev);
+		snprintf(err, errlen, "control API: out of memory");
+		control_free(c);
+		return NULL;
+	}
+	log_info("control API listening address=%s token=%s", where,
+		 c->have_token ? "required" : "none");
+	return c;
 }
 
 int control_set_token(struct control *c, const char *token)
 {
+	unsigned char md[32];
+
+	if (!token || !*token) {
+		/* The address stays until a restart: a reload must not open a
+		 * public listener to everyone by dropping the token. */
+		if (c->public && c->have_token) {
+			log_warn("control token kept: the control API listens "
+				 "on a non-loopback address until restarted");
+			return -1;
+		}
+		c->have_token = false;
+		return 0;
+	}
+	if (control_digest(token, strlen(token), md) < 0)
+		return -1;
+	memcpy(c->token_md, md, sizeof(md));
+	c->have_token = true;
 	return 0;
 }
 
 void control_free(struct control *c)
 {
+	if (!c)
+		return;
+	if (c->http)
+		evhttp_free(c->http); /* frees the bound listeners too */
+	OPENSSL_cleanse(c->token_md, sizeof(c->token_md));
 	free(c);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,15 +80,33 @@ static void err_to_log(void *arg, const char *line)
 	log_err("config error: %s", line);
 }
 
-/* Compile the model as it stands and hand it to the workers. */
-static int rebuild(struct gslbd *g)
+/* Compile the model as it stands and hand it to the workers.  Health and
+ * admin changes patch the current snapshot (only the services whose
+ * eligibility changed are rebuilt); a new service list needs a full
+ * build, as does a patch chain grown long. */
+static int rebuild(struct gslbd *g, bool full)
 {
 	char err[256];
 	struct timespec t0, t1;
+	const struct snap *cur = snap_current();
+	struct snap *s = NULL;
+	struct model_addr **changed;
+	size_t n;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct snap *s = compile_snapshot(g->model, g->st.generation + 1, err,
-					  sizeof(err));
+	/* The transitions since the last build say which services to
+	 * rebuild; anything else (a new model, too many) rebuilds all. */
+	bool known = probe_mgr_take_changed(g->probes, &changed, &n);
+	if (!full && known && cur && n <= 1024) {
+		uint32_t dirty[1024];
+		for (size_t i = 0; i < n; i++)
+			dirty[i] = changed[i]->svc_idx;
+		s = compile_patch(cur, g->model, dirty, n,
+				  g->st.generation + 1, err, sizeof(err));
+	}
+	if (!s)
+		s = compile_snapshot(g->model, g->st.generation + 1, err,
+				     sizeof(err));
 	if (!s) {
 		log_err("snapshot build failed, still serving the previous one "
 			"reason=\"%s\"", err);
@@ -98,20 +117,22 @@ static int rebuild(struct gslbd *g)
 	g->st.last_build_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
 		(t1.tv_nsec - t0.tv_nsec) / 1000;
 	g->st.last_build_time = time(NULL);
-	g->st.snapshot_bytes = snap_arena_bytes(s->arena);
+	g->st.snapshot_bytes = 0;
+	for (unsigned i = 0; i < s->narenas; i++)
+		g->st.snapshot_bytes += snap_arena_bytes(s->arenas[i]);
 	g->st.snapshot_names = s->nnodes;
 	snap_publish(g->qsbr, s);
 	qsbr_reclaim(g->qsbr);
 	log_debug("snapshot published generation=%llu names=%u bytes=%zu "
-		  "build_us=%lld", (unsigned long long)g->st.generation,
-		  s->nnodes, g->st.snapshot_bytes,
+		  "arenas=%u build_us=%lld", (unsigned long long)g->st.generation,
+		  s->nnodes, g->st.snapshot_bytes, s->narenas,
 		  (long long)g->st.last_build_us);
 	return 0;
 }
 
 static void on_health_change(void *arg)
 {
-	rebuild(arg);
+	rebuild(arg, false);
 }
 
 /* --- service composition and admin rules ---------------------------- */
@@ -141,6 +162,8 @@ static void apply_rules(const struct gslbd *g, struct model *m)
 		struct model_service *svc = &m->svcs[i];
 		for (size_t j = 0; j < svc->neps; j++) {
 			struct model_endpoint *ep = &svc->eps[j];
+			for (size_t a = 0; a < ep->naddrs; a++)
+				ep->addrs[a].svc_idx = (uint32_t)i;
 			ep->admin = ADMIN_NONE;
 			for (size_t k = 0; k < g->nrules; k++)
 				if (rule_match(&g->rules[k], m, svc, ep))
@@ -186,6 +209,16 @@ static int go_live(struct gslbd *g, struct model *m)
 	struct model_service *old_cfg = g->cfg_svcs, *v;
 	size_t old_n = g->ncfg_svcs, nv;
 
+	/* Without another source nothing is ever recomposed: the config's
+	 * services serve as they are, with no pristine copy kept. */
+	if (!m->kube.enabled) {
+		g->cfg_svcs = NULL;
+		g->ncfg_svcs = 0;
+		apply_rules(g, m);
+		if (probe_mgr_sync(g->probes, m) < 0)
+			goto undo;
+		goto live;
+	}
 	g->cfg_svcs = m->svcs;
 	g->ncfg_svcs = m->nsvcs;
 	if (compose(g, &v, &nv) < 0)
@@ -199,10 +232,14 @@ static int go_live(struct gslbd *g, struct model *m)
 		free_services(v, nv);
 		goto undo;
 	}
+live:
 	free_services(old_cfg, old_n);
 	model_free(g->model);
 	g->model = m;
-	rebuild(g);
+	rebuild(g, true);
+	/* Parsing a large config leaves freed memory in the heap; give it
+	 * back to the system. */
+	malloc_trim(0);
 	return 0;
 undo:
 	g->cfg_svcs = old_cfg;
@@ -414,7 +451,7 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 		 "matched=%d", region ? region : "*", service ? service : "*",
 		 endpoint ? endpoint : "*", (int)a, matched);
 	apply_rules(g, g->model);
-	rebuild(g);
+	rebuild(g, true);
 	return matched;
 }
 

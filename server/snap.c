@@ -20,13 +20,23 @@ struct snap_chunk {
 struct snap_arena {
 	struct snap_chunk *head;
 	size_t total;
+	_Atomic unsigned refs; /* snapshots using it (control thread only
+				  changes it; atomic for clarity) */
 };
 
 #define CHUNK_MIN (64u * 1024u)
 
 struct snap_arena *snap_arena_new(void)
 {
-	return calloc(1, sizeof(struct snap_arena));
+	struct snap_arena *a = calloc(1, sizeof(struct snap_arena));
+	if (a)
+		atomic_init(&a->refs, 1);
+	return a;
+}
+
+void snap_arena_ref(struct snap_arena *a)
+{
+	atomic_fetch_add(&a->refs, 1);
 }
 
 void *snap_alloc(struct snap_arena *a, size_t size)
@@ -77,9 +87,16 @@ static void arena_free(struct snap_arena *a)
 
 void snap_free(struct snap *s)
 {
-	/* The snapshot struct itself lives in its arena. */
-	if (s)
-		arena_free(s->arena);
+	if (!s)
+		return;
+	/* The snapshot struct itself lives in its own (last) arena: take
+	 * the list out of it before anything is freed. */
+	struct snap_arena *a[SNAP_MAX_ARENAS];
+	unsigned n = s->narenas;
+	memcpy(a, s->arenas, n * sizeof(a[0]));
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_fetch_sub(&a[i]->refs, 1) == 1)
+			arena_free(a[i]);
 }
 
 const struct snap_rrset *snap_rrset_find(const struct snap_node *n,

@@ -58,6 +58,9 @@ struct snap_svc {
 #define SNAP_RR4_LEN (2 + 10 + 4)
 #define SNAP_RR6_LEN (2 + 10 + 16)
 
+/* Patches before a full rebuild compacts the shared arenas again. */
+#define SNAP_MAX_ARENAS 32
+
 enum {
 	SNAP_N_CUT = 1,  /* a delegation point below the apex */
 	SNAP_N_APEX = 2,
@@ -71,7 +74,7 @@ struct snap_node {
 	const uint8_t *name;  /* lower-case wire */
 	const struct snap_rrset *rrsets; /* sorted by type */
 	const struct snap_rrset *referral; /* CUT: NS + glue, uncompressed */
-	const struct snap_svc *svc;
+	uint32_t svc;         /* 1 + index into snap.svcs; 0: no service */
 };
 
 /* A topology rule: a client prefix preferring a region. */
@@ -110,8 +113,24 @@ struct snap {
 	const struct snap_topo *topo; /* longest prefix first */
 	uint32_t ntopo;
 
-	struct snap_arena *arena; /* owns all of the above */
+	/* Service answers by model service index.  A health change copies
+	 * this table and rebuilds only the services that changed; the rest
+	 * is shared with the previous snapshot. */
+	const struct snap_svc **svcs;
+	uint32_t nsvcs;
+
+	/* Arenas holding this snapshot's data, shared and refcounted; the
+	 * last one is its own (it holds this struct). */
+	struct snap_arena *arenas[SNAP_MAX_ARENAS];
+	unsigned narenas;
+	struct snap_arena *arena; /* == arenas[narenas - 1] */
 };
+
+static inline const struct snap_svc *snap_node_svc(const struct snap *s,
+						   const struct snap_node *n)
+{
+	return n->svc ? s->svcs[n->svc - 1] : NULL;
+}
 
 /* Exact-match lookup of a lower-case wire name. */
 static inline const struct snap_node *
@@ -139,6 +158,8 @@ struct snap_arena *snap_arena_new(void);
 void *snap_alloc(struct snap_arena *a, size_t size);
 void *snap_memdup(struct snap_arena *a, const void *p, size_t size);
 size_t snap_arena_bytes(const struct snap_arena *a);
+/* One more snapshot uses the arena. */
+void snap_arena_ref(struct snap_arena *a);
 
 /* Free a snapshot and its arena. */
 void snap_free(struct snap *s);

@@ -361,6 +361,55 @@ static void test_edns(void)
 	ldns_pkt_free(p);
 }
 
+/* Health changes patch the snapshot: only the changed service is rebuilt,
+ * everything else is shared, and chains are bounded. */
+static void test_patch(void)
+{
+	char err[256];
+	struct snap *base = snap, *p1, *p2;
+	size_t fo = (size_t)(svc("fo") - model->svcs);
+	size_t www = (size_t)(svc("www") - model->svcs);
+
+	svc("fo")->eps[0].addrs[0].health = HEALTH_UP;
+	recompile();
+	base = snap;
+	svc("fo")->eps[0].addrs[0].health = HEALTH_DOWN;
+	uint32_t dirty[1] = { (uint32_t)fo };
+	p1 = compile_patch(base, model, dirty, 1, 10, err, sizeof(err));
+	ok(p1 != NULL, "a health change patches the snapshot");
+	ok(p1 && p1->svcs[fo] != base->svcs[fo], "...rebuilding the changed service");
+	ok(p1 && p1->svcs[www] == base->svcs[www], "...sharing the unchanged ones");
+	ok(p1 && p1->table == base->table, "...and the name table");
+	is_int(p1 ? p1->narenas : 0, 2, "...adding one arena");
+	snap = p1;
+	ldns_pkt *p = ask("fo.z.test", DNS_T_A, NULL);
+	ok(p && strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.31") != NULL,
+	   "the patched snapshot answers with the failover region");
+	ldns_pkt_free(p);
+	snap_free(base); /* the patch keeps what it shares alive */
+	p = ask("www.z.test", DNS_T_A, NULL);
+	is_int(p ? ldns_pkt_ancount(p) : 0, 3,
+	       "after the base is freed, shared services still answer");
+	ldns_pkt_free(p);
+	p2 = compile_patch(p1, model, NULL, 0, 11, err, sizeof(err));
+	ok(p2 && p2->svcs[fo] == p1->svcs[fo], "nothing dirty: nothing rebuilt");
+	snap_free(p1);
+	snap = p2;
+	struct snap *cur = p2;
+	int n = 0;
+	while ((p2 = compile_patch(cur, model, dirty, 1, 12, err, sizeof(err)))) {
+		snap_free(cur);
+		cur = p2;
+		n++;
+	}
+	snap = cur;
+	is_int(cur->narenas, SNAP_MAX_ARENAS, "patch chains stop at SNAP_MAX_ARENAS");
+	ok(n > 0 && strstr(err, "full rebuild") != NULL, "...then ask for a full rebuild");
+	svc("fo")->eps[0].addrs[0].health = HEALTH_UP;
+	recompile();
+	is_int(snap->narenas, 1, "a full rebuild compacts to one arena");
+}
+
 static void test_truncation(void)
 {
 	char extra[4096];
@@ -537,6 +586,7 @@ int main(void)
 	test_edns();
 	test_policies();
 	test_all_down();
+	test_patch();
 	test_truncation();
 	test_referral();
 	model_free(model);
