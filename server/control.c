@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -862,6 +863,30 @@ static int control_params(struct evhttp_request *req, struct evkeyvalq *out)
 	return rc;
 }
 
+/* Service names in the model are lower case with a trailing dot; take
+ * "WWW.Example.org" as "www.example.org." and "www" as it is (daemon.h
+ * matches names relative to the zone).  Returns a heap copy or NULL. */
+static char *control_service_name(const struct gslbd *g, const char *s)
+{
+	const struct model *m = daemon_model(g);
+	const char *apex = m && m->zone.apex ? m->zone.apex : "";
+	size_t len = strlen(s), alen = strlen(apex);
+	char *out = malloc(len + 2);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i <= len; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	/* apex is "example.org.": compare without its dot. */
+	if (len && out[len - 1] != '.' && alen > 1 && len >= alen - 1 &&
+	    !strncmp(out + len - (alen - 1), apex, alen - 1) &&
+	    (len == alen - 1 || out[len - alen] == '.')) {
+		out[len] = '.';
+		out[len + 1] = '\0';
+	}
+	return out;
+}
+
 static void control_admin(struct control *c, struct evhttp_request *req,
 			  enum model_admin a)
 {
@@ -898,8 +923,16 @@ static void control_admin(struct control *c, struct evhttp_request *req,
 			      "give region, service or endpoint");
 		return;
 	}
+	char *svc = v[1] ? control_service_name(c->g, v[1]) : NULL;
+	if (v[1] && !svc) {
+		evhttp_clear_headers(&params);
+		control_error(req, HTTP_INTERNAL, "Internal Server Error",
+			      "out of memory");
+		return;
+	}
 	/* daemon_set_admin logs the change. */
-	int n = daemon_set_admin(c->g, v[0], v[1], v[2], a);
+	int n = daemon_set_admin(c->g, v[0], svc, v[2], a);
+	free(svc);
 	evhttp_clear_headers(&params);
 	if (n < 0) {
 		control_error(req, HTTP_INTERNAL, "Internal Server Error",
@@ -960,6 +993,15 @@ static void control_dispatch(struct evhttp_request *req, void *arg)
 		;
 	if (r == nroutes) {
 		control_error(req, HTTP_NOTFOUND, "Not Found", "no such path");
+		return;
+	}
+	/* Browsers send Origin with cross-site POSTs: without this, any web
+	 * page an operator opens could drain regions through a loopback API
+	 * that has no token.  gslbctl, curl and Prometheus send none. */
+	if (evhttp_find_header(evhttp_request_get_input_headers(req),
+			       "Origin")) {
+		control_error(req, 403, "Forbidden",
+			      "requests from web pages are refused");
 		return;
 	}
 	if (!control_routes[r].open && !control_authorized(c, req)) {

@@ -24,6 +24,7 @@
 #include <event2/thread.h>
 
 #include "config/cfg.h"
+#include "config/kube/kube.h"
 #include "config/model.h"
 #include "probes/probe.h"
 #include "server/compile.h"
@@ -48,6 +49,8 @@ struct gslbd {
 	struct model_service *cfg_svcs; /* the config file's, pristine */
 	size_t ncfg_svcs;
 	struct probe_mgr *probes;
+	struct kube_src *kube;     /* NULL: no `kubernetes:` section */
+	size_t kube_dups;          /* kube names the config already has */
 	struct qsbr *qsbr;
 	struct listen_set *ls;
 	struct control *control;
@@ -179,25 +182,54 @@ static void free_services(struct model_service *svcs, size_t n)
 	free(svcs);
 }
 
-/* The live service list: deep copies of the config's services, then
- * those of the other sources.  Returns 0 or -1 (nothing changed). */
-static int compose(const struct gslbd *g, struct model_service **out,
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The live service list: deep copies of the config's services, then the
+ * Kubernetes source's, except names the config already has (the file
+ * wins; said once per change of the count).  Returns 0 or -1 (nothing
+ * changed). */
+static int compose(struct gslbd *g, struct model_service **out,
 		   size_t *nout)
 {
-	size_t n = g->ncfg_svcs;
-	struct model_service *v = calloc(n ? n : 1, sizeof(*v));
+	size_t nk = 0, n = 0, dups = 0;
+	const struct model_service *ks = g->kube ? kube_services(g->kube, &nk) :
+		NULL;
+	struct model_service *v = calloc(g->ncfg_svcs + nk + 1, sizeof(*v));
+	char **names = calloc(g->ncfg_svcs + 1, sizeof(*names));
 
-	if (!v)
-		return -1;
-	for (size_t i = 0; i < g->ncfg_svcs; i++) {
-		if (model_service_copy(&v[i], &g->cfg_svcs[i]) < 0) {
-			free_services(v, i);
-			return -1;
-		}
+	if (!v || !names)
+		goto fail;
+	for (size_t i = 0; i < g->ncfg_svcs; i++, n++) {
+		if (model_service_copy(&v[n], &g->cfg_svcs[i]) < 0)
+			goto fail;
+		names[i] = g->cfg_svcs[i].name;
 	}
+	qsort(names, g->ncfg_svcs, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < nk; i++) {
+		const char *key = ks[i].name;
+		if (bsearch(&key, names, g->ncfg_svcs, sizeof(*names), name_cmp)) {
+			dups++;
+			continue;
+		}
+		if (model_service_copy(&v[n], &ks[i]) < 0)
+			goto fail;
+		n++;
+	}
+	if (dups != g->kube_dups)
+		log_warn("kubernetes services also in the config file, the "
+			 "file's kept count=%zu", dups);
+	g->kube_dups = dups;
+	free(names);
 	*out = v;
 	*nout = n;
 	return 0;
+fail:
+	free(names);
+	free_services(v, n);
+	return -1;
 }
 
 /* Make m live: its services become the composed list, probes follow,
@@ -248,6 +280,70 @@ undo:
 	return -1;
 }
 
+/* The other sources' services changed: recompose in place, probes
+ * follow, full rebuild (the service list, and so its indexes, moved). */
+static int services_changed(struct gslbd *g)
+{
+	struct model_service *v, *old = g->model->svcs;
+	size_t nv, old_n = g->model->nsvcs;
+
+	if (compose(g, &v, &nv) < 0)
+		return -1;
+	g->model->svcs = v;
+	g->model->nsvcs = nv;
+	apply_rules(g, g->model);
+	if (probe_mgr_sync(g->probes, g->model) < 0) {
+		g->model->svcs = old;
+		g->model->nsvcs = old_n;
+		free_services(v, nv);
+		log_err("kubernetes change not applied: out of memory");
+		return -1;
+	}
+	free_services(old, old_n);
+	return rebuild(g, true);
+}
+
+static void on_kube_change(void *arg)
+{
+	struct gslbd *g = arg;
+	if (g->model->kube.enabled)
+		services_changed(g);
+}
+
+static int kube_start(struct gslbd *g, char *err, size_t errlen)
+{
+	const struct model *m = g->model;
+	g->kube = kube_new(g->base, &m->kube, m->zone.apex,
+			   &m->probe_defaults, on_kube_change, g, err, errlen);
+	return g->kube ? 0 : -1;
+}
+
+/* After a reload made nm live: keep, retune, replace or stop the
+ * Kubernetes source as the new section says. */
+static void kube_reconfigure(struct gslbd *g, const struct model_kube *old)
+{
+	char err[256];
+	const struct model *m = g->model;
+
+	if (!m->kube.enabled) {
+		kube_free(g->kube);
+		g->kube = NULL;
+		return;
+	}
+	if (g->kube && kube_conf_same_source(old, &m->kube)) {
+		if (kube_update(g->kube, &m->kube, m->zone.apex,
+				&m->probe_defaults) < 0)
+			log_err("kubernetes settings not updated: out of memory");
+		return;
+	}
+	/* A new API or credentials: the new source starts from the cache
+	 * file at once, so the gap in its names is short. */
+	kube_free(g->kube);
+	g->kube = NULL;
+	if (kube_start(g, err, sizeof(err)) < 0)
+		log_err("kubernetes source not started: %s", err);
+}
+
 int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 {
 	log_info("reloading config=%s", g->path);
@@ -275,11 +371,16 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	if (g->control && control_set_token(g->control, nm->control.token) < 0)
 		log_warn("control token not updated");
 	size_t n = nm->nsvcs;
+	struct model_kube old_kube = g->model->kube;
+	memset(&g->model->kube, 0, sizeof(g->model->kube)); /* now ours */
 	if (go_live(g, nm) < 0) {
+		g->model->kube = old_kube;
 		snprintf(err, errlen, "cannot set up probes (out of memory)");
 		log_err("reload rejected: %s", err);
 		return -1;
 	}
+	kube_reconfigure(g, &old_kube);
+	model_kube_clear(&old_kube);
 	g->st.reloads_failed--;
 	g->st.reloads_ok++;
 	g->st.last_reload_ok = true;
@@ -376,12 +477,22 @@ const struct probe_mgr *daemon_probes(const struct gslbd *g)
 
 const struct kube_src *daemon_kube(const struct gslbd *g)
 {
-	return NULL;
+	return g->kube;
 }
 
+/* Serving the cache file counts as synced: during an API outage every
+ * instance would otherwise stay unready, which is the outage gslbd is
+ * there to ride out. */
 bool daemon_ready(const struct gslbd *g)
 {
-	return g->probes && probe_mgr_first_round_done(g->probes);
+	struct kube_status ks;
+
+	if (!g->probes || !probe_mgr_first_round_done(g->probes))
+		return false;
+	if (!g->kube)
+		return true;
+	kube_get_status(g->kube, &ks);
+	return ks.synced || ks.from_cache;
 }
 
 static char *dup_or_null(const char *s)
@@ -526,6 +637,10 @@ static int run(struct gslbd *g)
 	}
 	if (!snap_current())
 		return 1;
+	if (g->model->kube.enabled && kube_start(g, err, sizeof(err)) < 0) {
+		log_err("kubernetes source: %s", err);
+		return 1;
+	}
 	if (listen_start(g->ls, g->qsbr, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 1;
@@ -542,6 +657,7 @@ static void teardown(struct gslbd *g)
 {
 	listen_close(g->ls); /* joins the workers first */
 	control_free(g->control);
+	kube_free(g->kube);
 	probe_mgr_free(g->probes);
 	free_services(g->cfg_svcs, g->ncfg_svcs);
 	for (size_t i = 0; i < g->nrules; i++) {

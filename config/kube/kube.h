@@ -42,6 +42,22 @@ struct kube_src *kube_new(struct event_base *base,
 const struct model_service *kube_services(const struct kube_src *k,
 					  size_t *n);
 
+/* On reload.  True when a and b reach the same objects the same way
+ * (credentials, namespaces, kinds, timeouts, cache file): the running
+ * source can stay and take b's mapping settings through kube_update.
+ * False: make a new source (keep serving the old one's services until
+ * the new one first calls back, then kube_free the old). */
+bool kube_conf_same_source(const struct model_kube *a,
+			   const struct model_kube *b);
+
+/* New mapping settings for a running source: conf's policy and ttl, the
+ * zone apex and probe-defaults.  The objects it holds are mapped again
+ * on the next loop turn, and the change callback follows if the
+ * services differ.  Returns 0, or -1 when out of memory (the old
+ * settings stay). */
+int kube_update(struct kube_src *k, const struct model_kube *conf,
+		const char *zone_apex, const struct probe_spec *defaults);
+
 /* Stop every transfer and free.  NULL is fine. */
 void kube_free(struct kube_src *k);
 

@@ -1306,6 +1306,213 @@ static void test_zonefile(void)
 	rmdir(tmpdir);
 }
 
+/* ---- control ---- */
+
+static void test_control(void)
+{
+	struct model *m = expect_ok(BASE SVC, "no control section");
+	char buf[128];
+
+	if (m) {
+		ok(m->control.enabled, "control is on by default");
+		is_str(listen_str(&m->control.listen, buf, sizeof(buf)),
+		       "127.0.0.1:8053", "control listens on 127.0.0.1:8053");
+		ok(!m->control.token, "no token by default");
+	}
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n", "an empty control section");
+	if (m)
+		is_str(listen_str(&m->control.listen, buf, sizeof(buf)),
+		       "127.0.0.1:8053", "empty section keeps the defaults");
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n  listen: \"[::1]:9000\"\n"
+		      "  token: s3cret\n", "control listen and token");
+	if (m) {
+		is_str(listen_str(&m->control.listen, buf, sizeof(buf)),
+		       "[::1]:9000", "control.listen [::1]:9000");
+		is_str(m->control.token, "s3cret", "control.token");
+	}
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n  listen: 127.0.0.9\n",
+		      "control.listen without a port");
+	if (m)
+		is_str(listen_str(&m->control.listen, buf, sizeof(buf)),
+		       "127.0.0.9:8053", "a bare address takes port 8053");
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n  enabled: false\n",
+		      "control disabled");
+	if (m)
+		ok(!m->control.enabled, "control.enabled: false");
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n  listen: \"0.0.0.0:8053\"\n"
+		      "  token: abc\n", "a public address with a token");
+	model_free(m);
+	m = expect_ok(BASE SVC "control:\n  enabled: false\n"
+		      "  listen: \"0.0.0.0:8053\"\n",
+		      "a public address is fine when disabled");
+	model_free(m);
+
+	expect_err(BASE SVC "control:\n  listen: \"0.0.0.0:8053\"\n",
+		   "t.yaml:11:11: control.listen: a non-loopback address "
+		   "needs control.token",
+		   "a public control address without a token is refused");
+	expect_err(BASE SVC "control:\n  listen: \"[2001:db8::1]:80\"\n",
+		   "t.yaml:11:11: control.listen: a non-loopback address",
+		   "a public IPv6 control address without a token is refused");
+	expect_err(BASE SVC "control:\n  listen: \"127.0.0.1:0\"\n",
+		   "t.yaml:11:11: control.listen: bad port",
+		   "control.listen port 0 is refused");
+	expect_err(BASE SVC "control:\n  listen: localhost\n",
+		   "t.yaml:11:11: control.listen: bad listen address",
+		   "control.listen must be an address");
+	expect_err(BASE SVC "control:\n  token: \"a b\"\n",
+		   "t.yaml:11:10: control.token: spaces",
+		   "a token with a space is refused");
+	expect_err(BASE SVC "control:\n  token: \"\"\n",
+		   "t.yaml:11:10: control.token: empty string",
+		   "an empty token is refused");
+	expect_err(BASE SVC "control:\n  enabled: maybe\n",
+		   "t.yaml:11:12: control.enabled: expected a boolean",
+		   "control.enabled must be a boolean");
+	expect_err(BASE SVC "control:\n  port: 1\n",
+		   "t.yaml:11:3: unknown key 'port' in control",
+		   "unknown keys in control are refused");
+	expect_err(BASE SVC "control: [1]\n",
+		   "t.yaml:10:10: control: expected a mapping",
+		   "control must be a mapping");
+
+	m = expect_ok(BASE SVC "server:\n  user: nobody\n  group: nogroup\n",
+		      "server.user and server.group");
+	if (m) {
+		is_str(m->server.user, "nobody", "server.user");
+		is_str(m->server.group, "nogroup", "server.group");
+	}
+	model_free(m);
+}
+
+/* ---- kubernetes ---- */
+
+static void test_kube(void)
+{
+	struct model *m = expect_ok(BASE SVC, "no kubernetes section");
+
+	if (m)
+		ok(!m->kube.enabled, "kubernetes is off without the section");
+	model_free(m);
+
+	m = expect_ok(BASE SVC "kubernetes:\n",
+		      "an empty kubernetes section loads");
+	if (m) {
+		struct model_kube *k = &m->kube;
+		ok(k->enabled, "kubernetes: alone turns the source on");
+		ok(!k->kubeconfig && !k->context,
+		   "kube default: in-cluster credentials");
+		is_int(k->nnamespaces, 0, "kube default: every namespace");
+		is_str(k->kubefed_namespace, "kube-federation-system",
+		       "kube default: kubefed-namespace");
+		ok(!k->cache_file, "kube default: no cache file");
+		is_int(k->resync_ms, 600000, "kube default: resync 10m");
+		is_int(k->timeout_ms, 10000, "kube default: timeout 10s");
+		ok(k->dnsendpoints, "kube default: dnsendpoints true");
+		is_int(k->policy, POLICY_ALL, "kube default: policy all");
+		is_int(k->ttl, 30, "kube default: ttl 30");
+	}
+	model_free(m);
+
+	m = load(BASE SVC
+		 "kubernetes:\n"
+		 "  kubeconfig: kube/config\n"
+		 "  context: fed-host\n"
+		 "  namespaces: [web, api-prod]\n"
+		 "  kubefed-namespace: kubefed\n"
+		 "  cache-file: /var/lib/gslbd/kube.json\n"
+		 "  resync: 5m\n"
+		 "  timeout: 3s\n"
+		 "  dnsendpoints: false\n"
+		 "  policy: failover\n"
+		 "  ttl: 1m\n");
+	if (!ok(m && E.n == 0, "a full kubernetes section loads"))
+		dump_errs();
+	if (m) {
+		struct model_kube *k = &m->kube;
+		is_str(k->kubeconfig, "./kube/config",
+		       "kubeconfig is relative to the config file");
+		is_str(k->context, "fed-host", "kube context");
+		ok(k->nnamespaces == 2 && !strcmp(k->namespaces[0], "web") &&
+		   !strcmp(k->namespaces[1], "api-prod"), "kube namespaces");
+		is_str(k->kubefed_namespace, "kubefed", "kubefed-namespace");
+		is_str(k->cache_file, "/var/lib/gslbd/kube.json",
+		       "absolute cache-file kept");
+		is_int(k->resync_ms, 300000, "resync 5m");
+		is_int(k->timeout_ms, 3000, "timeout 3s");
+		ok(!k->dnsendpoints, "dnsendpoints false");
+		is_int(k->policy, POLICY_FAILOVER, "kube policy failover");
+		is_int(k->ttl, 60, "kube ttl 1m in seconds");
+	}
+	model_free(m);
+
+	memset(&E, 0, sizeof(E));
+	m = cfg_load_string("/etc/gslbd/gslbd.yaml",
+			    BASE SVC "kubernetes:\n  cache-file: kube.json\n",
+			    collect, &E);
+	if (m)
+		is_str(m->kube.cache_file, "/etc/gslbd/kube.json",
+		       "a relative cache-file joins the config directory");
+	else
+		ok(0, "a relative cache-file joins the config directory");
+	model_free(m);
+
+	expect_err(BASE SVC "kubernetes:\n  kubeconfg: x\n",
+		   "t.yaml:11:3: unknown key 'kubeconfg' in kubernetes",
+		   "kube: unknown key with line:column");
+	expect_err(BASE SVC "kubernetes: [a]\n",
+		   "t.yaml:10:13: kubernetes: expected a mapping",
+		   "kube: the section is a mapping");
+	expect_err(BASE SVC "kubernetes:\n  namespaces: web\n",
+		   "t.yaml:11:15: kubernetes.namespaces: expected a list",
+		   "kube: namespaces is a list");
+	expect_err(BASE SVC "kubernetes:\n  namespaces: []\n",
+		   "t.yaml:11:15: kubernetes.namespaces: empty list",
+		   "kube: an empty namespaces list is refused");
+	expect_err(BASE SVC "kubernetes:\n  namespaces: [web, Web_1]\n",
+		   "t.yaml:11:21: kubernetes.namespaces[1]: 'Web_1' is not a "
+		   "valid namespace name",
+		   "kube: namespace names are RFC 1123 labels");
+	expect_err(BASE SVC "kubernetes:\n  namespaces: [web, web]\n",
+		   "t.yaml:11:21: kubernetes.namespaces[1]: duplicate "
+		   "namespace 'web'", "kube: duplicate namespace");
+	expect_err(BASE SVC "kubernetes:\n  resync: soon\n",
+		   "t.yaml:11:11: kubernetes.resync: bad duration 'soon'",
+		   "kube: resync is a duration");
+	expect_err(BASE SVC "kubernetes:\n  resync: 10ms\n",
+		   "t.yaml:11:11: kubernetes.resync: 10ms is out of range",
+		   "kube: resync of at least 1s");
+	expect_err(BASE SVC "kubernetes:\n  timeout: 1ms\n",
+		   "t.yaml:11:12: kubernetes.timeout: 1ms is out of range",
+		   "kube: timeout of at least 100ms");
+	expect_err(BASE SVC "kubernetes:\n  dnsendpoints: maybe\n",
+		   "t.yaml:11:17: kubernetes.dnsendpoints: expected a boolean",
+		   "kube: dnsendpoints is a boolean");
+	expect_err(BASE SVC "kubernetes:\n  policy: random\n",
+		   "t.yaml:11:11: kubernetes.policy: unknown policy 'random'",
+		   "kube: unknown policy");
+	expect_err(BASE SVC "kubernetes:\n  ttl: 1500ms\n",
+		   "t.yaml:11:8: kubernetes.ttl: a TTL is whole seconds",
+		   "kube: ttl in whole seconds");
+	expect_err(BASE SVC "kubernetes:\n  kubeconfig: [a]\n",
+		   "t.yaml:11:15: kubernetes.kubeconfig: expected a string",
+		   "kube: kubeconfig is a string");
+	expect_err(BASE SVC "kubernetes:\n  kubefed-namespace: Kube.Fed\n",
+		   "t.yaml:11:22: kubernetes.kubefed-namespace: 'Kube.Fed' is "
+		   "not a valid namespace name",
+		   "kube: kubefed-namespace is checked");
+}
+
 int main(void)
 {
 	test_example();
@@ -1323,5 +1530,7 @@ int main(void)
 	test_probe_spec_api();
 	test_model_helpers();
 	test_zonefile();
+	test_control();
+	test_kube();
 	return tap_done();
 }

@@ -589,6 +589,69 @@ static void test_coalesce(void)
 
 /* probe_mgr_sync: survivors keep state, changed/new ones start over,
  * removed ones (one with a transfer in flight) are cancelled. */
+/* ---- per-probe counters (metrics) ---- */
+
+struct stats_seen {
+	size_t n, consistent;
+	uint64_t fail[PROBE_FAIL_MAX];
+	uint64_t attempts;
+	bool s503_status, refused, timeout, body;
+};
+
+static void stats_visit(const struct probe_info *pi, void *arg)
+{
+	struct stats_seen *ss = arg;
+	const struct probe_stats *st = pi->st;
+	uint64_t b = 0, f = 0;
+
+	ss->n++;
+	ss->attempts += st->attempts;
+	for (size_t i = 0; i <= PROBE_LAT_BUCKETS; i++)
+		b += st->lat_bucket[i];
+	for (size_t i = 0; i < PROBE_FAIL_MAX; i++) {
+		f += st->failures[i];
+		ss->fail[i] += st->failures[i];
+	}
+	/* One verdict per finished run, at most one run in flight. */
+	if (b == st->lat_count && f <= st->lat_count &&
+	    st->attempts >= st->lat_count &&
+	    st->attempts <= st->lat_count + 1 && pi->service && pi->region &&
+	    pi->address && pi->addr)
+		ss->consistent++;
+	if (!strcmp(pi->endpoint, "s503"))
+		ss->s503_status = st->failures[PROBE_FAIL_STATUS] > 0;
+	if (!strcmp(pi->endpoint, "tcp-refused"))
+		ss->refused = st->failures[PROBE_FAIL_REFUSED] > 0;
+	if (!strcmp(pi->endpoint, "hang"))
+		ss->timeout = st->failures[PROBE_FAIL_TIMEOUT] > 0;
+	if (!strcmp(pi->endpoint, "body-bad"))
+		ss->body = st->failures[PROBE_FAIL_BODY] > 0;
+}
+
+static void test_stats(struct probe_mgr *pm)
+{
+	struct stats_seen ss = { 0 };
+	struct probe_counters c;
+
+	probe_mgr_counters(pm, &c);
+	probe_mgr_foreach(pm, stats_visit, &ss);
+	is_int(ss.n, c.active, "foreach visits every probe");
+	is_int(ss.consistent, ss.n, "per-probe counters are consistent");
+	is_int(ss.attempts, c.attempts, "per-probe attempts add up");
+	ok(ss.s503_status, "a 503 counts as a status failure");
+	ok(ss.refused, "a refused connect counts as refused");
+	ok(ss.timeout, "a hung server counts as a timeout");
+	ok(ss.body, "a body mismatch counts as body");
+	is_int(probe_fail_classify("tls error: x"), PROBE_FAIL_TLS,
+	       "tls errors classify as tls");
+	is_int(probe_fail_classify("unreachable"), PROBE_FAIL_CONNECT,
+	       "unreachable classifies as connect");
+	is_int(probe_fail_classify("local error"), PROBE_FAIL_OTHER,
+	       "anything else is other");
+	is_str(probe_fail_class_name(PROBE_FAIL_CONNECT), "connect",
+	       "class names");
+}
+
 static void test_sync(struct probe_mgr *pm, struct model *old)
 {
 	static const struct ep_def defs[] = {
@@ -675,6 +738,7 @@ int main(void)
 	m = model_first(v6, tls_pid > 0);
 	ok(probe_mgr_sync(pm, m) == 0, "first sync");
 	test_verdicts(pm, m, v6, tls_pid > 0);
+	test_stats(pm);
 	test_sync(pm, m); /* frees m */
 	probe_mgr_free(pm);
 

@@ -1,0 +1,537 @@
+/* kubecfg.c -- see kubecfg.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <yaml.h>
+
+#include "config/kube/kubecfg.h"
+
+#define KUBECFG_MAX_FILE (4u << 20) /* kubeconfigs with many clusters */
+#define KUBECFG_MAX_TOKEN (64u << 10)
+
+static void kc_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void kc_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- base64 ---- */
+
+int kube_base64_decode(const char *in, struct kube_blob *out)
+{
+	size_t n = strlen(in), k = 0, pad = 0;
+	unsigned char *clean, *buf;
+	int got;
+
+	out->data = NULL;
+	out->len = 0;
+	if (n > INT32_MAX || !(clean = malloc(n + 1)))
+		return -1;
+	/* PEM-style line breaks are common in hand-made kubeconfigs. */
+	for (size_t i = 0; i < n; i++)
+		if (in[i] != ' ' && in[i] != '\n' && in[i] != '\r' &&
+		    in[i] != '\t')
+			clean[k++] = (unsigned char)in[i];
+	clean[k] = '\0';
+	if (k == 0 || k % 4) {
+		free(clean);
+		return -1;
+	}
+	if (clean[k - 1] == '=')
+		pad++;
+	if (clean[k - 2] == '=')
+		pad++;
+	if (!(buf = malloc(k / 4 * 3 + 1))) {
+		free(clean);
+		return -1;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes; drop them. */
+	got = EVP_DecodeBlock(buf, clean, (int)k);
+	free(clean);
+	if (got < 0 || (size_t)got < pad) {
+		free(buf);
+		return -1;
+	}
+	out->data = buf;
+	out->len = (size_t)got - pad;
+	return 0;
+}
+
+/* ---- files ---- */
+
+static char *kc_join(const char *dir, const char *rel)
+{
+	char *out;
+
+	if (rel[0] == '/' || !dir)
+		return strdup(rel);
+	if (asprintf(&out, "%s/%s", dir, rel) < 0)
+		return NULL;
+	return out;
+}
+
+static char *kc_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* A whole small file; NULL with err set. */
+static char *kc_slurp(const char *path, size_t max, size_t *lenp,
+		      char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	size_t len;
+
+	if (!fp) {
+		kc_err(err, errlen, "cannot open %s: %s", path,
+		       strerror(errno));
+		return NULL;
+	}
+	if (!(buf = malloc(max + 1))) {
+		fclose(fp);
+		kc_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	len = fread(buf, 1, max + 1, fp);
+	if (ferror(fp) || len > max) {
+		kc_err(err, errlen, "cannot read %s: %s", path,
+		       ferror(fp) ? strerror(errno) : "file too large");
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+
+static int kc_read_token(struct kube_creds *c, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t len;
+	char *t;
+
+	if (stat(c->token_file, &st) < 0) {
+		kc_err(err, errlen, "cannot read token file %s: %s",
+		       c->token_file, strerror(errno));
+		return -1;
+	}
+	if (!(t = kc_slurp(c->token_file, KUBECFG_MAX_TOKEN, &len, err,
+			   errlen)))
+		return -1;
+	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' ||
+		       t[len - 1] == ' ' || t[len - 1] == '\t'))
+		t[--len] = '\0';
+	if (!len || strpbrk(t, "\r\n")) {
+		kc_err(err, errlen, "token file %s is empty or not one line",
+		       c->token_file);
+		free(t);
+		return -1;
+	}
+	free(c->token);
+	c->token = t;
+	c->token_mtime = st.st_mtim;
+	return 0;
+}
+
+int kube_creds_refresh(struct kube_creds *c, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!c->token_file)
+		return 0;
+	if (stat(c->token_file, &st) == 0 &&
+	    st.st_mtim.tv_sec == c->token_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == c->token_mtime.tv_nsec && c->token)
+		return 0;
+	return kc_read_token(c, err, errlen);
+}
+
+/* ---- kubeconfig (YAML) ---- */
+
+static const char *kc_text(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ?
+	       (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *kc_get(yaml_document_t *d, const yaml_node_t *map,
+			   const char *key)
+{
+	const yaml_node_pair_t *p;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		const char *k = kc_text(yaml_document_get_node(d, p->key));
+		if (k && !strcmp(k, key))
+			return yaml_document_get_node(d, p->value);
+	}
+	return NULL;
+}
+
+static const char *kc_str(yaml_document_t *d, const yaml_node_t *map,
+			  const char *key)
+{
+	const char *s = kc_text(kc_get(d, map, key));
+
+	return s && *s ? s : NULL;
+}
+
+/*
+ * The entry of list `list` (clusters, users, contexts) whose name is
+ * name, and its inner mapping under `inner` ("cluster", "user",
+ * "context").  NULL when absent.
+ */
+static yaml_node_t *kc_named(yaml_document_t *d, const yaml_node_t *root,
+			     const char *list, const char *inner,
+			     const char *name)
+{
+	yaml_node_t *l = kc_get(d, root, list);
+	yaml_node_item_t *it;
+
+	if (!l || l->type != YAML_SEQUENCE_NODE)
+		return NULL;
+	for (it = l->data.sequence.items.start; it < l->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(d, *it);
+		const char *n = kc_str(d, e, "name");
+		if (n && !strcmp(n, name)) {
+			yaml_node_t *m = kc_get(d, e, inner);
+			return m && m->type == YAML_MAPPING_NODE ? m : NULL;
+		}
+	}
+	return NULL;
+}
+
+/* A "-data" field into a blob, or the file path (made absolute). */
+static int kc_pem(yaml_document_t *d, const yaml_node_t *map,
+		  const char *key, const char *dir, char **file,
+		  struct kube_blob *blob, char *err, size_t errlen)
+{
+	char dkey[64];
+	const char *s;
+
+	snprintf(dkey, sizeof(dkey), "%s-data", key);
+	if ((s = kc_str(d, map, dkey))) {
+		if (kube_base64_decode(s, blob) < 0) {
+			kc_err(err, errlen, "%s: not valid base64", dkey);
+			return -1;
+		}
+		return 0;
+	}
+	if ((s = kc_str(d, map, key)) && !(*file = kc_join(dir, s))) {
+		kc_err(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int kc_server(struct kube_creds *c, const char *s, char *err,
+		     size_t errlen)
+{
+	size_t len = strlen(s);
+
+	if (strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) {
+		kc_err(err, errlen, "server '%s' is not an http(s) URL", s);
+		return -1;
+	}
+	while (len > 8 && s[len - 1] == '/')
+		len--;
+	if (!(c->server = strndup(s, len))) {
+		kc_err(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int kc_cluster(struct kube_creds *c, yaml_document_t *d,
+		      const yaml_node_t *cl, const char *dir, char *err,
+		      size_t errlen)
+{
+	const char *s;
+
+	if (!(s = kc_str(d, cl, "server"))) {
+		kc_err(err, errlen, "the cluster has no server");
+		return -1;
+	}
+	if (kc_server(c, s, err, errlen) < 0)
+		return -1;
+	s = kc_str(d, cl, "insecure-skip-tls-verify");
+	c->insecure = s && !strcmp(s, "true");
+	return kc_pem(d, cl, "certificate-authority", dir, &c->ca_file,
+		      &c->ca, err, errlen);
+}
+
+static int kc_user(struct kube_creds *c, yaml_document_t *d,
+		   const yaml_node_t *u, const char *dir, char *err,
+		   size_t errlen)
+{
+	const char *s;
+
+	if (kc_get(d, u, "exec") || kc_get(d, u, "auth-provider")) {
+		kc_err(err, errlen, "exec and auth-provider credential "
+		       "plugins are not supported (use a token, tokenFile or "
+		       "a client certificate)");
+		return -1;
+	}
+	if (kc_pem(d, u, "client-certificate", dir, &c->cert_file, &c->cert,
+		   err, errlen) < 0 ||
+	    kc_pem(d, u, "client-key", dir, &c->key_file, &c->key, err,
+		   errlen) < 0)
+		return -1;
+	if ((s = kc_str(d, u, "tokenFile"))) {
+		if (!(c->token_file = kc_join(dir, s))) {
+			kc_err(err, errlen, "out of memory");
+			return -1;
+		}
+		return kc_read_token(c, err, errlen);
+	}
+	if ((s = kc_str(d, u, "token")) && !(c->token = strdup(s))) {
+		kc_err(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int kc_resolve(struct kube_creds *c, yaml_document_t *d,
+		      const char *dir, const char *context, char *err,
+		      size_t errlen)
+{
+	yaml_node_t *root = yaml_document_get_root_node(d);
+	const yaml_node_t *ctx, *cl, *u = NULL;
+	const char *name = context, *cname, *uname;
+
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		kc_err(err, errlen, "not a kubeconfig (expected a mapping)");
+		return -1;
+	}
+	if (!name && !(name = kc_str(d, root, "current-context"))) {
+		kc_err(err, errlen, "no current-context (set "
+		       "kubernetes.context)");
+		return -1;
+	}
+	if (!(ctx = kc_named(d, root, "contexts", "context", name))) {
+		kc_err(err, errlen, "no context named '%s'", name);
+		return -1;
+	}
+	if (!(cname = kc_str(d, ctx, "cluster")) ||
+	    !(cl = kc_named(d, root, "clusters", "cluster", cname))) {
+		kc_err(err, errlen, "context '%s': no cluster named '%s'",
+		       name, cname ? cname : "");
+		return -1;
+	}
+	if ((uname = kc_str(d, ctx, "user")) &&
+	    !(u = kc_named(d, root, "users", "user", uname))) {
+		kc_err(err, errlen, "context '%s': no user named '%s'", name,
+		       uname);
+		return -1;
+	}
+	if (kc_cluster(c, d, cl, dir, err, errlen) < 0 ||
+	    (u && kc_user(c, d, u, dir, err, errlen) < 0))
+		return -1;
+	if (asprintf(&c->source, "context %s", name) < 0) {
+		c->source = NULL;
+		kc_err(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
+			  const char *context, char *err, size_t errlen)
+{
+	char msg[256] = "", *text, *dir;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	size_t len;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (!(text = kc_slurp(path, KUBECFG_MAX_FILE, &len, err, errlen)))
+		return -1;
+	if (!(dir = kc_dirname(path)) || !yaml_parser_initialize(&parser)) {
+		kc_err(err, errlen, "out of memory");
+		free(dir);
+		free(text);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+				     len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		kc_err(err, errlen, "%s:%zu:%zu: %s", path,
+		       parser.problem_mark.line + 1,
+		       parser.problem_mark.column + 1,
+		       parser.problem ? parser.problem : "YAML error");
+	} else {
+		rc = kc_resolve(c, &doc, dir, context, msg, sizeof(msg));
+		if (rc < 0)
+			kc_err(err, errlen, "%s: %s", path, msg);
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&parser);
+	free(dir);
+	free(text);
+	if (rc == 0 && c->source) {
+		char *src;
+		if (asprintf(&src, "kubeconfig %s %s", path, c->source) < 0) {
+			kc_err(err, errlen, "out of memory");
+			rc = -1;
+		} else {
+			free(c->source);
+			c->source = src;
+		}
+	}
+	if (rc < 0)
+		kube_creds_clear(c);
+	return rc;
+}
+
+int kube_creds_in_cluster(struct kube_creds *c, char *err, size_t errlen)
+{
+	const char *dir = getenv("GSLBD_SA_DIR");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+	const char *port = getenv("KUBERNETES_SERVICE_PORT");
+	struct stat st;
+	char *url;
+
+	memset(c, 0, sizeof(*c));
+	if (!dir || !*dir)
+		dir = KUBE_SA_DIR;
+	if (!host || !*host || !port || !*port) {
+		kc_err(err, errlen, "not running in a cluster "
+		       "(KUBERNETES_SERVICE_HOST/PORT unset) and no "
+		       "kubernetes.kubeconfig given");
+		return -1;
+	}
+	if (asprintf(&url, "https://%s%s%s:%s", strchr(host, ':') ? "[" : "",
+		     host, strchr(host, ':') ? "]" : "", port) < 0 ||
+	    asprintf(&c->token_file, "%s/token", dir) < 0 ||
+	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 ||
+	    asprintf(&c->source, "in-cluster %s", dir) < 0) {
+		kc_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->server = url;
+	if (stat(c->ca_file, &st) < 0) {
+		kc_err(err, errlen, "cannot read %s: %s", c->ca_file,
+		       strerror(errno));
+		goto fail;
+	}
+	if (kc_read_token(c, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	kube_creds_clear(c);
+	return -1;
+}
+
+/* ---- applying ---- */
+
+int kube_creds_apply(const struct kube_creds *c, CURL *e,
+		     struct curl_slist **headers)
+{
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val) do {                                 \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(e, opt, val); \
+	} while (0)
+	SET(CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+	if (c->ca.data) {
+		struct curl_blob b = { c->ca.data, c->ca.len,
+				       CURL_BLOB_COPY };
+		SET(CURLOPT_CAINFO_BLOB, &b);
+	} else if (c->ca_file) {
+		SET(CURLOPT_CAINFO, c->ca_file);
+	}
+	if (c->cert.data) {
+		struct curl_blob b = { c->cert.data, c->cert.len,
+				       CURL_BLOB_COPY };
+		SET(CURLOPT_SSLCERT_BLOB, &b);
+	} else if (c->cert_file) {
+		SET(CURLOPT_SSLCERT, c->cert_file);
+	}
+	if (c->key.data) {
+		struct curl_blob b = { c->key.data, c->key.len,
+				       CURL_BLOB_COPY };
+		SET(CURLOPT_SSLKEY_BLOB, &b);
+	} else if (c->key_file) {
+		SET(CURLOPT_SSLKEY, c->key_file);
+	}
+#undef SET
+	if (rc != CURLE_OK)
+		return -1;
+	if (c->token) {
+		struct curl_slist *l;
+		char *h;
+
+		if (asprintf(&h, "Authorization: Bearer %s", c->token) < 0)
+			return -1;
+		l = curl_slist_append(*headers, h);
+		/* The token must not linger in freed memory longer than
+		 * needed; curl keeps its own copy. */
+		explicit_bzero(h, strlen(h));
+		free(h);
+		if (!l)
+			return -1;
+		*headers = l;
+	}
+	return 0;
+}
+
+static void kc_blob_clear(struct kube_blob *b)
+{
+	if (b->data) {
+		explicit_bzero(b->data, b->len);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = 0;
+}
+
+void kube_creds_clear(struct kube_creds *c)
+{
+	if (!c)
+		return;
+	free(c->server);
+	free(c->ca_file);
+	kc_blob_clear(&c->ca);
+	free(c->cert_file);
+	kc_blob_clear(&c->cert);
+	free(c->key_file);
+	kc_blob_clear(&c->key);
+	if (c->token) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c->token_file);
+	free(c->source);
+	memset(c, 0, sizeof(*c));
+}

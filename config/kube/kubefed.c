@@ -1,0 +1,1325 @@
+/* kubefed.c -- see kubefed.h.  Field names follow kubefed's
+ * pkg/apis/multiclusterdns/v1alpha1 and core/v1beta1 Go types. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfg.h"
+#include "config/kube/client.h"
+#include "config/kube/kubefed.h"
+
+#define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
+#define KF_NAME_MAX 253        /* presentation, without the final dot */
+
+/* A service being built, and who asked for it. */
+struct kf_cand {
+	struct model_service svc;
+	char owner[320];  /* "ServiceDNSRecord ns/name" */
+	size_t seq;       /* order of generation: first one wins a name */
+	bool derived;     /* a DNSEndpoint that KubeFed made from an SDR */
+};
+
+struct kf_ready {
+	const char *name;
+	bool ready;
+};
+
+struct kf {
+	const struct kubefed_opts *o;
+	struct kubefed_stats st;
+	struct kf_cand *c;
+	size_t n, cap;
+	bool oom;
+	struct kf_ready *ready;
+	size_t nready;
+};
+
+/* One object being mapped, for messages. */
+struct kf_obj {
+	const char *kind;
+	char id[300];
+	const json_t *j;
+};
+
+/* A status.dns[] entry. */
+struct kf_cl {
+	const char *cluster, *region; /* region: "" when not given */
+	const json_t *zones;          /* array of strings, or NULL */
+	const char *zone;             /* the older single zone */
+	struct model_addr *addrs;
+	size_t naddrs;
+	bool ready;
+};
+
+/* ---- logging ---- */
+
+static void kf_log(struct kf *k, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void kf_log(struct kf *k, enum log_level lvl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (k->o->log)
+		k->o->log(k->o->log_arg, lvl, msg);
+	else
+		log_msg(lvl, "%s", msg);
+}
+
+/* A malformed object: said once by the caller's dedup, then skipped. */
+#define kf_bad(k, ob, fmt, ...) do { \
+	(k)->st.bad++; \
+	kf_log((k), LOG_LVL_WARN, "kube object skipped: %s %s: " fmt, \
+	       (ob)->kind, (ob)->id, __VA_ARGS__); \
+} while (0)
+
+/* ---- names ---- */
+
+static bool kf_label_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * parts joined with dots, lower case, with a final dot.  Each part may
+ * hold several labels; one trailing dot on a part is dropped.  Returns
+ * 0, -1 for an invalid name, -2 when out of memory.
+ */
+static int kf_join(const char *const *parts, size_t n, char **out)
+{
+	char buf[KF_NAME_MAX + 2];
+	size_t len = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = parts[i];
+		size_t pl = strlen(p);
+
+		if (pl && p[pl - 1] == '.')
+			pl--;
+		if (!pl || len + pl + 1 > KF_NAME_MAX + 1)
+			return -1;
+		for (size_t s = 0, e; s <= pl; s = e + 1) {
+			const char *dot = memchr(p + s, '.', pl - s);
+			e = dot ? (size_t)(dot - p) : pl;
+			if (!kf_label_ok(p + s, e - s))
+				return -1;
+		}
+		for (size_t j = 0; j < pl; j++)
+			buf[len++] = (char)tolower((unsigned char)p[j]);
+		buf[len++] = '.';
+	}
+	if (len - 1 > KF_NAME_MAX)
+		return -1;
+	buf[len] = '\0';
+	if (!(*out = strdup(buf)))
+		return -2;
+	return 0;
+}
+
+static bool kf_in_zone(const char *apex, const char *name)
+{
+	size_t la = strlen(apex), ln = strlen(name);
+
+	if (!strcmp(apex, "."))
+		return true;
+	if (ln < la || strcmp(name + ln - la, apex))
+		return false;
+	return ln == la || name[ln - la - 1] == '.';
+}
+
+/* A checked, in-zone name; NULL after saying why (or on OOM). */
+static char *kf_name(struct kf *k, const struct kf_obj *ob,
+		     const char *const *parts, size_t n)
+{
+	char *name, shown[300] = "";
+	int rc = kf_join(parts, n, &name);
+
+	if (rc == -2) {
+		k->oom = true;
+		return NULL;
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(shown + strlen(shown),
+				 sizeof(shown) - strlen(shown), "%s%s",
+				 i ? "." : "", parts[i]);
+		k->st.skipped++;
+		kf_log(k, LOG_LVL_WARN, "kube name skipped: %s %s: '%s' is "
+		       "not a valid DNS name", ob->kind, ob->id, shown);
+		return NULL;
+	}
+	if (!kf_in_zone(k->o->apex, name)) {
+		k->st.skipped++;
+		kf_log(k, LOG_LVL_WARN, "kube name skipped: %s %s: %s is "
+		       "outside the zone %s", ob->kind, ob->id, name,
+		       k->o->apex);
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* ---- JSON field access with types checked ---- */
+
+/* 1: a string (*out), 0: absent or null, -1: another type. */
+static int kf_str(const json_t *o, const char *key, const char **out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return **out ? 1 : 0;
+}
+
+static bool kf_is_opt(const json_t *o, const char *key,
+		      int (*is)(const json_t *))
+{
+	const json_t *v = json_object_get(o, key);
+
+	return !v || json_is_null(v) || is(v);
+}
+
+static int kf_is_arr(const json_t *v) { return json_is_array(v); }
+
+/* ---- annotations ---- */
+
+static const char *kf_ann(const json_t *ann, const char *key)
+{
+	char full[64];
+
+	snprintf(full, sizeof(full), KUBEFED_ANN_PREFIX "%s", key);
+	return json_string_value(json_object_get(ann, full));
+}
+
+static int kf_u64(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || __builtin_mul_overflow(x, 10, &x) ||
+		    __builtin_add_overflow(x, (uint64_t)(*s - '0'), &x))
+			return -1;
+	}
+	*v = x;
+	return 0;
+}
+
+/* "200", "200-399", "200,301-302" */
+static int kf_status(const char *s, struct probe_spec *ps)
+{
+	struct probe_status_range *r = NULL, *nr;
+	size_t n = 0;
+	char *copy = strdup(s), *tok, *save = NULL;
+
+	if (!copy)
+		return -2;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t lo, hi;
+		char *dash;
+
+		while (*tok == ' ')
+			tok++;
+		for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';)
+			*--e = '\0';
+		if ((dash = strchr(tok, '-')))
+			*dash = '\0';
+		if (kf_u64(tok, &lo) || (dash ? kf_u64(dash + 1, &hi) :
+					 (hi = lo, 0)) ||
+		    lo < 100 || hi > 599 || lo > hi)
+			goto bad;
+		if (!(nr = realloc(r, (n + 1) * sizeof(*r)))) {
+			free(r);
+			free(copy);
+			return -2;
+		}
+		r = nr;
+		r[n].lo = (uint16_t)lo;
+		r[n].hi = (uint16_t)hi;
+		n++;
+	}
+	if (!n)
+		goto bad;
+	free(copy);
+	free(ps->status);
+	ps->status = r;
+	ps->nstatus = n;
+	ps->set |= PS_STATUS;
+	return 0;
+bad:
+	free(r);
+	free(copy);
+	return -1;
+}
+
+static bool kf_word(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s) || *s == ' ')
+			return false;
+	return true;
+}
+
+/* The per-object settings: policy, ttl and a probe layer. */
+struct kf_ann {
+	struct probe_spec ps;
+	enum model_policy policy;
+	bool has_policy;
+	uint32_t ttl;
+	bool has_ttl;
+};
+
+static void kf_ann_bad(struct kf *k, const struct kf_obj *ob,
+		       const char *key, const char *v, const char *want)
+{
+	kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s %s: "
+	       KUBEFED_ANN_PREFIX "%s='%s' (%s); using the default",
+	       ob->kind, ob->id, key, v, want);
+}
+
+static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
+			 const json_t *ann, struct probe_spec *ps)
+{
+	static const char *const types[] = { "none", "http", "https", "tcp",
+					     NULL };
+	const char *v;
+	uint64_t x;
+
+	if ((v = kf_ann(ann, "probe-type"))) {
+		int i;
+		for (i = 0; types[i] && strcmp(types[i], v); i++)
+			;
+		if (types[i]) {
+			ps->type = (enum probe_type)i;
+			ps->set |= PS_TYPE;
+		} else {
+			kf_ann_bad(k, ob, "probe-type", v,
+				   "none, http, https or tcp");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-port"))) {
+		if (!kf_u64(v, &x) && x >= 1 && x <= 65535) {
+			ps->port = (uint16_t)x;
+			ps->set |= PS_PORT;
+		} else {
+			kf_ann_bad(k, ob, "probe-port", v, "1-65535");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-path"))) {
+		if (v[0] == '/' && kf_word(v)) {
+			if ((ps->path = strdup(v)))
+				ps->set |= PS_PATH;
+			else
+				k->oom = true;
+		} else {
+			kf_ann_bad(k, ob, "probe-path", v,
+				   "a path starting with '/', no spaces");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-host"))) {
+		char *h = NULL;
+		const char *parts[] = { v };
+		int rc = kf_join(parts, 1, &h);
+		if (rc == 0) {
+			h[strlen(h) - 1] = '\0'; /* a Host header: no dot */
+			ps->host = h;
+			ps->set |= PS_HOST;
+		} else if (rc == -2) {
+			k->oom = true;
+		} else {
+			kf_ann_bad(k, ob, "probe-host", v, "a host name");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-interval"))) {
+		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
+		    x <= UINT32_MAX) {
+			ps->interval_ms = (uint32_t)x;
+			ps->set |= PS_INTERVAL;
+		} else {
+			kf_ann_bad(k, ob, "probe-interval", v,
+				   "a duration such as 2s");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-timeout"))) {
+		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
+		    x <= UINT32_MAX) {
+			ps->timeout_ms = (uint32_t)x;
+			ps->set |= PS_TIMEOUT;
+		} else {
+			kf_ann_bad(k, ob, "probe-timeout", v,
+				   "a duration such as 800ms");
+		}
+	}
+	if ((v = kf_ann(ann, "probe-expect-status"))) {
+		int rc = kf_status(v, ps);
+		if (rc == -2)
+			k->oom = true;
+		else if (rc < 0)
+			kf_ann_bad(k, ob, "probe-expect-status", v,
+				   "codes 100-599 and ranges, e.g. "
+				   "200-299,302");
+	}
+}
+
+static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
+			struct kf_ann *a)
+{
+	static const char *const policies[] = { "all", "failover", "weighted",
+						"topology", NULL };
+	static const char *const known[] = {
+		"probe-type", "probe-port", "probe-path", "probe-host",
+		"probe-interval", "probe-timeout", "probe-expect-status",
+		"policy", "ttl", NULL,
+	};
+	const json_t *ann = json_object_get(json_object_get(ob->j,
+							    "metadata"),
+					    "annotations");
+	const char *key, *v;
+	const json_t *val;
+	uint64_t x;
+
+	memset(a, 0, sizeof(*a));
+	if (!json_is_object(ann))
+		return;
+	json_object_foreach((json_t *)ann, key, val) {
+		size_t pl = strlen(KUBEFED_ANN_PREFIX), i;
+		if (strncmp(key, KUBEFED_ANN_PREFIX, pl))
+			continue;
+		for (i = 0; known[i] && strcmp(known[i], key + pl); i++)
+			;
+		if (!known[i])
+			kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s "
+			       "%s: unknown annotation %s", ob->kind, ob->id,
+			       key);
+	}
+	kf_ann_probe(k, ob, ann, &a->ps);
+	if ((v = kf_ann(ann, "policy"))) {
+		int i;
+		for (i = 0; policies[i] && strcmp(policies[i], v); i++)
+			;
+		if (policies[i]) {
+			a->policy = (enum model_policy)i;
+			a->has_policy = true;
+		} else {
+			kf_ann_bad(k, ob, "policy", v,
+				   "all, failover, weighted or topology");
+		}
+	}
+	if ((v = kf_ann(ann, "ttl"))) {
+		if (!cfg_parse_duration_ms(v, &x) && x % 1000 == 0 &&
+		    x / 1000 <= KF_TTL_MAX) {
+			a->ttl = (uint32_t)(x / 1000);
+			a->has_ttl = true;
+		} else {
+			kf_ann_bad(k, ob, "ttl", v, "whole seconds, e.g. 30");
+		}
+	}
+}
+
+/* defaults <- annotations <- built-ins, then the combined checks the
+ * config parser makes, dropping the annotations that break them. */
+static int kf_probe_resolve(struct kf *k, const struct kf_obj *ob,
+			    struct kf_ann *a, const char *host,
+			    struct probe_spec *out)
+{
+	static const struct probe_spec none;
+	const struct probe_spec *d = k->o->defaults ? k->o->defaults : &none;
+
+	for (int pass = 0; pass < 3; pass++) {
+		memset(out, 0, sizeof(*out));
+		if (probe_spec_overlay(out, d) < 0 ||
+		    probe_spec_overlay(out, &a->ps) < 0 ||
+		    probe_spec_finish(out) < 0) {
+			probe_spec_clear(out);
+			return -1;
+		}
+		if (out->type != PROBE_NONE &&
+		    out->timeout_ms > out->interval_ms &&
+		    (a->ps.set & (PS_TIMEOUT | PS_INTERVAL))) {
+			kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s "
+			       "%s: probe timeout %ums exceeds the interval "
+			       "%ums; using the default interval and timeout",
+			       ob->kind, ob->id, out->timeout_ms,
+			       out->interval_ms);
+			a->ps.set &= ~(uint32_t)(PS_TIMEOUT | PS_INTERVAL);
+			probe_spec_clear(out);
+			continue;
+		}
+		if (out->type == PROBE_TCP && !out->port) {
+			kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s "
+			       "%s: probe type tcp needs "
+			       KUBEFED_ANN_PREFIX "probe-port; probing http",
+			       ob->kind, ob->id);
+			a->ps.set &= ~(uint32_t)PS_TYPE;
+			a->ps.type = PROBE_HTTP;
+			a->ps.set |= PS_TYPE;
+			probe_spec_clear(out);
+			continue;
+		}
+		break;
+	}
+	/* Every level of one service probes with the same Host, so the
+	 * probes of one address agree whichever name asked. */
+	if (!out->host && host) {
+		size_t l = strlen(host);
+		if (!(out->host = strndup(host, l && host[l - 1] == '.' ?
+					  l - 1 : l))) {
+			probe_spec_clear(out);
+			return -1;
+		}
+		out->set |= PS_HOST;
+	}
+	return 0;
+}
+
+/* ---- candidates ---- */
+
+static struct kf_cand *kf_cand_new(struct kf *k, const struct kf_obj *ob,
+				   char *name, enum model_policy pol,
+				   uint32_t ttl)
+{
+	struct kf_cand *c;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 32;
+		struct kf_cand *nc = realloc(k->c, cap * sizeof(*nc));
+		if (!nc) {
+			k->oom = true;
+			free(name);
+			return NULL;
+		}
+		k->c = nc;
+		k->cap = cap;
+	}
+	c = &k->c[k->n];
+	memset(c, 0, sizeof(*c));
+	c->svc.name = name;
+	c->svc.policy = pol;
+	c->svc.all_down = ALLDOWN_SERVE_ALL;
+	c->svc.ttl = ttl;
+	c->svc.max_answers = 8;
+	c->svc.source = "kube";
+	c->seq = k->n;
+	snprintf(c->owner, sizeof(c->owner), "%s %s", ob->kind, ob->id);
+	k->n++;
+	return c;
+}
+
+/* The last candidate goes away again (it got no endpoints). */
+static void kf_cand_drop_last(struct kf *k)
+{
+	model_service_clear(&k->c[--k->n].svc);
+}
+
+static struct model_endpoint *kf_ep_add(struct kf *k, struct kf_cand *c,
+					size_t room)
+{
+	struct model_endpoint *ep;
+
+	if (!c->svc.eps && !(c->svc.eps = calloc(room, sizeof(*ep)))) {
+		k->oom = true;
+		return NULL;
+	}
+	ep = &c->svc.eps[c->svc.neps];
+	memset(ep, 0, sizeof(*ep));
+	ep->weight = 1;
+	ep->priority = 1;
+	ep->enabled = true;
+	return ep;
+}
+
+static int kf_ep_fill(struct model_endpoint *ep, const char *region,
+		      const char *name, const struct model_addr *addrs,
+		      size_t naddrs, const struct probe_spec *ps)
+{
+	ep->region = strdup(region);
+	ep->name = strdup(name);
+	ep->addrs = calloc(naddrs ? naddrs : 1, sizeof(*ep->addrs));
+	if (!ep->region || !ep->name || !ep->addrs ||
+	    probe_spec_copy(&ep->probe, ps) < 0) {
+		free(ep->region);
+		free(ep->name);
+		free(ep->addrs);
+		memset(ep, 0, sizeof(*ep));
+		return -1;
+	}
+	memcpy(ep->addrs, addrs, naddrs * sizeof(*addrs));
+	ep->naddrs = naddrs;
+	return 0;
+}
+
+/* One name of a ServiceDNSRecord: every cluster with addresses, at the
+ * priority prio[i] (0: left out). */
+static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
+		    enum model_policy pol, uint32_t ttl,
+		    const struct probe_spec *ps, const struct kf_cl *cls,
+		    size_t ncl, const uint32_t *prio)
+{
+	struct kf_cand *c;
+
+	if (!name)
+		return;
+	if (!(c = kf_cand_new(k, ob, name, pol, ttl)))
+		return;
+	for (size_t i = 0; i < ncl; i++) {
+		struct model_endpoint *ep;
+
+		if (!cls[i].naddrs || (prio && !prio[i]))
+			continue;
+		if (!(ep = kf_ep_add(k, c, ncl)))
+			break;
+		if (kf_ep_fill(ep, cls[i].region[0] ? cls[i].region :
+			       cls[i].cluster, cls[i].cluster, cls[i].addrs,
+			       cls[i].naddrs, ps) < 0) {
+			k->oom = true;
+			break;
+		}
+		ep->priority = prio ? prio[i] : 1;
+		/* Not through admin: that is the operator's runtime state,
+		 * carried across reloads; !enabled is never answered. */
+		ep->enabled = cls[i].ready;
+		c->svc.neps++;
+	}
+	if (!c->svc.neps)
+		kf_cand_drop_last(k);
+}
+
+/* ---- KubeFedCluster readiness ---- */
+
+static bool kf_cluster_ready(const json_t *o)
+{
+	const json_t *conds = json_object_get(json_object_get(o, "status"),
+					      "conditions");
+	size_t i;
+	const json_t *c;
+
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		const char *s = json_string_value(json_object_get(c,
+								  "status"));
+		if (t && !strcmp(t, "Ready"))
+			return s && !strcmp(s, "True");
+	}
+	return false;
+}
+
+static int kf_ready_load(struct kf *k, const json_t *clusters)
+{
+	size_t n = json_array_size(clusters), i;
+	const json_t *o;
+
+	if (!n)
+		return 0;
+	if (!(k->ready = calloc(n, sizeof(*k->ready))))
+		return -1;
+	json_array_foreach(clusters, i, o) {
+		const char *name = json_string_value(json_object_get(
+			json_object_get(o, "metadata"), "name"));
+		if (!name)
+			continue;
+		k->ready[k->nready].name = name;
+		k->ready[k->nready].ready = kf_cluster_ready(o);
+		k->nready++;
+	}
+	return 0;
+}
+
+/* A cluster with no KubeFedCluster object counts as Ready: the probes
+ * still judge its addresses (fail open, as everywhere). */
+static bool kf_ready(const struct kf *k, const char *cluster)
+{
+	for (size_t i = 0; i < k->nready; i++)
+		if (!strcmp(k->ready[i].name, cluster))
+			return k->ready[i].ready;
+	return true;
+}
+
+/* ---- ServiceDNSRecord ---- */
+
+static void kf_cls_free(struct kf_cl *cls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(cls[i].addrs);
+	free(cls);
+}
+
+static bool kf_addr_dup(const struct kf_cl *cl, const struct model_addr *a)
+{
+	for (size_t i = 0; i < cl->naddrs; i++)
+		if (cl->addrs[i].family == a->family &&
+		    !memcmp(&cl->addrs[i].ip, &a->ip, sizeof(a->ip)))
+			return true;
+	return false;
+}
+
+/* loadBalancer.ingress[] of one entry.  Returns 0, -1 (reported). */
+static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
+		      const json_t *lb, struct kf_cl *cl)
+{
+	const json_t *ing, *it;
+	size_t i;
+
+	if (!kf_is_opt(lb, "ingress", kf_is_arr) ||
+	    (lb && !json_is_object(lb) && !json_is_null(lb))) {
+		kf_bad(k, ob, "status.dns[%zu].loadBalancer: wrong type", di);
+		return -1;
+	}
+	ing = json_object_get(lb, "ingress");
+	if (json_array_size(ing) &&
+	    !(cl->addrs = calloc(json_array_size(ing), sizeof(*cl->addrs)))) {
+		k->oom = true;
+		return -1;
+	}
+	json_array_foreach(ing, i, it) {
+		const char *ip, *host;
+		struct model_addr a;
+
+		if (!json_is_object(it) || kf_str(it, "ip", &ip) < 0 ||
+		    kf_str(it, "hostname", &host) < 0) {
+			kf_bad(k, ob, "status.dns[%zu].loadBalancer."
+			       "ingress[%zu]: wrong type", di, i);
+			return -1;
+		}
+		if (!ip && host) {
+			kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: "
+			       "%s %s: cluster %s has hostname %s and no ip "
+			       "(gslbd answers addresses only)", ob->kind,
+			       ob->id, cl->cluster, host);
+			continue;
+		}
+		if (!ip)
+			continue;
+		if (model_addr_parse(&a, ip) < 0) {
+			kf_bad(k, ob, "status.dns[%zu].loadBalancer."
+			       "ingress[%zu].ip: bad address '%s'", di, i, ip);
+			return -1;
+		}
+		if (!kf_addr_dup(cl, &a))
+			cl->addrs[cl->naddrs++] = a;
+	}
+	return 0;
+}
+
+static int kf_dns_entry(struct kf *k, const struct kf_obj *ob, size_t di,
+			const json_t *e, struct kf_cl *cl)
+{
+	const json_t *z;
+	size_t i;
+
+	if (!json_is_object(e)) {
+		kf_bad(k, ob, "status.dns[%zu]: expected an object", di);
+		return -1;
+	}
+	if (kf_str(e, "cluster", &cl->cluster) <= 0) {
+		kf_bad(k, ob, "status.dns[%zu].cluster: missing or not a "
+		       "string", di);
+		return -1;
+	}
+	if (kf_str(e, "region", &cl->region) < 0 ||
+	    kf_str(e, "zone", &cl->zone) < 0 ||
+	    !kf_is_opt(e, "zones", kf_is_arr)) {
+		kf_bad(k, ob, "status.dns[%zu]: region or zones of the wrong "
+		       "type", di);
+		return -1;
+	}
+	if (!cl->region)
+		cl->region = "";
+	cl->zones = json_object_get(e, "zones");
+	json_array_foreach(cl->zones, i, z) {
+		if (!json_is_string(z)) {
+			kf_bad(k, ob, "status.dns[%zu].zones[%zu]: not a "
+			       "string", di, i);
+			return -1;
+		}
+	}
+	cl->ready = kf_ready(k, cl->cluster);
+	return kf_ingress(k, ob, di, json_object_get(e, "loadBalancer"), cl);
+}
+
+/* Does cluster cl list zone z? */
+static bool kf_cl_in_zone(const struct kf_cl *cl, const char *z)
+{
+	const json_t *v;
+	size_t i;
+
+	if (cl->zone && !strcmp(cl->zone, z))
+		return true;
+	json_array_foreach(cl->zones, i, v)
+		if (!strcmp(json_string_value(v), z))
+			return true;
+	return false;
+}
+
+/* Has (zone, region) been emitted by an earlier cluster? */
+static bool kf_zone_seen(const struct kf_cl *cls, size_t upto,
+			 const char *z, const char *region)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (!strcmp(cls[i].region, region) && kf_cl_in_zone(&cls[i], z))
+			return true;
+	return false;
+}
+
+struct kf_sdr {
+	const char *svc, *ns, *fed, *domain, *prefix;
+	uint32_t ttl;
+	enum model_policy policy;
+	bool ttl_from_ann;    /* gslbd.io/ttl beats recordTTL */
+};
+
+static void kf_sdr_zone(struct kf *k, const struct kf_obj *ob,
+			const struct kf_sdr *d, const struct probe_spec *ps,
+			const struct kf_cl *cls, size_t n, const char *z,
+			const char *region, uint32_t *prio)
+{
+	const char *parts[] = { d->svc, d->ns, d->fed, "svc", z, region,
+				d->domain };
+
+	for (size_t j = 0; j < n; j++)
+		prio[j] = !strcmp(cls[j].region, region) ?
+			  (kf_cl_in_zone(&cls[j], z) ? 1 : 2) : 3;
+	kf_emit(k, ob, kf_name(k, ob, parts, 7), POLICY_FAILOVER, d->ttl, ps,
+		cls, n, prio);
+}
+
+static void kf_sdr_levels(struct kf *k, const struct kf_obj *ob,
+			  const struct kf_sdr *d, const struct probe_spec *ps,
+			  const struct kf_cl *cls, size_t n)
+{
+	const char *global[] = { d->svc, d->ns, d->fed, "svc", d->domain };
+	const char *prefix[] = { d->prefix, d->domain };
+	uint32_t *prio = calloc(n ? n : 1, sizeof(*prio));
+	char *gname;
+
+	if (!prio) {
+		k->oom = true;
+		return;
+	}
+	if (!(gname = kf_name(k, ob, global, 5))) {
+		free(prio);
+		return;
+	}
+	kf_emit(k, ob, gname, d->policy, d->ttl, ps, cls, n, NULL);
+	if (d->prefix)
+		kf_emit(k, ob, kf_name(k, ob, prefix, 2), d->policy, d->ttl,
+			ps, cls, n, NULL);
+	for (size_t i = 0; i < n && !k->oom; i++) {
+		const char *r = cls[i].region;
+		const char *rparts[] = { d->svc, d->ns, d->fed, "svc", r,
+					 d->domain };
+		const json_t *zv;
+		size_t zi;
+		bool seen = false;
+
+		if (!r[0])
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(cls[j].region, r);
+		if (!seen) {
+			for (size_t j = 0; j < n; j++)
+				prio[j] = !strcmp(cls[j].region, r) ? 1 : 2;
+			kf_emit(k, ob, kf_name(k, ob, rparts, 6),
+				POLICY_FAILOVER, d->ttl, ps, cls, n, prio);
+		}
+		if (cls[i].zone && !kf_zone_seen(cls, i, cls[i].zone, r))
+			kf_sdr_zone(k, ob, d, ps, cls, n, cls[i].zone, r, prio);
+		json_array_foreach(cls[i].zones, zi, zv) {
+			const char *z = json_string_value(zv);
+			bool dup = kf_zone_seen(cls, i, z, r) ||
+				   (cls[i].zone && !strcmp(cls[i].zone, z));
+			for (size_t y = 0; y < zi && !dup; y++)
+				dup = !strcmp(json_string_value(
+					json_array_get(cls[i].zones, y)), z);
+			if (!dup)
+				kf_sdr_zone(k, ob, d, ps, cls, n, z, r, prio);
+		}
+	}
+	free(prio);
+}
+
+/* The spec and status fields; 1 to go on, 0 to skip quietly, -1 bad. */
+static int kf_sdr_fields(struct kf *k, const struct kf_obj *ob,
+			 struct kf_sdr *d)
+{
+	const json_t *spec = json_object_get(ob->j, "spec");
+	const json_t *status = json_object_get(ob->j, "status");
+	const json_t *ttl;
+	const char *suffix = NULL, *fn = NULL;
+
+	if ((spec && !json_is_object(spec)) ||
+	    (status && !json_is_object(status) && !json_is_null(status))) {
+		kf_bad(k, ob, "%s", "spec or status is not an object");
+		return -1;
+	}
+	if (kf_str(spec, "domainRef", &d->fed) < 0 ||
+	    kf_str(spec, "federationName", &fn) < 0 ||
+	    kf_str(spec, "dnsSuffix", &suffix) < 0 ||
+	    kf_str(spec, "externalName", &d->svc) < 0 ||
+	    kf_str(spec, "dnsPrefix", &d->prefix) < 0 ||
+	    kf_str(status, "domain", &d->domain) < 0) {
+		kf_bad(k, ob, "%s", "a string field of spec or status has "
+		       "another type");
+		return -1;
+	}
+	if (!d->fed)
+		d->fed = fn;
+	if (!d->domain)
+		d->domain = suffix;
+	if (!d->fed) {
+		kf_bad(k, ob, "%s", "spec.domainRef (or spec.federationName) "
+		       "is missing");
+		return -1;
+	}
+	ttl = json_object_get(spec, "recordTTL");
+	if (ttl && !json_is_null(ttl)) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
+		    json_integer_value(ttl) > (json_int_t)KF_TTL_MAX) {
+			kf_bad(k, ob, "%s", "spec.recordTTL is not a TTL");
+			return -1;
+		}
+		if (json_integer_value(ttl) > 0)
+			d->ttl = (uint32_t)json_integer_value(ttl);
+	}
+	if (!kf_is_opt(status, "dns", kf_is_arr)) {
+		kf_bad(k, ob, "%s", "status.dns is not a list");
+		return -1;
+	}
+	/* The controller has not filled the status in yet: not an error. */
+	if (!d->domain || !json_array_size(json_object_get(status, "dns"))) {
+		kf_log(k, LOG_LVL_DEBUG, "kube object not ready: %s %s: no "
+		       "status.domain or status.dns yet", ob->kind, ob->id);
+		return 0;
+	}
+	return 1;
+}
+
+static void kf_sdr(struct kf *k, const json_t *o, const char *id)
+{
+	struct kf_obj ob = { "ServiceDNSRecord", "", o };
+	struct kf_sdr d = { .ttl = k->o->ttl, .policy = k->o->policy };
+	const json_t *dns, *e;
+	struct kf_cl *cls = NULL;
+	struct kf_ann a;
+	struct probe_spec ps = { 0 };
+	char *gname = NULL;
+	size_t n = 0, i;
+	const char *gparts[5];
+
+	snprintf(ob.id, sizeof(ob.id), "%s", id);
+	memset(&a, 0, sizeof(a));
+	if (kf_str(json_object_get(o, "metadata"), "namespace", &d.ns) <= 0) {
+		kf_bad(k, &ob, "%s", "metadata.namespace is missing");
+		return;
+	}
+	if (kf_sdr_fields(k, &ob, &d) <= 0)
+		return;
+	if (!d.svc)
+		kf_str(json_object_get(o, "metadata"), "name", &d.svc);
+	dns = json_object_get(json_object_get(o, "status"), "dns");
+	if (!(cls = calloc(json_array_size(dns), sizeof(*cls)))) {
+		k->oom = true;
+		return;
+	}
+	json_array_foreach(dns, i, e) {
+		bool dup = false;
+
+		if (kf_dns_entry(k, &ob, i, e, &cls[n]) < 0)
+			goto out;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = !strcmp(cls[j].cluster, cls[n].cluster);
+		if (dup) {
+			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
+			       "cluster %s is listed twice in status.dns",
+			       ob.kind, ob.id, cls[n].cluster);
+			free(cls[n].addrs);
+			memset(&cls[n], 0, sizeof(cls[n]));
+			continue;
+		}
+		n++;
+	}
+	kf_ann_read(k, &ob, &a);
+	if (a.has_policy)
+		d.policy = a.policy;
+	if (a.has_ttl)
+		d.ttl = a.ttl;
+	gparts[0] = d.svc;
+	gparts[1] = d.ns;
+	gparts[2] = d.fed;
+	gparts[3] = "svc";
+	gparts[4] = d.domain;
+	/* The probe Host is the global name even for the other levels. */
+	if (kf_join(gparts, 5, &gname) == -2 ||
+	    kf_probe_resolve(k, &ob, &a, gname, &ps) < 0) {
+		k->oom = true;
+		goto out;
+	}
+	kf_sdr_levels(k, &ob, &d, &ps, cls, n);
+out:
+	free(gname);
+	probe_spec_clear(&ps);
+	probe_spec_clear(&a.ps);
+	kf_cls_free(cls, json_array_size(dns));
+}
+
+/* ---- DNSEndpoint ---- */
+
+/* KubeFed's DNS endpoint controller makes one DNSEndpoint per
+ * ServiceDNSRecord, with the same names: expected duplicates. */
+static bool kf_derived(const json_t *o)
+{
+	const json_t *refs = json_object_get(json_object_get(o, "metadata"),
+					     "ownerReferences");
+	const json_t *r;
+	size_t i;
+
+	json_array_foreach(refs, i, r) {
+		const char *kind = json_string_value(json_object_get(r,
+								     "kind"));
+		if (kind && !strcmp(kind, "ServiceDNSRecord"))
+			return true;
+	}
+	return false;
+}
+
+/* The candidate of this object for name, made on first use. */
+static struct kf_cand *kf_dep_cand(struct kf *k, const struct kf_obj *ob,
+				   size_t first, char *name,
+				   const struct kf_sdr *d)
+{
+	for (size_t i = first; i < k->n; i++) {
+		if (!strcmp(k->c[i].svc.name, name)) {
+			free(name);
+			return &k->c[i];
+		}
+	}
+	return kf_cand_new(k, ob, name, d->policy, d->ttl);
+}
+
+/* One spec.endpoints[] entry.  Returns 0, or -1 (reported: skip the
+ * whole object). */
+static int kf_dep_entry(struct kf *k, const struct kf_obj *ob, size_t ei,
+			const json_t *e, size_t first, struct kf_sdr *d,
+			const struct probe_spec *ps)
+{
+	const char *dnsname, *rtype;
+	const json_t *targets, *t, *ttl;
+	struct kf_cand *c;
+	int fam;
+	size_t i;
+	char *name;
+
+	if (!json_is_object(e) || kf_str(e, "dnsName", &dnsname) <= 0 ||
+	    kf_str(e, "recordType", &rtype) < 0 ||
+	    !kf_is_opt(e, "targets", kf_is_arr)) {
+		kf_bad(k, ob, "spec.endpoints[%zu]: dnsName missing or fields "
+		       "of the wrong type", ei);
+		return -1;
+	}
+	if (!rtype || (strcmp(rtype, "A") && strcmp(rtype, "AAAA"))) {
+		kf_log(k, LOG_LVL_DEBUG, "kube record skipped: %s %s: %s %s "
+		       "(only A and AAAA are served)", ob->kind, ob->id,
+		       dnsname, rtype ? rtype : "(no type)");
+		return 0;
+	}
+	fam = strcmp(rtype, "A") ? AF_INET6 : AF_INET;
+	ttl = json_object_get(e, "recordTTL");
+	if (ttl && !json_is_null(ttl) && (!json_is_integer(ttl) ||
+	    json_integer_value(ttl) < 0 ||
+	    json_integer_value(ttl) > (json_int_t)KF_TTL_MAX)) {
+		kf_bad(k, ob, "spec.endpoints[%zu].recordTTL is not a TTL", ei);
+		return -1;
+	}
+	targets = json_object_get(e, "targets");
+	json_array_foreach(targets, i, t) {
+		struct model_addr a;
+		if (!json_is_string(t) ||
+		    model_addr_parse(&a, json_string_value(t)) < 0 ||
+		    a.family != fam) {
+			kf_bad(k, ob, "spec.endpoints[%zu].targets[%zu]: not "
+			       "an %s address", ei, i, rtype);
+			return -1;
+		}
+	}
+	if (!(name = kf_name(k, ob, &dnsname, 1)))
+		return 0;
+	if (!(c = kf_dep_cand(k, ob, first, name, d)))
+		return 0;
+	if (ttl && json_integer_value(ttl) > 0 && c->svc.neps == 0 &&
+	    !d->ttl_from_ann)
+		c->svc.ttl = (uint32_t)json_integer_value(ttl);
+	json_array_foreach(targets, i, t) {
+		struct model_endpoint *ep, *nep;
+		struct model_addr a;
+		char txt[INET6_ADDRSTRLEN];
+		bool dup = false;
+
+		model_addr_parse(&a, json_string_value(t));
+		model_addr_str(&a, txt, sizeof(txt));
+		for (size_t j = 0; j < c->svc.neps && !dup; j++)
+			dup = !strcmp(c->svc.eps[j].name, txt);
+		if (dup)
+			continue;
+		nep = realloc(c->svc.eps, (c->svc.neps + 1) * sizeof(*nep));
+		if (!nep) {
+			k->oom = true;
+			return 0;
+		}
+		c->svc.eps = nep;
+		ep = &c->svc.eps[c->svc.neps];
+		memset(ep, 0, sizeof(*ep));
+		ep->weight = 1;
+		ep->priority = 1;
+		ep->enabled = true;
+		if (kf_ep_fill(ep, "dnsendpoint", txt, &a, 1, ps) < 0) {
+			k->oom = true;
+			return 0;
+		}
+		c->svc.neps++;
+	}
+	return 0;
+}
+
+static void kf_dep(struct kf *k, const json_t *o, const char *id)
+{
+	struct kf_obj ob = { "DNSEndpoint", "", o };
+	struct kf_sdr d = { .ttl = k->o->ttl, .policy = k->o->policy };
+	const json_t *spec = json_object_get(o, "spec"), *eps, *e;
+	struct probe_spec ps = { 0 };
+	struct kf_ann a;
+	size_t first = k->n, i;
+	bool derived = kf_derived(o);
+
+	snprintf(ob.id, sizeof(ob.id), "%s", id);
+	if ((spec && !json_is_object(spec)) ||
+	    !kf_is_opt(spec, "endpoints", kf_is_arr)) {
+		kf_bad(k, &ob, "%s", "spec.endpoints is not a list");
+		return;
+	}
+	eps = json_object_get(spec, "endpoints");
+	if (!json_array_size(eps))
+		return;
+	kf_ann_read(k, &ob, &a);
+	if (a.has_policy)
+		d.policy = a.policy;
+	if (a.has_ttl) {
+		d.ttl = a.ttl;
+		d.ttl_from_ann = true;
+	}
+	/* Host: NULL, so each name is probed under its own name. */
+	if (kf_probe_resolve(k, &ob, &a, NULL, &ps) < 0) {
+		k->oom = true;
+		goto out;
+	}
+	json_array_foreach(eps, i, e) {
+		if (k->oom)
+			break;
+		if (kf_dep_entry(k, &ob, i, e, first, &d, &ps) < 0) {
+			/* All or nothing per object: drop what it made. */
+			while (k->n > first)
+				kf_cand_drop_last(k);
+			break;
+		}
+	}
+	for (size_t j = first; j < k->n; j++)
+		k->c[j].derived = derived;
+	/* Names whose every entry was empty got no endpoints. */
+	for (size_t j = k->n; j-- > first;) {
+		if (k->c[j].svc.neps)
+			continue;
+		model_service_clear(&k->c[j].svc);
+		memmove(&k->c[j], &k->c[j + 1], (k->n - j - 1) * sizeof(*k->c));
+		k->n--;
+	}
+out:
+	probe_spec_clear(&ps);
+	probe_spec_clear(&a.ps);
+}
+
+/* ---- ordering and duplicates ---- */
+
+struct kf_sorted {
+	const json_t *o;
+	char key[512];
+};
+
+static int kf_sorted_cmp(const void *pa, const void *pb)
+{
+	return strcmp(((const struct kf_sorted *)pa)->key,
+		      ((const struct kf_sorted *)pb)->key);
+}
+
+/* The objects of arr in namespace/name order; those without a name are
+ * reported and left out. */
+static struct kf_sorted *kf_sort(struct kf *k, const json_t *arr,
+				 const char *kind, size_t *n)
+{
+	size_t len = json_array_size(arr), i;
+	struct kf_sorted *s;
+	const json_t *o;
+
+	*n = 0;
+	if (!len)
+		return NULL;
+	if (!(s = calloc(len, sizeof(*s)))) {
+		k->oom = true;
+		return NULL;
+	}
+	json_array_foreach(arr, i, o) {
+		if (!json_is_object(o) ||
+		    !kube_obj_key(o, s[*n].key, sizeof(s[*n].key))) {
+			k->st.bad++;
+			kf_log(k, LOG_LVL_WARN, "kube object skipped: %s #%zu: "
+			       "no metadata.name", kind, i);
+			continue;
+		}
+		s[(*n)++].o = o;
+	}
+	qsort(s, *n, sizeof(*s), kf_sorted_cmp);
+	return s;
+}
+
+static int kf_cand_cmp(const void *pa, const void *pb)
+{
+	const struct kf_cand *a = pa, *b = pb;
+	int c = strcmp(a->svc.name, b->svc.name);
+
+	if (c)
+		return c;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* Sorted by name; the first of each name kept. */
+static int kf_finish(struct kf *k, struct model_service **out, size_t *n)
+{
+	struct model_service *s = NULL;
+	size_t m = 0, kept = 0;
+
+	if (k->n)
+		qsort(k->c, k->n, sizeof(*k->c), kf_cand_cmp);
+	if (k->n && !(s = calloc(k->n, sizeof(*s))))
+		return -1;
+	for (size_t i = 0; i < k->n; i++) {
+		struct kf_cand *c = &k->c[i];
+
+		if (m && !strcmp(s[m - 1].name, c->svc.name)) {
+			k->st.duplicates++;
+			kf_log(k, c->derived ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+			       "kube name skipped: %s: %s is already served "
+			       "from %s", c->owner, c->svc.name,
+			       k->c[kept].owner);
+			model_service_clear(&c->svc);
+			memset(&c->svc, 0, sizeof(c->svc));
+			continue;
+		}
+		/* The service moves to s; its owner stays for messages. */
+		s[m++] = c->svc;
+		memset(&c->svc, 0, sizeof(c->svc));
+		kept = i;
+	}
+	*out = s;
+	*n = m;
+	return 0;
+}
+
+int kubefed_map(const json_t *sdrs, const json_t *clusters,
+		const json_t *dnseps, const struct kubefed_opts *opts,
+		struct model_service **out, size_t *n,
+		struct kubefed_stats *st)
+{
+	struct kf k = { .o = opts };
+	struct kf_sorted *s1 = NULL, *s2 = NULL;
+	size_t n1 = 0, n2 = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (kf_ready_load(&k, clusters) < 0)
+		goto out;
+	s1 = kf_sort(&k, sdrs, "ServiceDNSRecord", &n1);
+	s2 = kf_sort(&k, dnseps, "DNSEndpoint", &n2);
+	for (size_t i = 0; i < n1 && !k.oom; i++)
+		kf_sdr(&k, s1[i].o, s1[i].key);
+	for (size_t i = 0; i < n2 && !k.oom; i++)
+		kf_dep(&k, s2[i].o, s2[i].key);
+	if (k.oom || kf_finish(&k, out, n) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0) {
+		/* Names of kept candidates belong to *out only on success. */
+		for (size_t i = 0; i < k.n; i++)
+			model_service_clear(&k.c[i].svc);
+	}
+	free(k.c);
+	free(k.ready);
+	free(s1);
+	free(s2);
+	if (st)
+		*st = k.st;
+	return rc;
+}
+
+void kubefed_services_free(struct model_service *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		model_service_clear(&s[i]);
+	free(s);
+}
+
+/* ---- comparison ---- */
+
+static bool kf_ep_equal(const struct model_endpoint *a,
+			const struct model_endpoint *b)
+{
+	if (strcmp(a->region, b->region) || strcmp(a->name, b->name) ||
+	    a->naddrs != b->naddrs || a->weight != b->weight ||
+	    a->priority != b->priority || a->enabled != b->enabled ||
+	    a->admin != b->admin || !probe_spec_equal(&a->probe, &b->probe))
+		return false;
+	for (size_t i = 0; i < a->naddrs; i++)
+		if (a->addrs[i].family != b->addrs[i].family ||
+		    memcmp(&a->addrs[i].ip, &b->addrs[i].ip,
+			   sizeof(a->addrs[i].ip)))
+			return false;
+	return true;
+}
+
+bool kubefed_services_equal(const struct model_service *a, size_t na,
+			    const struct model_service *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		const struct model_service *x = &a[i], *y = &b[i];
+		if (strcmp(x->name, y->name) || x->policy != y->policy ||
+		    x->all_down != y->all_down || x->ttl != y->ttl ||
+		    x->max_answers != y->max_answers || x->neps != y->neps)
+			return false;
+		for (size_t j = 0; j < x->neps; j++)
+			if (!kf_ep_equal(&x->eps[j], &y->eps[j]))
+				return false;
+	}
+	return true;
+}
