@@ -16,6 +16,7 @@ bash tests/deps.sh
 mkdir -p _build
 ( cd _build && { [ -f Makefile ] || ../configure -q; } && make -s -j2 ) >/dev/null
 GSLBD=$top/_build/gslbd
+GSLBCTL=$top/_build/gslbctl
 
 work=$(mktemp -d /tmp/gslbd-demo.XXXXXX)
 pids=()
@@ -52,6 +53,8 @@ for r in eu-west us-east ap-south; do start_region $r; done
 for r in eu-west us-east ap-south; do wait_http $r; done
 
 cat > "$work/gslbd.yaml" <<EOF
+control:
+  listen: "$DNS:8053"            # gslbctl / metrics / status
 server:
   listen: ["$DNS:$PORT"]
   workers: 2
@@ -144,6 +147,17 @@ echo "api is back on eu-west after $(wait_for api.global.example.org "$EU")"
 say "api now:  $(q api.global.example.org A)   (back to priority 1)"
 wait_for www.global.example.org "$EU $US $AP" >/dev/null
 say "www now:  $(q www.global.example.org A)"
+
+say "gslbctl status (the control API on $DNS:8053)"
+ctl() { "$GSLBCTL" -s "http://$DNS:8053" "$@"; }
+ctl status
+say "gslbctl drain ap-south (maintenance): it leaves the answers at once"
+ctl drain ap-south
+say "www now:  $(q www.global.example.org A)"
+ctl undrain ap-south
+say "gslbctl undrain ap-south:  www now:  $(q www.global.example.org A)"
+say "a few metrics (curl http://$DNS:8053/metrics)"
+curl -s "http://$DNS:8053/metrics" | grep -E '^gslbd_(endpoint_up|queries_total|snapshot_generation)' | head -8
 
 say "what gslbd logged (health transitions, one line each)"
 grep -E 'health change|serving' "$work/gslbd.log" || true

@@ -47,7 +47,8 @@ a separate loopback port, see :class:`ControlServer`): ``apply``,
 ``create``, ``update``, ``delete``, ``compact``, ``down`` / ``up`` (close the
 listening socket and every connection; listen again on the same port),
 ``set_token``, ``set_latency``, ``fail`` (answer N or all requests with an
-error code), ``forbid`` (RBAC 403 on a resource), ``close_watches`` (end
+error code), ``forbid`` (RBAC 403 on a resource), ``hide`` (404: as if its
+CRD were not installed), ``close_watches`` (end
 every stream cleanly, as a server-side timeout), ``expire_watches`` (an
 ERROR 410 into every stream), ``send_raw`` (raw bytes into streams: a
 broken event).  ``requests`` records every request.
@@ -349,6 +350,7 @@ class FakeKube:
         self.requests = []
         self.failures = None  # dict(code, count, watch, list, message)
         self.forbidden = set()
+        self.hidden = set()
         self.is_up = False
         self.httpd = None
         self.thread = None
@@ -596,6 +598,17 @@ class FakeKube:
         with self.lock:
             self.failures = None
             self.forbidden.clear()
+            self.hidden.clear()
+
+    def hide(self, resource, on=True):
+        """As if the resource's CRD were not installed: 404 NotFound on its
+        paths, and gone from discovery.  Objects are kept for later."""
+        res = resource_for(resource)
+        with self.lock:
+            if on:
+                self.hidden.add(res.key)
+            else:
+                self.hidden.discard(res.key)
 
     def forbid(self, resource, on=True):
         """RBAC: 403 Forbidden on every request for a resource."""
@@ -714,6 +727,9 @@ class FakeKube:
             if self._discovery(h, path, rec):
                 return
             res, ns, name = self._route(path)
+            if res.key in self.hidden:
+                raise ApiError(404, "the server could not find the "
+                               "requested resource")
             if res.key in self.forbidden:
                 who = "system:serviceaccount:gslbd:gslbd"
                 verb = "watch" if is_watch else ("get" if name else "list")
@@ -760,7 +776,8 @@ class FakeKube:
                 body = dict(self._group(parts[1]), kind="APIGroup", apiVersion="v1")
             elif len(parts) == 3 and parts[0] == "apis":
                 rs = [r for r in RESOURCES
-                      if r.group == parts[1] and r.version == parts[2]]
+                      if r.group == parts[1] and r.version == parts[2]
+                      and r.key not in self.hidden]
                 if rs:
                     body = {"kind": "APIResourceList", "apiVersion": "v1",
                             "groupVersion": "%s/%s" % (parts[1], parts[2]),
@@ -1126,14 +1143,15 @@ class ControlServer:
     them), ``delete`` ({"resource","namespace","name"}), ``compact``
     ({"rv"}?), ``down``, ``up``, ``set_token`` ({"token"}), ``set_latency``
     ({"seconds"}), ``fail`` ({"code","count","watch","list","message"}),
-    ``clear_failures``, ``forbid`` ({"resource","on"}), ``close_watches``,
+    ``clear_failures``, ``forbid`` / ``hide`` ({"resource","on"}),
+    ``close_watches``,
     ``expire_watches``, ``send_raw`` ({"data","resource"}),
     ``reset_requests``.  Answers ``{"ok": true, "result": ...}`` or 400 with
     ``{"ok": false, "error": "..."}``.
     """
 
     OPS = ("apply", "create", "update", "delete", "compact", "down", "up",
-           "set_token", "set_latency", "fail", "clear_failures", "forbid",
+           "set_token", "set_latency", "fail", "clear_failures", "forbid", "hide",
            "close_watches", "expire_watches", "send_raw", "reset_requests")
 
     def __init__(self, api, port=0, host="127.0.0.1"):

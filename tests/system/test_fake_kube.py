@@ -384,7 +384,7 @@ def test_down_and_up(fake_kube):
 
 
 def test_latency_failures_forbidden(fake_kube):
-    """set_latency delays answers; fail() answers N requests with a Status error; forbid() is 403."""
+    """set_latency delays answers; fail() answers N requests with an error; forbid() is 403, hide() 404."""
     k = fake_kube()
     c = client(k)
     k.set_latency(0.3)
@@ -407,6 +407,13 @@ def test_latency_failures_forbidden(fake_kube):
     assert c.get(KFC)[0] == 200
     k.clear_failures()
     assert c.get(SDR)[0] == 200
+    k.hide("dnsendpoints")
+    st, _, body = c.get("/apis/multiclusterdns.kubefed.io/v1alpha1/dnsendpoints")
+    assert st == 404 and body["reason"] == "NotFound"
+    rl = c.get("/apis/multiclusterdns.kubefed.io/v1alpha1")[2]
+    assert "dnsendpoints" not in {r["name"] for r in rl["resources"]}
+    k.clear_failures()
+    assert c.get("/apis/multiclusterdns.kubefed.io/v1alpha1/dnsendpoints")[0] == 200
 
 
 def test_keepalive_connection_reuse(fake_kube):

@@ -457,3 +457,68 @@ def test_namespaces_limit(env):
     assert answer(g, ko.global_name("web", "other"))[0] == dns.rcode.NXDOMAIN
     paths = {r["path"] for r in sdr_requests(env.k)}
     assert paths == {"/apis/multiclusterdns.kubefed.io/v1alpha1/namespaces/shop/servicednsrecords"}, paths
+
+
+def test_bookmarks_spare_a_relist(env):
+    """Watch bookmarks keep the resume point fresh: after compaction a resumed watch needs no relist."""
+    k = env.k
+    k.apply(web())
+    g = env.start()
+    wait_addrs(g, WEB, {"192.0.2.1", "192.0.2.2"}, 10)
+    assert k.wait_watches(3)
+    # the global resourceVersion moves on through another resource only
+    for i in range(5):
+        k.apply(ko.dns_endpoint("e%d" % i, "shop",
+                                [ko.endpoint("e%d.example.com" % i, ["192.0.2.%d" % (60 + i)])]))
+    wait_addrs(g, "e4.example.com.", {"192.0.2.64"}, 5)
+    time.sleep(1.5)  # bookmarks every 0.5 s carry the new resourceVersion
+    k.compact()
+    k.reset_requests()
+    assert k.close_watches() >= 3
+    wait_for(lambda: k.open_watches() >= 3, 10, what="watches resumed")
+    k.apply(web(("192.0.2.8",), ("192.0.2.2",)))
+    wait_addrs(g, WEB, {"192.0.2.8", "192.0.2.2"}, 5)
+    relists = [r for r in sdr_requests(k) if not r["watch"]]
+    assert not relists, "relisted although bookmarks were sent: %r" % relists
+
+
+def test_api_errors_and_slowness_change_nothing(env):
+    """500s and an API slower than the request timeout change no answer; gslbd catches up afterwards."""
+    k = env.k
+    k.apply(web())
+    g = env.start()
+    wait_addrs(g, WEB, {"192.0.2.1", "192.0.2.2"}, 10)
+    k.fail(500)
+    k.close_watches()
+    time.sleep(1.0)
+    assert answer(g, WEB) == (dns.rcode.NOERROR, {"192.0.2.1", "192.0.2.2"})
+    assert any(r["status"] == 500 for r in k.requests_matching())
+    k.clear_failures()
+    k.set_latency(2.5)  # above kubernetes.timeout: 2s
+    k.close_watches()
+    time.sleep(3.0)
+    assert answer(g, WEB) == (dns.rcode.NOERROR, {"192.0.2.1", "192.0.2.2"})
+    k.set_latency(0)
+    k.apply(web(("192.0.2.4",), ("192.0.2.2",)))
+    wait_addrs(g, WEB, {"192.0.2.4", "192.0.2.2"}, 20)
+    assert g.alive()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "config/kube/kube.c: kube_remap() maps nothing until kube_all_synced(), "
+    "so one resource that never lists (403/404) keeps every service out"))
+@pytest.mark.parametrize("how", ["forbidden", "not-installed"])
+def test_one_unreadable_resource(env, how):
+    """DNSEndpoint forbidden by RBAC (403) or not installed (404): logged, and the records are still served."""
+    k = env.k
+    k.apply(web())
+    if how == "forbidden":
+        k.forbid("dnsendpoints")
+    else:
+        k.hide("dnsendpoints")
+    g = env.start()
+    wait_for(lambda: any(r["status"] in (403, 404) for r in
+                         k.requests_matching(path="/dnsendpoints")), 5)
+    code = "403" if how == "forbidden" else "404"
+    wait_for(lambda: code in g.log(), 5, what="the error in the log")
+    wait_addrs(g, WEB, {"192.0.2.1", "192.0.2.2"}, 4)
