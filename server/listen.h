@@ -23,6 +23,9 @@ struct qsbr;
 struct listen_set *listen_open(const struct model_server *srv,
 			       unsigned workers, char *err, size_t errlen);
 
+/* How many data-plane threads listen_start runs (QSBR slots). */
+unsigned listen_threads(const struct listen_set *ls);
+
 /* Start the worker threads.  Returns 0 or -1 (err). */
 int listen_start(struct listen_set *ls, struct qsbr *q, char *err,
 		 size_t errlen);

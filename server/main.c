@@ -629,7 +629,7 @@ static int run(struct gslbd *g)
 	g->st.started = time(NULL);
 	struct model *m = g->model;
 	g->model = NULL;
-	if (!(g->qsbr = qsbr_new(workers)) ||
+	if (!(g->qsbr = qsbr_new(listen_threads(g->ls))) ||
 	    !(g->probes = probe_mgr_new(g->base, on_health_change, g)) ||
 	    go_live(g, m) < 0) {
 		log_err("cannot set up probes");
