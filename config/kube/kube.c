@@ -65,12 +65,18 @@ static void kube_timer(struct event *ev, uint32_t ms)
 	evtimer_add(ev, &tv);
 }
 
-static bool kube_all_synced(const struct kube_src *k)
+/* Map once every ServiceDNSRecord list is in.  The other resources
+ * only refine the answers (cluster readiness, extra names): one the API
+ * refuses to list (403 without RBAC, 404 without its CRD) counts as
+ * empty, or a single missing CRD would keep every service unserved. */
+static bool kube_ready_to_map(const struct kube_src *k)
 {
 	for (size_t i = 0; i < k->nw; i++) {
 		struct kube_refl_stats st;
 		kube_reflector_stats(k->w[i].r, &st);
-		if (!st.synced)
+		if (st.synced)
+			continue;
+		if (k->w[i].kind == KUBE_SDR || !st.connected || st.ok)
 			return false;
 	}
 	return true;
@@ -178,7 +184,7 @@ static void kube_remap(struct kube_src *k)
 	size_t n = 0;
 	bool first = !k->mapped;
 
-	if (!kube_all_synced(k))
+	if (!kube_ready_to_map(k))
 		return;
 	k->seen_cur = json_object();
 	if (!k->seen_cur || kube_collect(k, arrs) < 0 ||
@@ -224,7 +230,9 @@ static void kube_refl_cb(void *arg, struct kube_reflector *r,
 {
 	struct kube_src *k = arg;
 
-	if (ev != KUBE_REFL_CHANGED)
+	/* A state change matters before the first mapping: an optional
+	 * resource the API refuses can be what it waits for. */
+	if (ev != KUBE_REFL_CHANGED && k->mapped)
 		return;
 	if (!evtimer_pending(k->coalesce, NULL))
 		kube_timer(k->coalesce, KUBE_COALESCE_MS);
@@ -243,7 +251,7 @@ static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 	if (k->mapped || !k->cache_file)
 		return;
 	if (kube_cache_read(k->cache_file, &s, &n, err, sizeof(err)) < 0) {
-		log_warn("kube API not answering and no usable cache "
+		log_info("no kube cache to serve until the API's first list "
 			 "error=\"%s\"", err);
 		return;
 	}
@@ -261,7 +269,7 @@ static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 			i--;
 		}
 	}
-	log_warn("kube API not answering, serving the cache file=%s "
+	log_info("serving the kube cache until the API's first list file=%s "
 		 "services=%zu", k->cache_file, n);
 	k->from_cache = true;
 	kube_replace(k, s, n);

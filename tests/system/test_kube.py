@@ -504,9 +504,6 @@ def test_api_errors_and_slowness_change_nothing(env):
     assert g.alive()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config/kube/kube.c: kube_remap() maps nothing until kube_all_synced(), "
-    "so one resource that never lists (403/404) keeps every service out"))
 @pytest.mark.parametrize("how", ["forbidden", "not-installed"])
 def test_one_unreadable_resource(env, how):
     """DNSEndpoint forbidden by RBAC (403) or not installed (404): logged, and the records are still served."""
