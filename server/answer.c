@@ -81,6 +81,9 @@ static void negative(struct resp *r, const struct snap *s, unsigned apex_off,
 	r->flags |= DNS_F_AA;
 	wire_put16(ptr, (uint16_t)(0xc000u | (DNS_HDR_LEN + apex_off)));
 	if (put(r, ptr, 2) && put(r, s->soa_neg, s->soa_neg_len)) {
+		uint8_t *rd = r->buf + r->len - s->soa_neg_len;
+		for (unsigned i = 0; i < s->soa_nptr; i++)
+			memcpy(rd + s->soa_ptr[i], ptr, 2);
 		r->ns = 1;
 		return;
 	}

@@ -391,30 +391,61 @@ static int zone_nodes(struct build *b)
 	return 0;
 }
 
+/* A name in SOA rdata, ending in a pointer placeholder when it lies in
+ * the zone (the pointer to the apex depends on the query's name). */
+static size_t soa_name(struct build *b, const ldns_rdf *name, uint8_t *out,
+		       bool *ptr)
+{
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t len = ldns_rdf_size(name), apex = b->s->apex_len;
+
+	*ptr = ldns_dname_compare(name, b->apex) == 0 ||
+		ldns_dname_is_subdomain(name, b->apex);
+	if (!*ptr) {
+		memcpy(out, w, len);
+		return len;
+	}
+	memcpy(out, w, len - apex);
+	return len - apex + 2;
+}
+
 /* The SOA for negative answers: TTL = min(SOA TTL, minimum) (RFC 2308). */
 static int soa_negative(struct build *b)
 {
 	const struct model_zone *z = &b->m->zone;
 	ldns_rr *soa = NULL;
+	uint8_t buf[10 + 2 * DNS_NAME_MAX + 20];
+	size_t n = 10;
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(b->zone); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 			soa = rr;
 	}
-	uint8_t *w = NULL;
-	size_t n = 0;
-	if (!soa || ldns_rr2wire(&w, soa, LDNS_SECTION_ANSWER, &n) !=
-	    LDNS_STATUS_OK)
+	if (!soa || ldns_rr_rd_count(soa) != 7)
 		return fail(b, "cannot compile the SOA");
-	size_t skip = ldns_rdf_size(ldns_rr_owner(soa));
-	uint8_t *p = snap_memdup(b->a, w + skip, n - skip);
-	free(w);
-	if (!p)
+	wire_put16(buf, DNS_T_SOA);
+	wire_put16(buf + 2, DNS_C_IN);
+	wire_put32(buf + 4, z->ttl < z->soa_minimum ? z->ttl : z->soa_minimum);
+	for (size_t i = 0; i < 2; i++) {
+		ldns_rdf *d = ldns_rdf_clone(ldns_rr_rdf(soa, i));
+		bool ptr;
+		if (!d)
+			return fail(b, "out of memory");
+		ldns_dname2canonical(d);
+		n += soa_name(b, d, buf + n, &ptr);
+		ldns_rdf_deep_free(d);
+		if (ptr)
+			b->s->soa_ptr[b->s->soa_nptr++] = (uint16_t)(n - 2);
+	}
+	for (size_t i = 2; i < 7; i++) {
+		memcpy(buf + n, ldns_rdf_data(ldns_rr_rdf(soa, i)), 4);
+		n += 4;
+	}
+	wire_put16(buf + 8, (uint16_t)(n - 10));
+	if (!(b->s->soa_neg = snap_memdup(b->a, buf, n)))
 		return fail(b, "out of memory");
-	wire_put32(p + 4, z->ttl < z->soa_minimum ? z->ttl : z->soa_minimum);
-	b->s->soa_neg = p;
-	b->s->soa_neg_len = (uint16_t)(n - skip);
+	b->s->soa_neg_len = (uint16_t)n;
 	return 0;
 }
 

@@ -95,9 +95,12 @@ struct snap {
 	uint16_t edns_udp_size;
 
 	/* SOA for negative answers: type .. rdata, owner is written as a
-	 * pointer to the apex inside the query's name. */
+	 * pointer to the apex inside the query's name.  MNAME and RNAME end
+	 * in pointers to the apex too, at soa_ptr[], patched per query. */
 	const uint8_t *soa_neg;
 	uint16_t soa_neg_len;
+	uint16_t soa_ptr[2];
+	uint8_t soa_nptr;
 
 	uint32_t mask;          /* table size - 1 (power of two) */
 	const struct snap_node **table;

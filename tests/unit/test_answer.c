@@ -285,6 +285,14 @@ static void test_negative(void)
 	char *owner = ldns_rdf2str(ldns_rr_owner(soa));
 	is_str(owner, "Z.TEST.", "SOA owner points into the query name");
 	free(owner);
+	char *mname = ldns_rdf2str(ldns_rr_rdf(soa, 0));
+	char *rname = ldns_rdf2str(ldns_rr_rdf(soa, 1));
+	ok(!strcmp(mname, "ns1.Z.TEST.") && !strcmp(rname, "hostmaster.Z.TEST."),
+	   "SOA MNAME and RNAME are compressed against the apex in the query");
+	free(mname);
+	free(rname);
+	is_int(last_len, 12 + 17 + 2 + 10 + 6 + 13 + 20,
+	       "NXDOMAIN is 80 bytes: every name in it compressed");
 	ldns_pkt_free(p);
 
 	p = ask("c.z.test", DNS_T_A, NULL);
