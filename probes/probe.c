@@ -45,6 +45,9 @@ struct probe {
  * this falls back to rebuilding everything. */
 #define PROBE_CHANGED_MAX 1024
 
+/* First runs of new probes per millisecond, at most (see sync). */
+#define PROBE_START_PER_MS 10
+
 struct probe_mgr {
 	struct event_base *base;
 	probe_change_fn fn;
@@ -504,6 +507,14 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 		sl->fresh = true;
 	}
 
+	/* New probes start within their jitter, but never more than about
+	 * PROBE_START_PER_MS a millisecond: 10,000 connections opened at
+	 * once time each other out and mark healthy regions down. */
+	size_t nfresh = 0;
+	for (size_t i = 0; i < n; i++)
+		nfresh += slot[i].fresh;
+	uint32_t spread = (uint32_t)(nfresh / PROBE_START_PER_MS);
+
 	/* Phase 2: commit. */
 	for (size_t i = 0; i < n; i++) {
 		struct probe_slot *sl = &slot[i];
@@ -515,7 +526,10 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 			sl->a->health = HEALTH_UNKNOWN;
 			sl->a->reason[0] = '\0';
 			sl->a->since = 0;
-			probe_arm(p, probe_jitter(pm, sl->e->probe.jitter_ms));
+			uint32_t win = sl->e->probe.jitter_ms + spread;
+			if (win > sl->e->probe.interval_ms && spread)
+				win = sl->e->probe.interval_ms;
+			probe_arm(p, probe_jitter(pm, win));
 		} else {
 			sl->a->health = p->hs.state;
 			sl->a->since = p->since;
