@@ -86,6 +86,13 @@ static int zonefile_check_rr(struct zonefile_ctx *z, ldns_rr *rr, int line)
 		free(apex);
 		return -1;
 	}
+	if (ldns_dname_is_wildcard(owner)) {
+		/* Served literally, "*" would answer only queries for "*":
+		 * refusing it is better than silently not expanding it. */
+		zonefile_err(z, line, "%s: wildcard records are not supported",
+			     name);
+		return -1;
+	}
 	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
 		zonefile_err(z, line, "%s: SOA records come from the config "
 			     "(zone.soa), not the zone file", name);

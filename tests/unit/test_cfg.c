@@ -1191,6 +1191,9 @@ static void test_zonefile_direct(void)
 	zf_err("out.zone", "ok A 192.0.2.1\nwww.example.com. A 192.0.2.1\n",
 	       "2:1: www.example.com. is outside the zone example.org.",
 	       "a record outside the zone is refused");
+	zf_err("wild.zone", "ok A 192.0.2.1\n*.w A 192.0.2.2\n",
+	       "2:1: *.w.example.org.: wildcard records are not supported",
+	       "a wildcard owner is refused, not served literally");
 	zf_err("soa.zone",
 	       "@ SOA ns1.example.org. h.example.org. 1 2 3 4 5\n",
 	       "1:1: example.org.: SOA records come from the config",
