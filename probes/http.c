@@ -1,7 +1,5 @@
-/* http.c -- see http.h.  The libevent glue follows curl's
- * docs/examples/hiperfifo.c: curl tells us which sockets to watch and when
- * to wake; libevent calls curl_multi_socket_action back; finished
- * transfers are drained from curl_multi_info_read. */
+/* http.c -- see http.h.  Transfers run on the control loop through
+ * server/curlev.c (libcurl multi driven by libevent). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -14,26 +12,15 @@
 #include <event2/event.h>
 
 #include "probes/http.h"
+#include "server/curlev.h"
 #include "server/log.h"
 
 /* Enough for any health page; a bigger body is cut off (and the verdict
  * taken on what came) rather than downloaded until the timeout. */
 #define HTTP_BODY_CAP (64 * 1024)
 
-/* A socket curl asked us to watch. */
-struct http_sock {
-	struct http_sock *prev, *next;
-	curl_socket_t fd;
-	short kind;          /* EV_READ/EV_WRITE bits of ev */
-	struct event *ev;
-};
-
 struct http_probe_ctx {
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer; /* curl's single timeout */
-	int running;
-	struct http_sock *socks;
+	struct curlev *cev;
 	struct http_probe *probes; /* in flight */
 };
 
@@ -188,171 +175,31 @@ static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
 	return true;
 }
 
-static void http_check_done(struct http_probe_ctx *ctx)
+/* A transfer finished (curlev_done_fn). */
+static void http_done(CURL *easy, void *priv, CURLcode rc)
 {
-	CURLMsg *msg;
-	int left;
+	struct http_probe *hp = priv;
+	char reason[96];
 
-	while ((msg = curl_multi_info_read(ctx->multi, &left))) {
-		struct http_probe *hp = NULL;
-		char reason[96];
-		CURLcode rc;
-		CURL *easy;
-		bool ok;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		/* msg dies with remove_handle: take what we need first. */
-		easy = msg->easy_handle;
-		rc = msg->data.result;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&hp);
-		curl_multi_remove_handle(ctx->multi, easy);
-		if (!hp)
-			continue;
-		ok = http_verdict(hp, rc, reason, sizeof(reason));
-		http_probe_unlink(hp);
-		hp->fn(hp->arg, ok, reason);
-		http_probe_free(hp);
-	}
-}
-
-/* ---- libevent glue ---- */
-
-static void http_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_probe_ctx *ctx = arg;
-	int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-		     ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-	CURLMcode mc;
-
-	mc = curl_multi_socket_action(ctx->multi, fd, action, &ctx->running);
-	if (mc != CURLM_OK)
-		log_warn("http probe socket action failed error=%s",
-			 curl_multi_strerror(mc));
-	http_check_done(ctx);
-}
-
-static void http_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_probe_ctx *ctx = arg;
-	CURLMcode mc;
-
-	mc = curl_multi_socket_action(ctx->multi, CURL_SOCKET_TIMEOUT, 0,
-				      &ctx->running);
-	if (mc != CURLM_OK)
-		log_warn("http probe timer action failed error=%s",
-			 curl_multi_strerror(mc));
-	http_check_done(ctx);
-}
-
-static void http_sock_free(struct http_probe_ctx *ctx, struct http_sock *hs)
-{
-	if (hs->prev)
-		hs->prev->next = hs->next;
-	else
-		ctx->socks = hs->next;
-	if (hs->next)
-		hs->next->prev = hs->prev;
-	if (hs->ev)
-		event_free(hs->ev);
-	free(hs);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
-static int http_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-			void *socketp)
-{
-	struct http_probe_ctx *ctx = userp;
-	struct http_sock *hs = socketp;
-	short kind;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (hs)
-			http_sock_free(ctx, hs);
-		return 0;
-	}
-	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) |
-	       ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (!hs) {
-		hs = calloc(1, sizeof(*hs));
-		if (!hs)
-			return -1;
-		hs->fd = s;
-		hs->next = ctx->socks;
-		if (ctx->socks)
-			ctx->socks->prev = hs;
-		ctx->socks = hs;
-		if (curl_multi_assign(ctx->multi, s, hs) != CURLM_OK) {
-			http_sock_free(ctx, hs);
-			return -1;
-		}
-	} else if (hs->ev && hs->kind == kind) {
-		return 0;
-	}
-	/* A fresh event rather than event_assign(): this may run inside the
-	 * old event's own callback, where reassigning it is not allowed. */
-	if (hs->ev)
-		event_free(hs->ev);
-	hs->ev = event_new(ctx->base, s, kind | EV_PERSIST, http_sock_event,
-			   ctx);
-	if (!hs->ev || event_add(hs->ev, NULL) < 0)
-		return -1;
-	hs->kind = kind;
-	return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl wants one wake-up, or none (-1).  Never act
- * from in here (curl forbids re-entry): a zero timeout runs on the next
- * loop turn. */
-static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct http_probe_ctx *ctx = userp;
-	struct timeval tv;
-
-	if (timeout_ms < 0) {
-		evtimer_del(ctx->timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return evtimer_add(ctx->timer, &tv) < 0 ? -1 : 0;
+	if (!hp)
+		return;
+	bool ok = http_verdict(hp, rc, reason, sizeof(reason));
+	http_probe_unlink(hp);
+	hp->fn(hp->arg, ok, reason);
+	http_probe_free(hp);
 }
 
 /* ---- context ---- */
 
 struct http_probe_ctx *http_probe_ctx_new(struct event_base *base)
 {
-	struct http_probe_ctx *ctx;
+	struct http_probe_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return NULL;
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		goto fail;
-	ctx->base = base;
-	ctx->timer = evtimer_new(base, http_timer_event, ctx);
-	ctx->multi = curl_multi_init();
-	if (!ctx->timer || !ctx->multi)
-		goto fail;
-	if (curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION,
-			      http_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA,
-			      ctx) != CURLM_OK ||
-	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION,
-			      http_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx) != CURLM_OK)
-		goto fail;
-	return ctx;
-fail:
-	if (ctx) {
-		if (ctx->multi)
-			curl_multi_cleanup(ctx->multi);
-		if (ctx->timer)
-			event_free(ctx->timer);
+	if (!ctx || !(ctx->cev = curlev_new(base, http_done, "http probe"))) {
 		free(ctx);
+		return NULL;
 	}
-	curl_global_cleanup();
-	return NULL;
+	return ctx;
 }
 
 void http_probe_ctx_free(struct http_probe_ctx *ctx)
@@ -361,13 +208,8 @@ void http_probe_ctx_free(struct http_probe_ctx *ctx)
 		return;
 	while (ctx->probes)
 		http_probe_cancel(ctx->probes);
-	curl_multi_cleanup(ctx->multi);
-	/* Sockets curl did not say goodbye to. */
-	while (ctx->socks)
-		http_sock_free(ctx, ctx->socks);
-	event_free(ctx->timer);
+	curlev_free(ctx->cev);
 	free(ctx);
-	curl_global_cleanup();
 }
 
 /* ---- one probe ---- */
@@ -525,7 +367,7 @@ struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 	hp->easy = curl_easy_init();
 	if (!hp->easy || http_probe_setup(hp, spec, addr, host) < 0)
 		goto fail;
-	if (curl_multi_add_handle(ctx->multi, hp->easy) != CURLM_OK)
+	if (curlev_add(ctx->cev, hp->easy) < 0)
 		goto fail;
 	http_probe_link(ctx, hp);
 	return hp;
@@ -538,7 +380,7 @@ void http_probe_cancel(struct http_probe *hp)
 {
 	if (!hp)
 		return;
-	curl_multi_remove_handle(hp->ctx->multi, hp->easy);
+	curlev_remove(hp->ctx->cev, hp->easy);
 	http_probe_unlink(hp);
 	http_probe_free(hp);
 }

@@ -19,6 +19,7 @@
 #include "probes/probe.h"
 #include "probes/tcp.h"
 #include "server/log.h"
+#include "server/rand.h"
 
 struct probe {
 	struct probe_mgr *pm;
@@ -68,13 +69,7 @@ struct probe_mgr {
 /* xorshift64*: jitter only needs to spread probes, not be unguessable. */
 static uint32_t probe_rand(struct probe_mgr *pm)
 {
-	uint64_t x = pm->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	pm->rng = x;
-	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+	return (uint32_t)(rand_next(&pm->rng) >> 32);
 }
 
 static uint32_t probe_jitter(struct probe_mgr *pm, uint32_t jitter_ms)

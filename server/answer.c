@@ -13,6 +13,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
+#include "server/rand.h"
 
 struct resp {
 	uint8_t *buf;
@@ -37,12 +38,7 @@ void answer_ctx_init(struct answer_ctx *c, uint64_t seed)
 
 static uint64_t rng_next(struct answer_ctx *c)
 {
-	uint64_t x = c->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return x * 0x2545f4914f6cdd1dull;
+	return rand_next(&c->rng);
 }
 
 static bool put(struct resp *r, const void *p, size_t n)

@@ -16,26 +16,18 @@
 #include <jansson.h>
 
 #include "config/kube/client.h"
+#include "server/curlev.h"
 #include "server/log.h"
+#include "server/rand.h"
 
 #define KUBE_LIST_CAP  (256u << 20) /* one page of 500 objects is far less */
 #define KUBE_LINE_CAP  (16u << 20)  /* one watch event: one object */
 #define KUBE_ERR_CAP   (64u << 10)  /* an error body: a Status */
 #define KUBE_WATCH_MIN_MS 1000      /* shorter watches back off */
 
-struct kube_sock {
-	struct kube_sock *prev, *next;
-	curl_socket_t fd;
-	short kind;
-	struct event *ev;
-};
-
 struct kube_client {
 	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
-	int running;
-	struct kube_sock *socks;
+	struct curlev *cev;
 	struct kube_creds creds;
 	uint32_t timeout_ms;
 	uint64_t rng;
@@ -89,13 +81,7 @@ struct kube_reflector {
 
 static uint32_t kube_rand(struct kube_client *cl)
 {
-	uint64_t x = cl->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	cl->rng = x;
-	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+	return (uint32_t)(rand_next(&cl->rng) >> 32);
 }
 
 static void kube_evtimer(struct event *ev, uint32_t ms)
@@ -554,7 +540,7 @@ static void refl_start(struct kube_reflector *r)
 	}
 	if (!(q->easy = curl_easy_init()) || !(url = req_url(r, q->easy)) ||
 	    req_setup(q, url) < 0 ||
-	    curl_multi_add_handle(cl->multi, q->easy) != CURLM_OK)
+	    curlev_add(cl->cev, q->easy) < 0)
 		goto fail;
 	log_debug("kube request resource=%s kind=%s", r->what,
 		  q->kind == KUBE_REQ_WATCH ? "watch" : "list");
@@ -761,122 +747,11 @@ static void refl_req_done(struct kube_req *q, CURLcode rc)
 	req_free(q);
 }
 
-/* ---- libevent glue ---- */
-
-static void kube_check_done(struct kube_client *cl)
+/* A request finished (curlev_done_fn). */
+static void kube_done(CURL *easy, void *priv, CURLcode rc)
 {
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(cl->multi, &left))) {
-		struct kube_req *q = NULL;
-		CURL *easy;
-		CURLcode rc;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		easy = msg->easy_handle;
-		rc = msg->data.result;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&q);
-		curl_multi_remove_handle(cl->multi, easy);
-		if (q)
-			refl_req_done(q, rc);
-	}
-}
-
-static void kube_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct kube_client *cl = arg;
-	int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-		     ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-	CURLMcode mc;
-
-	mc = curl_multi_socket_action(cl->multi, fd, action, &cl->running);
-	if (mc != CURLM_OK)
-		log_warn("kube socket action failed error=%s",
-			 curl_multi_strerror(mc));
-	kube_check_done(cl);
-}
-
-static void kube_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct kube_client *cl = arg;
-	CURLMcode mc;
-
-	mc = curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0,
-				      &cl->running);
-	if (mc != CURLM_OK)
-		log_warn("kube timer action failed error=%s",
-			 curl_multi_strerror(mc));
-	kube_check_done(cl);
-}
-
-static void kube_sock_free(struct kube_client *cl, struct kube_sock *ks)
-{
-	if (ks->prev)
-		ks->prev->next = ks->next;
-	else
-		cl->socks = ks->next;
-	if (ks->next)
-		ks->next->prev = ks->prev;
-	if (ks->ev)
-		event_free(ks->ev);
-	free(ks);
-}
-
-static int kube_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-			void *socketp)
-{
-	struct kube_client *cl = userp;
-	struct kube_sock *ks = socketp;
-	short kind;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (ks)
-			kube_sock_free(cl, ks);
-		return 0;
-	}
-	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) |
-	       ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (!ks) {
-		if (!(ks = calloc(1, sizeof(*ks))))
-			return -1;
-		ks->fd = s;
-		ks->next = cl->socks;
-		if (cl->socks)
-			cl->socks->prev = ks;
-		cl->socks = ks;
-		if (curl_multi_assign(cl->multi, s, ks) != CURLM_OK) {
-			kube_sock_free(cl, ks);
-			return -1;
-		}
-	} else if (ks->ev && ks->kind == kind) {
-		return 0;
-	}
-	/* A new event: this may run inside the old one's callback. */
-	if (ks->ev)
-		event_free(ks->ev);
-	ks->ev = event_new(cl->base, s, kind | EV_PERSIST, kube_sock_event,
-			   cl);
-	if (!ks->ev || event_add(ks->ev, NULL) < 0)
-		return -1;
-	ks->kind = kind;
-	return 0;
-}
-
-/* Never act from in here (curl forbids re-entry). */
-static int kube_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct kube_client *cl = userp;
-	struct timeval tv;
-
-	if (timeout_ms < 0) {
-		evtimer_del(cl->timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	return evtimer_add(cl->timer, &tv) < 0 ? -1 : 0;
+	if (priv)
+		refl_req_done(priv, rc);
 }
 
 /* ---- client ---- */
@@ -888,10 +763,6 @@ struct kube_client *kube_client_new(struct event_base *base,
 	struct kube_client *cl;
 	struct timespec ts;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		kube_creds_clear(creds);
-		return NULL;
-	}
 	if (!(cl = calloc(1, sizeof(*cl))))
 		goto fail;
 	cl->base = base;
@@ -903,28 +774,15 @@ struct kube_client *kube_client_new(struct event_base *base,
 		  ((uint64_t)getpid() << 16);
 	if (!cl->rng)
 		cl->rng = 0x9E3779B97F4A7C15ULL;
-	cl->timer = evtimer_new(base, kube_timer_event, cl);
-	cl->multi = curl_multi_init();
-	if (!cl->timer || !cl->multi ||
-	    curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION,
-			      kube_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl) != CURLM_OK ||
-	    curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION,
-			      kube_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl) != CURLM_OK)
+	if (!(cl->cev = curlev_new(base, kube_done, "kube")))
 		goto fail;
 	return cl;
 fail:
 	if (cl) {
 		kube_creds_clear(&cl->creds);
-		if (cl->multi)
-			curl_multi_cleanup(cl->multi);
-		if (cl->timer)
-			event_free(cl->timer);
 		free(cl);
 	}
 	kube_creds_clear(creds);
-	curl_global_cleanup();
 	return NULL;
 }
 
@@ -932,13 +790,9 @@ void kube_client_free(struct kube_client *cl)
 {
 	if (!cl)
 		return;
-	curl_multi_cleanup(cl->multi);
-	while (cl->socks)
-		kube_sock_free(cl, cl->socks);
-	event_free(cl->timer);
+	curlev_free(cl->cev);
 	kube_creds_clear(&cl->creds);
 	free(cl);
-	curl_global_cleanup();
 }
 
 /* ---- reflector ---- */
@@ -974,7 +828,7 @@ void kube_reflector_free(struct kube_reflector *r)
 	if (!r)
 		return;
 	if (r->req) {
-		curl_multi_remove_handle(r->cl->multi, r->req->easy);
+		curlev_remove(r->cl->cev, r->req->easy);
 		req_free(r->req);
 	}
 	if (r->step)
@@ -996,7 +850,7 @@ void kube_reflector_relist(struct kube_reflector *r)
 {
 	r->need_relist = true;
 	if (r->req && r->req->kind == KUBE_REQ_WATCH) {
-		curl_multi_remove_handle(r->cl->multi, r->req->easy);
+		curlev_remove(r->cl->cev, r->req->easy);
 		req_free(r->req);
 		r->req = NULL;
 		kube_evtimer(r->step, 0);
