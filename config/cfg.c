@@ -213,6 +213,32 @@ static bool cfg_want_seq(struct cfg_ctx *c, const yaml_node_t *n,
 	return false;
 }
 
+/* A sequence at n and a zeroed array for its items (size bytes each).
+ * empty: the complaint when the list must not be empty, or NULL when an
+ * empty list is fine.  Returns the array and its length in *len, or NULL
+ * (*len 0) when the list is empty or wrong; a wrong one is reported. */
+static void *cfg_seq_array(struct cfg_ctx *c, const yaml_node_t *n,
+			   const char *path, size_t size, const char *empty,
+			   size_t *len)
+{
+	void *a;
+
+	*len = 0;
+	if (!cfg_want_seq(c, n, path))
+		return NULL;
+	if (!cfg_seq_len(n)) {
+		if (empty)
+			cfg_error(c, n, "%s: %s", path, empty);
+		return NULL;
+	}
+	if (!(a = calloc(cfg_seq_len(n), size))) {
+		cfg_oom(c, n);
+		return NULL;
+	}
+	*len = cfg_seq_len(n);
+	return a;
+}
+
 /* A non-null scalar without NUL bytes (which C strings cannot carry). */
 static const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
 				const char *path)
@@ -794,17 +820,8 @@ static void cfg_listen(struct cfg_ctx *c, const yaml_node_t *n,
 	struct model_server *srv = &c->m->server;
 	size_t len;
 
-	if (!cfg_want_seq(c, n, path))
-		return;
-	len = cfg_seq_len(n);
-	if (!len) {
-		cfg_error(c, n, "%s: empty list: nothing to listen on", path);
-		return;
-	}
-	if (!(srv->listen = calloc(len, sizeof(*srv->listen)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	srv->listen = cfg_seq_array(c, n, path, sizeof(*srv->listen),
+				    "empty list: nothing to listen on", &len);
 	for (size_t i = 0; i < len; i++) {
 		char p[CFG_PATH];
 		cfg_path_idx(p, path, i);
@@ -932,18 +949,8 @@ static void cfg_nameservers(struct cfg_ctx *c, const yaml_node_t *n)
 	struct model_zone *z = &c->m->zone;
 	size_t len;
 
-	if (!cfg_want_seq(c, n, "zone.nameservers"))
-		return;
-	len = cfg_seq_len(n);
-	if (!len) {
-		cfg_error(c, n, "zone.nameservers: at least one name server "
-			  "is required");
-		return;
-	}
-	if (!(z->ns = calloc(len, sizeof(*z->ns)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	z->ns = cfg_seq_array(c, n, "zone.nameservers", sizeof(*z->ns),
+			      "at least one name server is required", &len);
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		char p[CFG_PATH];
@@ -1083,13 +1090,8 @@ static void cfg_headers(struct cfg_ctx *c, const yaml_node_t *n,
 {
 	size_t len;
 
-	if (!cfg_want_seq(c, n, path))
-		return;
-	len = cfg_seq_len(n);
-	if (len && !(ps->headers = calloc(len, sizeof(*ps->headers)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	ps->headers = cfg_seq_array(c, n, path, sizeof(*ps->headers), NULL,
+				    &len);
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		char p[CFG_PATH];
@@ -1293,17 +1295,8 @@ static void cfg_topo_subnets(struct cfg_ctx *c, const yaml_node_t *v,
 	struct model_topology *t = &c->m->topo[k];
 	size_t len;
 
-	if (!cfg_want_seq(c, v, path))
-		return;
-	len = cfg_seq_len(v);
-	if (!len) {
-		cfg_error(c, v, "%s: empty list", path);
-		return;
-	}
-	if (!(t->nets = calloc(len, sizeof(*t->nets)))) {
-		cfg_oom(c, v);
-		return;
-	}
+	t->nets = cfg_seq_array(c, v, path, sizeof(*t->nets), "empty list",
+				&len);
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, v, i);
 		struct model_net *net = &t->nets[t->nnets];
@@ -1356,13 +1349,8 @@ static void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	size_t len;
 
-	if (!cfg_want_seq(c, n, "topology"))
-		return;
-	len = cfg_seq_len(n);
-	if (len && !(c->m->topo = calloc(len, sizeof(*c->m->topo)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	c->m->topo = cfg_seq_array(c, n, "topology", sizeof(*c->m->topo), NULL,
+				   &len);
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		char p[CFG_PATH];
@@ -1479,18 +1467,8 @@ static void cfg_endpoints(struct cfg_ctx *c, const yaml_node_t *n,
 {
 	size_t len;
 
-	if (!cfg_want_seq(c, n, path))
-		return;
-	len = cfg_seq_len(n);
-	if (!len) {
-		cfg_error(c, n, "%s: a service needs at least one endpoint",
-			  path);
-		return;
-	}
-	if (!(s->eps = calloc(len, sizeof(*s->eps)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	s->eps = cfg_seq_array(c, n, path, sizeof(*s->eps),
+			       "a service needs at least one endpoint", &len);
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		struct model_endpoint *ep = &s->eps[i];

@@ -24,20 +24,6 @@ static const char *const cache_types[] = { "none", "http", "https", "tcp",
 static const char *const cache_admin[] = { "none", "drained", "force-up",
 					   "force-down", NULL };
 
-static void cache_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void cache_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- to JSON ---- */
 
 /* json_object_set_new that remembers a failure in *ok. */
@@ -191,13 +177,13 @@ int kube_cache_write(const char *path, const struct model_service *s,
 	if (!ok || !(text = json_dumps(root, JSON_COMPACT)) ||
 	    asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
 		tmp = NULL;
-		cache_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	len = strlen(text);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		       0644)) < 0) {
-		cache_err(err, errlen, "cannot create %s: %s", tmp,
+		snprintf(err, errlen, "cannot create %s: %s", tmp,
 			  strerror(errno));
 		goto out;
 	}
@@ -206,26 +192,26 @@ int kube_cache_write(const char *path, const struct model_service *s,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			cache_err(err, errlen, "cannot write %s: %s", tmp,
+			snprintf(err, errlen, "cannot write %s: %s", tmp,
 				  strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
 	}
 	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-		cache_err(err, errlen, "cannot write %s: %s", tmp,
+		snprintf(err, errlen, "cannot write %s: %s", tmp,
 			  strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		cache_err(err, errlen, "cannot write %s: %s", tmp,
+		snprintf(err, errlen, "cannot write %s: %s", tmp,
 			  strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0) {
-		cache_err(err, errlen, "cannot rename %s to %s: %s", tmp, path,
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path,
 			  strerror(errno));
 		goto out;
 	}
@@ -409,29 +395,29 @@ int kube_cache_read(const char *path, struct model_service **out,
 	*n = 0;
 	if (!(root = json_load_file(path, 0, &je))) {
 		if (je.line > 0)
-			cache_err(err, errlen, "%s:%d: %s", path, je.line,
+			snprintf(err, errlen, "%s:%d: %s", path, je.line,
 				  je.text);
 		else
-			cache_err(err, errlen, "%s", je.text);
+			snprintf(err, errlen, "%s", je.text);
 		return -1;
 	}
 	arr = json_object_get(root, "services");
 	if (json_integer_value(json_object_get(root, "version")) !=
 	    KUBE_CACHE_VERSION || !json_is_array(arr)) {
-		cache_err(err, errlen, "%s: not a gslbd cache (version %d)",
+		snprintf(err, errlen, "%s: not a gslbd cache (version %d)",
 			  path, KUBE_CACHE_VERSION);
 		json_decref(root);
 		return -1;
 	}
 	len = json_array_size(arr);
 	if (len && !(s = calloc(len, sizeof(*s)))) {
-		cache_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		json_decref(root);
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
 		if (cache_read_svc(json_array_get(arr, i), &s[i]) < 0) {
-			cache_err(err, errlen, "%s: services[%zu] is damaged",
+			snprintf(err, errlen, "%s: services[%zu] is damaged",
 				  path, i);
 			kubefed_services_free(s, i + 1);
 			json_decref(root);

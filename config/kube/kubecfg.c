@@ -16,20 +16,6 @@
 #define KUBECFG_MAX_FILE (4u << 20) /* kubeconfigs with many clusters */
 #define KUBECFG_MAX_TOKEN (64u << 10)
 
-static void kc_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void kc_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- base64 ---- */
 
 int kube_base64_decode(const char *in, struct kube_blob *out)
@@ -105,18 +91,18 @@ static char *kc_slurp(const char *path, size_t max, size_t *lenp,
 	size_t len;
 
 	if (!fp) {
-		kc_err(err, errlen, "cannot open %s: %s", path,
+		snprintf(err, errlen, "cannot open %s: %s", path,
 		       strerror(errno));
 		return NULL;
 	}
 	if (!(buf = malloc(max + 1))) {
 		fclose(fp);
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	len = fread(buf, 1, max + 1, fp);
 	if (ferror(fp) || len > max) {
-		kc_err(err, errlen, "cannot read %s: %s", path,
+		snprintf(err, errlen, "cannot read %s: %s", path,
 		       ferror(fp) ? strerror(errno) : "file too large");
 		fclose(fp);
 		free(buf);
@@ -136,7 +122,7 @@ static int kc_read_token(struct kube_creds *c, char *err, size_t errlen)
 	char *t;
 
 	if (stat(c->token_file, &st) < 0) {
-		kc_err(err, errlen, "cannot read token file %s: %s",
+		snprintf(err, errlen, "cannot read token file %s: %s",
 		       c->token_file, strerror(errno));
 		return -1;
 	}
@@ -147,7 +133,7 @@ static int kc_read_token(struct kube_creds *c, char *err, size_t errlen)
 		       t[len - 1] == ' ' || t[len - 1] == '\t'))
 		t[--len] = '\0';
 	if (!len || strpbrk(t, "\r\n")) {
-		kc_err(err, errlen, "token file %s is empty or not one line",
+		snprintf(err, errlen, "token file %s is empty or not one line",
 		       c->token_file);
 		free(t);
 		return -1;
@@ -240,13 +226,13 @@ static int kc_pem(yaml_document_t *d, const yaml_node_t *map,
 	snprintf(dkey, sizeof(dkey), "%s-data", key);
 	if ((s = kc_str(d, map, dkey))) {
 		if (kube_base64_decode(s, blob) < 0) {
-			kc_err(err, errlen, "%s: not valid base64", dkey);
+			snprintf(err, errlen, "%s: not valid base64", dkey);
 			return -1;
 		}
 		return 0;
 	}
 	if ((s = kc_str(d, map, key)) && !(*file = kc_join(dir, s))) {
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -258,13 +244,13 @@ static int kc_server(struct kube_creds *c, const char *s, char *err,
 	size_t len = strlen(s);
 
 	if (strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) {
-		kc_err(err, errlen, "server '%s' is not an http(s) URL", s);
+		snprintf(err, errlen, "server '%s' is not an http(s) URL", s);
 		return -1;
 	}
 	while (len > 8 && s[len - 1] == '/')
 		len--;
 	if (!(c->server = strndup(s, len))) {
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -277,7 +263,7 @@ static int kc_cluster(struct kube_creds *c, yaml_document_t *d,
 	const char *s;
 
 	if (!(s = kc_str(d, cl, "server"))) {
-		kc_err(err, errlen, "the cluster has no server");
+		snprintf(err, errlen, "the cluster has no server");
 		return -1;
 	}
 	if (kc_server(c, s, err, errlen) < 0)
@@ -295,7 +281,7 @@ static int kc_user(struct kube_creds *c, yaml_document_t *d,
 	const char *s;
 
 	if (kc_get(d, u, "exec") || kc_get(d, u, "auth-provider")) {
-		kc_err(err, errlen, "exec and auth-provider credential "
+		snprintf(err, errlen, "exec and auth-provider credential "
 		       "plugins are not supported (use a token, tokenFile or "
 		       "a client certificate)");
 		return -1;
@@ -307,13 +293,13 @@ static int kc_user(struct kube_creds *c, yaml_document_t *d,
 		return -1;
 	if ((s = kc_str(d, u, "tokenFile"))) {
 		if (!(c->token_file = kc_join(dir, s))) {
-			kc_err(err, errlen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 		return kc_read_token(c, err, errlen);
 	}
 	if ((s = kc_str(d, u, "token")) && !(c->token = strdup(s))) {
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -328,27 +314,27 @@ static int kc_resolve(struct kube_creds *c, yaml_document_t *d,
 	const char *name = context, *cname, *uname;
 
 	if (!root || root->type != YAML_MAPPING_NODE) {
-		kc_err(err, errlen, "not a kubeconfig (expected a mapping)");
+		snprintf(err, errlen, "not a kubeconfig (expected a mapping)");
 		return -1;
 	}
 	if (!name && !(name = kc_str(d, root, "current-context"))) {
-		kc_err(err, errlen, "no current-context (set "
+		snprintf(err, errlen, "no current-context (set "
 		       "kubernetes.context)");
 		return -1;
 	}
 	if (!(ctx = kc_named(d, root, "contexts", "context", name))) {
-		kc_err(err, errlen, "no context named '%s'", name);
+		snprintf(err, errlen, "no context named '%s'", name);
 		return -1;
 	}
 	if (!(cname = kc_str(d, ctx, "cluster")) ||
 	    !(cl = kc_named(d, root, "clusters", "cluster", cname))) {
-		kc_err(err, errlen, "context '%s': no cluster named '%s'",
+		snprintf(err, errlen, "context '%s': no cluster named '%s'",
 		       name, cname ? cname : "");
 		return -1;
 	}
 	if ((uname = kc_str(d, ctx, "user")) &&
 	    !(u = kc_named(d, root, "users", "user", uname))) {
-		kc_err(err, errlen, "context '%s': no user named '%s'", name,
+		snprintf(err, errlen, "context '%s': no user named '%s'", name,
 		       uname);
 		return -1;
 	}
@@ -357,7 +343,7 @@ static int kc_resolve(struct kube_creds *c, yaml_document_t *d,
 		return -1;
 	if (asprintf(&c->source, "context %s", name) < 0) {
 		c->source = NULL;
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -376,7 +362,7 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	if (!(text = kc_slurp(path, KUBECFG_MAX_FILE, &len, err, errlen)))
 		return -1;
 	if (!(dir = kc_dirname(path)) || !yaml_parser_initialize(&parser)) {
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		free(dir);
 		free(text);
 		return -1;
@@ -384,14 +370,14 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
 				     len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		kc_err(err, errlen, "%s:%zu:%zu: %s", path,
+		snprintf(err, errlen, "%s:%zu:%zu: %s", path,
 		       parser.problem_mark.line + 1,
 		       parser.problem_mark.column + 1,
 		       parser.problem ? parser.problem : "YAML error");
 	} else {
 		rc = kc_resolve(c, &doc, dir, context, msg, sizeof(msg));
 		if (rc < 0)
-			kc_err(err, errlen, "%s: %s", path, msg);
+			snprintf(err, errlen, "%s: %s", path, msg);
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
@@ -400,7 +386,7 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	if (rc == 0 && c->source) {
 		char *src;
 		if (asprintf(&src, "kubeconfig %s %s", path, c->source) < 0) {
-			kc_err(err, errlen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 			rc = -1;
 		} else {
 			free(c->source);
@@ -424,7 +410,7 @@ int kube_creds_in_cluster(struct kube_creds *c, char *err, size_t errlen)
 	if (!dir || !*dir)
 		dir = KUBE_SA_DIR;
 	if (!host || !*host || !port || !*port) {
-		kc_err(err, errlen, "not running in a cluster "
+		snprintf(err, errlen, "not running in a cluster "
 		       "(KUBERNETES_SERVICE_HOST/PORT unset) and no "
 		       "kubernetes.kubeconfig given");
 		return -1;
@@ -434,12 +420,12 @@ int kube_creds_in_cluster(struct kube_creds *c, char *err, size_t errlen)
 	    asprintf(&c->token_file, "%s/token", dir) < 0 ||
 	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 ||
 	    asprintf(&c->source, "in-cluster %s", dir) < 0) {
-		kc_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	c->server = url;
 	if (stat(c->ca_file, &st) < 0) {
-		kc_err(err, errlen, "cannot read %s: %s", c->ca_file,
+		snprintf(err, errlen, "cannot read %s: %s", c->ca_file,
 		       strerror(errno));
 		goto fail;
 	}
