@@ -28,6 +28,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -112,12 +113,23 @@ static const char *control_ep_name(const struct model_endpoint *e)
 	return e->region ? e->region : "";
 }
 
+/* libevent writes at most 16 KiB per loop turn by default: a /metrics
+ * of 10,000 probed addresses (~35 MB) would then need thousands of turns
+ * of a loop busy with those probes, and outlast the connection timeout. */
+#define CONTROL_MAX_WRITE (4u << 20)
+
 /* evhttp 2.1 sends a HEAD response's body too: leave it out here. */
 static void control_send(struct evhttp_request *req, int code,
 			 const char *reason, struct evbuffer *b)
 {
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ?
+		evhttp_connection_get_bufferevent(conn) : NULL;
+
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
 		evbuffer_drain(b, evbuffer_get_length(b));
+	if (bev && evbuffer_get_length(b) > CONTROL_MAX_WRITE / 4)
+		bufferevent_set_max_single_write(bev, CONTROL_MAX_WRITE);
 	evhttp_send_reply(req, code, reason, b);
 }
 
