@@ -135,6 +135,7 @@ class Gslbd(Server):
   listen: ["{addr}"]
   port: {PORT}
   workers: {workers}
+control: {{ enabled: false }}
 zone:
   name: {ZONE}
   ttl: 1h
@@ -169,6 +170,60 @@ services:
     def argv(self):
         return [self.binary, "-c", self.conf, "-l", "warn"]
 
+
+
+class GslbdProbed(Gslbd):
+    """gslbd serving the same zone while it HTTP-probes PROBED more
+    endpoints every second (against a local nginx): what probing costs a
+    query, measured in the same alternation as the peers."""
+    name = "gslbd+p"
+
+    def __init__(self, work, addr, workers, pin, binary, probed):
+        super().__init__(work, addr, workers, pin, binary)
+        self.nginx = None
+        self.probed = probed
+        ip, port = "127.0.2.1", 18099
+        self.nginx_conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.nginx_conf, "w") as f:
+            f.write(f"""worker_processes 1;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/nginx-error.log;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  server {{ listen {ip}:{port}; location / {{ return 200 "ok\\n"; }} }}
+}}
+""")
+        extra = [f"""  - name: p{i:04d}
+    endpoints:
+      - region: r1
+        addresses: [{ip}]
+        probe: {{ type: http, port: {port}, path: /healthz, interval: 1s,
+                 timeout: 800ms }}
+""" for i in range(probed)]
+        with open(self.conf, "a") as f:
+            f.write("".join(extra))
+
+    def start(self):
+        with open(os.path.join(self.dir, "nginx.log"), "w") as log:
+            self.nginx = subprocess.Popen(
+                ["nginx", "-p", self.dir, "-c", self.nginx_conf],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        time.sleep(0.3)
+        super().start()
+        time.sleep(2)  # every probe has run at least once
+
+    def stop(self):
+        super().stop()
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        self.nginx = None
 
 
 class Nsd(Server):
@@ -477,7 +532,7 @@ def print_table(title, summ, args, notes):
     print()
     print(f"== {title}")
     g = summ["gslbd"]
-    peers = [s for s in summ if s != "gslbd"]
+    peers = [s for s in summ if not s.startswith("gslbd")]
     hdr = (f"{'server':<7} {'qps median (min-max)':>27} "
            f"{'user us/q*':>10} {'sys us/q*':>9} {'total us/q (min-max)':>22} "
            f"{'cpu%':>5} {'other%':>6} {'resp B':>6}  {'gslbd/peer qps':>14} "
@@ -530,6 +585,14 @@ def print_table(title, summ, args, notes):
         extra = " (ranges overlap: within run-to-run noise)"
     print(f"  unthrottled qps >= every peer (highest {max_qps_name} "
           f"{max_qps:.0f}): gslbd {g['qps'][0]:.0f}  {verdict(ok)}{extra}")
+    if "gslbd+p" in summ:
+        gp = summ["gslbd+p"]
+        print(f"  with {args.probed} endpoints probed every 1 s (gslbd+p): "
+              f"total CPU/query {gp['total_us'][0]:.3f} us = "
+              f"{gp['total_us'][0] / best_total:.3f} x best peer, "
+              f"{gp['total_us'][0] / g['total_us'][0]:.3f} x gslbd without "
+              f"probes  {verdict(gp['total_us'][0] <= best_total)}"
+              " (target: <= best peer; the probes' CPU is counted)")
     for n in notes:
         print(f"  note: {n}")
     for name, s in summ.items():
@@ -547,11 +610,15 @@ def run_mode(args, work, qfile, workers):
     pin = workers == 1 and not args.no_pin
     scpu, dcpu = (0, 1) if pin else (None, None)
     mk = [lambda a: Gslbd(work, a, workers, scpu, args.gslbd),
+          lambda a: GslbdProbed(work, a, workers, scpu, args.gslbd,
+                                args.probed),
           lambda a: Nsd(work, a, workers, scpu),
           lambda a: Knot(work, a, workers, scpu),
           lambda a: Gdnsd(work, a, workers, scpu)]
-    names = ["gslbd", "nsd", "knot", "gdnsd"]
+    names = ["gslbd", "gslbd+p", "nsd", "knot", "gdnsd"]
     only = args.servers.split(",") if args.servers else names
+    if not args.probed:
+        only = [n for n in only if n != "gslbd+p"]
     servers = []
     base = 60 + 10 * workers
     for i, f in enumerate(mk):
@@ -628,6 +695,9 @@ def main():
                     help="dnsperf -q")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin even the one-worker run")
+    ap.add_argument("--probed", type=int, default=0,
+                    help="also measure gslbd while it HTTP-probes this many "
+                    "endpoints every second (e.g. 1000; needs nginx)")
     ap.add_argument("--json", help="also write every run to this file")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
