@@ -859,11 +859,15 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"listen", "port", "workers", "edns-udp-size",
 		"tcp-idle-timeout", "tcp-max-clients", "identity", "version",
-		"nsid", "user", "group", "pidfile", NULL,
+		"nsid", "user", "group", "pidfile", "log-level", NULL,
+	};
+	static const char *const levels[] = {
+		"err", "warn", "info", "debug", NULL,
 	};
 	struct model_server *srv = &c->m->server;
 	uint32_t port = 53, v;
 	yaml_node_t *l;
+	int lvl;
 
 	if (n && !cfg_map_check(c, n, "server", keys))
 		n = NULL;
@@ -889,6 +893,9 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	cfg_opt_str(c, n, "server", "user", &srv->user);
 	cfg_opt_str(c, n, "server", "group", &srv->group);
 	cfg_opt_str(c, n, "server", "pidfile", &srv->pidfile);
+	if (cfg_opt_enum(c, n, "server", "log-level", levels, "log level",
+			 &lvl, NULL) == 1)
+		srv->log_level = lvl;
 }
 
 /* ---- zone ---- */
@@ -1892,6 +1899,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 static void cfg_model_init(struct model *m)
 {
 	m->server.edns_udp_size = 1232;
+	m->server.log_level = -1;
 	m->server.tcp_idle_ms = 10000;
 	m->server.tcp_max_clients = 256;
 	m->zone.ttl = 3600;

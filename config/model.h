@@ -182,7 +182,8 @@ struct model_server {
 	char *version;           /* version.bind / version.server; NULL: refused */
 	char *nsid;              /* RFC 5001 payload as given (text); NULL: off */
 	char *user, *group;      /* drop privileges to these after binding */
-	char *pidfile;
+	char *pidfile;           /* written after binding; NULL: none */
+	int log_level;           /* enum log_level; -1: not set (info) */
 };
 
 /* The control and metrics HTTP API: server/control.c. */

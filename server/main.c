@@ -44,6 +44,8 @@ struct admin_rule {
 
 struct gslbd {
 	const char *path;
+	bool level_from_cli;       /* -l given: the config's log-level yields */
+	char *pidfile;             /* written by us, removed at exit */
 	struct event_base *base;
 	struct model *model;       /* live: config + kube services */
 	struct model_service *cfg_svcs; /* the config file's, pristine */
@@ -136,6 +138,12 @@ static int rebuild(struct gslbd *g, bool full)
 static void on_health_change(void *arg)
 {
 	rebuild(arg, false);
+}
+
+static void apply_log_level(const struct gslbd *g, const struct model *m)
+{
+	if (!g->level_from_cli && m->server.log_level >= 0)
+		log_set_level((enum log_level)m->server.log_level);
 }
 
 /* --- service composition and admin rules ---------------------------- */
@@ -381,6 +389,7 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	}
 	kube_reconfigure(g, &old_kube);
 	model_kube_clear(&old_kube);
+	apply_log_level(g, g->model);
 	g->st.reloads_failed--;
 	g->st.reloads_ok++;
 	g->st.last_reload_ok = true;
@@ -410,6 +419,32 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 {
 	struct gslbd *g = arg;
 	qsbr_reclaim(g->qsbr);
+}
+
+/* The pidfile is written while still root (it usually lives in /run)
+ * and removed at exit when the dropped user still may. */
+static int write_pidfile(struct gslbd *g, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (!path)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
+	    !(f = fopen(tmp, "w"))) {
+		log_err("cannot write the pidfile file=%s error=\"%s\"", path,
+			strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		log_err("cannot write the pidfile file=%s error=\"%s\"", path,
+			strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	g->pidfile = strdup(path);
+	return 0;
 }
 
 /* Sockets are bound; give up root for good (setgroups first, then the
@@ -623,7 +658,8 @@ static int run(struct gslbd *g)
 		log_err("%s", err);
 		return 1;
 	}
-	if (drop_privileges(&g->model->server) < 0)
+	if (write_pidfile(g, g->model->server.pidfile) < 0 ||
+	    drop_privileges(&g->model->server) < 0)
 		return 1;
 	g->st.workers = workers;
 	g->st.started = time(NULL);
@@ -667,6 +703,9 @@ static void teardown(struct gslbd *g)
 	}
 	free(g->rules);
 	free(g->rules_view);
+	if (g->pidfile && unlink(g->pidfile) < 0 && errno != ENOENT)
+		log_warn("cannot remove the pidfile file=%s", g->pidfile);
+	free(g->pidfile);
 	snap_release_current();
 	qsbr_free(g->qsbr);
 	model_free(g->model);
@@ -717,6 +756,7 @@ int main(int argc, char **argv)
 		case 't': check = true; break;
 		case 's': use_syslog = true; break;
 		case 'l':
+			g.level_from_cli = true;
 			if (log_level_parse(optarg, &level) < 0) {
 				fprintf(stderr, "gslbd: unknown log level '%s'\n",
 					optarg);
@@ -745,6 +785,7 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 		return 1;
 	}
+	apply_log_level(&g, g.model);
 	if (check) {
 		rc = check_only(&g);
 		model_free(g.model);

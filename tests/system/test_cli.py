@@ -127,6 +127,19 @@ def test_sigterm_exits_zero(gslbd):
     assert g.stop(signal.SIGTERM) == 0 and not g.sanitizer_report(), g.log()
 
 
+def test_pidfile_and_log_level(gslbd, tmp_path):
+    """server.pidfile holds the PID while running and is removed at exit; server.log-level: warn hides info lines."""
+    pidfile = tmp_path / "gslbd.pid"
+    conf = RUNNABLE.replace("  port: @PORT@",
+                            f"  port: @PORT@\n  pidfile: {pidfile}\n  log-level: warn")
+    g = gslbd(conf, check=False)
+    assert g.query("www.global.example.org.", "A").rcode() == dns.rcode.NOERROR
+    assert int(pidfile.read_text()) == g.proc.pid
+    assert "serving zone=" not in g.log()
+    assert g.stop(signal.SIGTERM) == 0, g.log()
+    assert not pidfile.exists()
+
+
 def test_sigint_exits_zero(gslbd):
     """A running server exits 0 on SIGINT."""
     g = gslbd(RUNNABLE, check=False)   # this test checks the exit itself

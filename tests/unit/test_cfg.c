@@ -1311,6 +1311,28 @@ static void test_zonefile(void)
 
 /* ---- control ---- */
 
+/* server.log-level and server.pidfile */
+static void test_log_level(void)
+{
+	struct model *m = expect_ok(BASE SVC, "no log-level");
+
+	if (m) {
+		is_int(m->server.log_level, -1, "log-level unset: -1 (info)");
+		ok(!m->server.pidfile, "no pidfile by default");
+	}
+	model_free(m);
+	m = expect_ok("server:\n  log-level: debug\n  pidfile: /run/g.pid\n"
+		      BASE SVC, "log-level debug and a pidfile");
+	if (m) {
+		is_int(m->server.log_level, 3, "log-level debug is level 3");
+		is_str(m->server.pidfile, "/run/g.pid", "pidfile kept as given");
+	}
+	model_free(m);
+	expect_err("server:\n  log-level: loud\n" BASE SVC,
+		   "t.yaml:2:14: server.log-level: unknown log level 'loud'",
+		   "an unknown log level is an error at its value");
+}
+
 static void test_control(void)
 {
 	struct model *m = expect_ok(BASE SVC, "no control section");
@@ -1534,6 +1556,7 @@ int main(void)
 	test_model_helpers();
 	test_zonefile();
 	test_control();
+	test_log_level();
 	test_kube();
 	return tap_done();
 }
