@@ -28,6 +28,7 @@ struct cfg_probe_src {
 	struct probe_spec ps;
 	char path[CFG_PATH];
 	const yaml_node_t *node, *type_node, *timeout_node, *interval_node;
+	const yaml_node_t *jitter_node;
 	bool reported; /* a combined-spec error was already blamed here */
 };
 
@@ -890,6 +891,11 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	cfg_opt_str(c, n, "server", "identity", &srv->identity);
 	cfg_opt_str(c, n, "server", "version", &srv->version);
 	cfg_opt_str(c, n, "server", "nsid", &srv->nsid);
+	/* The NSID rides in every answer's OPT that asks for it: keep it
+	 * small enough never to crowd out the answer. */
+	if (srv->nsid && strlen(srv->nsid) > 128)
+		cfg_error(c, cfg_get(c, n, "nsid"), "server.nsid: at most 128 "
+			  "bytes (%zu given)", strlen(srv->nsid));
 	cfg_opt_str(c, n, "server", "user", &srv->user);
 	cfg_opt_str(c, n, "server", "group", &srv->group);
 	cfg_opt_str(c, n, "server", "pidfile", &srv->pidfile);
@@ -1182,7 +1188,8 @@ static void cfg_probe(struct cfg_ctx *c, const yaml_node_t *n,
 	if (cfg_opt_ms32(c, n, path, "timeout", 1, &ps->timeout_ms,
 			 &src->timeout_node) == 1)
 		ps->set |= PS_TIMEOUT;
-	if (cfg_opt_ms32(c, n, path, "jitter", 0, &ps->jitter_ms, NULL) == 1)
+	if (cfg_opt_ms32(c, n, path, "jitter", 0, &ps->jitter_ms,
+			 &src->jitter_node) == 1)
 		ps->set |= PS_JITTER;
 	if (cfg_opt_u32(c, n, path, "rise", 1, 1000, &ps->rise) == 1)
 		ps->set |= PS_RISE;
@@ -1244,6 +1251,15 @@ static void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 		cfg_error(c, b->timeout_node ? b->timeout_node :
 			  b->interval_node, "%s: probe timeout (%ums) must not "
 			  "exceed the interval (%ums)", b->path, ps->timeout_ms,
+			  ps->interval_ms);
+	}
+	if (ps->type != PROBE_NONE && ps->jitter_ms > ps->interval_ms &&
+	    (b = cfg_probe_blame(layers, n, PS_JITTER | PS_INTERVAL)) &&
+	    !b->reported) {
+		b->reported = true;
+		cfg_error(c, b->jitter_node ? b->jitter_node :
+			  b->interval_node, "%s: probe jitter (%ums) must not "
+			  "exceed the interval (%ums)", b->path, ps->jitter_ms,
 			  ps->interval_ms);
 	}
 	if (need_port && ps->type == PROBE_TCP && !ps->port &&

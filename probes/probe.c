@@ -74,7 +74,8 @@ static uint32_t probe_rand(struct probe_mgr *pm)
 
 static uint32_t probe_jitter(struct probe_mgr *pm, uint32_t jitter_ms)
 {
-	return jitter_ms ? probe_rand(pm) % (jitter_ms + 1) : 0;
+	return jitter_ms ? (uint32_t)(probe_rand(pm) %
+				      ((uint64_t)jitter_ms + 1)) : 0;
 }
 
 static int64_t probe_elapsed_ms(const struct timespec *since)
@@ -521,9 +522,10 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 			sl->a->health = HEALTH_UNKNOWN;
 			sl->a->reason[0] = '\0';
 			sl->a->since = 0;
-			uint32_t win = sl->e->probe.jitter_ms + spread;
-			if (win > sl->e->probe.interval_ms && spread)
-				win = sl->e->probe.interval_ms;
+			uint64_t w = (uint64_t)sl->e->probe.jitter_ms + spread;
+			if (w > sl->e->probe.interval_ms && spread)
+				w = sl->e->probe.interval_ms;
+			uint32_t win = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 			probe_arm(p, probe_jitter(pm, win));
 		} else {
 			sl->a->health = p->hs.state;

@@ -122,6 +122,8 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 
 /* Topology: the client's subnet (ECS, else the resolver's address)
  * picks a region; no rule or no healthy endpoint there: everything. */
+/* Topology: the client's subnet (ECS, else the resolver's address)
+ * picks a region; no rule or no healthy endpoint there: everything. */
 static const struct snap_group *
 pick_topology(const struct snap *s, const struct snap_svc *svc,
 	      const struct wire_query *q, const struct sockaddr *from,
@@ -130,7 +132,12 @@ pick_topology(const struct snap *s, const struct snap_svc *svc,
 	uint8_t fam = 0, srclen = 0;
 	const uint8_t *addr = NULL;
 
-	if (q->ecs && q->ecs_source > 0) {
+	r->scope = 0;
+	if (q->ecs) {
+		/* Source 0: the client asked that no subnet be used (RFC 7871
+		 * 7.1.2); the answer then depends on nothing: scope 0. */
+		if (!q->ecs_source)
+			return &svc->groups[svc->all_group];
 		fam = q->ecs_family == 1 ? AF_INET : AF_INET6;
 		addr = q->ecs_addr;
 		srclen = q->ecs_source;
@@ -151,16 +158,26 @@ pick_topology(const struct snap *s, const struct snap_svc *svc,
 			srclen = 128;
 		}
 	}
-	r->scope = srclen;
-	for (uint32_t i = 0; addr && i < s->ntopo; i++) {
+	if (!addr)
+		return &svc->groups[svc->all_group];
+	/* No rule holds the client: the answer is right for its whole
+	 * subnet only down to the longest rule that overlaps it (RFC 7871
+	 * allows a scope longer than the source). */
+	uint8_t scope = srclen;
+	for (uint32_t i = 0; i < s->ntopo; i++) {
 		const struct snap_topo *t = &s->topo[i];
-		if (t->family != fam || t->prefix > srclen ||
-		    !prefix_match(t->addr, addr, t->prefix))
+		if (t->family != fam)
 			continue;
-		r->scope = t->scope;
-		uint16_t g = svc->region_group[t->region];
-		return &svc->groups[g < svc->ngroups ? g : svc->all_group];
+		if (t->prefix <= srclen && prefix_match(t->addr, addr, t->prefix)) {
+			r->scope = t->scope;
+			uint16_t g = svc->region_group[t->region];
+			return &svc->groups[g < svc->ngroups ? g : svc->all_group];
+		}
+		if (prefix_match(t->addr, addr, t->prefix < srclen ? t->prefix :
+				 srclen) && t->prefix > scope)
+			scope = t->prefix;
 	}
+	r->scope = scope;
 	return &svc->groups[svc->all_group];
 }
 
@@ -378,7 +395,7 @@ static void count(struct answer_ctx *c, const struct wire_query *q, bool tcp)
 		[DNS_T_NS] = ANSWER_QT_NS + 1, [DNS_T_SOA] = ANSWER_QT_SOA + 1,
 		[DNS_T_ANY] = ANSWER_QT_ANY + 1, [DNS_T_TXT] = ANSWER_QT_TXT + 1,
 	};
-	unsigned i = q->qtype < 256 ? qt_index[q->qtype] : 0;
+	unsigned i = q->qd_ok && q->qtype < 256 ? qt_index[q->qtype] : 0;
 
 	if (tcp)
 		c->st.tcp++;

@@ -60,6 +60,7 @@ struct gslbd {
 	struct daemon_admin_rule *rules_view;
 	size_t nrules;
 	struct daemon_stats st;
+	bool need_full;            /* the last build failed: patch nothing */
 	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
 };
 
@@ -102,7 +103,9 @@ static int rebuild(struct gslbd *g, bool full)
 	/* The transitions since the last build say which services to
 	 * rebuild; anything else (a new model, too many) rebuilds all. */
 	bool known = probe_mgr_take_changed(g->probes, &changed, &n);
-	if (!full && known && cur && n <= 1024) {
+	if (!full && known && !g->need_full && cur && n == 0)
+		return 0; /* nothing changed since the last build */
+	if (!full && known && !g->need_full && cur && n <= 1024) {
 		uint32_t dirty[1024];
 		for (size_t i = 0; i < n; i++)
 			dirty[i] = changed[i]->svc_idx;
@@ -113,10 +116,14 @@ static int rebuild(struct gslbd *g, bool full)
 		s = compile_snapshot(g->model, g->st.generation + 1, err,
 				     sizeof(err));
 	if (!s) {
+		/* The current snapshot may belong to another service list, or
+		 * miss transitions taken above: only a full build is safe. */
+		g->need_full = true;
 		log_err("snapshot build failed, still serving the previous one "
 			"reason=\"%s\"", err);
 		return -1;
 	}
+	g->need_full = false;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	g->st.generation++;
 	g->st.last_build_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
@@ -547,6 +554,33 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 	region = region && *region ? region : NULL;
 	service = service && *service ? service : NULL;
 	endpoint = endpoint && *endpoint ? endpoint : NULL;
+	/* Room for the new rule first: failing must change nothing. */
+	if (a != ADMIN_NONE) {
+		struct admin_rule *nr = realloc(g->rules,
+			(g->nrules + 1) * sizeof(*nr));
+		if (nr)
+			g->rules = nr;
+		struct daemon_admin_rule *nv = realloc(g->rules_view,
+			(g->nrules + 1) * sizeof(*nv));
+		if (nv)
+			g->rules_view = nv;
+		if (!nr || !nv)
+			return -1;
+	}
+	struct admin_rule add = { NULL, NULL, NULL, a };
+	if (a != ADMIN_NONE) {
+		add.region = dup_or_null(region);
+		add.service = dup_or_null(service);
+		add.endpoint = dup_or_null(endpoint);
+	}
+	if (a != ADMIN_NONE &&
+	    ((region && !add.region) || (service && !add.service) ||
+	     (endpoint && !add.endpoint))) {
+		free(add.region);
+		free(add.service);
+		free(add.endpoint);
+		return -1;
+	}
 	/* One rule per target: a new state replaces the old one. */
 	for (size_t i = 0; i < g->nrules; i++) {
 		struct admin_rule *r = &g->rules[i];
@@ -561,31 +595,8 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 		g->nrules--;
 		break;
 	}
-	if (a != ADMIN_NONE) {
-		struct admin_rule *nr = realloc(g->rules,
-			(g->nrules + 1) * sizeof(*nr));
-		struct daemon_admin_rule *nv = realloc(g->rules_view,
-			(g->nrules + 1) * sizeof(*nv));
-		if (nr)
-			g->rules = nr;
-		if (nv)
-			g->rules_view = nv;
-		if (!nr || !nv)
-			return -1;
-		struct admin_rule *r = &g->rules[g->nrules];
-		r->region = dup_or_null(region);
-		r->service = dup_or_null(service);
-		r->endpoint = dup_or_null(endpoint);
-		r->admin = a;
-		if ((region && !r->region) || (service && !r->service) ||
-		    (endpoint && !r->endpoint)) {
-			free(r->region);
-			free(r->service);
-			free(r->endpoint);
-			return -1;
-		}
-		g->nrules++;
-	}
+	if (a != ADMIN_NONE)
+		g->rules[g->nrules++] = add;
 	int matched = 0;
 	struct admin_rule probe = { (char *)region, (char *)service,
 				    (char *)endpoint, a };

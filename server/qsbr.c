@@ -49,7 +49,12 @@ struct qsbr *qsbr_new(unsigned nthreads)
 void qsbr_quiescent(struct qsbr *q, unsigned tid)
 {
 	uint64_t e = atomic_load_explicit(&q->epoch, memory_order_acquire);
-	atomic_store_explicit(&q->slots[tid].seen, e, memory_order_release);
+	atomic_store_explicit(&q->slots[tid].seen, e, memory_order_relaxed);
+	/* The store must be visible before this thread loads the snapshot
+	 * pointer again (store-load order needs a full fence), or a thread
+	 * coming back from offline could read a snapshot the reclaimer,
+	 * still seeing it offline, is freeing.  Once per batch. */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 void qsbr_offline(struct qsbr *q, unsigned tid)
@@ -79,6 +84,9 @@ unsigned qsbr_reclaim(struct qsbr *q)
 	uint64_t min = QSBR_OFFLINE;
 	unsigned left = 0;
 
+	/* Pairs with the fence in qsbr_quiescent: the pointer swap and the
+	 * epoch bump are ordered before reading what the threads saw. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < q->n; i++) {
 		uint64_t s = atomic_load_explicit(&q->slots[i].seen,
 						  memory_order_acquire);

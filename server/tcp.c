@@ -30,6 +30,7 @@ struct tcp_conn {
 	struct tcp_worker *w;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
+	bool closing;   /* the client half-closed: close once answers are out */
 };
 
 struct tcp_worker {
@@ -101,6 +102,13 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_write_cb(struct bufferevent *bev, void *arg)
 {
+	struct tcp_conn *c = arg;
+
+	if (c->closing) {
+		if (!evbuffer_get_length(bufferevent_get_output(bev)))
+			tcp_close(c);
+		return;
+	}
 	/* Output drained below the watermark: read (and answer) again. */
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
@@ -110,8 +118,19 @@ static void tcp_write_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct tcp_conn *c = arg;
+
+	/* A client may send its queries and shut down its side at once:
+	 * the answers still queued go out before the close. */
+	if ((what & BEV_EVENT_EOF) && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev))) {
+		c->closing = true;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		return;
+	}
 	/* EOF, error, or the idle timeout (also hits a half-sent query). */
-	tcp_close(arg);
+	tcp_close(c);
 }
 
 static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,

@@ -188,8 +188,13 @@ enum wire_verdict wire_parse_query(const uint8_t *pkt, size_t len,
 		q->qend = (uint16_t)off;
 		q->qd_ok = true;
 	}
-	if (DNS_OPCODE(q->flags) != 0)
+	if (DNS_OPCODE(q->flags) != 0) {
+		/* Still find the OPT, so the NOTIMP carries one (RFC 6891 7). */
+		if (!q->qd_ok || an || ns ||
+		    parse_additional(pkt, len, off, ar, q) != WIRE_OK)
+			q->edns = q->nsid = q->ecs = false;
 		return WIRE_NOTIMP;
+	}
 	/* RFC 1995: an IXFR query carries the client's SOA in authority. */
 	if (qd != 1 || an != 0 || (ns != 0 && q->qtype != DNS_T_IXFR) ||
 	    skip_rrs(pkt, len, &off, ns) < 0)

@@ -279,6 +279,23 @@ def test_tcp_pipelined_queries(std):
     assert rcodes == [0, 0, 3, 0, 0]
 
 
+def test_tcp_half_close_gets_every_answer(std):
+    """A client that sends its queries and shuts down its sending side at once still gets every answer before the close."""
+    for n in (1, 50, 800):
+        wires = [w.query(WWW if i % 2 else "nope." + Z, 1, id=i) for i in range(n)]
+        blob = b"".join(struct.pack("!H", len(x)) + x for x in wires)
+        with socket.create_connection((std.addr, std.port), timeout=5) as s:
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)
+            got = []
+            while True:
+                r = tcp_read_msg(s)
+                if r is None:
+                    break
+                got.append(w.Header(r).id)
+        assert got == list(range(n)), "%d queries, %d answers" % (n, len(got))
+
+
 def test_tcp_query_split_across_segments(std):
     """A TCP query delivered in several small pieces is answered."""
     x = w.query(WWW, 1, id=0x2222)

@@ -358,6 +358,16 @@ static void test_edns(void)
 	is_int(ldns_pkt_edns_version(p), 0, "BADVERS answers with version 0");
 	ldns_pkt_free(p);
 
+	uint8_t nq[512];
+	size_t nn = mkquery(nq, "z.test", DNS_T_SOA, &(struct qopt){ .edns = 1232 });
+	wire_put16(nq + 2, 4u << 11); /* NOTIFY */
+	last_len = answer_query(&ctx, snap, nq, nn, NULL, false, out, 4096);
+	p = NULL;
+	ok(last_len && ldns_wire2pkt(&p, out, last_len) == LDNS_STATUS_OK &&
+	   ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMPL && ldns_pkt_edns(p),
+	   "NOTIMP to an EDNS query carries OPT (RFC 6891 7)");
+	ldns_pkt_free(p);
+
 	struct qopt ch = { .qclass = DNS_C_CH };
 	p = ask("id.server", DNS_T_TXT, &ch);
 	is_int(ldns_pkt_ancount(p), 1, "CH TXT id.server answered");
@@ -500,6 +510,31 @@ static void test_policies(void)
 	p = ask_from("www.z.test", DNS_T_A, &o, false, NULL);
 	e = memmem(out, last_len, "\0\x08\0\x07\0\x01\x18", 7);
 	ok(e && e[7] == 0, "policy all: ECS echoed with scope 0");
+	ldns_pkt_free(p);
+
+	static const uint8_t ecs0[] = { 0, 1, 0, 0 };
+	struct qopt o0 = { .edns = 1232, .ecs = ecs0, .ecs_len = sizeof(ecs0) };
+	p = ask_from("topo.z.test", DNS_T_A, &o0, false, "10.1.2.3");
+	e = memmem(out, last_len, "\0\x08\0\x04\0\x01\0", 7);
+	ok(e && e[7] == 0 && ldns_pkt_ancount(p) == 2,
+	   "ECS source 0: every region, scope 0 (the resolver's address unused)");
+	ldns_pkt_free(p);
+	static const uint8_t ecs8[] = { 0, 1, 8, 0, 10 };
+	struct qopt o8 = { .edns = 1232, .ecs = ecs8, .ecs_len = sizeof(ecs8) };
+	p = ask_from("topo.z.test", DNS_T_A, &o8, false, "192.168.1.1");
+	e = memmem(out, last_len, "\0\x08\0\x05\0\x01\x08", 7);
+	ok(e && e[7] == 16 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.50") != NULL,
+	   "ECS 10/8 matches rule 10/8 (region a); the nested 10.1/16 rule "
+	   "narrows the scope to /16");
+	ldns_pkt_free(p);
+	static const uint8_t ecs4[] = { 0, 1, 4, 0, 0 };
+	struct qopt o4 = { .edns = 1232, .ecs = ecs4, .ecs_len = sizeof(ecs4) };
+	p = ask_from("topo.z.test", DNS_T_A, &o4, false, "192.168.1.1");
+	e = memmem(out, last_len, "\0\x08\0\x05\0\x01\x04", 7);
+	ok(e && e[7] == 16 && ldns_pkt_ancount(p) == 2,
+	   "ECS 0/4, wider than the rules: every region, scope of the longest "
+	   "overlapping rule (/16), not /4");
 	ldns_pkt_free(p);
 
 	svc("topo")->eps[1].addrs[0].health = HEALTH_DOWN;

@@ -1312,6 +1312,19 @@ static void test_zonefile(void)
 /* ---- control ---- */
 
 /* server.log-level and server.pidfile */
+static void test_limits_added(void)
+{
+	expect_err("probe-defaults:\n  interval: 1s\n  jitter: 4294967295ms\n"
+		   BASE SVC,
+		   "t.yaml:3:11: probe-defaults: probe jitter (4294967295ms) must "
+		   "not exceed the interval (1000ms)",
+		   "a jitter longer than the interval is an error");
+	char big[512];
+	snprintf(big, sizeof(big), "server:\n  nsid: %0129d\n" BASE SVC, 7);
+	expect_err(big, "t.yaml:2:9: server.nsid: at most 128 bytes (129 given)",
+		   "an NSID over 128 bytes is an error");
+}
+
 static void test_log_level(void)
 {
 	struct model *m = expect_ok(BASE SVC, "no log-level");
@@ -1557,6 +1570,7 @@ int main(void)
 	test_zonefile();
 	test_control();
 	test_log_level();
+	test_limits_added();
 	test_kube();
 	return tap_done();
 }

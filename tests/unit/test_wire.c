@@ -133,6 +133,11 @@ static void test_header_errors(void)
 	question(&p, DNS_T_SOA);
 	is_int(parse(&p, &q), WIRE_NOTIMP, "opcode NOTIFY: NOTIMP");
 	ok(q.qd_ok, "...with the question echoed");
+	hdr(&p, 4u << 11, 1, 0, 0, 1);
+	question(&p, DNS_T_SOA);
+	opt(&p, 1232, 0, 0);
+	is_int(parse(&p, &q), WIRE_NOTIMP, "NOTIFY with EDNS: NOTIMP");
+	ok(q.edns, "...with its OPT seen, so the answer carries one");
 	hdr(&p, 5u << 11, 1, 0, 3, 0);
 	question(&p, DNS_T_SOA);
 	is_int(parse(&p, &q), WIRE_NOTIMP, "opcode UPDATE: NOTIMP, not FORMERR");
