@@ -227,6 +227,36 @@ static void jb_push(struct jb *jb, json_t *a, json_t *v)
 
 /* ---- authentication ---- */
 
+/* Without a token the API trusts whoever reaches loopback.  A web page
+ * can reach it too, through a name it rebinds to 127.0.0.1 (DNS
+ * rebinding: same-origin GETs carry no Origin): its Host is then that
+ * name.  So without a token, only loopback Hosts are served. */
+static bool control_host_ok(const struct control *c,
+			    struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+					   "Host");
+	char host[256];
+	size_t n;
+
+	if (c->have_token)
+		return true;
+	if (!h)
+		return true; /* HTTP/1.0 tools; a browser always sends Host */
+	if (h[0] == '[') {
+		const char *end = strchr(h, ']');
+		n = end ? (size_t)(end - h + 1) : strlen(h);
+	} else {
+		n = strcspn(h, ":");
+	}
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+		!strncmp(host, "127.", 4);
+}
+
 static bool control_authorized(const struct control *c,
 			       struct evhttp_request *req)
 {
@@ -983,7 +1013,7 @@ static const struct {
 	[R_METRICS] = { "/metrics", false, false },
 	[R_STATUS] = { "/status", false, false },
 	[R_HEALTHZ] = { "/healthz", false, true },
-	[R_READYZ] = { "/readyz", false, false },
+	[R_READYZ] = { "/readyz", false, true },
 	[R_DRAIN] = { "/admin/drain", true, false },
 	[R_UNDRAIN] = { "/admin/undrain", true, false },
 	[R_FORCE_UP] = { "/admin/force-up", true, false },
@@ -1014,6 +1044,11 @@ static void control_dispatch(struct evhttp_request *req, void *arg)
 			       "Origin")) {
 		control_error(req, 403, "Forbidden",
 			      "requests from web pages are refused");
+		return;
+	}
+	if (!control_host_ok(c, req)) {
+		control_error(req, 403, "Forbidden",
+			      "Host is not a loopback address or localhost");
 		return;
 	}
 	if (!control_routes[r].open && !control_authorized(c, req)) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <ldns/ldns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -53,6 +54,8 @@ struct gslbd {
 	struct probe_mgr *probes;
 	struct kube_src *kube;     /* NULL: no `kubernetes:` section */
 	size_t kube_dups;          /* kube names the config already has */
+	size_t kube_taken;         /* kube names the zone owns */
+	size_t kube_big;           /* kube services too large to answer */
 	struct qsbr *qsbr;
 	struct listen_set *ls;
 	struct control *control;
@@ -202,20 +205,63 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The live service list: deep copies of the config's services, then the
- * Kubernetes source's, except names the config already has (the file
- * wins; said once per change of the count).  Returns 0 or -1 (nothing
- * changed). */
-static int compose(struct gslbd *g, struct model_service **out,
-		   size_t *nout)
+/* Names a Kubernetes service may not take: the apex, the name servers
+ * and every owner in the zone file.  A DNSEndpoint anyone may create in a
+ * watched namespace must not answer for ns1 (its glue) or the apex. */
+static char **reserved_names(const struct model *m, size_t *n)
 {
-	size_t nk = 0, n = 0, dups = 0;
+	const ldns_rr_list *st = m->zone.static_rrs;
+	size_t cap = 1 + m->zone.nns + (st ? ldns_rr_list_rr_count(st) : 0);
+	char **v = calloc(cap, sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	v[(*n)++] = strdup(m->zone.apex);
+	for (size_t i = 0; i < m->zone.nns; i++)
+		v[(*n)++] = strdup(m->zone.ns[i].name);
+	for (size_t i = 0; st && i < ldns_rr_list_rr_count(st); i++)
+		v[(*n)++] = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(st, i)));
+	for (size_t i = 0; i < *n; i++) {
+		if (!v[i]) {
+			for (size_t j = 0; j < *n; j++)
+				free(v[j]);
+			free(v);
+			return NULL;
+		}
+	}
+	qsort(v, *n, sizeof(*v), name_cmp);
+	return v;
+}
+
+static size_t svc_addr_count(const struct model_service *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->neps; i++)
+		n += s->eps[i].naddrs;
+	return n;
+}
+
+/* More than this in one service cannot be an honest answer set, and the
+ * snapshot refuses it (and with it every later build). */
+#define SVC_ADDRS_MAX 4096
+
+/* The live service list for m: deep copies of the config's services,
+ * then the Kubernetes source's, except names the config or the zone
+ * already has (the file wins) and services too large to answer; each
+ * kind said once per change of its count.  Returns 0 or -1 (nothing
+ * changed). */
+static int compose(struct gslbd *g, const struct model *m,
+		   struct model_service **out, size_t *nout)
+{
+	size_t nk = 0, n = 0, dups = 0, taken = 0, big = 0, nres = 0;
 	const struct model_service *ks = g->kube ? kube_services(g->kube, &nk) :
 		NULL;
 	struct model_service *v = calloc(g->ncfg_svcs + nk + 1, sizeof(*v));
 	char **names = calloc(g->ncfg_svcs + 1, sizeof(*names));
+	char **res = nk ? reserved_names(m, &nres) : NULL;
 
-	if (!v || !names)
+	if (!v || !names || (nk && !res))
 		goto fail;
 	for (size_t i = 0; i < g->ncfg_svcs; i++, n++) {
 		if (model_service_copy(&v[n], &g->cfg_svcs[i]) < 0)
@@ -229,6 +275,18 @@ static int compose(struct gslbd *g, struct model_service **out,
 			dups++;
 			continue;
 		}
+		if (bsearch(&key, res, nres, sizeof(*res), name_cmp)) {
+			log_debug("kubernetes service skipped: the zone owns the "
+				  "name service=%s", key);
+			taken++;
+			continue;
+		}
+		if (svc_addr_count(&ks[i]) > SVC_ADDRS_MAX) {
+			log_debug("kubernetes service skipped: too many addresses "
+				  "service=%s", key);
+			big++;
+			continue;
+		}
 		if (model_service_copy(&v[n], &ks[i]) < 0)
 			goto fail;
 		n++;
@@ -236,12 +294,26 @@ static int compose(struct gslbd *g, struct model_service **out,
 	if (dups != g->kube_dups)
 		log_warn("kubernetes services also in the config file, the "
 			 "file's kept count=%zu", dups);
+	if (taken != g->kube_taken)
+		log_warn("kubernetes services skipped: the apex, a name server "
+			 "or a zone-file name count=%zu", taken);
+	if (big != g->kube_big)
+		log_warn("kubernetes services skipped: more than %d addresses "
+			 "count=%zu", SVC_ADDRS_MAX, big);
 	g->kube_dups = dups;
+	g->kube_taken = taken;
+	g->kube_big = big;
+	for (size_t i = 0; i < nres; i++)
+		free(res[i]);
+	free(res);
 	free(names);
 	*out = v;
 	*nout = n;
 	return 0;
 fail:
+	for (size_t i = 0; i < nres; i++)
+		free(res[i]);
+	free(res);
 	free(names);
 	free_services(v, n);
 	return -1;
@@ -268,7 +340,7 @@ static int go_live(struct gslbd *g, struct model *m)
 	}
 	g->cfg_svcs = m->svcs;
 	g->ncfg_svcs = m->nsvcs;
-	if (compose(g, &v, &nv) < 0)
+	if (compose(g, m, &v, &nv) < 0)
 		goto undo;
 	m->svcs = v;
 	m->nsvcs = nv;
@@ -302,7 +374,7 @@ static int services_changed(struct gslbd *g)
 	struct model_service *v, *old = g->model->svcs;
 	size_t nv, old_n = g->model->nsvcs;
 
-	if (compose(g, &v, &nv) < 0)
+	if (compose(g, g->model, &v, &nv) < 0)
 		return -1;
 	g->model->svcs = v;
 	g->model->nsvcs = nv;
@@ -383,8 +455,6 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	snap_free(trial);
 	if (!listen_same(g->ls, &nm->server))
 		log_warn("listen addresses changed; they take effect on restart");
-	if (g->control && control_set_token(g->control, nm->control.token) < 0)
-		log_warn("control token not updated");
 	size_t n = nm->nsvcs;
 	struct model_kube old_kube = g->model->kube;
 	memset(&g->model->kube, 0, sizeof(g->model->kube)); /* now ours */
@@ -397,6 +467,11 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	kube_reconfigure(g, &old_kube);
 	model_kube_clear(&old_kube);
 	apply_log_level(g, g->model);
+	/* Only now that the reload is committed: a rejected one changes
+	 * nothing, the token included. */
+	if (g->control && control_set_token(g->control,
+					     g->model->control.token) < 0)
+		log_warn("control token not updated");
 	g->st.reloads_failed--;
 	g->st.reloads_ok++;
 	g->st.last_reload_ok = true;

@@ -14,6 +14,10 @@
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */
+/* Addresses in one list (a DNSEndpoint's targets, a load balancer's
+ * ingress): far more than any real one, and small enough that checking
+ * a list for duplicates stays cheap on the control thread. */
+#define KF_ADDRS_MAX 256
 
 /* A service being built, and who asked for it. */
 struct kf_cand {
@@ -687,6 +691,12 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 		return -1;
 	}
 	ing = json_object_get(lb, "ingress");
+	if (json_array_size(ing) > KF_ADDRS_MAX) {
+		kf_bad(k, ob, "status.dns[%zu].loadBalancer.ingress: %zu "
+		       "entries, more than %d", di, json_array_size(ing),
+		       KF_ADDRS_MAX);
+		return -1;
+	}
 	if (json_array_size(ing) &&
 	    !(cl->addrs = calloc(json_array_size(ing), sizeof(*cl->addrs)))) {
 		k->oom = true;
@@ -1052,6 +1062,11 @@ static int kf_dep_entry(struct kf *k, const struct kf_obj *ob, size_t ei,
 		return -1;
 	}
 	targets = json_object_get(e, "targets");
+	if (json_array_size(targets) > KF_ADDRS_MAX) {
+		kf_bad(k, ob, "spec.endpoints[%zu].targets: %zu entries, more "
+		       "than %d", ei, json_array_size(targets), KF_ADDRS_MAX);
+		return -1;
+	}
 	json_array_foreach(targets, i, t) {
 		struct model_addr a;
 		if (!json_is_string(t) ||

@@ -114,6 +114,14 @@ def ctlsrv(gslbd_module):
 
 # --- plain endpoints --------------------------------------------------------
 
+def test_rebound_host_refused_without_token(ctlsrv):
+    """Without a token only loopback Host names are served: a page whose name was rebound to 127.0.0.1 (DNS rebinding) gets 403."""
+    st, _, _ = request(ctlsrv, "GET", "/status", headers={"Host": "evil.example:8053"})
+    assert st == 403
+    for host in ("localhost:8053", "127.0.0.1", "[::1]:8053", ctlsrv.control):
+        assert request(ctlsrv, "GET", "/status", headers={"Host": host})[0] == 200, host
+
+
 def test_healthz_and_readyz(ctlsrv):
     """/healthz says ok; /readyz is 200 once (no probes) the first round is done."""
     st, _, body = request(ctlsrv, "GET", "/healthz")
@@ -237,13 +245,13 @@ def tokensrv(gslbd_module):
 
 
 @pytest.mark.parametrize("method,path", [
-    ("GET", "/metrics"), ("GET", "/status"), ("GET", "/readyz"),
+    ("GET", "/metrics"), ("GET", "/status"),
     ("POST", "/admin/drain?region=eu"), ("POST", "/admin/undrain?region=eu"),
     ("POST", "/admin/force-up?region=eu"), ("POST", "/admin/force-down?region=eu"),
     ("POST", "/reload"), ("GET", "/nope-but-authenticated-first"),
 ])
 def test_token_required(tokensrv, method, path):
-    """With control.token, every endpoint but /healthz wants the bearer token: 401 without or wrong."""
+    """With control.token, every endpoint but /healthz and /readyz wants the bearer token: 401 without or wrong."""
     body = "" if method == "POST" else None
     for tok in (None, "wrong", TOKEN + "x", TOKEN[:-1], ""):
         st, h, _ = request(tokensrv, method, path, token=tok, body=body)
@@ -256,8 +264,9 @@ def test_token_required(tokensrv, method, path):
 
 
 def test_token_accepted(tokensrv):
-    """The right token works; /healthz needs none; the scheme name is case-insensitive."""
+    """The right token works; /healthz and /readyz (Kubernetes probes) need none; the scheme name is case-insensitive."""
     assert request(tokensrv, "GET", "/healthz")[0] == 200
+    assert request(tokensrv, "GET", "/readyz")[0] in (200, 503)
     assert request(tokensrv, "GET", "/status", token=TOKEN)[0] == 200
     assert request(tokensrv, "GET", "/metrics",
                    headers={"Authorization": "bearer " + TOKEN})[0] == 200

@@ -448,6 +448,29 @@ def test_dnsendpoints(env):
     assert g.alive()
 
 
+def test_dnsendpoint_cannot_take_zone_names(env):
+    """A DNSEndpoint for the apex or a name server's name is not served (its glue stays); one with too many targets is skipped; the rest still answer."""
+    k = env.k
+    k.apply(web())
+    k.apply(ko.dns_endpoint("grab", "tenant", [
+        ko.endpoint("ns1.example.com", ["10.6.6.6"], "A"),
+        ko.endpoint("example.com", ["10.6.6.7"], "A"),
+        ko.endpoint("fine.example.com", ["192.0.2.90"], "A")]))
+    k.apply(ko.dns_endpoint("huge", "tenant", [
+        ko.endpoint("huge.example.com",
+                    ["10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255)
+                     for i in range(1, 40001)], "A")]))
+    g = env.start()
+    wait_addrs(g, "fine.example.com.", {"192.0.2.90"}, 10)
+    assert answer(g, "ns1.example.com.")[1] == {"192.0.2.53"}
+    assert answer(g, "example.com.")[1] == set()
+    assert answer(g, "huge.example.com.")[0] == dns.rcode.NXDOMAIN
+    # the zone still takes changes: nothing is stuck behind the bad objects
+    k.apply(web(("192.0.2.7",)))
+    wait_addrs(g, WEB, {"192.0.2.7", "192.0.2.2"}, 5)
+    assert g.alive()
+
+
 def test_namespaces_limit(env):
     """With `namespaces:`, only those namespaces are watched (namespaced paths) and served."""
     env.k.apply(web())
