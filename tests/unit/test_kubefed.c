@@ -800,6 +800,14 @@ static void test_kubeconfig(void)
 		   "  cluster:\n"
 		   "    server: https://k8s.example.org\n"
 		   "    certificate-authority: ca.pem\n"
+		   "- name: three\n"
+		   "  cluster:\n"
+		   "    server: https://lab.example.org\n"
+		   "    insecure-skip-tls-verify: true\n"
+		   "- name: both\n"
+		   "  cluster:\n"
+		   "    server: https://lab.example.org\n"
+		   "    certificate-authority: ca.pem\n"
 		   "    insecure-skip-tls-verify: true\n"
 		   "users:\n"
 		   "- name: u1\n"
@@ -824,7 +832,11 @@ static void test_kubeconfig(void)
 		   "- name: c\n"
 		   "  context: {cluster: one, user: u3}\n"
 		   "- name: d\n"
-		   "  context: {cluster: nope, user: u1}\n");
+		   "  context: {cluster: nope, user: u1}\n"
+		   "- name: e\n"
+		   "  context: {cluster: three, user: u1}\n"
+		   "- name: f\n"
+		   "  context: {cluster: both, user: u1}\n");
 
 	if (ok(kube_creds_kubeconfig(&c, path, "a", err, sizeof(err)) == 0,
 	       "kubeconfig: context a")) {
@@ -840,6 +852,14 @@ static void test_kubeconfig(void)
 	} else {
 		printf("#   %s\n", err);
 	}
+	if (ok(kube_creds_kubeconfig(&c, path, "e", err, sizeof(err)) == 0,
+	       "kubeconfig: an insecure cluster loads"))
+		ok(c.insecure, "insecure-skip-tls-verify is honoured");
+	kube_creds_clear(&c);
+	ok(kube_creds_kubeconfig(&c, path, "f", err, sizeof(err)) < 0 &&
+	   strstr(err, "both given"),
+	   "insecure-skip-tls-verify with a CA: refused, as kubectl does");
+	kube_creds_clear(&c);
 	if (ok(kube_creds_kubeconfig(&c, path, NULL, err, sizeof(err)) == 0,
 	       "kubeconfig: current-context")) {
 		char want[400];
@@ -849,7 +869,7 @@ static void test_kubeconfig(void)
 		       "certificate-authority relative to the kubeconfig");
 		is_str(c.cert_file, "/abs/cert.pem", "absolute path kept");
 		is_str(c.token, "file-token-1", "tokenFile read, one line");
-		ok(c.insecure, "insecure-skip-tls-verify");
+		ok(!c.insecure, "a CA file: verified");
 		/* A rotated token is picked up before the next request. */
 		write_file(tok, "file-token-2\n");
 		{
