@@ -3,10 +3,14 @@
  * and announced through the coalesced change callback. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -52,6 +56,8 @@ struct kube_src {
 	int64_t remap_cost_ms;     /* and what it took, with the rebuild */
 	struct event *startup;
 	struct event *cache_ev;
+	pid_t writer;            /* a child writing the cache, or 0 */
+	struct event *reap_ev;   /* polls for it to finish */
 	bool cache_dirty;
 	struct timespec cache_last;
 	json_t *seen_prev, *seen_cur; /* messages of the last mapping */
@@ -101,14 +107,12 @@ static void kube_map_log(void *arg, enum log_level lvl, const char *msg)
 
 /* ---- the cache file ---- */
 
-static void kube_cache_flush(struct kube_src *k)
+static void kube_cache_schedule(struct kube_src *k);
+
+static void kube_cache_write_now(struct kube_src *k)
 {
 	char err[256];
 
-	if (!k->cache_file || !k->cache_dirty)
-		return;
-	k->cache_dirty = false;
-	clock_gettime(CLOCK_MONOTONIC, &k->cache_last);
 	if (kube_cache_write(k->cache_file, k->svcs, k->nsvcs, err,
 			     sizeof(err)) < 0)
 		log_warn("kube cache not written file=%s error=\"%s\"",
@@ -118,9 +122,68 @@ static void kube_cache_flush(struct kube_src *k)
 			  k->cache_file, k->nsvcs);
 }
 
+/* Serialising tens of thousands of services costs the control thread
+ * about half a second, and fsync may wait on the disk longer: a child
+ * writes from its copy-on-write image of the list while probes and
+ * queries go on (the child only serialises, writes and exits).  inline:
+ * at exit, or when fork fails. */
+static void kube_cache_flush(struct kube_src *k, bool inline_only)
+{
+	if (!k->cache_file || !k->cache_dirty)
+		return;
+	if (!inline_only && k->writer > 0) {
+		kube_timer(k->cache_ev, 1000); /* one at a time */
+		return;
+	}
+	k->cache_dirty = false;
+	clock_gettime(CLOCK_MONOTONIC, &k->cache_last);
+	if (!inline_only) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			char err[256];
+			/* The parent's handlers write into its event loop's
+			 * signal pipe: not from here. */
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			_exit(kube_cache_write(k->cache_file, k->svcs, k->nsvcs,
+					       err, sizeof(err)) < 0 ? 1 : 0);
+		}
+		if (pid > 0) {
+			k->writer = pid;
+			kube_timer(k->reap_ev, 100);
+			return;
+		}
+		log_warn("kube cache: fork failed, writing inline error=\"%s\"",
+			 strerror(errno));
+	}
+	kube_cache_write_now(k);
+}
+
 static void kube_cache_cb(evutil_socket_t fd, short what, void *arg)
 {
-	kube_cache_flush(arg);
+	kube_cache_flush(arg, false);
+}
+
+static void kube_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kube_src *k = arg;
+	int st;
+	pid_t r = waitpid(k->writer, &st, WNOHANG);
+
+	if (r == 0) {
+		kube_timer(k->reap_ev, 100);
+		return;
+	}
+	k->writer = 0;
+	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		log_warn("kube cache not written file=%s (the writer failed; "
+			 "retrying)", k->cache_file);
+		kube_cache_schedule(k);
+	} else {
+		log_debug("kube cache written file=%s services=%zu",
+			  k->cache_file, k->nsvcs);
+	}
 }
 
 /* At most one write a second, however fast the API changes. */
@@ -401,8 +464,9 @@ struct kube_src *kube_new(struct event_base *base,
 	k->coalesce = evtimer_new(base, kube_coalesce_cb, k);
 	k->startup = evtimer_new(base, kube_startup_cb, k);
 	k->cache_ev = evtimer_new(base, kube_cache_cb, k);
+	k->reap_ev = evtimer_new(base, kube_reap_cb, k);
 	if (!k->cl || !k->apex || !k->coalesce || !k->startup ||
-	    !k->cache_ev ||
+	    !k->cache_ev || !k->reap_ev ||
 	    (conf->cache_file && !(k->cache_file = strdup(conf->cache_file))) ||
 	    (defaults && probe_spec_copy(&k->defaults, defaults) < 0) ||
 	    kube_watches(k, conf) < 0) {
@@ -474,9 +538,16 @@ void kube_free(struct kube_src *k)
 {
 	if (!k)
 		return;
-	/* The newest list should survive the restart that follows. */
+	/* A write in progress finishes first (its file would otherwise be
+	 * renamed over the newer one below); then the newest list is
+	 * written, so that it survives the restart that follows. */
+	if (k->writer > 0) {
+		int st;
+		while (waitpid(k->writer, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (k->cache_dirty)
-		kube_cache_flush(k);
+		kube_cache_flush(k, true);
 	for (size_t i = 0; i < k->nw; i++)
 		kube_reflector_free(k->w[i].r);
 	free(k->w);
@@ -487,6 +558,8 @@ void kube_free(struct kube_src *k)
 		event_free(k->startup);
 	if (k->cache_ev)
 		event_free(k->cache_ev);
+	if (k->reap_ev)
+		event_free(k->reap_ev);
 	kubefed_services_free(k->svcs, k->nsvcs);
 	probe_spec_clear(&k->defaults);
 	json_decref(k->seen_prev);
