@@ -1824,18 +1824,6 @@ static void cfg_control_defaults(struct model_control *ctl)
 	ctl->listen.sslen = sizeof(*sin);
 }
 
-static bool cfg_is_loopback(const struct model_listen *l)
-{
-	const struct sockaddr_in *sin = (const void *)&l->ss;
-	const struct sockaddr_in6 *sin6 = (const void *)&l->ss;
-
-	if (l->ss.ss_family == AF_INET)
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
-	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
-		sin6->sin6_addr.s6_addr[12] == 127);
-}
-
 static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
@@ -1856,7 +1844,7 @@ static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 			  "or control characters");
 	/* Admin actions and reloads are not for the whole network to take:
 	 * an address others can reach must come with a token. */
-	if (ctl->enabled && !ctl->token && !cfg_is_loopback(&ctl->listen))
+	if (ctl->enabled && !ctl->token && !model_listen_is_loopback(&ctl->listen))
 		cfg_error(c, l ? l : n, "control.listen: a non-loopback "
 			  "address needs control.token");
 }
@@ -1954,7 +1942,7 @@ static void cfg_one_document(struct cfg_ctx *c, yaml_parser_t *p)
 	yaml_document_delete(&extra);
 }
 
-static char *cfg_dirname(const char *path)
+char *cfg_dirname(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 

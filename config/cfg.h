@@ -29,4 +29,8 @@ struct model *cfg_load_string(const char *name, const char *text,
  * seconds) into milliseconds.  Returns 0 or -1. */
 int cfg_parse_duration_ms(const char *s, uint64_t *ms);
 
+/* The directory part of a path ("." when there is none), as a new
+ * string; relative paths in a config or kubeconfig are taken from it. */
+char *cfg_dirname(const char *path);
+
 #endif

@@ -485,3 +485,15 @@ int model_service_copy(struct model_service *dst,
 	}
 	return 0;
 }
+
+bool model_listen_is_loopback(const struct model_listen *l)
+{
+	const struct sockaddr_in *sin = (const void *)&l->ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&l->ss;
+
+	if (l->ss.ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		sin6->sin6_addr.s6_addr[12] == 127);
+}

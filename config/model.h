@@ -267,6 +267,9 @@ int model_addr_parse(struct model_addr *a, const char *s);
  * prefix).  Host bits must be zero.  Returns 0 or -1. */
 int model_net_parse(struct model_net *n, const char *s);
 
+/* Is a listen address on loopback (127.0.0.0/8, ::1, v4-mapped 127/8)? */
+bool model_listen_is_loopback(const struct model_listen *l);
+
 /* Does net contain the address (family, 4 or 16 bytes)? */
 bool model_net_contains(const struct model_net *n, int family,
 			const uint8_t *addr);

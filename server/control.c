@@ -1122,18 +1122,6 @@ static const char *control_addr_str(const struct model_listen *l, char *buf,
 	return buf;
 }
 
-static bool control_is_loopback(const struct model_listen *l)
-{
-	const struct sockaddr_in *sin = (const void *)&l->ss;
-	const struct sockaddr_in6 *sin6 = (const void *)&l->ss;
-
-	if (l->ss.ss_family == AF_INET)
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
-	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
-		sin6->sin6_addr.s6_addr[12] == 127);
-}
-
 struct control *control_new(struct event_base *base, struct gslbd *g,
 			    const struct model_control *conf, char *err,
 			    size_t errlen)
@@ -1149,7 +1137,7 @@ struct control *control_new(struct event_base *base, struct gslbd *g,
 		return NULL;
 	}
 	c->g = g;
-	c->public = !control_is_loopback(&conf->listen);
+	c->public = !model_listen_is_loopback(&conf->listen);
 	if (control_set_token(c, conf->token) < 0) {
 		snprintf(err, errlen, "control API: cannot hash the token");
 		control_free(c);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "config/cfg.h"
 #include "config/kube/kubecfg.h"
 #include "server/log.h"
 
@@ -70,17 +71,6 @@ static char *kc_join(const char *dir, const char *rel)
 	if (asprintf(&out, "%s/%s", dir, rel) < 0)
 		return NULL;
 	return out;
-}
-
-static char *kc_dirname(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
 }
 
 /* A whole small file; NULL with err set. */
@@ -376,7 +366,7 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	memset(c, 0, sizeof(*c));
 	if (!(text = kc_slurp(path, KUBECFG_MAX_FILE, &len, err, errlen)))
 		return -1;
-	if (!(dir = kc_dirname(path)) || !yaml_parser_initialize(&parser)) {
+	if (!(dir = cfg_dirname(path)) || !yaml_parser_initialize(&parser)) {
 		snprintf(err, errlen, "out of memory");
 		free(dir);
 		free(text);
