@@ -1018,9 +1018,17 @@ static void cfg_zone(struct cfg_ctx *c, const yaml_node_t *n)
 		return;
 	/* The apex first: every relative name below is joined to it. */
 	if ((v = cfg_require(c, n, "zone", "name")) &&
-	    (z->apex = cfg_name(c, v, "zone.name", CFG_NAME_ABS)) &&
-	    !(c->apex = ldns_dname_new_frm_str(z->apex)))
-		cfg_oom(c, v);
+	    (z->apex = cfg_name(c, v, "zone.name", CFG_NAME_ABS))) {
+		if (!strcmp(z->apex, ".")) {
+			/* A GSLB serves a delegated zone; the root has no
+			 * parent to delegate it. */
+			cfg_error(c, v, "zone.name: the root zone cannot be served");
+			free(z->apex);
+			z->apex = NULL;
+		} else if (!(c->apex = ldns_dname_new_frm_str(z->apex))) {
+			cfg_oom(c, v);
+		}
+	}
 	cfg_opt_ttl(c, n, "zone", "ttl", &z->ttl);
 	if ((v = cfg_get(c, n, "soa")))
 		cfg_soa(c, v);

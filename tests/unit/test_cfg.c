@@ -1314,6 +1314,10 @@ static void test_zonefile(void)
 /* server.log-level and server.pidfile */
 static void test_limits_added(void)
 {
+	expect_err("zone:\n  name: .\n  nameservers:\n"
+		   "    - name: ns1.example.net.\n",
+		   "t.yaml:2:9: zone.name: the root zone cannot be served",
+		   "the root zone is refused with a clear error");
 	expect_err("probe-defaults:\n  interval: 1s\n  jitter: 4294967295ms\n"
 		   BASE SVC,
 		   "t.yaml:3:11: probe-defaults: probe jitter (4294967295ms) must "
