@@ -1,0 +1,128 @@
+/*
+ * cfg_int.h -- what the parts of the config parser share (cfg.c: the
+ * sections and loading; cfg_read.c: errors and reading YAML values;
+ * cfg_service.c: services, probes and topology).  Not for other modules.
+ */
+#ifndef GSLBD_CFG_INT_H
+#define GSLBD_CFG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ldns/ldns.h>
+#include <yaml.h>
+
+#include "config/cfg.h"
+
+#define CFG_MAX_FILE (16u << 20)  /* a config is small; refuse surprises */
+#define CFG_TTL_MAX  2147483647u  /* RFC 2181 8 */
+#define CFG_PATH     160          /* room for "services[12].endpoints[3].probe.x" */
+
+/* One layer of probe settings and where its values were written, so a
+ * problem that only shows once layers are combined can name a line. */
+struct cfg_probe_src {
+	struct probe_spec ps;
+	char path[CFG_PATH];
+	const yaml_node_t *node, *type_node, *timeout_node, *interval_node;
+	const yaml_node_t *jitter_node;
+	bool reported; /* a combined-spec error was already blamed here */
+};
+
+/* An error line held back so that all of them go out in file order. */
+struct cfg_msg {
+	size_t line, col, seq;
+	char *text;
+};
+
+struct cfg_ctx {
+	const char *name;         /* file name in error lines */
+	char *dir;                /* its directory, for zone-file */
+	cfg_err_fn err;
+	void *arg;
+	unsigned nerr;
+	struct cfg_msg *msgs;
+	size_t nmsgs, capmsgs;
+	yaml_document_t doc;
+	struct model *m;
+	ldns_rdf *apex;           /* NULL when zone.name is missing or bad */
+	struct cfg_probe_src defaults;
+	const yaml_node_t **svc_name_nodes; /* per model service, for errors */
+	const yaml_node_t *zone_file_node;
+};
+
+/* libyaml marks are 0-based; editors count from 1. */
+#define cfg_error(c, n, ...) \
+	cfg_error_at((c), (n) ? (n)->start_mark.line + 1 : 1, \
+		     (n) ? (n)->start_mark.column + 1 : 1, __VA_ARGS__)
+
+enum cfg_name_kind {
+	CFG_NAME_ABS,     /* always absolute: the apex, SOA mname */
+	CFG_NAME_MAILBOX, /* always absolute, any label text: SOA rname */
+	CFG_NAME_NS,      /* relative to the apex, or absolute anywhere */
+	CFG_NAME_SVC,     /* relative to the apex, or absolute inside it */
+};
+
+/* cfg_read.c */
+void cfg_emit(struct cfg_ctx *c, size_t line, size_t col,
+	      const char *text);
+void cfg_flush(struct cfg_ctx *c);
+void cfg_error_at(struct cfg_ctx *c, size_t line, size_t col,
+		  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cfg_oom(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_path(char *buf, const char *path, const char *key);
+void cfg_path_idx(char *buf, const char *path, size_t i);
+bool cfg_is_null(const yaml_node_t *n);
+size_t cfg_seq_len(const yaml_node_t *n);
+yaml_node_t *cfg_seq_item(struct cfg_ctx *c, const yaml_node_t *n,
+			  size_t i);
+bool cfg_want_seq(struct cfg_ctx *c, const yaml_node_t *n,
+		  const char *path);
+void *cfg_seq_array(struct cfg_ctx *c, const yaml_node_t *n,
+		    const char *path, size_t size, const char *empty,
+		    size_t *len);
+const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
+			 const char *path);
+bool cfg_has_ctl(const char *s, bool space_ok);
+bool cfg_map_check(struct cfg_ctx *c, const yaml_node_t *n,
+		   const char *path, const char *const *known);
+yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *n,
+		     const char *key);
+yaml_node_t *cfg_require(struct cfg_ctx *c, const yaml_node_t *n,
+			 const char *path, const char *key);
+int cfg_parse_u64(const char *s, uint64_t *v);
+int cfg_opt_u32(struct cfg_ctx *c, const yaml_node_t *map,
+		const char *path, const char *key, uint32_t lo,
+		uint32_t hi, uint32_t *out);
+int cfg_opt_bool(struct cfg_ctx *c, const yaml_node_t *map,
+		 const char *path, const char *key, bool *out);
+int cfg_opt_ms32(struct cfg_ctx *c, const yaml_node_t *map,
+		 const char *path, const char *key, uint32_t lo,
+		 uint32_t *out, const yaml_node_t **where);
+int cfg_opt_ttl(struct cfg_ctx *c, const yaml_node_t *map,
+		const char *path, const char *key, uint32_t *out);
+int cfg_opt_str(struct cfg_ctx *c, const yaml_node_t *map,
+		const char *path, const char *key, char **out);
+int cfg_opt_enum(struct cfg_ctx *c, const yaml_node_t *map,
+		 const char *path, const char *key,
+		 const char *const *names, const char *what, int *out,
+		 const yaml_node_t **where);
+int cfg_addrs(struct cfg_ctx *c, const yaml_node_t *n,
+	      const char *path, struct model_addr **out, size_t *nout);
+bool cfg_in_zone(struct cfg_ctx *c, const ldns_rdf *d);
+char *cfg_name(struct cfg_ctx *c, const yaml_node_t *n,
+	       const char *path, enum cfg_name_kind kind);
+/* cfg_service.c */
+void cfg_probe(struct cfg_ctx *c, const yaml_node_t *n,
+	       const char *path, struct cfg_probe_src *src);
+void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
+		     struct cfg_probe_src **layers, size_t n,
+		     bool need_port);
+void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_services(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_service_conflicts(struct cfg_ctx *c);
+void cfg_zone_file_load(struct cfg_ctx *c);
+void cfg_fill_defaults(struct cfg_ctx *c);
+
+#endif
