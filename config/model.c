@@ -497,3 +497,42 @@ bool model_listen_is_loopback(const struct model_listen *l)
 	       (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
 		sin6->sin6_addr.s6_addr[12] == 127);
 }
+
+const char *model_admin_name(unsigned a)
+{
+	switch (a) {
+	case ADMIN_NONE: return "none";
+	case ADMIN_DRAINED: return "drained";
+	case ADMIN_FORCE_UP: return "force-up";
+	case ADMIN_FORCE_DOWN: return "force-down";
+	}
+	return "unknown";
+}
+
+const char *model_policy_name(unsigned p)
+{
+	switch (p) {
+	case POLICY_ALL: return "all";
+	case POLICY_FAILOVER: return "failover";
+	case POLICY_WEIGHTED: return "weighted";
+	case POLICY_TOPOLOGY: return "topology";
+	}
+	return "unknown";
+}
+
+const char *model_alldown_name(unsigned a)
+{
+	switch (a) {
+	case ALLDOWN_SERVE_ALL: return "serve-all";
+	case ALLDOWN_SERVFAIL: return "servfail";
+	case ALLDOWN_NODATA: return "nodata";
+	}
+	return "unknown";
+}
+
+const char *model_endpoint_name(const struct model_endpoint *e)
+{
+	if (e->name)
+		return e->name;
+	return e->region ? e->region : "";
+}

@@ -267,6 +267,13 @@ int model_addr_parse(struct model_addr *a, const char *s);
  * prefix).  Host bits must be zero.  Returns 0 or -1. */
 int model_net_parse(struct model_net *n, const char *s);
 
+/* Names of enum values, as the config file and the control API spell
+ * them; an endpoint's name defaults to its region. */
+const char *model_admin_name(unsigned admin);
+const char *model_policy_name(unsigned policy);
+const char *model_alldown_name(unsigned all_down);
+const char *model_endpoint_name(const struct model_endpoint *e);
+
 /* Is a listen address on loopback (127.0.0.0/8, ::1, v4-mapped 127/8)? */
 bool model_listen_is_loopback(const struct model_listen *l);
 

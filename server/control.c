@@ -42,6 +42,7 @@
 #include "probes/health.h"
 #include "probes/probe.h"
 #include "server/control.h"
+#include "server/metrics.h"
 #include "server/daemon.h"
 #include "server/log.h"
 
@@ -72,45 +73,6 @@ static int control_digest(const char *s, size_t len, unsigned char md[32])
 	    mdlen != 32)
 		return -1;
 	return 0;
-}
-
-static const char *control_admin_name(unsigned a)
-{
-	switch (a) {
-	case ADMIN_NONE: return "none";
-	case ADMIN_DRAINED: return "drained";
-	case ADMIN_FORCE_UP: return "force-up";
-	case ADMIN_FORCE_DOWN: return "force-down";
-	}
-	return "unknown";
-}
-
-static const char *control_policy_name(unsigned p)
-{
-	switch (p) {
-	case POLICY_ALL: return "all";
-	case POLICY_FAILOVER: return "failover";
-	case POLICY_WEIGHTED: return "weighted";
-	case POLICY_TOPOLOGY: return "topology";
-	}
-	return "unknown";
-}
-
-static const char *control_alldown_name(unsigned a)
-{
-	switch (a) {
-	case ALLDOWN_SERVE_ALL: return "serve-all";
-	case ALLDOWN_SERVFAIL: return "servfail";
-	case ALLDOWN_NODATA: return "nodata";
-	}
-	return "unknown";
-}
-
-static const char *control_ep_name(const struct model_endpoint *e)
-{
-	if (e->name)
-		return e->name;
-	return e->region ? e->region : "";
 }
 
 /* libevent writes at most 16 KiB per loop turn by default: a /metrics
@@ -278,427 +240,15 @@ static bool control_authorized(const struct control *c,
 	return CRYPTO_memcmp(md, c->token_md, sizeof(md)) == 0;
 }
 
-/* ---- /metrics ---- */
-
-struct mlabel {
-	const char *k, *v;
-};
-
-static void m_head(struct evbuffer *b, const char *name, const char *type,
-		   const char *help)
-{
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-			    name, type);
-}
-
-/* A label value: backslash, double quote and newline escaped. */
-static void m_escape(struct evbuffer *b, const char *s)
-{
-	const char *run = s;
-
-	for (; *s; s++) {
-		const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" :
-				  *s == '\n' ? "\\n" : NULL;
-		if (!esc)
-			continue;
-		evbuffer_add(b, run, (size_t)(s - run));
-		evbuffer_add(b, esc, 2);
-		run = s + 1;
-	}
-	evbuffer_add(b, run, (size_t)(s - run));
-}
-
-/* name{labels,extra} value.  The value is preformatted. */
-static void m_sample(struct evbuffer *b, const char *name,
-		     const struct mlabel *l, size_t nl,
-		     const struct mlabel *extra, const char *value)
-{
-	bool any = false;
-
-	evbuffer_add_printf(b, "%s", name);
-	for (size_t i = 0; i < nl + (extra ? 1 : 0); i++) {
-		const struct mlabel *x = i < nl ? &l[i] : extra;
-		evbuffer_add_printf(b, "%s%s=\"", any ? "," : "{", x->k);
-		m_escape(b, x->v ? x->v : "");
-		evbuffer_add(b, "\"", 1);
-		any = true;
-	}
-	evbuffer_add_printf(b, "%s %s\n", any ? "}" : "", value);
-}
-
-static void m_u64(struct evbuffer *b, const char *name,
-		  const struct mlabel *l, size_t nl,
-		  const struct mlabel *extra, uint64_t v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	m_sample(b, name, l, nl, extra, buf);
-}
-
-static void m_dbl(struct evbuffer *b, const char *name,
-		  const struct mlabel *l, size_t nl,
-		  const struct mlabel *extra, double v)
-{
-	char buf[64];
-
-	/* Whole numbers (timestamps, sizes) in full, not as 1.7e+09. */
-	if (v == (double)(int64_t)v && v < 9007199254740992.0 &&
-	    v > -9007199254740992.0)
-		snprintf(buf, sizeof(buf), "%lld", (long long)v);
-	else
-		snprintf(buf, sizeof(buf), "%.9g", v);
-	m_sample(b, name, l, nl, extra, buf);
-}
-
-/* A family with one unlabelled sample. */
-static void m_one(struct evbuffer *b, const char *name, const char *type,
-		  const char *help, double v)
-{
-	m_head(b, name, type, help);
-	m_dbl(b, name, NULL, 0, NULL, v);
-}
-
-static const char *const control_qtypes[ANSWER_QT_MAX] = {
-	[ANSWER_QT_A] = "A", [ANSWER_QT_AAAA] = "AAAA", [ANSWER_QT_NS] = "NS",
-	[ANSWER_QT_SOA] = "SOA", [ANSWER_QT_ANY] = "ANY",
-	[ANSWER_QT_TXT] = "TXT", [ANSWER_QT_OTHER] = "OTHER",
-};
-
-static const char *control_rcode_name(unsigned r, char *buf, size_t len)
-{
-	static const char *const names[] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
-		"REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
-		"NOTZONE", NULL, NULL, NULL, NULL, NULL, "BADVERS",
-	};
-
-	if (r < sizeof(names) / sizeof(names[0]) && names[r])
-		return names[r];
-	if (r == ANSWER_RCODES - 1)
-		return "OTHER"; /* answer.c folds everything above here */
-	snprintf(buf, len, "RCODE%u", r);
-	return buf;
-}
-
-static void control_metrics_queries(struct evbuffer *b, const struct gslbd *g)
-{
-	struct answer_stats q;
-	char buf[16];
-
-	daemon_query_stats(g, &q);
-	m_head(b, "gslbd_queries_total", "counter",
-	       "DNS queries received, by transport.");
-	m_u64(b, "gslbd_queries_total", &(struct mlabel){ "proto", "udp" },
-	      1, NULL, q.udp);
-	m_u64(b, "gslbd_queries_total", &(struct mlabel){ "proto", "tcp" },
-	      1, NULL, q.tcp);
-	m_head(b, "gslbd_queries_by_qtype_total", "counter",
-	       "DNS queries received, by query type.");
-	for (unsigned i = 0; i < ANSWER_QT_MAX; i++)
-		m_u64(b, "gslbd_queries_by_qtype_total",
-		      &(struct mlabel){ "qtype", control_qtypes[i] }, 1, NULL,
-		      q.qtype[i]);
-	m_head(b, "gslbd_responses_total", "counter",
-	       "DNS responses sent, by response code (extended codes "
-	       "included).");
-	for (unsigned i = 0; i < ANSWER_RCODES; i++) {
-		/* The usual codes always, so that rate() has a series to
-		 * work on before the first one is sent. */
-		if (!q.rcode[i] && i > 5 && i != 16)
-			continue;
-		m_u64(b, "gslbd_responses_total",
-		      &(struct mlabel){ "rcode",
-			control_rcode_name(i, buf, sizeof(buf)) }, 1, NULL,
-		      q.rcode[i]);
-	}
-	m_head(b, "gslbd_truncated_total", "counter",
-	       "UDP responses sent with TC=1 because the answer did not fit.");
-	m_u64(b, "gslbd_truncated_total", NULL, 0, NULL, q.truncated);
-	m_head(b, "gslbd_dropped_total", "counter",
-	       "Packets that got no answer (not a query, too short).");
-	m_u64(b, "gslbd_dropped_total", NULL, 0, NULL, q.dropped);
-	m_head(b, "gslbd_edns_queries_total", "counter",
-	       "Queries with an EDNS OPT record.");
-	m_u64(b, "gslbd_edns_queries_total", NULL, 0, NULL, q.edns);
-	m_head(b, "gslbd_ecs_queries_total", "counter",
-	       "Queries with an EDNS Client Subnet option.");
-	m_u64(b, "gslbd_ecs_queries_total", NULL, 0, NULL, q.ecs);
-}
-
-/* The four labels of every per-address series. */
-struct m_addr_labels {
-	struct mlabel l[4];
-	char ip[INET6_ADDRSTRLEN];
-};
-
-static void m_addr_labels(struct m_addr_labels *al,
-			  const struct model_service *s,
-			  const struct model_endpoint *e,
-			  const struct model_addr *a)
-{
-	model_addr_str(a, al->ip, sizeof(al->ip));
-	al->l[0] = (struct mlabel){ "service", s->name };
-	al->l[1] = (struct mlabel){ "endpoint", control_ep_name(e) };
-	al->l[2] = (struct mlabel){ "region", e->region ? e->region : "" };
-	al->l[3] = (struct mlabel){ "address", al->ip };
-}
-
-enum m_ep_kind { M_EP_UP, M_EP_ELIGIBLE, M_EP_ADMIN, M_EP_SINCE };
-
-static void control_metrics_ep_family(struct evbuffer *b,
-				      const struct model *m,
-				      enum m_ep_kind kind, const char *name)
-{
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		const struct model_service *s = &m->svcs[i];
-		for (size_t j = 0; j < s->neps; j++) {
-			const struct model_endpoint *e = &s->eps[j];
-			for (size_t k = 0; k < e->naddrs; k++) {
-				const struct model_addr *a = &e->addrs[k];
-				struct m_addr_labels al;
-
-				m_addr_labels(&al, s, e, a);
-				switch (kind) {
-				case M_EP_UP:
-					m_u64(b, name, al.l, 4, NULL,
-					      a->health != HEALTH_DOWN);
-					break;
-				case M_EP_ELIGIBLE:
-					m_u64(b, name, al.l, 4, NULL,
-					      model_addr_eligible(e, a));
-					break;
-				case M_EP_SINCE:
-					m_u64(b, name, al.l, 4, NULL,
-					      a->since > 0 ?
-					      (uint64_t)a->since : 0);
-					break;
-				case M_EP_ADMIN:
-					for (unsigned st = ADMIN_NONE;
-					     st <= ADMIN_FORCE_DOWN; st++)
-						m_u64(b, name, al.l, 4,
-						      &(struct mlabel){ "state",
-						      control_admin_name(st) },
-						      e->admin == st);
-					break;
-				}
-			}
-		}
-	}
-}
-
-static void control_metrics_endpoints(struct evbuffer *b,
-				      const struct model *m)
-{
-	m_head(b, "gslbd_endpoint_up", "gauge",
-	       "1 unless the probes found the address down (not yet probed "
-	       "and unprobed addresses count as up).");
-	control_metrics_ep_family(b, m, M_EP_UP, "gslbd_endpoint_up");
-	m_head(b, "gslbd_endpoint_eligible", "gauge",
-	       "1 when the address is given out in answers now (enabled, "
-	       "admin state, health).");
-	control_metrics_ep_family(b, m, M_EP_ELIGIBLE,
-				  "gslbd_endpoint_eligible");
-	m_head(b, "gslbd_endpoint_admin", "gauge",
-	       "Admin state of the address's endpoint: 1 for the state in "
-	       "force, 0 for the others.");
-	control_metrics_ep_family(b, m, M_EP_ADMIN, "gslbd_endpoint_admin");
-	m_head(b, "gslbd_endpoint_last_transition_timestamp_seconds", "gauge",
-	       "Unix time of the address's last health change (0: none "
-	       "yet).");
-	control_metrics_ep_family(b, m, M_EP_SINCE,
-			"gslbd_endpoint_last_transition_timestamp_seconds");
-}
-
-enum m_probe_kind { M_PR_ATTEMPTS, M_PR_FAILURES, M_PR_DURATION, M_PR_LAST };
-
-struct m_probe_arg {
-	struct evbuffer *b;
-	enum m_probe_kind kind;
-};
-
-static void control_metrics_probe_one(const struct probe_info *pi, void *arg)
-{
-	struct m_probe_arg *pa = arg;
-	struct evbuffer *b = pa->b;
-	const struct probe_stats *st = pi->st;
-	const struct mlabel l[4] = {
-		{ "service", pi->service }, { "endpoint", pi->endpoint },
-		{ "region", pi->region }, { "address", pi->address },
-	};
-	static const char *const hist = "gslbd_probe_duration_seconds";
-	char le[32], name[64];
-	uint64_t cum = 0;
-
-	switch (pa->kind) {
-	case M_PR_ATTEMPTS:
-		m_u64(b, "gslbd_probe_attempts_total", l, 4, NULL,
-		      st->attempts);
-		break;
-	case M_PR_FAILURES:
-		for (unsigned c = 0; c < PROBE_FAIL_MAX; c++)
-			m_u64(b, "gslbd_probe_failures_total", l, 4,
-			      &(struct mlabel){ "reason",
-			      probe_fail_class_name(c) }, st->failures[c]);
-		break;
-	case M_PR_DURATION:
-		snprintf(name, sizeof(name), "%s_bucket", hist);
-		for (unsigned i = 0; i < PROBE_LAT_BUCKETS; i++) {
-			cum += st->lat_bucket[i];
-			snprintf(le, sizeof(le), "%g", probe_lat_bounds[i]);
-			m_u64(b, name, l, 4, &(struct mlabel){ "le", le }, cum);
-		}
-		cum += st->lat_bucket[PROBE_LAT_BUCKETS];
-		m_u64(b, name, l, 4, &(struct mlabel){ "le", "+Inf" }, cum);
-		snprintf(name, sizeof(name), "%s_sum", hist);
-		m_dbl(b, name, l, 4, NULL, (double)st->lat_sum_us / 1e6);
-		snprintf(name, sizeof(name), "%s_count", hist);
-		m_u64(b, name, l, 4, NULL, cum);
-		break;
-	case M_PR_LAST:
-		m_dbl(b, "gslbd_probe_last_duration_seconds", l, 4, NULL,
-		      (double)st->last_us / 1e6);
-		break;
-	}
-}
-
-static void control_metrics_probes(struct evbuffer *b,
-				   const struct probe_mgr *pm)
-{
-	struct m_probe_arg pa = { b, M_PR_ATTEMPTS };
-	struct probe_counters pc = { 0 };
-
-	if (pm)
-		probe_mgr_counters(pm, &pc);
-	m_one(b, "gslbd_probes_active", "gauge",
-	      "Probes configured now (one per probed address).", pc.active);
-	m_head(b, "gslbd_probe_transitions_total", "counter",
-	       "Health changes of probed addresses.");
-	m_u64(b, "gslbd_probe_transitions_total", NULL, 0, NULL,
-	      pc.transitions);
-	/* Families must be contiguous: one pass over the probes each. */
-	m_head(b, "gslbd_probe_attempts_total", "counter",
-	       "Probe runs started for the address.");
-	if (pm)
-		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
-	m_head(b, "gslbd_probe_failures_total", "counter",
-	       "Failed probe runs, by class of reason (timeout, refused, "
-	       "status, body, tls, connect, other).");
-	pa.kind = M_PR_FAILURES;
-	if (pm)
-		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
-	m_head(b, "gslbd_probe_duration_seconds", "histogram",
-	       "How long finished probe runs took.");
-	pa.kind = M_PR_DURATION;
-	if (pm)
-		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
-	m_head(b, "gslbd_probe_last_duration_seconds", "gauge",
-	       "How long the address's last finished probe run took.");
-	pa.kind = M_PR_LAST;
-	if (pm)
-		probe_mgr_foreach(pm, control_metrics_probe_one, &pa);
-}
-
-static void control_metrics_daemon(struct evbuffer *b, struct gslbd *g)
-{
-	struct daemon_stats st;
-	size_t nrules = 0;
-
-	daemon_get_stats(g, &st);
-	daemon_admin_rules(g, &nrules);
-	m_head(b, "gslbd_build_info", "gauge",
-	       "Always 1; the version is in the label.");
-	m_u64(b, "gslbd_build_info",
-	      &(struct mlabel){ "version", PACKAGE_VERSION }, 1, NULL, 1);
-	m_one(b, "gslbd_start_time_seconds", "gauge",
-	      "Unix time the daemon started serving.", (double)st.started);
-	m_one(b, "gslbd_workers", "gauge", "Query worker threads.",
-	      st.workers);
-	m_one(b, "gslbd_ready", "gauge",
-	      "1 once the first probe round (and Kubernetes sync) is done.",
-	      daemon_ready(g));
-	m_one(b, "gslbd_snapshot_generation", "gauge",
-	      "Answer snapshots published since start.",
-	      (double)st.generation);
-	m_one(b, "gslbd_snapshot_build_seconds", "gauge",
-	      "How long the last snapshot took to build.",
-	      (double)st.last_build_us / 1e6);
-	m_one(b, "gslbd_snapshot_build_timestamp_seconds", "gauge",
-	      "Unix time the last snapshot was published.",
-	      (double)st.last_build_time);
-	m_one(b, "gslbd_snapshot_names", "gauge",
-	      "Names in the current snapshot.", st.snapshot_names);
-	m_one(b, "gslbd_snapshot_bytes", "gauge",
-	      "Memory of the current snapshot.", (double)st.snapshot_bytes);
-	m_head(b, "gslbd_reloads_total", "counter",
-	       "Configuration reloads (SIGHUP or POST /reload), by result.");
-	m_u64(b, "gslbd_reloads_total", &(struct mlabel){ "result", "ok" },
-	      1, NULL, st.reloads_ok);
-	m_u64(b, "gslbd_reloads_total",
-	      &(struct mlabel){ "result", "failed" }, 1, NULL,
-	      st.reloads_failed);
-	/* Before any reload the configuration in use is the one that
-	 * loaded at start, which succeeded. */
-	m_one(b, "gslbd_last_reload_success", "gauge",
-	      "1 when the last reload succeeded (or there was none yet).",
-	      st.last_reload_time ? st.last_reload_ok : 1);
-	m_one(b, "gslbd_last_reload_timestamp_seconds", "gauge",
-	      "Unix time of the last reload attempt (0: none yet).",
-	      (double)st.last_reload_time);
-	m_one(b, "gslbd_admin_rules", "gauge",
-	      "Admin rules (drain, force-up, force-down) in force.",
-	      (double)nrules);
-}
-
-static void control_metrics_kube(struct evbuffer *b, const struct gslbd *g)
-{
-	const struct kube_src *k = daemon_kube(g);
-	struct kube_status ks;
-
-	if (!k)
-		return;
-	kube_get_status(k, &ks);
-	m_one(b, "gslbd_kube_connected", "gauge",
-	      "1 when the last request reached the Kubernetes API.",
-	      ks.connected);
-	m_one(b, "gslbd_kube_synced", "gauge",
-	      "1 once a full list has been received from the API.",
-	      ks.synced);
-	m_one(b, "gslbd_kube_from_cache", "gauge",
-	      "1 while serving the cache file's service list.",
-	      ks.from_cache);
-	m_one(b, "gslbd_kube_last_sync_timestamp_seconds", "gauge",
-	      "Unix time of the last full list (0: none).",
-	      (double)ks.last_sync);
-	m_head(b, "gslbd_kube_relists_total", "counter",
-	       "Full lists after the first (resync, 410 Gone, reconnect).");
-	m_u64(b, "gslbd_kube_relists_total", NULL, 0, NULL, ks.relists);
-	m_head(b, "gslbd_kube_watch_events_total", "counter",
-	       "Watch events received.");
-	m_u64(b, "gslbd_kube_watch_events_total", NULL, 0, NULL,
-	      ks.watch_events);
-	m_head(b, "gslbd_kube_errors_total", "counter",
-	       "Failed API requests and objects that could not be used.");
-	m_u64(b, "gslbd_kube_errors_total", NULL, 0, NULL, ks.errors);
-	m_one(b, "gslbd_kube_services", "gauge",
-	      "Services from the Kubernetes source.", ks.services);
-}
-
 static void control_metrics(struct control *c, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
-	const struct model *m = daemon_model(c->g);
 
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	control_metrics_daemon(b, c->g);
-	control_metrics_queries(b, c->g);
-	if (m)
-		control_metrics_endpoints(b, m);
-	control_metrics_probes(b, daemon_probes(c->g));
-	control_metrics_kube(b, c->g);
+	metrics_write(b, c->g);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
@@ -740,12 +290,12 @@ static json_t *control_status_ep(struct jb *jb, const struct model_endpoint *e)
 		jb->bad = true;
 		return NULL;
 	}
-	jb_set(jb, o, "name", jb_str(jb, control_ep_name(e)));
+	jb_set(jb, o, "name", jb_str(jb, model_endpoint_name(e)));
 	jb_set(jb, o, "region", jb_str(jb, e->region));
 	jb_set(jb, o, "weight", json_integer(e->weight));
 	jb_set(jb, o, "priority", json_integer(e->priority));
 	jb_set(jb, o, "enabled", json_boolean(e->enabled));
-	jb_set(jb, o, "admin", jb_str(jb, control_admin_name(e->admin)));
+	jb_set(jb, o, "admin", jb_str(jb, model_admin_name(e->admin)));
 	for (size_t k = 0; k < e->naddrs; k++)
 		jb_push(jb, addrs, control_status_addr(jb, e, &e->addrs[k]));
 	jb_set(jb, o, "addresses", addrs);
@@ -763,9 +313,9 @@ static json_t *control_status_svc(struct jb *jb, const struct model_service *s)
 		return NULL;
 	}
 	jb_set(jb, o, "name", jb_str(jb, s->name));
-	jb_set(jb, o, "policy", jb_str(jb, control_policy_name(s->policy)));
+	jb_set(jb, o, "policy", jb_str(jb, model_policy_name(s->policy)));
 	jb_set(jb, o, "all-down", jb_str(jb,
-	       control_alldown_name(s->all_down)));
+	       model_alldown_name(s->all_down)));
 	jb_set(jb, o, "ttl", json_integer(s->ttl));
 	jb_set(jb, o, "source", jb_str(jb, s->source ? s->source : "config"));
 	for (size_t j = 0; j < s->neps; j++)
@@ -793,7 +343,7 @@ static json_t *control_status_rules(struct jb *jb, const struct gslbd *g)
 		jb_set(jb, o, "region", jb_str(jb, r[i].region));
 		jb_set(jb, o, "service", jb_str(jb, r[i].service));
 		jb_set(jb, o, "endpoint", jb_str(jb, r[i].endpoint));
-		jb_set(jb, o, "admin", jb_str(jb, control_admin_name(r[i].admin)));
+		jb_set(jb, o, "admin", jb_str(jb, model_admin_name(r[i].admin)));
 		jb_push(jb, a, o);
 	}
 	return a;
@@ -982,7 +532,7 @@ static void control_admin(struct control *c, struct evhttp_request *req,
 		return;
 	}
 	control_json(req, HTTP_OK, "OK", json_pack("{s:i,s:s}", "matched", n,
-			"admin", control_admin_name(a)));
+			"admin", model_admin_name(a)));
 }
 
 static void control_reload(struct control *c, struct evhttp_request *req)
