@@ -13,6 +13,7 @@ PKGS=(
 	bind9-dnsutils knot-dnsutils ldnsutils dnsperf unbound nginx
 	python3 python3-dnspython python3-pytest
 	openssl curl valgrind iproute2 procps
+	clang libclang-rt-14-dev
 )
 
 missing=()

@@ -12,7 +12,8 @@
 # the exit status is non-zero on any failure (a failed build counts as one).
 #
 # Environment: JOBS (default 2), SKIP_DEPS=1 to skip the package step,
-# SKIP_SAN=1 to skip the sanitizer build (quicker local runs).
+# SKIP_SAN=1 to skip the sanitizer build (quicker local runs); a third
+# stage fuzzes every libFuzzer target for FUZZ_SECONDS each (SKIP_FUZZ=1).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,6 +105,31 @@ if [ "${SKIP_SAN:-0}" != 1 ]; then
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
+# Fuzzing: every libFuzzer target for FUZZ_SECONDS (default 20) under
+# ASan+UBSan, from its seed corpus; SKIP_FUZZ=1 skips it.
+fuzz_passed=0
+fuzz_failed=0
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+	t0=$(date +%s)
+	say "[fuzz] configure CC=clang --enable-fuzzers --enable-sanitizers (in _build-fuzz)"
+	mkdir -p "$top/_build-fuzz"
+	if ( cd "$top/_build-fuzz" && "$top/configure" -q CC=clang \
+		--enable-fuzzers --enable-sanitizers &&
+	     make -s -j2 tests/fuzz/fuzz_query tests/fuzz/fuzz_config \
+		tests/fuzz/fuzz_kubefed ) > "$top/_build-fuzz/build.log" 2>&1; then
+		out=$(ASAN_OPTIONS=detect_leaks=1 bash "$top/tests/fuzz/run.sh" \
+			"$top/_build-fuzz" "${FUZZ_SECONDS:-20}")
+		echo "$out"
+		fuzz_passed=$(grep -c '^ok ' <<< "$out" || true)
+		fuzz_failed=$(grep -c '^not ok ' <<< "$out" || true)
+	else
+		tail -30 "$top/_build-fuzz/build.log"
+		echo "[fuzz] build FAILED"
+		fuzz_failed=1
+	fi
+	say "[fuzz] done in $(( $(date +%s) - t0 ))s"
+fi
+
 # count RESULT-REGEX: test cases with that result over both build dirs.
 count() {
 	local dirs=() d
@@ -118,8 +144,8 @@ if [ "${SKIP_SAN:-0}" = 1 ]; then
 	rm -rf "$top/_build-san"
 fi
 
-passed=$(count 'PASS|XFAIL')
-failed=$(( $(count 'FAIL|ERROR|XPASS') + steps_failed ))
+passed=$(( $(count 'PASS|XFAIL') + fuzz_passed ))
+failed=$(( $(count 'FAIL|ERROR|XPASS') + steps_failed + fuzz_failed ))
 skipped=$(count 'SKIP')
 
 say "total time $(( $(date +%s) - t_start ))s; $skipped skipped"
