@@ -1,7 +1,7 @@
 /*
  * model.h -- the service model: what gslbd serves, whatever its source.
  *
- * The config parser (config/cfg.c), the Kubernetes source (config/kube/)
+ * The config parser (config/cfg.c), the Kubernetes source (kube/)
  * and the probes (probes/) all meet here.  The model is plain data owned
  * by the control thread; worker threads never see it: they only read the
  * immutable snapshot that server/compile.c builds from it.
@@ -186,14 +186,14 @@ struct model_server {
 	int log_level;           /* enum log_level; -1: not set (info) */
 };
 
-/* The control and metrics HTTP API: server/control.c. */
+/* The control and metrics HTTP API: control/control.c. */
 struct model_control {
 	bool enabled;            /* default true */
 	struct model_listen listen; /* default 127.0.0.1:8053 */
 	char *token;             /* bearer token required when set */
 };
 
-/* The Kubernetes (KubeFed) source of services: config/kube/. */
+/* The Kubernetes (KubeFed) source of services: kube/. */
 struct model_kube {
 	bool enabled;            /* a `kubernetes:` section is present */
 	char *kubeconfig;        /* NULL: in-cluster service account */

@@ -1,5 +1,5 @@
 /* http.c -- see http.h.  Transfers run on the control loop through
- * server/curlev.c (libcurl multi driven by libevent). */
+ * lib/curlev.c (libcurl multi driven by libevent). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -12,8 +12,8 @@
 #include <event2/event.h>
 
 #include "probes/http.h"
-#include "server/curlev.h"
-#include "server/log.h"
+#include "lib/curlev.h"
+#include "lib/log.h"
 
 /* Enough for any health page; a bigger body is cut off (and the verdict
  * taken on what came) rather than downloaded until the timeout. */

@@ -18,8 +18,8 @@
 #include "probes/http.h"
 #include "probes/probe.h"
 #include "probes/tcp.h"
-#include "server/log.h"
-#include "server/rand.h"
+#include "lib/log.h"
+#include "lib/rand.h"
 
 struct probe {
 	struct probe_mgr *pm;

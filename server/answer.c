@@ -13,7 +13,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
-#include "server/rand.h"
+#include "lib/rand.h"
 
 struct resp {
 	uint8_t *buf;

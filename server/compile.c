@@ -19,7 +19,7 @@
 #include <ldns/ldns.h>
 
 #include "server/compile.h"
-#include "server/log.h"
+#include "lib/log.h"
 
 struct build {
 	struct snap *s;

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "server/log.h"
+#include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 #include "server/udp.h"

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "config/kube/kubefed.h"
+#include "kube/kubefed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-"""test_control.py -- the control API (server/control.c) and gslbctl, against
+"""test_control.py -- the control API (control/control.c) and gslbctl, against
 a real gslbd: endpoints, tokens, admin actions seen in DNS answers, reloads,
 Prometheus exposition validity, and the privilege drop."""
 import grp

@@ -1,6 +1,6 @@
 /*
  * test_kubefed.c -- the Kubernetes source without a network: KubeFed
- * objects (inline JSON fixtures) mapped to services (config/kube/
+ * objects (inline JSON fixtures) mapped to services (kube/
  * kubefed.c), the cache file round trip (cache.c) and credentials from
  * kubeconfig files and the service account directory (kubecfg.c).
  */
@@ -18,10 +18,10 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "config/kube/cache.h"
-#include "config/kube/kube.h"
-#include "config/kube/kubecfg.h"
-#include "config/kube/kubefed.h"
+#include "kube/cache.h"
+#include "kube/kube.h"
+#include "kube/kubecfg.h"
+#include "kube/kubefed.h"
 #include "config/model.h"
 #include "tests/unit/tap.h"
 

@@ -25,7 +25,7 @@
 
 #include "config/model.h"
 #include "probes/probe.h"
-#include "server/log.h"
+#include "lib/log.h"
 #include "tests/unit/tap.h"
 
 #define SVC "probe.test."

@@ -15,12 +15,12 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "config/kube/cache.h"
-#include "config/kube/client.h"
-#include "config/kube/kube.h"
-#include "config/kube/kubecfg.h"
-#include "config/kube/kubefed.h"
-#include "server/log.h"
+#include "kube/cache.h"
+#include "kube/client.h"
+#include "kube/kube.h"
+#include "kube/kubecfg.h"
+#include "kube/kubefed.h"
+#include "lib/log.h"
 
 #define KUBE_COALESCE_MS   50
 #define KUBE_CACHE_GAP_MS  30000 /* writing 50,000 services costs ~0.5 s of CPU */

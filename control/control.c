@@ -37,14 +37,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "config/kube/kube.h"
+#include "kube/kube.h"
 #include "config/model.h"
 #include "probes/health.h"
 #include "probes/probe.h"
-#include "server/control.h"
-#include "server/metrics.h"
-#include "server/daemon.h"
-#include "server/log.h"
+#include "control/control.h"
+#include "control/metrics.h"
+#include "daemon/daemon.h"
+#include "lib/log.h"
 
 /* Requests are tiny: a few parameters at most.  Bound what a client
  * can make us buffer. */

@@ -6,8 +6,8 @@
 
 #include <event2/event.h>
 
-#include "server/curlev.h"
-#include "server/log.h"
+#include "lib/curlev.h"
+#include "lib/log.h"
 
 /* A socket curl asked us to watch. */
 struct curlev_sock {

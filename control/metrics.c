@@ -13,12 +13,12 @@
 
 #include <event2/buffer.h>
 
-#include "config/kube/kube.h"
+#include "kube/kube.h"
 #include "config/model.h"
 #include "probes/health.h"
 #include "probes/probe.h"
-#include "server/daemon.h"
-#include "server/metrics.h"
+#include "daemon/daemon.h"
+#include "control/metrics.h"
 
 /* Requests are tiny: a few parameters at most.  Bound what a client
  * can make us buffer. */

@@ -12,8 +12,8 @@
 #include <yaml.h>
 
 #include "config/cfg.h"
-#include "config/kube/kubecfg.h"
-#include "server/log.h"
+#include "kube/kubecfg.h"
+#include "lib/log.h"
 
 #define KUBECFG_MAX_FILE (4u << 20) /* kubeconfigs with many clusters */
 #define KUBECFG_MAX_TOKEN (64u << 10)

@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "config/kube/cache.h"
-#include "config/kube/kubefed.h"
+#include "kube/cache.h"
+#include "kube/kubefed.h"
 
 static const char *const cache_policies[] = { "all", "failover",
 					       "weighted", "topology", NULL };

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "config/kube/kubecfg.h"
+#include "kube/kubecfg.h"
 
 struct event_base;
 struct kube_client;

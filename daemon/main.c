@@ -1,7 +1,7 @@
 /*
  * main.c -- the gslbd process: options, the control thread's event loop
  * (signals, reclamation), privileges, the pidfile, and the data-plane
- * threads' lifetime.  What it serves is server/daemon.c's.
+ * threads' lifetime.  What it serves is daemon/daemon.c's.
  *
  * Data flows one way: config -> model -> (probes write health) ->
  * compile -> snapshot published -> workers answer from it.
@@ -24,14 +24,14 @@
 #include <event2/thread.h>
 
 #include "config/cfg.h"
-#include "config/kube/kube.h"
+#include "kube/kube.h"
 #include "config/model.h"
 #include "probes/probe.h"
 #include "server/compile.h"
-#include "server/control.h"
-#include "server/daemon_int.h"
+#include "control/control.h"
+#include "daemon/daemon_int.h"
 #include "server/listen.h"
-#include "server/log.h"
+#include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 

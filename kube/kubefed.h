@@ -30,7 +30,7 @@
 #include <jansson.h>
 
 #include "config/model.h"
-#include "server/log.h"
+#include "lib/log.h"
 
 /* Annotations on ServiceDNSRecord and DNSEndpoint objects. */
 #define KUBEFED_ANN_PREFIX "gslbd.io/"

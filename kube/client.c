@@ -15,10 +15,10 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "config/kube/client.h"
-#include "server/curlev.h"
-#include "server/log.h"
-#include "server/rand.h"
+#include "kube/client.h"
+#include "lib/curlev.h"
+#include "lib/log.h"
+#include "lib/rand.h"
 
 #define KUBE_LIST_CAP  (256u << 20) /* one page of 500 objects is far less */
 #define KUBE_LINE_CAP  (16u << 20)  /* one watch event: one object */

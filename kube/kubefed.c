@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "config/cfg.h"
-#include "config/kube/client.h"
-#include "config/kube/kubefed.h"
+#include "kube/client.h"
+#include "kube/kubefed.h"
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */

@@ -15,14 +15,14 @@
 #include <ldns/ldns.h>
 
 #include "config/cfg.h"
-#include "config/kube/kube.h"
+#include "kube/kube.h"
 #include "config/model.h"
 #include "probes/probe.h"
 #include "server/compile.h"
-#include "server/control.h"
-#include "server/daemon_int.h"
+#include "control/control.h"
+#include "daemon/daemon_int.h"
 #include "server/listen.h"
-#include "server/log.h"
+#include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 

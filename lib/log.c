@@ -7,7 +7,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "server/log.h"
+#include "lib/log.h"
 
 static enum log_level cur_level = LOG_LVL_INFO;
 static bool to_syslog;

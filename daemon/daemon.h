@@ -1,5 +1,5 @@
 /*
- * daemon.h -- what the control API (server/control.c) may see and do in
+ * daemon.h -- what the control API (control/control.c) may see and do in
  * the running daemon.  Control thread only; implemented in main.c.
  */
 #ifndef GSLBD_DAEMON_H

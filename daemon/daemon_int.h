@@ -1,6 +1,6 @@
 /*
- * daemon_int.h -- the running daemon's state, shared by server/main.c
- * (process: options, privileges, signals, threads) and server/daemon.c
+ * daemon_int.h -- the running daemon's state, shared by daemon/main.c
+ * (process: options, privileges, signals, threads) and daemon/daemon.c
  * (what it serves: composing services, snapshots, reloads, admin rules,
  * and the daemon.h API).  Control thread only.
  */
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/daemon.h"
+#include "daemon/daemon.h"
 
 struct event;
 struct event_base;
