@@ -278,16 +278,12 @@ bool probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b)
 
 /* ---- addresses and prefixes ---- */
 
-bool model_addr_eligible(const struct model_endpoint *ep,
-			 const struct model_addr *a)
+bool model_answerable(bool enabled, enum model_admin admin,
+		      enum model_health health)
 {
-	if (!ep->enabled)
+	if (!enabled || admin == ADMIN_DRAINED || admin == ADMIN_FORCE_DOWN)
 		return false;
-	if (ep->admin == ADMIN_DRAINED || ep->admin == ADMIN_FORCE_DOWN)
-		return false;
-	if (ep->admin == ADMIN_FORCE_UP)
-		return true;
-	return a->health != HEALTH_DOWN;
+	return admin == ADMIN_FORCE_UP || health != HEALTH_DOWN;
 }
 
 const char *model_addr_str(const struct model_addr *a, char *buf, size_t len)
@@ -433,6 +429,7 @@ void model_free(struct model *m)
 		free(m->topo[i].nets);
 	}
 	free(m->topo);
+	model_targets_clear(m);
 	for (size_t i = 0; i < m->nsvcs; i++)
 		model_service_clear(&m->svcs[i]);
 	free(m->svcs);
@@ -474,8 +471,11 @@ int model_service_copy(struct model_service *dst,
 		de->name = strdup(se->name);
 		de->addrs = se->naddrs ? malloc(se->naddrs * sizeof(*de->addrs)) : NULL;
 		memset(&de->probe, 0, sizeof(de->probe));
-		if (de->addrs)
+		if (de->addrs) {
 			memcpy(de->addrs, se->addrs, se->naddrs * sizeof(*de->addrs));
+			for (size_t k = 0; k < se->naddrs; k++)
+				de->addrs[k].target = 0;
+		}
 		if (!de->region || !de->name || (se->naddrs && !de->addrs) ||
 		    probe_spec_copy(&de->probe, &se->probe) < 0) {
 			dst->neps++;
@@ -505,6 +505,17 @@ const char *model_admin_name(unsigned a)
 	case ADMIN_DRAINED: return "drained";
 	case ADMIN_FORCE_UP: return "force-up";
 	case ADMIN_FORCE_DOWN: return "force-down";
+	}
+	return "unknown";
+}
+
+const char *model_probe_type_name(unsigned t)
+{
+	switch (t) {
+	case PROBE_NONE: return "none";
+	case PROBE_HTTP: return "http";
+	case PROBE_HTTPS: return "https";
+	case PROBE_TCP: return "tcp";
 	}
 	return "unknown";
 }

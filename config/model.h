@@ -1,10 +1,12 @@
 /*
  * model.h -- the service model: what gslbd serves, whatever its source.
  *
- * The config parser (config/cfg.c), the Kubernetes source (kube/)
- * and the probes (probes/) all meet here.  The model is plain data owned
- * by the control thread; worker threads never see it: they only read the
- * immutable snapshot that server/compile.c builds from it.
+ * The config parser (config/cfg.c) and the Kubernetes source (kube/)
+ * produce it; the probe manager (probes/) and the compiler (server/)
+ * read it.  Once composed (daemon/) and given its probe targets
+ * (model_targets_build), a model is read-only: health lives in the probe
+ * manager's table, admin state in the daemon's rules.  Worker threads
+ * never see it: they only read the snapshot server/compile.c builds.
  *
  * Ownership: a struct model owns every pointer reachable from it; free it
  * with model_free().  Strings are heap copies.  Names are lower-case
@@ -21,7 +23,7 @@
 
 struct ldns_struct_rr_list;
 
-/* An IPv4 or IPv6 address, plus the health of whatever answers on it. */
+/* The health of a probe target, as the probe manager reports it. */
 enum model_health {
 	HEALTH_UNKNOWN = 0, /* not probed yet: counts as up (optimistic start) */
 	HEALTH_UP,
@@ -34,11 +36,9 @@ struct model_addr {
 		struct in_addr v4;
 		struct in6_addr v6;
 	} ip;
-	/* Written by probes/ on the control thread; read by the compiler. */
-	uint8_t health;     /* enum model_health */
-	char reason[48];    /* last probe verdict, e.g. "timeout", "status 503" */
-	int64_t since;      /* unix time (s) of the last health transition */
-	uint32_t svc_idx;   /* its service's index in model.svcs (daemon) */
+	/* 1 + index into model.targets; 0: not probed (always up).  Set by
+	 * model_targets_build only, so a zeroed address has none. */
+	uint32_t target;
 };
 
 /* A network prefix, for topology maps and access lists. */
@@ -110,6 +110,8 @@ enum model_alldown {
 	ALLDOWN_NODATA,
 };
 
+/* Runtime admin state of an endpoint (daemon/admin.h), never in the
+ * model itself. */
 enum model_admin {
 	ADMIN_NONE = 0,
 	ADMIN_DRAINED,    /* never answered */
@@ -125,7 +127,6 @@ struct model_endpoint {
 	uint32_t weight;   /* default 1 */
 	uint32_t priority; /* lower is preferred; default 1 */
 	bool enabled;      /* default true */
-	uint8_t admin;     /* enum model_admin, runtime (control API) */
 	struct probe_spec probe; /* fully resolved: defaults, service, endpoint */
 };
 
@@ -210,6 +211,18 @@ struct model_kube {
 	uint32_t ttl;            /* default 30 */
 };
 
+/* A probe target: one address probed one way.  Every address of every
+ * service whose (address, probe settings, Host) match shares one target,
+ * so it is probed once and every name sees the same health. */
+struct model_target {
+	struct model_addr addr;        /* .target: 1 + this target's index */
+	const struct probe_spec *spec; /* of the first endpoint using it */
+	const char *host;   /* HTTP Host and SNI: spec->host or the first
+			       service's name without its dot; NULL for tcp */
+	uint32_t *svcs;     /* indexes of the services using it, ascending */
+	uint32_t nsvcs;
+};
+
 struct model {
 	char *path;                 /* the config file it came from */
 	struct model_server server;
@@ -221,6 +234,10 @@ struct model {
 	size_t nsvcs;
 	struct model_kube kube;
 	struct model_control control;
+	/* Filled by model_targets_build; borrowed pointers into svcs. */
+	struct model_target *targets;
+	size_t ntargets;
+	char *target_hosts;  /* storage of the targets' default hosts */
 };
 
 /* Release everything a model owns, and the model itself.  NULL is fine. */
@@ -229,7 +246,8 @@ void model_free(struct model *m);
 /* Release what a service owns (not the struct). */
 void model_service_clear(struct model_service *s);
 
-/* Deep copy of a service (health and admin state included).
+/* Deep copy of a service (without target indexes: they belong to the
+ * model the original is in).
  * Returns 0, or -1 (dst then owns nothing). */
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
@@ -253,9 +271,26 @@ int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
 /* True when two resolved specs would probe the same way. */
 bool probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b);
 
-/* Whether an endpoint's address may be answered now (admin + health). */
-bool model_addr_eligible(const struct model_endpoint *ep,
-			 const struct model_addr *a);
+/* Whether an address may be answered now: the endpoint enabled, its
+ * admin state and its target's health. */
+bool model_answerable(bool enabled, enum model_admin admin,
+		      enum model_health health);
+
+/* Give every probed address of m its target: one per distinct
+ * (address, port, probe settings, effective Host), with the services that
+ * use it.  Replaces targets a previous call made.  Returns 0 or -1 (out of
+ * memory: m has no targets then, and no address a target). */
+int model_targets_build(struct model *m);
+void model_targets_clear(struct model *m);
+
+/* True when two probed addresses are one target: same address, and the
+ * settings that matter for their probe type equal (host: the effective
+ * Host, ignored for tcp). */
+bool model_target_same(const struct model_addr *a, const struct probe_spec *sa,
+		       const char *host_a, const struct model_addr *b,
+		       const struct probe_spec *sb, const char *host_b);
+uint64_t model_target_hash(const struct model_addr *a,
+			   const struct probe_spec *s, const char *host);
 
 /* "192.0.2.1" / "2001:db8::1" into buf (INET6_ADDRSTRLEN). */
 const char *model_addr_str(const struct model_addr *a, char *buf, size_t len);
@@ -270,6 +305,7 @@ int model_net_parse(struct model_net *n, const char *s);
 /* Names of enum values, as the config file and the control API spell
  * them; an endpoint's name defaults to its region. */
 const char *model_admin_name(unsigned admin);
+const char *model_probe_type_name(unsigned type); /* "none", "http", ... */
 const char *model_policy_name(unsigned policy);
 const char *model_alldown_name(unsigned all_down);
 const char *model_endpoint_name(const struct model_endpoint *e);

@@ -2,14 +2,15 @@
  *
  * One evhttp server on the control thread's event base.  Every handler
  * runs to completion on that thread and only reads or calls into the
- * daemon through daemon.h, so nothing here needs a lock, and nothing
- * blocks: responses are built in memory and handed to evhttp.
+ * daemon through the status view (status.h), so nothing here needs a
+ * lock, and nothing blocks: responses are built in memory and handed to
+ * evhttp.
  *
  * Endpoints:
  *   GET  /metrics       Prometheus text format 0.0.4
- *   GET  /status        JSON: services, endpoints, health, admin rules
+ *   GET  /status        JSON: services, endpoints, probe targets, admin rules
  *   GET  /healthz       200 "ok" while the process runs (no token needed)
- *   GET  /readyz        200 once daemon_ready(), else 503
+ *   GET  /readyz        200 once ready (status.h), else 503
  *   POST /admin/drain, /admin/undrain, /admin/force-up, /admin/force-down
  *                       region=, service=, endpoint= (query or form body)
  *   POST /reload        as SIGHUP
@@ -37,14 +38,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "kube/kube.h"
 #include "config/model.h"
-#include "probes/health.h"
-#include "probes/probe.h"
 #include "control/control.h"
 #include "control/metrics.h"
-#include "daemon/daemon.h"
+#include "control/status.h"
 #include "lib/log.h"
+#include "probes/health.h"
 
 /* Requests are tiny: a few parameters at most.  Bound what a client
  * can make us buffer. */
@@ -54,7 +53,7 @@
 #define CONTROL_BACKLOG     64
 
 struct control {
-	struct gslbd *g;
+	struct status_view v;
 	struct evhttp *http;
 	bool public;     /* listening on a non-loopback address */
 	bool have_token;
@@ -248,7 +247,7 @@ static void control_metrics(struct control *c, struct evhttp_request *req)
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	metrics_write(b, c->g);
+	metrics_write(b, &c->v);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
@@ -260,11 +259,13 @@ static void control_metrics(struct control *c, struct evhttp_request *req)
 
 /* ---- /status ---- */
 
-static json_t *control_status_addr(struct jb *jb,
-				   const struct model_endpoint *e,
+static json_t *control_status_addr(struct jb *jb, const struct control *c,
+				   const struct model_endpoint *e, uint8_t adm,
 				   const struct model_addr *a)
 {
 	char ip[INET6_ADDRSTRLEN];
+	struct probe_info pi;
+	uint8_t h = status_addr_health(&c->v, a, &pi);
 	json_t *o = json_object();
 
 	if (!o) {
@@ -273,16 +274,22 @@ static json_t *control_status_addr(struct jb *jb,
 	}
 	model_addr_str(a, ip, sizeof(ip));
 	jb_set(jb, o, "address", jb_str(jb, ip));
-	jb_set(jb, o, "health", jb_str(jb, health_name(a->health)));
-	jb_set(jb, o, "reason", jb_str(jb, a->reason));
-	jb_set(jb, o, "since", json_integer(a->since));
-	jb_set(jb, o, "eligible", json_boolean(model_addr_eligible(e, a)));
+	jb_set(jb, o, "health", jb_str(jb, health_name(h)));
+	jb_set(jb, o, "reason", jb_str(jb, a->target ? pi.reason : ""));
+	jb_set(jb, o, "since", json_integer(a->target ? pi.since : 0));
+	jb_set(jb, o, "target", a->target ? json_integer(a->target - 1) :
+	       json_null());
+	jb_set(jb, o, "eligible", json_boolean(model_answerable(e->enabled,
+	       adm, h)));
 	return o;
 }
 
-static json_t *control_status_ep(struct jb *jb, const struct model_endpoint *e)
+static json_t *control_status_ep(struct jb *jb, const struct control *c,
+				 const struct model_service *s,
+				 const struct model_endpoint *e)
 {
 	json_t *o = json_object(), *addrs = json_array();
+	uint8_t adm = (uint8_t)c->v.admin_of(c->v.arg, s, e);
 
 	if (!o || !addrs) {
 		json_decref(o);
@@ -295,14 +302,16 @@ static json_t *control_status_ep(struct jb *jb, const struct model_endpoint *e)
 	jb_set(jb, o, "weight", json_integer(e->weight));
 	jb_set(jb, o, "priority", json_integer(e->priority));
 	jb_set(jb, o, "enabled", json_boolean(e->enabled));
-	jb_set(jb, o, "admin", jb_str(jb, model_admin_name(e->admin)));
+	jb_set(jb, o, "admin", jb_str(jb, model_admin_name(adm)));
 	for (size_t k = 0; k < e->naddrs; k++)
-		jb_push(jb, addrs, control_status_addr(jb, e, &e->addrs[k]));
+		jb_push(jb, addrs, control_status_addr(jb, c, e, adm,
+						       &e->addrs[k]));
 	jb_set(jb, o, "addresses", addrs);
 	return o;
 }
 
-static json_t *control_status_svc(struct jb *jb, const struct model_service *s)
+static json_t *control_status_svc(struct jb *jb, const struct control *c,
+				  const struct model_service *s)
 {
 	json_t *o = json_object(), *eps = json_array();
 
@@ -319,15 +328,43 @@ static json_t *control_status_svc(struct jb *jb, const struct model_service *s)
 	jb_set(jb, o, "ttl", json_integer(s->ttl));
 	jb_set(jb, o, "source", jb_str(jb, s->source ? s->source : "config"));
 	for (size_t j = 0; j < s->neps; j++)
-		jb_push(jb, eps, control_status_ep(jb, &s->eps[j]));
+		jb_push(jb, eps, control_status_ep(jb, c, s, &s->eps[j]));
 	jb_set(jb, o, "endpoints", eps);
 	return o;
 }
 
-static json_t *control_status_rules(struct jb *jb, const struct gslbd *g)
+/* Every probe target once, with the names that use it. */
+static json_t *control_status_target(struct jb *jb, const struct control *c,
+				     const struct model *m, size_t t)
+{
+	const struct model_target *mt = &m->targets[t];
+	json_t *o = json_object(), *names = json_array();
+	struct probe_info pi;
+
+	if (!o || !names || !c->v.target(c->v.arg, (uint32_t)t, &pi)) {
+		json_decref(o);
+		json_decref(names);
+		jb->bad = jb->bad || !o || !names;
+		return NULL;
+	}
+	jb_set(jb, o, "address", jb_str(jb, pi.address));
+	jb_set(jb, o, "port", json_integer(pi.port));
+	jb_set(jb, o, "type", jb_str(jb, model_probe_type_name(pi.spec->type)));
+	jb_set(jb, o, "host", pi.host ? jb_str(jb, pi.host) : json_null());
+	jb_set(jb, o, "health", jb_str(jb, health_name(pi.health)));
+	jb_set(jb, o, "reason", jb_str(jb, pi.reason));
+	jb_set(jb, o, "since", json_integer(pi.since));
+	jb_set(jb, o, "attempts", json_integer((json_int_t)pi.st->attempts));
+	for (uint32_t i = 0; i < mt->nsvcs; i++)
+		jb_push(jb, names, jb_str(jb, m->svcs[mt->svcs[i]].name));
+	jb_set(jb, o, "names", names);
+	return o;
+}
+
+static json_t *control_status_rules(struct jb *jb, const struct control *c)
 {
 	size_t n = 0;
-	const struct daemon_admin_rule *r = daemon_admin_rules(g, &n);
+	const struct admin_rule *r = c->v.rules(c->v.arg, &n);
 	json_t *a = json_array();
 
 	if (!a) {
@@ -349,14 +386,12 @@ static json_t *control_status_rules(struct jb *jb, const struct gslbd *g)
 	return a;
 }
 
-static json_t *control_status_kube(struct jb *jb, const struct gslbd *g)
+static json_t *control_status_kube(struct jb *jb, const struct control *c)
 {
-	const struct kube_src *k = daemon_kube(g);
 	struct kube_status ks;
 
-	if (!k)
+	if (!c->v.kube(c->v.arg, &ks))
 		return json_null();
-	kube_get_status(k, &ks);
 	json_t *o = json_object();
 	if (!o) {
 		jb->bad = true;
@@ -377,23 +412,24 @@ static json_t *control_status_kube(struct jb *jb, const struct gslbd *g)
 
 static void control_status(struct control *c, struct evhttp_request *req)
 {
-	const struct model *m = daemon_model(c->g);
-	struct daemon_stats st;
+	const struct model *m = c->v.model(c->v.arg);
+	struct status_stats st;
 	struct jb jb = { false };
-	json_t *o = json_object(), *svcs = json_array();
+	json_t *o = json_object(), *svcs = json_array(), *tgts = json_array();
 
-	if (!o || !svcs) {
+	if (!o || !svcs || !tgts) {
 		json_decref(o);
 		json_decref(svcs);
+		json_decref(tgts);
 		control_text(req, HTTP_INTERNAL, "Internal Server Error",
 			     "out of memory\n");
 		return;
 	}
-	daemon_get_stats(c->g, &st);
+	c->v.stats(c->v.arg, &st);
 	jb_set(&jb, o, "version", jb_str(&jb, PACKAGE_VERSION));
 	jb_set(&jb, o, "zone", jb_str(&jb, m ? m->zone.apex : NULL));
 	jb_set(&jb, o, "generation", json_integer((json_int_t)st.generation));
-	jb_set(&jb, o, "ready", json_boolean(daemon_ready(c->g)));
+	jb_set(&jb, o, "ready", json_boolean(c->v.ready(c->v.arg)));
 	jb_set(&jb, o, "started", json_integer(st.started));
 	jb_set(&jb, o, "workers", json_integer(st.workers));
 	jb_set(&jb, o, "snapshot", json_pack("{s:I,s:I,s:f,s:I}",
@@ -407,10 +443,13 @@ static void control_status(struct control *c, struct evhttp_request *req)
 	       "last", (json_int_t)st.last_reload_time,
 	       "last-ok", st.last_reload_time ? st.last_reload_ok : 1));
 	for (size_t i = 0; m && i < m->nsvcs; i++)
-		jb_push(&jb, svcs, control_status_svc(&jb, &m->svcs[i]));
+		jb_push(&jb, svcs, control_status_svc(&jb, c, &m->svcs[i]));
 	jb_set(&jb, o, "services", svcs);
-	jb_set(&jb, o, "admin-rules", control_status_rules(&jb, c->g));
-	jb_set(&jb, o, "kubernetes", control_status_kube(&jb, c->g));
+	for (size_t t = 0; m && t < m->ntargets; t++)
+		jb_push(&jb, tgts, control_status_target(&jb, c, m, t));
+	jb_set(&jb, o, "targets", tgts);
+	jb_set(&jb, o, "admin-rules", control_status_rules(&jb, c));
+	jb_set(&jb, o, "kubernetes", control_status_kube(&jb, c));
 	if (jb.bad) {
 		json_decref(o);
 		o = NULL;
@@ -456,11 +495,11 @@ static int control_params(struct evhttp_request *req, struct evkeyvalq *out)
 }
 
 /* Service names in the model are lower case with a trailing dot; take
- * "WWW.Example.org" as "www.example.org." and "www" as it is (daemon.h
- * matches names relative to the zone).  Returns a heap copy or NULL. */
-static char *control_service_name(const struct gslbd *g, const char *s)
+ * "WWW.Example.org" as "www.example.org." and "www" as it is (admin rules
+ * match names relative to the zone too).  Returns a heap copy or NULL. */
+static char *control_service_name(const struct control *c, const char *s)
 {
-	const struct model *m = daemon_model(g);
+	const struct model *m = c->v.model(c->v.arg);
 	const char *apex = m && m->zone.apex ? m->zone.apex : "";
 	size_t len = strlen(s), alen = strlen(apex);
 	char *out = malloc(len + 2);
@@ -515,15 +554,15 @@ static void control_admin(struct control *c, struct evhttp_request *req,
 			      "give region, service or endpoint");
 		return;
 	}
-	char *svc = v[1] ? control_service_name(c->g, v[1]) : NULL;
+	char *svc = v[1] ? control_service_name(c, v[1]) : NULL;
 	if (v[1] && !svc) {
 		evhttp_clear_headers(&params);
 		control_error(req, HTTP_INTERNAL, "Internal Server Error",
 			      "out of memory");
 		return;
 	}
-	/* daemon_set_admin logs the change. */
-	int n = daemon_set_admin(c->g, v[0], svc, v[2], a);
+	/* The daemon logs the change. */
+	int n = c->v.set_admin(c->v.arg, v[0], svc, v[2], a);
 	free(svc);
 	evhttp_clear_headers(&params);
 	if (n < 0) {
@@ -540,7 +579,7 @@ static void control_reload(struct control *c, struct evhttp_request *req)
 	char err[256] = "";
 
 	log_info("reload requested via the control API");
-	if (daemon_reload(c->g, err, sizeof(err)) < 0) {
+	if (c->v.reload(c->v.arg, err, sizeof(err)) < 0) {
 		control_json(req, 409, "Conflict", json_pack("{s:b,s:s}", "ok",
 			     0, "error", err[0] ? err : "reload failed"));
 		return;
@@ -629,7 +668,7 @@ static void control_dispatch(struct evhttp_request *req, void *arg)
 		control_text(req, HTTP_OK, "OK", "ok\n");
 		break;
 	case R_READYZ:
-		if (daemon_ready(c->g))
+		if (c->v.ready(c->v.arg))
 			control_text(req, HTTP_OK, "OK", "ready\n");
 		else
 			control_text(req, HTTP_SERVUNAVAIL,
@@ -672,7 +711,8 @@ static const char *control_addr_str(const struct model_listen *l, char *buf,
 	return buf;
 }
 
-struct control *control_new(struct event_base *base, struct gslbd *g,
+struct control *control_new(struct event_base *base,
+			    const struct status_view *v,
 			    const struct model_control *conf, char *err,
 			    size_t errlen)
 {
@@ -686,7 +726,7 @@ struct control *control_new(struct event_base *base, struct gslbd *g,
 		free(c);
 		return NULL;
 	}
-	c->g = g;
+	c->v = *v;
 	c->public = !model_listen_is_loopback(&conf->listen);
 	if (control_set_token(c, conf->token) < 0) {
 		snprintf(err, errlen, "control API: cannot hash the token");

@@ -10,11 +10,13 @@
 #include "config/model.h"
 
 struct event_base;
-struct gslbd;
 struct control;
+struct status_view;
 
-/* Listen as conf says.  Returns NULL with a message in err. */
-struct control *control_new(struct event_base *base, struct gslbd *g,
+/* Listen as conf says; read the daemon through v (copied).  Returns NULL
+ * with a message in err. */
+struct control *control_new(struct event_base *base,
+			    const struct status_view *v,
 			    const struct model_control *conf, char *err,
 			    size_t errlen);
 

@@ -1,7 +1,7 @@
 /*
  * metrics.c -- the Prometheus text exposition (format 0.0.4) of what
- * gslbd answers and decides: queries, probes per address, health and
- * admin state, snapshots, reloads, the Kubernetes source.  Every metric
+ * gslbd answers and decides: queries, probes per target, health and
+ * admin state per address, snapshots, reloads, the Kubernetes source.  Every metric
  * is listed in docs/metrics.md.
  */
 #include "config.h"
@@ -13,15 +13,9 @@
 
 #include <event2/buffer.h>
 
-#include "kube/kube.h"
 #include "config/model.h"
-#include "probes/health.h"
-#include "probes/probe.h"
-#include "daemon/daemon.h"
 #include "control/metrics.h"
-
-/* Requests are tiny: a few parameters at most.  Bound what a client
- * can make us buffer. */
+#include "control/status.h"
 
 struct mlabel {
 	const char *k, *v;
@@ -124,12 +118,12 @@ static const char *metrics_rcode_name(unsigned r, char *buf, size_t len)
 	return buf;
 }
 
-static void metrics_queries(struct evbuffer *b, const struct gslbd *g)
+static void metrics_queries(struct evbuffer *b, const struct status_view *v)
 {
 	struct answer_stats q;
 	char buf[16];
 
-	daemon_query_stats(g, &q);
+	v->queries(v->arg, &q);
 	m_head(b, "gslbd_queries_total", "counter",
 	       "DNS queries received, by transport.");
 	m_u64(b, "gslbd_queries_total", &(struct mlabel){ "proto", "udp" },
@@ -189,68 +183,75 @@ static void m_addr_labels(struct m_addr_labels *al,
 
 enum m_ep_kind { M_EP_UP, M_EP_ELIGIBLE, M_EP_ADMIN, M_EP_SINCE };
 
-static void metrics_ep_family(struct evbuffer *b,
-				      const struct model *m,
-				      enum m_ep_kind kind, const char *name)
+static void metrics_addr_one(struct evbuffer *b, const struct status_view *v,
+			     enum m_ep_kind kind, const char *name,
+			     const struct m_addr_labels *al,
+			     const struct model_endpoint *e, uint8_t adm,
+			     const struct model_addr *a)
+{
+	struct probe_info pi;
+	uint8_t h = status_addr_health(v, a, &pi);
+
+	switch (kind) {
+	case M_EP_UP:
+		m_u64(b, name, al->l, 4, NULL, h != HEALTH_DOWN);
+		break;
+	case M_EP_ELIGIBLE:
+		m_u64(b, name, al->l, 4, NULL,
+		      model_answerable(e->enabled, adm, h));
+		break;
+	case M_EP_SINCE:
+		m_u64(b, name, al->l, 4, NULL, a->target && pi.since > 0 ?
+		      (uint64_t)pi.since : 0);
+		break;
+	case M_EP_ADMIN:
+		for (unsigned st = ADMIN_NONE; st <= ADMIN_FORCE_DOWN; st++)
+			m_u64(b, name, al->l, 4, &(struct mlabel){ "state",
+			      model_admin_name(st) }, adm == st);
+		break;
+	}
+}
+
+static void metrics_ep_family(struct evbuffer *b, const struct status_view *v,
+			      const struct model *m, enum m_ep_kind kind,
+			      const char *name)
 {
 	for (size_t i = 0; i < m->nsvcs; i++) {
 		const struct model_service *s = &m->svcs[i];
 		for (size_t j = 0; j < s->neps; j++) {
 			const struct model_endpoint *e = &s->eps[j];
+			uint8_t adm = (uint8_t)v->admin_of(v->arg, s, e);
 			for (size_t k = 0; k < e->naddrs; k++) {
-				const struct model_addr *a = &e->addrs[k];
 				struct m_addr_labels al;
 
-				m_addr_labels(&al, s, e, a);
-				switch (kind) {
-				case M_EP_UP:
-					m_u64(b, name, al.l, 4, NULL,
-					      a->health != HEALTH_DOWN);
-					break;
-				case M_EP_ELIGIBLE:
-					m_u64(b, name, al.l, 4, NULL,
-					      model_addr_eligible(e, a));
-					break;
-				case M_EP_SINCE:
-					m_u64(b, name, al.l, 4, NULL,
-					      a->since > 0 ?
-					      (uint64_t)a->since : 0);
-					break;
-				case M_EP_ADMIN:
-					for (unsigned st = ADMIN_NONE;
-					     st <= ADMIN_FORCE_DOWN; st++)
-						m_u64(b, name, al.l, 4,
-						      &(struct mlabel){ "state",
-						      model_admin_name(st) },
-						      e->admin == st);
-					break;
-				}
+				m_addr_labels(&al, s, e, &e->addrs[k]);
+				metrics_addr_one(b, v, kind, name, &al, e, adm,
+						 &e->addrs[k]);
 			}
 		}
 	}
 }
 
-static void metrics_endpoints(struct evbuffer *b,
-				      const struct model *m)
+static void metrics_endpoints(struct evbuffer *b, const struct status_view *v,
+			      const struct model *m)
 {
 	m_head(b, "gslbd_endpoint_up", "gauge",
 	       "1 unless the probes found the address down (not yet probed "
 	       "and unprobed addresses count as up).");
-	metrics_ep_family(b, m, M_EP_UP, "gslbd_endpoint_up");
+	metrics_ep_family(b, v, m, M_EP_UP, "gslbd_endpoint_up");
 	m_head(b, "gslbd_endpoint_eligible", "gauge",
 	       "1 when the address is given out in answers now (enabled, "
 	       "admin state, health).");
-	metrics_ep_family(b, m, M_EP_ELIGIBLE,
-				  "gslbd_endpoint_eligible");
+	metrics_ep_family(b, v, m, M_EP_ELIGIBLE, "gslbd_endpoint_eligible");
 	m_head(b, "gslbd_endpoint_admin", "gauge",
 	       "Admin state of the address's endpoint: 1 for the state in "
 	       "force, 0 for the others.");
-	metrics_ep_family(b, m, M_EP_ADMIN, "gslbd_endpoint_admin");
+	metrics_ep_family(b, v, m, M_EP_ADMIN, "gslbd_endpoint_admin");
 	m_head(b, "gslbd_endpoint_last_transition_timestamp_seconds", "gauge",
 	       "Unix time of the address's last health change (0: none "
 	       "yet).");
-	metrics_ep_family(b, m, M_EP_SINCE,
-			"gslbd_endpoint_last_transition_timestamp_seconds");
+	metrics_ep_family(b, v, m, M_EP_SINCE,
+			  "gslbd_endpoint_last_transition_timestamp_seconds");
 }
 
 enum m_probe_kind { M_PR_ATTEMPTS, M_PR_FAILURES, M_PR_DURATION, M_PR_LAST };
@@ -265,9 +266,12 @@ static void metrics_probe_one(const struct probe_info *pi, void *arg)
 	struct m_probe_arg *pa = arg;
 	struct evbuffer *b = pa->b;
 	const struct probe_stats *st = pi->st;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", pi->port);
 	const struct mlabel l[4] = {
-		{ "service", pi->service }, { "endpoint", pi->endpoint },
-		{ "region", pi->region }, { "address", pi->address },
+		{ "address", pi->address }, { "port", port },
+		{ "type", model_probe_type_name(pi->spec->type) },
+		{ "host", pi->host ? pi->host : "" },
 	};
 	static const char *const hist = "gslbd_probe_duration_seconds";
 	char le[32], name[64];
@@ -305,50 +309,54 @@ static void metrics_probe_one(const struct probe_info *pi, void *arg)
 	}
 }
 
-static void metrics_probes(struct evbuffer *b,
-				   const struct probe_mgr *pm)
+/* One pass over the targets per family: families must be contiguous. */
+static void metrics_probe_family(struct evbuffer *b,
+				 const struct status_view *v,
+				 const struct model *m, enum m_probe_kind kind)
 {
-	struct m_probe_arg pa = { b, M_PR_ATTEMPTS };
+	struct m_probe_arg pa = { b, kind };
+	struct probe_info pi;
+
+	for (size_t t = 0; m && t < m->ntargets; t++)
+		if (v->target(v->arg, (uint32_t)t, &pi))
+			metrics_probe_one(&pi, &pa);
+}
+
+static void metrics_probes(struct evbuffer *b, const struct status_view *v,
+			   const struct model *m)
+{
 	struct probe_counters pc = { 0 };
 
-	if (pm)
-		probe_mgr_counters(pm, &pc);
+	v->probe_counters(v->arg, &pc);
 	m_one(b, "gslbd_probes_active", "gauge",
-	      "Probes configured now (one per probed address).", pc.active);
+	      "Probe targets now (one per distinct address and probe "
+	      "settings, however many names use it).", pc.active);
 	m_head(b, "gslbd_probe_transitions_total", "counter",
-	       "Health changes of probed addresses.");
+	       "Health changes of probe targets.");
 	m_u64(b, "gslbd_probe_transitions_total", NULL, 0, NULL,
 	      pc.transitions);
-	/* Families must be contiguous: one pass over the probes each. */
 	m_head(b, "gslbd_probe_attempts_total", "counter",
-	       "Probe runs started for the address.");
-	if (pm)
-		probe_mgr_foreach(pm, metrics_probe_one, &pa);
+	       "Probe runs started for the target.");
+	metrics_probe_family(b, v, m, M_PR_ATTEMPTS);
 	m_head(b, "gslbd_probe_failures_total", "counter",
 	       "Failed probe runs, by class of reason (timeout, refused, "
 	       "status, body, tls, connect, other).");
-	pa.kind = M_PR_FAILURES;
-	if (pm)
-		probe_mgr_foreach(pm, metrics_probe_one, &pa);
+	metrics_probe_family(b, v, m, M_PR_FAILURES);
 	m_head(b, "gslbd_probe_duration_seconds", "histogram",
 	       "How long finished probe runs took.");
-	pa.kind = M_PR_DURATION;
-	if (pm)
-		probe_mgr_foreach(pm, metrics_probe_one, &pa);
+	metrics_probe_family(b, v, m, M_PR_DURATION);
 	m_head(b, "gslbd_probe_last_duration_seconds", "gauge",
-	       "How long the address's last finished probe run took.");
-	pa.kind = M_PR_LAST;
-	if (pm)
-		probe_mgr_foreach(pm, metrics_probe_one, &pa);
+	       "How long the target's last finished probe run took.");
+	metrics_probe_family(b, v, m, M_PR_LAST);
 }
 
-static void metrics_daemon(struct evbuffer *b, struct gslbd *g)
+static void metrics_daemon(struct evbuffer *b, const struct status_view *v)
 {
-	struct daemon_stats st;
+	struct status_stats st;
 	size_t nrules = 0;
 
-	daemon_get_stats(g, &st);
-	daemon_admin_rules(g, &nrules);
+	v->stats(v->arg, &st);
+	v->rules(v->arg, &nrules);
 	m_head(b, "gslbd_build_info", "gauge",
 	       "Always 1; the version is in the label.");
 	m_u64(b, "gslbd_build_info",
@@ -359,7 +367,7 @@ static void metrics_daemon(struct evbuffer *b, struct gslbd *g)
 	      st.workers);
 	m_one(b, "gslbd_ready", "gauge",
 	      "1 once the first probe round (and Kubernetes sync) is done.",
-	      daemon_ready(g));
+	      v->ready(v->arg));
 	m_one(b, "gslbd_snapshot_generation", "gauge",
 	      "Answer snapshots published since start.",
 	      (double)st.generation);
@@ -393,14 +401,12 @@ static void metrics_daemon(struct evbuffer *b, struct gslbd *g)
 	      (double)nrules);
 }
 
-static void metrics_kube(struct evbuffer *b, const struct gslbd *g)
+static void metrics_kube(struct evbuffer *b, const struct status_view *v)
 {
-	const struct kube_src *k = daemon_kube(g);
 	struct kube_status ks;
 
-	if (!k)
+	if (!v->kube(v->arg, &ks))
 		return;
-	kube_get_status(k, &ks);
 	m_one(b, "gslbd_kube_connected", "gauge",
 	      "1 when the last request reached the Kubernetes API.",
 	      ks.connected);
@@ -427,14 +433,14 @@ static void metrics_kube(struct evbuffer *b, const struct gslbd *g)
 	      "Services from the Kubernetes source.", ks.services);
 }
 
-void metrics_write(struct evbuffer *b, struct gslbd *g)
+void metrics_write(struct evbuffer *b, const struct status_view *v)
 {
-	const struct model *m = daemon_model(g);
+	const struct model *m = v->model(v->arg);
 
-	metrics_daemon(b, g);
-	metrics_queries(b, g);
+	metrics_daemon(b, v);
+	metrics_queries(b, v);
 	if (m)
-		metrics_endpoints(b, m);
-	metrics_probes(b, daemon_probes(g));
-	metrics_kube(b, g);
+		metrics_endpoints(b, v, m);
+	metrics_probes(b, v, m);
+	metrics_kube(b, v);
 }

@@ -6,8 +6,8 @@
 #define GSLBD_METRICS_H
 
 struct evbuffer;
-struct gslbd;
+struct status_view;
 
-void metrics_write(struct evbuffer *b, struct gslbd *g);
+void metrics_write(struct evbuffer *b, const struct status_view *v);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * daemon.c -- what the daemon serves: the live model composed from the
- * config's and the Kubernetes source's services, snapshots rebuilt or
- * patched as it changes, reloads, admin rules, and the daemon.h API.
+ * daemon.c -- what the daemon serves (daemon.h): the live model composed
+ * from the config's and the Kubernetes source's services, committed
+ * through one path, snapshots patched as health and admin state change,
+ * reloads, and the status view the control API reads.
  */
 #include "config.h"
 
@@ -14,15 +15,16 @@
 
 #include <ldns/ldns.h>
 
+#include "config/admin.h"
 #include "config/cfg.h"
-#include "kube/kube.h"
 #include "config/model.h"
+#include "control/control.h"
+#include "daemon/daemon.h"
+#include "kube/kube.h"
+#include "lib/log.h"
 #include "probes/probe.h"
 #include "server/compile.h"
-#include "control/control.h"
-#include "daemon/daemon_int.h"
 #include "server/listen.h"
-#include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 
@@ -31,48 +33,48 @@ static void err_to_log(void *arg, const char *line)
 	log_err("config error: %s", line);
 }
 
-/* Compile the model as it stands and hand it to the workers.  Health and
- * admin changes patch the current snapshot (only the services whose
- * eligibility changed are rebuilt); a new service list needs a full
- * build, as does a patch chain grown long. */
-static int rebuild(struct gslbd *g, bool full)
-{
-	char err[256];
-	struct timespec t0, t1;
-	const struct snap *cur = snap_current();
-	struct snap *s = NULL;
-	struct model_addr **changed;
-	size_t n;
+/* The admin rules as the compiler asks them, for one model's zone. */
+struct admin_view {
+	const struct admin *a;
+	const char *apex;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* The transitions since the last build say which services to
-	 * rebuild; anything else (a new model, too many) rebuilds all. */
-	bool known = probe_mgr_take_changed(g->probes, &changed, &n);
-	if (!full && known && !g->need_full && cur && n == 0)
-		return 0; /* nothing changed since the last build */
-	if (!full && known && !g->need_full && cur && n <= 1024) {
-		uint32_t dirty[1024];
-		for (size_t i = 0; i < n; i++)
-			dirty[i] = changed[i]->svc_idx;
-		s = compile_patch(cur, g->model, dirty, n,
-				  g->st.generation + 1, err, sizeof(err));
-	}
-	if (!s)
-		s = compile_snapshot(g->model, g->st.generation + 1, err,
-				     sizeof(err));
-	if (!s) {
-		/* The current snapshot may belong to another service list, or
-		 * miss transitions taken above: only a full build is safe. */
-		g->need_full = true;
-		log_err("snapshot build failed, still serving the previous one "
-			"reason=\"%s\"", err);
-		return -1;
-	}
-	g->need_full = false;
+static enum model_admin view_admin(const void *arg,
+				   const struct model_service *s,
+				   const struct model_endpoint *e)
+{
+	const struct admin_view *av = arg;
+
+	return admin_of(av->a, av->apex, s, e);
+}
+
+/* The compiler's view of model m: health from the probe manager's table
+ * (or the array given), admin state from the rules. */
+static struct compile_view view_of(const struct gslbd *g,
+				   const struct model *m,
+				   struct admin_view *av,
+				   const uint8_t *health, size_t n)
+{
+	struct compile_view v = { .health = health, .nhealth = n,
+				  .admin = view_admin, .admin_arg = av };
+
+	av->a = g->admin;
+	av->apex = m->zone.apex;
+	if (!health && g->probes)
+		v.health = probe_mgr_health(g->probes, &v.nhealth);
+	return v;
+}
+
+static void publish(struct gslbd *g, struct snap *s,
+		    const struct timespec *t0)
+{
+	struct timespec t1;
+
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	g->need_full = false;
 	g->st.generation++;
-	g->st.last_build_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
-		(t1.tv_nsec - t0.tv_nsec) / 1000;
+	g->st.last_build_us = (t1.tv_sec - t0->tv_sec) * 1000000 +
+		(t1.tv_nsec - t0->tv_nsec) / 1000;
 	g->st.last_build_time = time(NULL);
 	g->st.snapshot_bytes = 0;
 	for (unsigned i = 0; i < s->narenas; i++)
@@ -84,6 +86,82 @@ static int rebuild(struct gslbd *g, bool full)
 		  "arenas=%u build_us=%lld", (unsigned long long)g->st.generation,
 		  s->nnodes, g->st.snapshot_bytes, s->narenas,
 		  (long long)g->st.last_build_us);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The services that use the changed targets, sorted and unique, or NULL
+ * when patching would not pay (or memory ran out). */
+static uint32_t *dirty_services(const struct model *m, const uint32_t *tids,
+				size_t n, size_t *nout)
+{
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] < m->ntargets)
+			total += m->targets[tids[i]].nsvcs;
+	if (total > m->nsvcs / 2 + 64)
+		return NULL;
+	uint32_t *d = malloc((total ? total : 1) * sizeof(*d));
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (tids[i] >= m->ntargets)
+			continue;
+		const struct model_target *t = &m->targets[tids[i]];
+		memcpy(d + k, t->svcs, t->nsvcs * sizeof(*d));
+		k += t->nsvcs;
+	}
+	qsort(d, k, sizeof(*d), u32_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!u || d[u - 1] != d[i])
+			d[u++] = d[i];
+	*nout = u;
+	return d;
+}
+
+/* Health or admin state changed: patch the services of the targets that
+ * changed, or rebuild everything when that is due. */
+static int rebuild(struct gslbd *g, bool full)
+{
+	char err[256];
+	struct timespec t0;
+	const struct snap *cur = snap_current();
+	struct admin_view av;
+	struct compile_view v = view_of(g, g->model, &av, NULL, 0);
+	struct snap *s = NULL;
+	const uint32_t *changed;
+	size_t n, nd = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bool known = probe_mgr_take_changed(g->probes, &changed, &n);
+	if (!full && known && !g->need_full && cur && n == 0)
+		return 0; /* nothing changed since the last build */
+	if (!full && known && !g->need_full && cur) {
+		uint32_t *dirty = dirty_services(g->model, changed, n, &nd);
+		if (dirty)
+			s = compile_patch(cur, g->model, &v, dirty, nd,
+					  g->st.generation + 1, err,
+					  sizeof(err));
+		free(dirty);
+	}
+	if (!s)
+		s = compile_snapshot(g->model, &v, g->st.generation + 1, err,
+				     sizeof(err));
+	if (!s) {
+		/* The current snapshot may belong to another service list, or
+		 * miss transitions taken above: only a full build is safe. */
+		g->need_full = true;
+		log_err("snapshot build failed, still serving the previous one "
+			"reason=\"%s\"", err);
+		return -1;
+	}
+	publish(g, s, &t0);
 	return 0;
 }
 
@@ -98,42 +176,7 @@ void daemon_apply_log_level(const struct gslbd *g, const struct model *m)
 		log_set_level((enum log_level)m->server.log_level);
 }
 
-/* --- service composition and admin rules ---------------------------- */
-
-static bool rule_match(const struct admin_rule *r, const struct model *m,
-		       const struct model_service *svc,
-		       const struct model_endpoint *ep)
-{
-	if (r->region && strcmp(r->region, ep->region))
-		return false;
-	if (r->endpoint && strcmp(r->endpoint, ep->name))
-		return false;
-	if (!r->service)
-		return true;
-	if (!strcmp(r->service, svc->name))
-		return true;
-	/* a name relative to the apex: "www" for "www.<apex>" */
-	size_t n = strlen(r->service);
-	return !strncmp(svc->name, r->service, n) && svc->name[n] == '.' &&
-		!strcmp(svc->name + n + 1, m->zone.apex);
-}
-
-/* Every endpoint takes the admin state of the last rule matching it. */
-static void apply_rules(const struct gslbd *g, struct model *m)
-{
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		struct model_service *svc = &m->svcs[i];
-		for (size_t j = 0; j < svc->neps; j++) {
-			struct model_endpoint *ep = &svc->eps[j];
-			for (size_t a = 0; a < ep->naddrs; a++)
-				ep->addrs[a].svc_idx = (uint32_t)i;
-			ep->admin = ADMIN_NONE;
-			for (size_t k = 0; k < g->nrules; k++)
-				if (rule_match(&g->rules[k], m, svc, ep))
-					ep->admin = g->rules[k].admin;
-		}
-	}
-}
+/* --- service composition ------------------------------------------- */
 
 void daemon_free_services(struct model_service *svcs, size_t n)
 {
@@ -261,43 +304,73 @@ fail:
 	return -1;
 }
 
-/* Make m live: its services become the composed list, probes follow,
- * and a new snapshot is published.  m's own services (from the config
- * file) are kept aside as the pristine list.  On failure nothing
- * changes and m is freed. */
-int daemon_go_live(struct gslbd *g, struct model *m)
+/* The one way a new service list goes live.  nm has its services; it
+ * gets its targets, is compiled against the health its targets will
+ * have, and only then are the probes synced, nm made g->model and the
+ * snapshot published.  Returns 0, or -1 with err (nothing changed but
+ * nm's targets). */
+static int commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
 {
-	struct model_service *old_cfg = g->cfg_svcs, *v;
-	size_t old_n = g->ncfg_svcs, nv;
+	struct timespec t0;
+	struct admin_view av;
+	uint8_t *health = NULL;
+	struct snap *s = NULL;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (model_targets_build(nm) < 0 ||
+	    !(health = calloc(nm->ntargets ? nm->ntargets : 1, 1)) ||
+	    probe_mgr_health_of(g->probes, nm->targets, nm->ntargets,
+				health) < 0) {
+		free(health);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct compile_view v = view_of(g, nm, &av, health, nm->ntargets);
+	s = compile_snapshot(nm, &v, g->st.generation + 1, err, errlen);
+	free(health);
+	if (!s)
+		return -1;
+	if (probe_mgr_sync(g->probes, nm->targets, nm->ntargets) < 0) {
+		snap_free(s);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	g->model = nm;
+	publish(g, s, &t0);
+	return 0;
+}
+
+/* daemon_go_live, handing the replaced model back (*old) rather than
+ * freeing it: a reload still reads its Kubernetes section. */
+static int go_live(struct gslbd *g, struct model *m, struct model **old,
+		   char *err, size_t errlen)
+{
+	struct model_service *old_cfg = g->cfg_svcs, *cfg = m->svcs, *v;
+	size_t old_n = g->ncfg_svcs, ncfg = m->nsvcs, nv;
+
+	*old = g->model;
 	/* Without another source nothing is ever recomposed: the config's
 	 * services serve as they are, with no pristine copy kept. */
-	if (!m->kube.enabled) {
-		g->cfg_svcs = NULL;
-		g->ncfg_svcs = 0;
-		apply_rules(g, m);
-		if (probe_mgr_sync(g->probes, m) < 0)
+	g->cfg_svcs = m->kube.enabled ? cfg : NULL;
+	g->ncfg_svcs = m->kube.enabled ? ncfg : 0;
+	if (m->kube.enabled) {
+		if (compose(g, m, &v, &nv) < 0) {
+			snprintf(err, errlen, "out of memory");
 			goto undo;
-		goto live;
+		}
+		m->svcs = v;
+		m->nsvcs = nv;
 	}
-	g->cfg_svcs = m->svcs;
-	g->ncfg_svcs = m->nsvcs;
-	if (compose(g, m, &v, &nv) < 0)
-		goto undo;
-	m->svcs = v;
-	m->nsvcs = nv;
-	apply_rules(g, m);
-	if (probe_mgr_sync(g->probes, m) < 0) {
-		m->svcs = g->cfg_svcs;
-		m->nsvcs = g->ncfg_svcs;
-		daemon_free_services(v, nv);
+	if (commit(g, m, err, errlen) < 0) {
+		model_targets_clear(m);
+		if (m->kube.enabled) {
+			daemon_free_services(m->svcs, m->nsvcs);
+			m->svcs = cfg;
+			m->nsvcs = ncfg;
+		}
 		goto undo;
 	}
-live:
 	daemon_free_services(old_cfg, old_n);
-	model_free(g->model);
-	g->model = m;
-	rebuild(g, true);
 	/* Parsing a large config leaves freed memory in the heap; give it
 	 * back to the system. */
 	malloc_trim(0);
@@ -309,27 +382,52 @@ undo:
 	return -1;
 }
 
-/* The other sources' services changed: recompose in place, probes
- * follow, full rebuild (the service list, and so its indexes, moved). */
+int daemon_go_live(struct gslbd *g, struct model *m)
+{
+	char err[256];
+	struct model *old;
+
+	if (go_live(g, m, &old, err, sizeof(err)) < 0) {
+		log_err("configuration not served reason=\"%s\"", err);
+		return -1;
+	}
+	model_free(old);
+	return 0;
+}
+
+/* The Kubernetes source's services changed: a new service list over the
+ * same configuration goes live.  The new model shares the configuration
+ * parts with the old one, which gives them up when it goes. */
 static int services_changed(struct gslbd *g)
 {
-	struct model_service *v, *old = g->model->svcs;
-	size_t nv, old_n = g->model->nsvcs;
+	char err[256];
+	struct model *old = g->model, *nm = malloc(sizeof(*nm));
+	struct model_service *v;
+	size_t nv;
 
-	if (compose(g, g->model, &v, &nv) < 0)
-		return -1;
-	g->model->svcs = v;
-	g->model->nsvcs = nv;
-	apply_rules(g, g->model);
-	if (probe_mgr_sync(g->probes, g->model) < 0) {
-		g->model->svcs = old;
-		g->model->nsvcs = old_n;
-		daemon_free_services(v, nv);
+	if (!nm || compose(g, old, &v, &nv) < 0) {
+		free(nm);
 		log_err("kubernetes change not applied: out of memory");
 		return -1;
 	}
-	daemon_free_services(old, old_n);
-	return rebuild(g, true);
+	*nm = *old;
+	nm->svcs = v;
+	nm->nsvcs = nv;
+	nm->targets = NULL;
+	nm->ntargets = 0;
+	nm->target_hosts = NULL;
+	if (commit(g, nm, err, sizeof(err)) < 0) {
+		model_targets_clear(nm);
+		daemon_free_services(v, nv);
+		free(nm);
+		log_err("kubernetes change not applied, still serving the "
+			"previous services reason=\"%s\"", err);
+		return -1;
+	}
+	model_targets_clear(old);
+	daemon_free_services(old->svcs, old->nsvcs);
+	free(old);
+	return 0;
 }
 
 static void on_kube_change(void *arg)
@@ -347,8 +445,8 @@ int daemon_kube_start(struct gslbd *g, char *err, size_t errlen)
 	return g->kube ? 0 : -1;
 }
 
-/* After a reload made nm live: keep, retune, replace or stop the
- * Kubernetes source as the new section says. */
+/* After a reload made a new model live: keep, retune, replace or stop
+ * the Kubernetes source as the new section says. */
 static void kube_reconfigure(struct gslbd *g, const struct model_kube *old)
 {
 	char err[256];
@@ -375,6 +473,8 @@ static void kube_reconfigure(struct gslbd *g, const struct model_kube *old)
 
 int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 {
+	struct model *old;
+
 	log_info("reloading config=%s", g->path);
 	g->st.last_reload_time = time(NULL);
 	g->st.last_reload_ok = false;
@@ -385,29 +485,18 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 		log_err("reload rejected, keeping the running configuration");
 		return -1;
 	}
-	/* Compile once before committing to it: a model that cannot be
-	 * served must not replace one that can. */
-	struct snap *trial = compile_snapshot(nm, 0, err, errlen);
-	if (!trial) {
+	bool same_listen = listen_same(g->ls, &nm->server);
+	/* Composed, compiled and committed once: a model that cannot be
+	 * served never replaces one that can. */
+	if (go_live(g, nm, &old, err, errlen) < 0) {
 		log_err("reload rejected, keeping the running configuration "
 			"reason=\"%s\"", err);
-		model_free(nm);
 		return -1;
 	}
-	snap_free(trial);
-	if (!listen_same(g->ls, &nm->server))
+	if (!same_listen)
 		log_warn("listen addresses changed; they take effect on restart");
-	size_t n = nm->nsvcs;
-	struct model_kube old_kube = g->model->kube;
-	memset(&g->model->kube, 0, sizeof(g->model->kube)); /* now ours */
-	if (daemon_go_live(g, nm) < 0) {
-		g->model->kube = old_kube;
-		snprintf(err, errlen, "cannot set up probes (out of memory)");
-		log_err("reload rejected: %s", err);
-		return -1;
-	}
-	kube_reconfigure(g, &old_kube);
-	model_kube_clear(&old_kube);
+	kube_reconfigure(g, &old->kube);
+	model_free(old);
 	daemon_apply_log_level(g, g->model);
 	/* Only now that the reload is committed: a rejected one changes
 	 * nothing, the token included. */
@@ -417,36 +506,12 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	g->st.reloads_failed--;
 	g->st.reloads_ok++;
 	g->st.last_reload_ok = true;
-	log_info("reload done services=%zu", n);
+	log_info("reload done services=%zu", g->ncfg_svcs ? g->ncfg_svcs :
+		 g->model->nsvcs);
 	return 0;
 }
 
-/* --- daemon.h ------------------------------------------------------- */
-
-const struct model *daemon_model(const struct gslbd *g)
-{
-	return g->model;
-}
-
-void daemon_get_stats(const struct gslbd *g, struct daemon_stats *st)
-{
-	*st = g->st;
-}
-
-void daemon_query_stats(const struct gslbd *g, struct answer_stats *st)
-{
-	listen_stats(g->ls, st);
-}
-
-const struct probe_mgr *daemon_probes(const struct gslbd *g)
-{
-	return g->probes;
-}
-
-const struct kube_src *daemon_kube(const struct gslbd *g)
-{
-	return g->kube;
-}
+/* --- admin rules and the status view ------------------------------- */
 
 /* Serving the cache file counts as synced: during an API outage every
  * instance would otherwise stay unready, which is the outage gslbd is
@@ -463,91 +528,104 @@ bool daemon_ready(const struct gslbd *g)
 	return ks.synced || ks.from_cache;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s && *s ? strdup(s) : NULL;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
 int daemon_set_admin(struct gslbd *g, const char *region,
 		     const char *service, const char *endpoint,
 		     enum model_admin a)
 {
-	region = region && *region ? region : NULL;
-	service = service && *service ? service : NULL;
-	endpoint = endpoint && *endpoint ? endpoint : NULL;
-	/* Room for the new rule first: failing must change nothing. */
-	if (a != ADMIN_NONE) {
-		struct admin_rule *nr = realloc(g->rules,
-			(g->nrules + 1) * sizeof(*nr));
-		if (nr)
-			g->rules = nr;
-		struct daemon_admin_rule *nv = realloc(g->rules_view,
-			(g->nrules + 1) * sizeof(*nv));
-		if (nv)
-			g->rules_view = nv;
-		if (!nr || !nv)
-			return -1;
-	}
-	struct admin_rule add = { NULL, NULL, NULL, a };
-	if (a != ADMIN_NONE) {
-		add.region = dup_or_null(region);
-		add.service = dup_or_null(service);
-		add.endpoint = dup_or_null(endpoint);
-	}
-	if (a != ADMIN_NONE &&
-	    ((region && !add.region) || (service && !add.service) ||
-	     (endpoint && !add.endpoint))) {
-		free(add.region);
-		free(add.service);
-		free(add.endpoint);
-		return -1;
-	}
-	/* One rule per target: a new state replaces the old one. */
-	for (size_t i = 0; i < g->nrules; i++) {
-		struct admin_rule *r = &g->rules[i];
-		if (!same_str(r->region, region) ||
-		    !same_str(r->service, service) ||
-		    !same_str(r->endpoint, endpoint))
-			continue;
-		free(r->region);
-		free(r->service);
-		free(r->endpoint);
-		memmove(r, r + 1, (g->nrules - i - 1) * sizeof(*r));
-		g->nrules--;
-		break;
-	}
-	if (a != ADMIN_NONE)
-		g->rules[g->nrules++] = add;
+	const struct model *m = g->model;
+	struct admin_rule r = {
+		region && *region ? region : NULL,
+		service && *service ? service : NULL,
+		endpoint && *endpoint ? endpoint : NULL, a,
+	};
 	int matched = 0;
-	struct admin_rule probe = { (char *)region, (char *)service,
-				    (char *)endpoint, a };
-	for (size_t i = 0; i < g->model->nsvcs; i++)
-		for (size_t j = 0; j < g->model->svcs[i].neps; j++)
-			matched += rule_match(&probe, g->model, &g->model->svcs[i],
-					      &g->model->svcs[i].eps[j]);
-	log_info("admin change region=%s service=%s endpoint=%s state=%d "
-		 "matched=%d", region ? region : "*", service ? service : "*",
-		 endpoint ? endpoint : "*", (int)a, matched);
-	apply_rules(g, g->model);
+
+	if (admin_set(g->admin, r.region, r.service, r.endpoint, a) < 0)
+		return -1;
+	for (size_t i = 0; i < m->nsvcs; i++)
+		for (size_t j = 0; j < m->svcs[i].neps; j++)
+			matched += admin_rule_matches(&r, m->zone.apex,
+						      &m->svcs[i],
+						      &m->svcs[i].eps[j]);
+	log_info("admin change region=%s service=%s endpoint=%s state=%s "
+		 "matched=%d", r.region ? r.region : "*",
+		 r.service ? r.service : "*", r.endpoint ? r.endpoint : "*",
+		 model_admin_name(a), matched);
 	rebuild(g, true);
 	return matched;
 }
 
-const struct daemon_admin_rule *daemon_admin_rules(const struct gslbd *g,
-						   size_t *n)
+static const struct model *sv_model(void *arg)
 {
-	for (size_t i = 0; i < g->nrules; i++) {
-		g->rules_view[i].region = g->rules[i].region;
-		g->rules_view[i].service = g->rules[i].service;
-		g->rules_view[i].endpoint = g->rules[i].endpoint;
-		g->rules_view[i].admin = g->rules[i].admin;
-	}
-	*n = g->nrules;
-	return g->rules_view;
+	return ((struct gslbd *)arg)->model;
 }
 
+static void sv_stats(void *arg, struct status_stats *st)
+{
+	*st = ((struct gslbd *)arg)->st;
+}
+
+static void sv_queries(void *arg, struct answer_stats *st)
+{
+	listen_stats(((struct gslbd *)arg)->ls, st);
+}
+
+static bool sv_ready(void *arg)
+{
+	return daemon_ready(arg);
+}
+
+static void sv_probe_counters(void *arg, struct probe_counters *c)
+{
+	probe_mgr_counters(((struct gslbd *)arg)->probes, c);
+}
+
+static bool sv_target(void *arg, uint32_t index, struct probe_info *pi)
+{
+	return probe_mgr_info(((struct gslbd *)arg)->probes, index, pi);
+}
+
+static bool sv_kube(void *arg, struct kube_status *ks)
+{
+	struct gslbd *g = arg;
+
+	if (!g->kube)
+		return false;
+	kube_get_status(g->kube, ks);
+	return true;
+}
+
+static const struct admin_rule *sv_rules(void *arg, size_t *n)
+{
+	return admin_rules(((struct gslbd *)arg)->admin, n);
+}
+
+static enum model_admin sv_admin_of(void *arg, const struct model_service *s,
+				    const struct model_endpoint *e)
+{
+	struct gslbd *g = arg;
+
+	return admin_of(g->admin, g->model->zone.apex, s, e);
+}
+
+static int sv_set_admin(void *arg, const char *region, const char *service,
+			const char *endpoint, enum model_admin a)
+{
+	return daemon_set_admin(arg, region, service, endpoint, a);
+}
+
+static int sv_reload(void *arg, char *err, size_t errlen)
+{
+	return daemon_reload(arg, err, errlen);
+}
+
+void daemon_status_view(struct gslbd *g, struct status_view *v)
+{
+	*v = (struct status_view){
+		.arg = g, .model = sv_model, .stats = sv_stats,
+		.queries = sv_queries, .ready = sv_ready,
+		.probe_counters = sv_probe_counters, .target = sv_target,
+		.kube = sv_kube, .rules = sv_rules, .admin_of = sv_admin_of,
+		.set_admin = sv_set_admin, .reload = sv_reload,
+	};
+}

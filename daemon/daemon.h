@@ -1,69 +1,89 @@
 /*
- * daemon.h -- what the control API (control/control.c) may see and do in
- * the running daemon.  Control thread only; implemented in main.c.
+ * daemon.h -- what the daemon serves (daemon.c), for the process around
+ * it (main.c): the live model composed from the config's and the
+ * Kubernetes source's services, its probe targets, snapshots built or
+ * patched as health, admin rules and services change, and reloads.
+ * Control thread only.
+ *
+ * Every change goes the same way (daemon_commit): compose a new service
+ * list, give it its targets, compile it against the probes' health as it
+ * would be, and only when that worked sync the probes and publish.  A
+ * failure anywhere changes nothing.
  */
 #ifndef GSLBD_DAEMON_H
 #define GSLBD_DAEMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "config/model.h"
-#include "server/answer.h"
+#include "control/status.h"
 
-struct gslbd;
-struct probe_mgr;
+struct admin;
+struct control;
+struct event;
+struct event_base;
 struct kube_src;
+struct listen_set;
+struct probe_mgr;
+struct qsbr;
 
-/* The live model: config services + Kubernetes services, with health
- * and admin state.  Valid until the next reload or service change. */
-const struct model *daemon_model(const struct gslbd *g);
-
-struct daemon_stats {
-	int64_t started;          /* unix time */
-	unsigned workers;
-	uint64_t generation;      /* snapshots published */
-	int64_t last_build_us;    /* how long the last snapshot took */
-	int64_t last_build_time;  /* unix time */
-	size_t snapshot_bytes;
-	uint32_t snapshot_names;
-	uint64_t reloads_ok, reloads_failed;
-	int64_t last_reload_time; /* 0: never */
-	bool last_reload_ok;
+struct gslbd {
+	const char *path;
+	bool level_from_cli;       /* -l given: the config's log-level yields */
+	char *pidfile;             /* written by us, removed at exit */
+	struct event_base *base;
+	struct model *model;       /* live, read-only: config + kube services */
+	struct model_service *cfg_svcs; /* the config file's, pristine */
+	size_t ncfg_svcs;
+	struct probe_mgr *probes;
+	struct kube_src *kube;     /* NULL: no `kubernetes:` section */
+	size_t kube_dups;          /* kube names the config already has */
+	size_t kube_taken;         /* kube names the zone owns */
+	size_t kube_big;           /* kube services too large to answer */
+	struct admin *admin;       /* the operator's rules */
+	struct qsbr *qsbr;
+	struct listen_set *ls;
+	struct control *control;
+	struct status_stats st;
+	bool need_full;            /* the last build failed: patch nothing */
+	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
 };
-void daemon_get_stats(const struct gslbd *g, struct daemon_stats *st);
 
-/* Query counters summed over the workers. */
-void daemon_query_stats(const struct gslbd *g, struct answer_stats *st);
+/* Make m live: its services composed with the Kubernetes source's, its
+ * targets probed, its snapshot published.  m's own services are kept as
+ * the pristine config list.  On failure nothing changes and m is freed.
+ * Returns 0 or -1. */
+int daemon_go_live(struct gslbd *g, struct model *m);
 
-const struct probe_mgr *daemon_probes(const struct gslbd *g);
-/* NULL when no `kubernetes:` section is configured. */
-const struct kube_src *daemon_kube(const struct gslbd *g);
+/* Start the Kubernetes source the live model configures. */
+int daemon_kube_start(struct gslbd *g, char *err, size_t errlen);
 
-/* Ready to be sent traffic: the first probe round is done and, when
- * configured, the first Kubernetes sync (or cache load). */
-bool daemon_ready(const struct gslbd *g);
+/* The config's log level, unless -l was given. */
+void daemon_apply_log_level(const struct gslbd *g, const struct model *m);
+
+void daemon_free_services(struct model_service *svcs, size_t n);
+
+/* probe_change_fn: some target changed health. */
+void daemon_on_health_change(void *arg);
 
 /* Reload the config file, as SIGHUP does.  Returns 0, or -1 with the
  * reason in err (the running config stays). */
 int daemon_reload(struct gslbd *g, char *err, size_t errlen);
 
+/* Ready to be sent traffic: the first probe round is done and, when
+ * configured, the first Kubernetes sync (or cache load). */
+bool daemon_ready(const struct gslbd *g);
+
 /* Set the admin state of every endpoint matching region, service and
  * endpoint name (NULL matches any; service is an FQDN or a name relative
- * to the zone).  ADMIN_NONE removes the rule.  Rules survive reloads and
- * Kubernetes changes, and apply to matching endpoints that appear later.
- * Returns the number of endpoints matched now (0 is not an error). */
+ * to the zone).  ADMIN_NONE removes the rule.  Returns the number of
+ * endpoints matched now (0 is not an error), or -1 (out of memory). */
 int daemon_set_admin(struct gslbd *g, const char *region,
 		     const char *service, const char *endpoint,
 		     enum model_admin a);
 
-struct daemon_admin_rule {
-	const char *region, *service, *endpoint; /* NULL: any */
-	enum model_admin admin;
-};
-/* The rules in force, in the order they were set. */
-const struct daemon_admin_rule *daemon_admin_rules(const struct gslbd *g,
-						   size_t *n);
+/* The view the control API reads the daemon through. */
+void daemon_status_view(struct gslbd *g, struct status_view *v);
 
 #endif

@@ -3,8 +3,9 @@
  * (signals, reclamation), privileges, the pidfile, and the data-plane
  * threads' lifetime.  What it serves is daemon/daemon.c's.
  *
- * Data flows one way: config -> model -> (probes write health) ->
- * compile -> snapshot published -> workers answer from it.
+ * Data flows one way: config + Kubernetes -> model (read-only) ->
+ * probes (health table) -> compile (model, health, admin) -> snapshot
+ * published -> workers answer from it.
  */
 #include "config.h"
 
@@ -23,15 +24,16 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "config/admin.h"
 #include "config/cfg.h"
-#include "kube/kube.h"
 #include "config/model.h"
+#include "control/control.h"
+#include "daemon/daemon.h"
+#include "kube/kube.h"
+#include "lib/log.h"
 #include "probes/probe.h"
 #include "server/compile.h"
-#include "control/control.h"
-#include "daemon/daemon_int.h"
 #include "server/listen.h"
-#include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 
@@ -183,9 +185,11 @@ static int run(struct gslbd *g)
 		log_err("%s", err);
 		return 1;
 	}
+	struct status_view view;
+	daemon_status_view(g, &view);
 	if (g->model->control.enabled &&
-	    !(g->control = control_new(g->base, g, &g->model->control, err,
-				       sizeof(err)))) {
+	    !(g->control = control_new(g->base, &view, &g->model->control,
+				       err, sizeof(err)))) {
 		log_err("%s", err);
 		return 1;
 	}
@@ -196,7 +200,8 @@ static int run(struct gslbd *g)
 	g->st.started = time(NULL);
 	struct model *m = g->model;
 	g->model = NULL;
-	if (!(g->qsbr = qsbr_new(listen_threads(g->ls))) ||
+	if (!(g->admin = admin_new()) ||
+	    !(g->qsbr = qsbr_new(listen_threads(g->ls))) ||
 	    !(g->probes = probe_mgr_new(g->base, daemon_on_health_change, g)) ||
 	    daemon_go_live(g, m) < 0) {
 		log_err("cannot set up probes");
@@ -227,13 +232,7 @@ static void teardown(struct gslbd *g)
 	kube_free(g->kube);
 	probe_mgr_free(g->probes);
 	daemon_free_services(g->cfg_svcs, g->ncfg_svcs);
-	for (size_t i = 0; i < g->nrules; i++) {
-		free(g->rules[i].region);
-		free(g->rules[i].service);
-		free(g->rules[i].endpoint);
-	}
-	free(g->rules);
-	free(g->rules_view);
+	admin_free(g->admin);
 	if (g->pidfile && unlink(g->pidfile) < 0 && errno != ENOENT)
 		log_warn("cannot remove the pidfile file=%s", g->pidfile);
 	free(g->pidfile);
@@ -253,7 +252,7 @@ static void teardown(struct gslbd *g)
 static int check_only(struct gslbd *g)
 {
 	char err[256];
-	struct snap *s = compile_snapshot(g->model, 0, err, sizeof(err));
+	struct snap *s = compile_snapshot(g->model, NULL, 0, err, sizeof(err));
 
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", g->path, err);

@@ -21,8 +21,6 @@ static const char *const cache_alldown[] = { "serve-all", "servfail",
 					     "nodata", NULL };
 static const char *const cache_types[] = { "none", "http", "https", "tcp",
 					   NULL };
-static const char *const cache_admin[] = { "none", "drained", "force-up",
-					   "force-down", NULL };
 
 /* ---- to JSON ---- */
 
@@ -104,8 +102,6 @@ static json_t *cache_endpoint(const struct model_endpoint *ep)
 	cache_set(o, "weight", json_integer(ep->weight), &ok);
 	cache_set(o, "priority", json_integer(ep->priority), &ok);
 	cache_set(o, "enabled", json_boolean(ep->enabled), &ok);
-	cache_set(o, "admin", json_string(cache_admin[ep->admin <= 3 ?
-						      ep->admin : 0]), &ok);
 	cache_set(o, "probe", cache_probe(&ep->probe), &ok);
 	if (!ok) {
 		json_decref(o);
@@ -330,7 +326,6 @@ bad:
 static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 {
 	const json_t *a = json_object_get(o, "addresses"), *v;
-	int admin;
 	size_t i;
 
 	ep->weight = 1;
@@ -340,10 +335,8 @@ static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 	    cache_strdup(o, "name", &ep->name) < 0 || !ep->region ||
 	    !ep->name || !json_array_size(a) ||
 	    cache_u32(o, "weight", &ep->weight) < 0 ||
-	    cache_u32(o, "priority", &ep->priority) < 0 ||
-	    (admin = cache_enum(o, "admin", cache_admin, 0)) < 0)
+	    cache_u32(o, "priority", &ep->priority) < 0)
 		return -1;
-	ep->admin = (uint8_t)admin;
 	if (!(ep->addrs = calloc(json_array_size(a), sizeof(*ep->addrs))))
 		return -1;
 	json_array_foreach(a, i, v) {

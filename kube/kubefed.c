@@ -1311,7 +1311,7 @@ static bool kf_ep_equal(const struct model_endpoint *a,
 	if (strcmp(a->region, b->region) || strcmp(a->name, b->name) ||
 	    a->naddrs != b->naddrs || a->weight != b->weight ||
 	    a->priority != b->priority || a->enabled != b->enabled ||
-	    a->admin != b->admin || !probe_spec_equal(&a->probe, &b->probe))
+	    !probe_spec_equal(&a->probe, &b->probe))
 		return false;
 	for (size_t i = 0; i < a->naddrs; i++)
 		if (a->addrs[i].family != b->addrs[i].family ||

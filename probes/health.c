@@ -5,9 +5,6 @@
 
 #include "probes/health.h"
 
-_Static_assert(HEALTH_REASON_LEN == sizeof(((struct model_addr *)0)->reason),
-	       "health reason and model_addr reason must match");
-
 void health_init(struct health *h)
 {
 	memset(h, 0, sizeof(*h));

@@ -2,7 +2,7 @@
  * health.h -- the per-address health state machine: up/down with
  * rise/fall hysteresis.  Pure logic, no I/O, no clock, so it can be
  * tested exhaustively; the probe manager (probe.c) feeds it verdicts and
- * copies the outcome into the model.
+ * keeps the outcome in its health table.
  *
  * Rules:
  *  - A new address starts HEALTH_UNKNOWN, which the answer compiler treats
@@ -23,7 +23,6 @@
 
 #include "config/model.h"
 
-/* Same size as struct model_addr.reason, so the manager copies verbatim. */
 #define HEALTH_REASON_LEN 48
 
 struct health {

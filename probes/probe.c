@@ -1,9 +1,9 @@
 /* probe.c -- see probe.h.
  *
- * One struct probe per (service, endpoint, address) whose resolved spec
- * has a probe type.  A probe points into the current model (names, spec,
- * address) and owns only its health state, its timer and the transfer in
- * flight; probe_mgr_sync() re-points the survivors at the new model. */
+ * One struct probe per target.  A probe owns a copy of what it probes
+ * (address, settings, Host), its health state, its timer and the
+ * transfer in flight; it points into no model, so a new model only
+ * re-indexes the probes (probe_mgr_sync). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -14,27 +14,26 @@
 
 #include <event2/event.h>
 
+#include "lib/log.h"
+#include "lib/rand.h"
 #include "probes/health.h"
 #include "probes/http.h"
 #include "probes/probe.h"
 #include "probes/tcp.h"
-#include "lib/log.h"
-#include "lib/rand.h"
 
 struct probe {
 	struct probe_mgr *pm;
-	/* Key and spec: borrowed from the current model. */
-	const char *svc;
-	const char *ep;
-	const char *region;
-	const struct probe_spec *spec;
-	struct model_addr *addr;
+	uint32_t index;          /* target index in the current sync */
+	struct model_addr addr;
+	struct probe_spec spec;  /* owned copy */
+	char *host;              /* owned; NULL for tcp */
+	uint64_t hash;           /* model_target_hash of the three above */
 	char addrstr[INET6_ADDRSTRLEN];
 
 	struct health hs;
 	int64_t since;
 	bool have_verdict;
-	bool taken;              /* during sync: claimed by the new model */
+	bool taken;              /* during sync: claimed by a new target */
 	struct event *timer;
 	struct timespec started; /* of the run in flight (monotonic) */
 	struct http_probe *http; /* in flight, or NULL */
@@ -55,10 +54,11 @@ struct probe_mgr {
 	void *arg;
 	struct http_probe_ctx *http;
 	struct event *notify;    /* zero-timeout: coalesces change callbacks */
-	struct model_addr *changed[PROBE_CHANGED_MAX]; /* since last taken */
+	uint32_t changed[PROBE_CHANGED_MAX]; /* target indexes, since taken */
 	size_t nchanged;
-	bool changed_all;        /* overflowed, or a new model */
-	struct probe **probes;
+	bool changed_all;        /* overflowed, or new targets */
+	struct probe **probes;   /* by target index */
+	uint8_t *health;         /* by target index: enum model_health */
 	size_t nprobes;
 	uint64_t rng;
 	struct probe_counters c;
@@ -143,6 +143,8 @@ static void probe_free(struct probe *p)
 	probe_cancel_run(p);
 	if (p->timer)
 		event_free(p->timer);
+	probe_spec_clear(&p->spec);
+	free(p->host);
 	free(p);
 }
 
@@ -205,17 +207,40 @@ static void probe_account(struct probe *p, bool ok, const char *reason)
 	st->last_us = us;
 }
 
+static uint16_t probe_port(const struct probe *p)
+{
+	if (p->spec.port)
+		return p->spec.port;
+	return p->spec.type == PROBE_HTTPS ? 443 : 80;
+}
+
+static void probe_fill_info(const struct probe *p, struct probe_info *pi)
+{
+	*pi = (struct probe_info){
+		.target = p->index, .address = p->addrstr,
+		.port = probe_port(p), .spec = &p->spec, .host = p->host,
+		.health = p->hs.state, .reason = p->hs.reason,
+		.since = p->since, .st = &p->st,
+	};
+}
+
+bool probe_mgr_info(const struct probe_mgr *pm, uint32_t target,
+		    struct probe_info *pi)
+{
+	if (target >= pm->nprobes)
+		return false;
+	probe_fill_info(pm->probes[target], pi);
+	return true;
+}
+
 void probe_mgr_foreach(const struct probe_mgr *pm,
 		       void (*fn)(const struct probe_info *pi, void *arg),
 		       void *arg)
 {
+	struct probe_info pi;
+
 	for (size_t i = 0; i < pm->nprobes; i++) {
-		const struct probe *p = pm->probes[i];
-		struct probe_info pi = {
-			.service = p->svc, .endpoint = p->ep,
-			.region = p->region, .address = p->addrstr,
-			.addr = p->addr, .st = &p->st,
-		};
+		probe_fill_info(pm->probes[i], &pi);
 		fn(&pi, arg);
 	}
 }
@@ -225,7 +250,7 @@ void probe_mgr_foreach(const struct probe_mgr *pm,
 static void probe_verdict(struct probe *p, bool ok, const char *reason)
 {
 	struct probe_mgr *pm = p->pm;
-	const struct probe_spec *spec = p->spec;
+	const struct probe_spec *spec = &p->spec;
 	int64_t delay;
 
 	p->have_verdict = true;
@@ -234,24 +259,25 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 	probe_account(p, ok, reason);
 	if (health_feed(&p->hs, ok, reason, spec->rise, spec->fall)) {
 		p->since = (int64_t)time(NULL);
-		p->addr->health = p->hs.state;
-		p->addr->since = p->since;
+		pm->health[p->index] = p->hs.state;
 		pm->c.transitions++;
 		if (pm->nchanged < PROBE_CHANGED_MAX)
-			pm->changed[pm->nchanged++] = p->addr;
+			pm->changed[pm->nchanged++] = p->index;
 		else
 			pm->changed_all = true;
-		log_info("health change service=%s endpoint=%s address=%s "
-			 "state=%s reason=%s", p->svc, p->ep, p->addrstr,
-			 health_name(p->hs.state), p->hs.reason);
+		log_info("health change address=%s port=%u type=%s host=%s "
+			 "state=%s reason=%s", p->addrstr, probe_port(p),
+			 model_probe_type_name(spec->type),
+			 p->host ? p->host : "-", health_name(p->hs.state),
+			 p->hs.reason);
 		probe_notify(pm);
 	} else {
-		log_debug("probe verdict service=%s endpoint=%s address=%s "
-			  "ok=%d state=%s reason=%s", p->svc, p->ep,
-			  p->addrstr, ok, health_name(p->hs.state),
-			  p->hs.reason);
+		log_debug("probe verdict address=%s port=%u type=%s host=%s "
+			  "ok=%d state=%s reason=%s", p->addrstr, probe_port(p),
+			  model_probe_type_name(spec->type),
+			  p->host ? p->host : "-", ok,
+			  health_name(p->hs.state), p->hs.reason);
 	}
-	memcpy(p->addr->reason, p->hs.reason, sizeof(p->addr->reason));
 
 	/* The next run starts interval (+ jitter) after this one started, or
 	 * at once when this one took longer: never two at a time. */
@@ -280,7 +306,7 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 	struct probe_mgr *pm = p->pm;
-	const struct probe_spec *spec = p->spec;
+	const struct probe_spec *spec = &p->spec;
 
 	if (p->http || p->tcp)
 		return; /* cannot happen: the timer is only armed when idle */
@@ -288,13 +314,12 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 	pm->c.attempts++;
 	p->st.attempts++;
 	if (spec->type == PROBE_TCP) {
-		p->tcp = tcp_probe_start(pm->base, p->addr, spec->port,
+		p->tcp = tcp_probe_start(pm->base, &p->addr, spec->port,
 					 spec->timeout_ms, probe_tcp_done, p);
 		if (p->tcp)
 			return;
 	} else if (pm->http) {
-		p->http = http_probe_start(pm->http, spec, p->addr,
-					   spec->host ? spec->host : p->svc,
+		p->http = http_probe_start(pm->http, spec, &p->addr, p->host,
 					   probe_http_done, p);
 		if (p->http)
 			return;
@@ -337,203 +362,149 @@ void probe_mgr_free(struct probe_mgr *pm)
 	for (size_t i = 0; i < pm->nprobes; i++)
 		probe_free(pm->probes[i]);
 	free(pm->probes);
+	free(pm->health);
 	http_probe_ctx_free(pm->http);
 	if (pm->notify)
 		event_free(pm->notify);
 	free(pm);
 }
 
-static int probe_key_cmp(const char *svc_a, const char *ep_a,
-			 const struct model_addr *a, const char *svc_b,
-			 const char *ep_b, const struct model_addr *b)
+/* Old probes by hash, open addressing: 1 + index into old, 0 empty. */
+struct probe_index {
+	uint32_t *slot;
+	uint32_t mask;
+};
+
+static int probe_index_build(struct probe_index *ix, struct probe **old,
+			     size_t n)
 {
-	int r = strcmp(svc_a, svc_b);
+	uint32_t size = 16;
 
-	if (r)
-		return r;
-	if ((r = strcmp(ep_a, ep_b)))
-		return r;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	return memcmp(&a->ip, &b->ip, a->family == AF_INET6 ?
-		      sizeof(a->ip.v6) : sizeof(a->ip.v4));
-}
-
-static int probe_sort_cmp(const void *x, const void *y)
-{
-	const struct probe *a = *(struct probe *const *)x;
-	const struct probe *b = *(struct probe *const *)y;
-
-	return probe_key_cmp(a->svc, a->ep, a->addr, b->svc, b->ep, b->addr);
-}
-
-/* An old probe with this key and an equal spec that no new address has
- * claimed yet, or NULL.  old is sorted by key. */
-static struct probe *probe_find(struct probe **old, size_t n, const char *svc,
-				const char *ep, const struct model_addr *a,
-				const struct probe_spec *spec)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct probe *p = old[mid];
-		if (probe_key_cmp(p->svc, p->ep, p->addr, svc, ep, a) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (size < 2 * n)
+		size <<= 1;
+	if (!(ix->slot = calloc(size, sizeof(*ix->slot))))
+		return -1;
+	ix->mask = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = (uint32_t)old[i]->hash & ix->mask;
+		while (ix->slot[k])
+			k = (k + 1) & ix->mask;
+		ix->slot[k] = (uint32_t)i + 1;
 	}
-	/* The key includes the service name, so equal specs also mean an
-	 * equal effective Host (spec host, else the service name). */
-	for (; lo < n; lo++) {
-		struct probe *p = old[lo];
-		if (probe_key_cmp(p->svc, p->ep, p->addr, svc, ep, a))
-			break;
-		if (!p->taken && probe_spec_equal(p->spec, spec))
+	return 0;
+}
+
+/* An old probe of this target that no new target has claimed yet. */
+static struct probe *probe_find(const struct probe_index *ix,
+				struct probe **old, const struct model_target *t,
+				uint64_t hash)
+{
+	for (uint32_t k = (uint32_t)hash & ix->mask; ix->slot[k];
+	     k = (k + 1) & ix->mask) {
+		struct probe *p = old[ix->slot[k] - 1];
+		if (p->hash == hash && !p->taken &&
+		    model_target_same(&p->addr, &p->spec, p->host, &t->addr,
+				      t->spec, t->host))
 			return p;
 	}
 	return NULL;
 }
 
-static struct probe *probe_new(struct probe_mgr *pm)
+int probe_mgr_health_of(const struct probe_mgr *pm,
+			const struct model_target *t, size_t n, uint8_t *out)
+{
+	struct probe_index ix;
+
+	if (probe_index_build(&ix, pm->probes, pm->nprobes) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = model_target_hash(&t[i].addr, t[i].spec,
+					       t[i].host);
+		const struct probe *p = probe_find(&ix, pm->probes, &t[i], h);
+		out[i] = p ? p->hs.state : HEALTH_UNKNOWN;
+	}
+	free(ix.slot);
+	return 0;
+}
+
+static struct probe *probe_new(struct probe_mgr *pm,
+			       const struct model_target *t, uint64_t hash)
 {
 	struct probe *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->pm = pm;
+	p->addr = t->addr;
+	p->addr.target = 0;
+	p->hash = hash;
+	if (!inet_ntop(p->addr.family, &p->addr.ip, p->addrstr,
+		       sizeof(p->addrstr)))
+		strcpy(p->addrstr, "?");
+	health_init(&p->hs);
 	p->timer = evtimer_new(pm->base, probe_run, p);
-	if (!p->timer) {
-		free(p);
+	if (!p->timer || probe_spec_copy(&p->spec, t->spec) < 0 ||
+	    (t->host && !(p->host = strdup(t->host)))) {
+		probe_free(p);
 		return NULL;
 	}
-	health_init(&p->hs);
 	return p;
 }
 
-static const char *probe_ep_name(const struct model_endpoint *e)
+/* New probes start within their jitter, but never more than about
+ * PROBE_START_PER_MS a millisecond: 10,000 connections opened at once
+ * time each other out and mark healthy regions down. */
+static void probe_start_fresh(struct probe_mgr *pm, struct probe **next,
+			      const bool *fresh, size_t n)
 {
-	if (e->name)
-		return e->name;
-	return e->region ? e->region : "";
-}
+	size_t nfresh = 0;
 
-static size_t probe_count(const struct model *m)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nsvcs; i++)
-		for (size_t j = 0; j < m->svcs[i].neps; j++)
-			if (m->svcs[i].eps[j].probe.type != PROBE_NONE)
-				n += m->svcs[i].eps[j].naddrs;
-	return n;
-}
-
-/* Point p at its place in the new model. */
-static void probe_bind(struct probe *p, const struct model_service *s,
-		       const struct model_endpoint *e, struct model_addr *a)
-{
-	p->svc = s->name;
-	p->ep = probe_ep_name(e);
-	p->region = e->region ? e->region : "";
-	p->spec = &e->probe;
-	p->addr = a;
-	if (!inet_ntop(a->family, &a->ip, p->addrstr, sizeof(p->addrstr)))
-		strcpy(p->addrstr, "?");
-}
-
-/* One probed address of the new model, in the order sync visits them. */
-struct probe_slot {
-	struct model_service *s;
-	struct model_endpoint *e;
-	struct model_addr *a;
-	struct probe *p;
-	bool fresh;
-};
-
-static void probe_slots_fill(struct model *m, struct probe_slot *slot)
-{
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		struct model_service *s = &m->svcs[i];
-		for (size_t j = 0; j < s->neps; j++) {
-			struct model_endpoint *e = &s->eps[j];
-			if (e->probe.type == PROBE_NONE)
-				continue;
-			for (size_t k = 0; k < e->naddrs; k++, slot++) {
-				slot->s = s;
-				slot->e = e;
-				slot->a = &e->addrs[k];
-			}
-		}
+	for (size_t i = 0; i < n; i++)
+		nfresh += fresh[i];
+	uint32_t spread = (uint32_t)(nfresh / PROBE_START_PER_MS);
+	for (size_t i = 0; i < n; i++) {
+		if (!fresh[i])
+			continue;
+		const struct probe_spec *ps = &next[i]->spec;
+		uint64_t w = (uint64_t)ps->jitter_ms + spread;
+		if (w > ps->interval_ms && spread)
+			w = ps->interval_ms;
+		probe_arm(next[i], probe_jitter(pm, w > UINT32_MAX ?
+						UINT32_MAX : (uint32_t)w));
 	}
 }
 
-int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
+int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
+		   size_t n)
 {
-	size_t n = probe_count(m);
-	struct probe_slot *slot = NULL;
-	struct probe **next = NULL;
+	struct probe **next = calloc(n ? n : 1, sizeof(*next));
+	uint8_t *health = calloc(n ? n : 1, sizeof(*health));
+	bool *fresh = calloc(n ? n : 1, sizeof(*fresh));
+	struct probe_index ix = { NULL, 0 };
 
-	if (n) {
-		slot = calloc(n, sizeof(*slot));
-		next = calloc(n, sizeof(*next));
-		if (!slot || !next)
-			goto oom;
-		probe_slots_fill(m, slot);
-	}
-	/* Old names are still valid here: the caller frees the old model
-	 * only after we return. */
-	if (pm->nprobes > 1)
-		qsort(pm->probes, pm->nprobes, sizeof(*pm->probes),
-		      probe_sort_cmp);
-
+	if (!next || !health || !fresh ||
+	    probe_index_build(&ix, pm->probes, pm->nprobes) < 0)
+		goto oom;
 	/* Phase 1: claim survivors, allocate the rest; nothing visible
 	 * changes, so running out of memory leaves everything as it was. */
 	for (size_t i = 0; i < n; i++) {
-		struct probe_slot *sl = &slot[i];
-		sl->p = probe_find(pm->probes, pm->nprobes, sl->s->name,
-				   probe_ep_name(sl->e), sl->a, &sl->e->probe);
-		if (sl->p) {
-			sl->p->taken = true;
+		uint64_t h = model_target_hash(&t[i].addr, t[i].spec,
+					       t[i].host);
+		next[i] = probe_find(&ix, pm->probes, &t[i], h);
+		if (next[i]) {
+			next[i]->taken = true;
 			continue;
 		}
-		sl->p = probe_new(pm);
-		if (!sl->p)
+		if (!(next[i] = probe_new(pm, &t[i], h)))
 			goto oom;
-		sl->fresh = true;
+		fresh[i] = true;
 	}
-
-	/* New probes start within their jitter, but never more than about
-	 * PROBE_START_PER_MS a millisecond: 10,000 connections opened at
-	 * once time each other out and mark healthy regions down. */
-	size_t nfresh = 0;
-	for (size_t i = 0; i < n; i++)
-		nfresh += slot[i].fresh;
-	uint32_t spread = (uint32_t)(nfresh / PROBE_START_PER_MS);
-
 	/* Phase 2: commit. */
 	for (size_t i = 0; i < n; i++) {
-		struct probe_slot *sl = &slot[i];
-		struct probe *p = sl->p;
-
-		probe_bind(p, sl->s, sl->e, sl->a);
-		next[i] = p;
-		if (sl->fresh) {
-			sl->a->health = HEALTH_UNKNOWN;
-			sl->a->reason[0] = '\0';
-			sl->a->since = 0;
-			uint64_t w = (uint64_t)sl->e->probe.jitter_ms + spread;
-			if (w > sl->e->probe.interval_ms && spread)
-				w = sl->e->probe.interval_ms;
-			uint32_t win = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
-			probe_arm(p, probe_jitter(pm, win));
-		} else {
-			sl->a->health = p->hs.state;
-			sl->a->since = p->since;
-			memcpy(sl->a->reason, p->hs.reason,
-			       sizeof(sl->a->reason));
-		}
+		next[i]->index = (uint32_t)i;
+		health[i] = next[i]->hs.state;
 	}
+	probe_start_fresh(pm, next, fresh, n);
 	for (size_t i = 0; i < pm->nprobes; i++) {
 		struct probe *p = pm->probes[i];
 		if (p->taken)
@@ -542,22 +513,27 @@ int probe_mgr_sync(struct probe_mgr *pm, struct model *m)
 			probe_free(p); /* cancels a run in flight */
 	}
 	free(pm->probes);
-	free(slot);
+	free(pm->health);
+	free(fresh);
+	free(ix.slot);
 	pm->probes = next;
+	pm->health = health;
 	pm->nprobes = n;
 	pm->c.active = (uint32_t)n;
-	/* Remembered changes point into the old model. */
+	/* Remembered changes are indexes of the old targets. */
 	pm->nchanged = 0;
 	pm->changed_all = true;
 	return 0;
 oom:
 	for (size_t i = 0; i < pm->nprobes; i++)
 		pm->probes[i]->taken = false;
-	for (size_t i = 0; slot && i < n; i++)
-		if (slot[i].fresh)
-			probe_free(slot[i].p);
-	free(slot);
+	for (size_t i = 0; next && i < n; i++)
+		if (fresh && fresh[i])
+			probe_free(next[i]);
 	free(next);
+	free(health);
+	free(fresh);
+	free(ix.slot);
 	log_err("probe sync failed: out of memory");
 	return -1;
 }
@@ -575,7 +551,13 @@ int probe_mgr_first_round_done(const struct probe_mgr *pm)
 	return 1;
 }
 
-bool probe_mgr_take_changed(struct probe_mgr *pm, struct model_addr ***out,
+const uint8_t *probe_mgr_health(const struct probe_mgr *pm, size_t *n)
+{
+	*n = pm->nprobes;
+	return pm->health;
+}
+
+bool probe_mgr_take_changed(struct probe_mgr *pm, const uint32_t **out,
 			    size_t *n)
 {
 	bool ok = !pm->changed_all;

@@ -1,15 +1,16 @@
 /*
- * probe.h -- the probe manager: active health checks of every endpoint
- * address in the model, on the control thread's libevent base.
+ * probe.h -- the probe manager: active health checks of the model's probe
+ * targets (model.h: one per distinct address and probe settings, however
+ * many names use it), on the control thread's libevent base.
  *
  * HTTP(S) probes run through one libcurl multi handle driven by libevent
  * (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION); TCP probes are
  * non-blocking connects watched by libevent.  Nothing here blocks.
  *
- * The manager writes verdicts straight into the current model's
- * struct model_addr (health, reason, since) and calls the change callback
- * once per loop iteration in which some address changed health, so the
- * caller rebuilds the answer snapshot once.
+ * The manager owns the health table (target index -> up/down, reason,
+ * since): it copies what it probes and points into no model.  It calls the
+ * change callback once per loop iteration in which some target changed
+ * health, so the caller patches the answer snapshot once.
  */
 #ifndef GSLBD_PROBE_H
 #define GSLBD_PROBE_H
@@ -28,13 +29,21 @@ typedef void (*probe_change_fn)(void *arg);
 struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
 				void *arg);
 
-/* Make m the model being probed.  Probes whose key (service name,
- * endpoint name, address) and resolved spec are unchanged keep running and
- * copy their current state into m; new addresses get a probe whose first
- * run is immediate (plus jitter); probes of addresses gone from m are
- * cancelled.  The previous model may be freed after this returns.
- * Returns 0, or -1 when out of memory (the old probe set is then kept). */
-int probe_mgr_sync(struct probe_mgr *pm, struct model *m);
+/* Probe exactly these targets (a model's targets[]); from now on target
+ * index i means t[i].  A target equal to one probed before (address,
+ * settings, Host) keeps its probe, health and counters; a new one starts
+ * UNKNOWN with its first run within its jitter; the others are
+ * cancelled.  Nothing in t is kept.  Returns 0, or -1 when out of memory
+ * (the old targets are then kept, under their old indexes). */
+int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
+		   size_t n);
+
+/* The health each of t[0..n) would have after probe_mgr_sync(pm, t, n)
+ * (an equal target's state now, else UNKNOWN) into out[0..n), so a new
+ * model can be compiled before anything is committed.  Returns 0 or -1
+ * (out of memory). */
+int probe_mgr_health_of(const struct probe_mgr *pm,
+			const struct model_target *t, size_t n, uint8_t *out);
 
 /* Cancel every probe and free the manager.  NULL is fine. */
 void probe_mgr_free(struct probe_mgr *pm);
@@ -48,11 +57,15 @@ struct probe_counters {
 };
 void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c);
 
-/* The addresses whose health changed since the last call (pointers into
- * the current model), so that only their services are rebuilt.  Returns
- * false when more changed than were recorded, or the model was replaced:
- * then treat everything as changed.  Empties the list either way. */
-bool probe_mgr_take_changed(struct probe_mgr *pm, struct model_addr ***out,
+/* The health table: enum model_health per target index, *n entries.
+ * Valid until the next sync or free. */
+const uint8_t *probe_mgr_health(const struct probe_mgr *pm, size_t *n);
+
+/* The targets whose health changed since the last call, so that only
+ * their services are rebuilt.  Returns false when more changed than were
+ * recorded, or the targets were replaced: then treat everything as
+ * changed.  Empties the list either way. */
+bool probe_mgr_take_changed(struct probe_mgr *pm, const uint32_t **out,
 			    size_t *n);
 
 /* True once every probe has delivered at least one verdict. */
@@ -85,14 +98,24 @@ struct probe_stats {
 };
 
 struct probe_info {
-	const char *service, *endpoint, *region;
+	uint32_t target;                     /* index */
 	const char *address;                 /* presentation form */
-	const struct model_addr *addr;
+	uint16_t port;                       /* resolved: 80/443 for http(s) */
+	const struct probe_spec *spec;
+	const char *host;                    /* Host and SNI; NULL for tcp */
+	uint8_t health;                      /* enum model_health */
+	const char *reason;                  /* of the last verdict */
+	int64_t since;                       /* unix time of the last change */
 	const struct probe_stats *st;
 };
 
-/* Call fn for every probe, in no particular order.  The pointers are
- * valid during the call only.  Probes that survive a sync keep their
+/* One target's state.  Returns false when there is no such target.
+ * The pointers are valid until the next sync. */
+bool probe_mgr_info(const struct probe_mgr *pm, uint32_t target,
+		    struct probe_info *pi);
+
+/* Call fn for every target, in index order.  The pointers are valid
+ * during the call only.  Targets that survive a sync keep their
  * counters; new ones start from zero. */
 void probe_mgr_foreach(const struct probe_mgr *pm,
 		       void (*fn)(const struct probe_info *pi, void *arg),

@@ -1,5 +1,5 @@
 /*
- * compile.c -- model + health -> snapshot (compile.h).
+ * compile.c -- model + health + admin -> snapshot (compile.h).
  *
  * Zone data (SOA, apex NS, glue, zone-file records) goes through one
  * sorted ldns_rr_list; each owner/type run becomes a precompiled RRset.
@@ -25,6 +25,9 @@ struct build {
 	struct snap *s;
 	struct snap_arena *a;
 	const struct model *m;
+	const struct compile_view *v;
+	uint8_t *admin;       /* scratch: the current service's endpoints */
+	size_t nadmin;
 	ldns_rdf *apex;
 	ldns_rr_list *zone;   /* all zone data, sorted */
 	ldns_rr_list *glue;   /* A/AAAA of in-zone name servers */
@@ -451,32 +454,62 @@ static int soa_negative(struct build *b)
 
 /* --- services ------------------------------------------------------- */
 
-/* The addresses a policy may use now.  When nothing is healthy and the
- * service fails open, every administratively allowed address counts. */
-static bool usable(const struct model_endpoint *ep, const struct model_addr *a,
-		   bool fail_open)
-{
-	if (fail_open)
-		return ep->enabled && ep->admin != ADMIN_DRAINED &&
-			ep->admin != ADMIN_FORCE_DOWN;
-	return model_addr_eligible(ep, a);
-}
-
-static bool ep_usable(const struct model_endpoint *ep, bool fail_open)
-{
-	for (size_t i = 0; i < ep->naddrs; i++)
-		if (usable(ep, &ep->addrs[i], fail_open))
-			return true;
-	return false;
-}
-
 struct svc_build {
+	const struct model_service *ms;
+	const uint8_t *admin; /* per endpoint of ms */
 	struct snap_svc *svc;
 	struct snap_group *groups;
 	uint8_t *rr4, *rr6;
 	uint16_t n4, n6;
 	uint32_t ttl;
 };
+
+static uint8_t addr_health(const struct build *b, const struct model_addr *a)
+{
+	const struct compile_view *v = b->v;
+
+	if (!v || !v->health || !a->target || a->target > v->nhealth)
+		return HEALTH_UNKNOWN;
+	return v->health[a->target - 1];
+}
+
+/* The addresses a policy may use now.  When nothing is healthy and the
+ * service fails open, every administratively allowed address counts. */
+static bool usable(const struct build *b, const struct svc_build *sb,
+		   size_t ep, const struct model_addr *a, bool fail_open)
+{
+	uint8_t h = fail_open ? HEALTH_UP : addr_health(b, a);
+
+	return model_answerable(sb->ms->eps[ep].enabled, sb->admin[ep], h);
+}
+
+static bool ep_usable(const struct build *b, const struct svc_build *sb,
+		      size_t ep, bool fail_open)
+{
+	const struct model_endpoint *e = &sb->ms->eps[ep];
+
+	for (size_t i = 0; i < e->naddrs; i++)
+		if (usable(b, sb, ep, &e->addrs[i], fail_open))
+			return true;
+	return false;
+}
+
+/* The admin state of every endpoint of ms, asked once per build. */
+static const uint8_t *svc_admin(struct build *b, const struct model_service *ms)
+{
+	if (ms->neps > b->nadmin) {
+		uint8_t *n = realloc(b->admin, ms->neps);
+		if (!n)
+			return NULL;
+		b->admin = n;
+		b->nadmin = ms->neps;
+	}
+	for (size_t i = 0; i < ms->neps; i++)
+		b->admin[i] = b->v && b->v->admin ?
+			(uint8_t)b->v->admin(b->v->admin_arg, ms, &ms->eps[i]) :
+			ADMIN_NONE;
+	return b->admin;
+}
 
 static void put_rr(struct svc_build *sb, const struct model_addr *a)
 {
@@ -502,12 +535,14 @@ static struct snap_group *group_open(struct svc_build *sb, uint32_t weight)
 	return g;
 }
 
-static void group_add(struct svc_build *sb, struct snap_group *g,
-		      const struct model_endpoint *ep, bool fail_open)
+static void group_add(const struct build *b, struct svc_build *sb,
+		      struct snap_group *g, size_t e, bool fail_open)
 {
+	const struct model_endpoint *ep = &sb->ms->eps[e];
+
 	for (size_t i = 0; i < ep->naddrs; i++) {
 		const struct model_addr *a = &ep->addrs[i];
-		if (!usable(ep, a, fail_open))
+		if (!usable(b, sb, e, a, fail_open))
 			continue;
 		put_rr(sb, a);
 		if (a->family == AF_INET)
@@ -527,20 +562,20 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 	switch (ms->policy) {
 	case POLICY_FAILOVER:
 		for (size_t i = 0; i < ms->neps; i++)
-			if (ep_usable(&ms->eps[i], fo) &&
+			if (ep_usable(b, sb, i, fo) &&
 			    ms->eps[i].priority < best)
 				best = ms->eps[i].priority;
 		g = group_open(sb, 1);
 		for (size_t i = 0; i < ms->neps; i++)
 			if (ms->eps[i].priority == best)
-				group_add(sb, g, &ms->eps[i], fo);
+				group_add(b, sb, g, i, fo);
 		break;
 	case POLICY_WEIGHTED:
 		for (size_t i = 0; i < ms->neps; i++) {
-			if (!ep_usable(&ms->eps[i], fo))
+			if (!ep_usable(b, sb, i, fo))
 				continue;
 			g = group_open(sb, ms->eps[i].weight);
-			group_add(sb, g, &ms->eps[i], fo);
+			group_add(b, sb, g, i, fo);
 			svc->total_weight += ms->eps[i].weight;
 		}
 		break;
@@ -554,13 +589,13 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 			for (size_t i = 0; i < ms->neps; i++) {
 				const struct model_endpoint *ep = &ms->eps[i];
 				if (strcmp(ep->region, b->m->topo[r].region) ||
-				    !ep_usable(ep, fo))
+				    !ep_usable(b, sb, i, fo))
 					continue;
 				if (rg[r] == UINT16_MAX) {
 					rg[r] = svc->ngroups;
 					group_open(sb, 1);
 				}
-				group_add(sb, &sb->groups[rg[r]], ep, fo);
+				group_add(b, sb, &sb->groups[rg[r]], i, fo);
 			}
 		}
 		svc->region_group = rg;
@@ -571,7 +606,7 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 		svc->all_group = svc->ngroups;
 		g = group_open(sb, 1);
 		for (size_t i = 0; i < ms->neps; i++)
-			group_add(sb, g, &ms->eps[i], fo);
+			group_add(b, sb, g, i, fo);
 		break;
 	}
 	return 0;
@@ -583,7 +618,13 @@ static const struct snap_svc *svc_data(struct build *b,
 {
 	size_t n4 = 0, n6 = 0;
 	bool healthy = false;
+	struct svc_build sb = { .ms = ms, .admin = svc_admin(b, ms),
+				.ttl = ms->ttl };
 
+	if (!sb.admin) {
+		fail(b, "out of memory");
+		return NULL;
+	}
 	for (size_t i = 0; i < ms->neps; i++) {
 		for (size_t j = 0; j < ms->eps[i].naddrs; j++) {
 			if (ms->eps[i].addrs[j].family == AF_INET)
@@ -591,7 +632,7 @@ static const struct snap_svc *svc_data(struct build *b,
 			else
 				n6++;
 		}
-		healthy = healthy || ep_usable(&ms->eps[i], false);
+		healthy = healthy || ep_usable(b, &sb, i, false);
 	}
 	if (2 * (n4 + n6) > UINT16_MAX) {
 		fail(b, "too many addresses in service %s", ms->name);
@@ -600,14 +641,11 @@ static const struct snap_svc *svc_data(struct build *b,
 	struct snap_svc *svc = snap_alloc(b->a, sizeof(*svc));
 	/* Every address can appear twice (its region group and the
 	 * all group), and there is one group per endpoint at most. */
-	struct svc_build sb = {
-		.svc = svc,
-		.groups = snap_alloc(b->a, (ms->neps + b->m->ntopo + 1) *
-				     sizeof(struct snap_group)),
-		.rr4 = snap_alloc(b->a, 2 * n4 * SNAP_RR4_LEN + 1),
-		.rr6 = snap_alloc(b->a, 2 * n6 * SNAP_RR6_LEN + 1),
-		.ttl = ms->ttl,
-	};
+	sb.svc = svc;
+	sb.groups = snap_alloc(b->a, (ms->neps + b->m->ntopo + 1) *
+			       sizeof(struct snap_group));
+	sb.rr4 = snap_alloc(b->a, 2 * n4 * SNAP_RR4_LEN + 1);
+	sb.rr6 = snap_alloc(b->a, 2 * n6 * SNAP_RR6_LEN + 1);
 	if (!svc || !sb.groups || !sb.rr4 || !sb.rr6) {
 		fail(b, "out of memory");
 		return NULL;
@@ -783,10 +821,11 @@ static int build_all(struct build *b)
 	return table_final(b) < 0 ? fail(b, "out of memory") : 0;
 }
 
-struct snap *compile_snapshot(const struct model *m, uint64_t generation,
-			      char *err, size_t errlen)
+struct snap *compile_snapshot(const struct model *m,
+			      const struct compile_view *v,
+			      uint64_t generation, char *err, size_t errlen)
 {
-	struct build b = { .m = m, .err = err, .errlen = errlen };
+	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 	int rc = -1;
 
 	if (!(b.a = snap_arena_new()) ||
@@ -800,6 +839,7 @@ struct snap *compile_snapshot(const struct model *m, uint64_t generation,
 	b.s->narenas = 1;
 	b.s->generation = generation;
 	rc = build_all(&b);
+	free(b.admin);
 	free(b.cuts);
 	free(b.table);
 	ldns_rr_list_deep_free(b.zone);
@@ -813,10 +853,11 @@ struct snap *compile_snapshot(const struct model *m, uint64_t generation,
 }
 
 struct snap *compile_patch(const struct snap *prev, const struct model *m,
+			   const struct compile_view *v,
 			   const uint32_t *dirty, size_t ndirty,
 			   uint64_t generation, char *err, size_t errlen)
 {
-	struct build b = { .m = m, .err = err, .errlen = errlen };
+	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 
 	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs != m->nsvcs) {
 		snprintf(err, errlen, "a full rebuild is due");
@@ -845,8 +886,10 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 		if (!(b.s->svcs[k] = svc_data(&b, &m->svcs[k])))
 			goto fail;
 	}
+	free(b.admin);
 	return b.s;
 fail:
+	free(b.admin);
 	snap_free(b.s);
 	return NULL;
 }

@@ -1,6 +1,7 @@
 /*
- * compile.h -- build an answer snapshot (snap.h) from the model and the
- * health the probes wrote into it.  Control thread only.
+ * compile.h -- build an answer snapshot (snap.h) from the model, the
+ * probe targets' health and the endpoints' admin state.  Control thread
+ * only.
  *
  * Static zone data is turned into wire templates with ldns once here, so
  * the query path never touches ldns.  Service answers are laid out as
@@ -15,9 +16,24 @@
 #include "config/model.h"
 #include "server/snap.h"
 
-/* Returns a new snapshot, or NULL with a message in err. */
-struct snap *compile_snapshot(const struct model *m, uint64_t generation,
-			      char *err, size_t errlen);
+/* What the compiler reads besides the model, during the call only. */
+struct compile_view {
+	/* enum model_health by target index (model.targets); NULL, or an
+	 * index past nhealth: unknown, which counts as up. */
+	const uint8_t *health;
+	size_t nhealth;
+	/* The admin state of an endpoint; NULL: ADMIN_NONE everywhere. */
+	enum model_admin (*admin)(const void *arg,
+				  const struct model_service *s,
+				  const struct model_endpoint *e);
+	const void *admin_arg;
+};
+
+/* Returns a new snapshot, or NULL with a message in err.  v may be NULL
+ * (everything up, no admin state). */
+struct snap *compile_snapshot(const struct model *m,
+			      const struct compile_view *v,
+			      uint64_t generation, char *err, size_t errlen);
 
 /* A new snapshot sharing everything with prev but the services listed
  * in dirty (indexes into m->svcs), rebuilt from m.  m must hold the same
@@ -25,6 +41,7 @@ struct snap *compile_snapshot(const struct model *m, uint64_t generation,
  * service list needs compile_snapshot.  Returns NULL (err) when a full
  * rebuild is due or memory ran out. */
 struct snap *compile_patch(const struct snap *prev, const struct model *m,
+			   const struct compile_view *v,
 			   const uint32_t *dirty, size_t ndirty,
 			   uint64_t generation, char *err, size_t errlen);
 

@@ -84,7 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (!m)
 		abort();
-	snap = compile_snapshot(m, 1, err, sizeof(err));
+	snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
 	if (!snap) {
 		fprintf(stderr, "compile: %s\n", err);
 		abort();

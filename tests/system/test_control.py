@@ -691,20 +691,23 @@ def test_metrics_values(busy):
     assert m.value("gslbd_ready") == 1
     assert m.value("gslbd_last_reload_success") == 1
     svc = "probed.example.org."
+    # probe series are per target: address, port, type, Host
+    up_t = dict(address=busy.up.addr, type="http", host="probed.example.org")
+    assert m.value("gslbd_probe_attempts_total", **up_t) >= 3
+    assert m.value("gslbd_probe_failures_total", reason="status", **up_t) == 0
+    assert m.value("gslbd_probe_duration_seconds_count", **up_t) >= 3
     up = dict(service=svc, address=busy.up.addr)
-    assert m.value("gslbd_probe_attempts_total", **up) >= 3
-    assert m.value("gslbd_probe_failures_total", reason="status", **up) == 0
-    assert m.value("gslbd_probe_duration_seconds_count", **up) >= 3
     assert m.value("gslbd_endpoint_up", **up) == 1
     down = dict(service=svc, address=busy.down.addr)
-    assert m.value("gslbd_probe_failures_total", reason="status", **down) >= 3
+    assert m.value("gslbd_probe_failures_total", reason="status",
+                   address=busy.down.addr) >= 3
     # label values round-trip through escaping
     assert m.find("gslbd_endpoint_up", **down)[0][0]["endpoint"] == 'us "quoted" \\ back'
     assert m.value("gslbd_endpoint_up", **down) == 0
     assert m.value("gslbd_endpoint_eligible", **down) == 0
     assert m.value("gslbd_endpoint_last_transition_timestamp_seconds", **down) > 1e9
-    closed = dict(service=svc, address=busy.closed)
-    assert m.value("gslbd_probe_failures_total", reason="refused", **closed) >= 1
+    assert m.value("gslbd_probe_failures_total", reason="refused",
+                   address=busy.closed) >= 1
     www = dict(service="www.example.org.", address="192.0.2.1")
     assert m.value("gslbd_endpoint_up", **www) == 1
     assert m.value("gslbd_endpoint_admin", state="none", **www) == 1

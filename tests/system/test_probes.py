@@ -139,8 +139,8 @@ def wait_answer(g, want, name="www", timeout=DOWN_BOUND):
 
 
 LOG_RE = re.compile(
-    r"^(\S+)Z gslbd\[\w+\]: (health change|probe verdict) service=(\S+) "
-    r"endpoint=(\S+) address=(\S+) (?:ok=(\d) )?state=(\w+) reason=(.*)$")
+    r"^(\S+)Z gslbd\[\w+\]: (health change|probe verdict) address=(\S+) "
+    r"port=(\d+) type=(\w+) host=(\S+) (?:ok=(\d) )?state=(\w+) reason=(.*)$")
 
 
 def _ts(stamp):
@@ -153,13 +153,13 @@ def events(g, addr=None):
     out = []
     for line in g.log().splitlines():
         m = LOG_RE.match(line)
-        if not m or (addr and m.group(5) != addr):
+        if not m or (addr and m.group(3) != addr):
             continue
         change = m.group(2) == "health change"
-        out.append(dict(t=_ts(m.group(1)), change=change, svc=m.group(3),
-                        endpoint=m.group(4), addr=m.group(5),
-                        ok=(m.group(7) == "up") if change else m.group(6) == "1",
-                        state=m.group(7), reason=m.group(8)))
+        out.append(dict(t=_ts(m.group(1)), change=change, addr=m.group(3),
+                        port=int(m.group(4)), type=m.group(5), host=m.group(6),
+                        ok=(m.group(8) == "up") if change else m.group(7) == "1",
+                        state=m.group(8), reason=m.group(9)))
     return out
 
 

@@ -9,6 +9,7 @@
 
 #include <ldns/ldns.h>
 
+#include "config/admin.h"
 #include "config/cfg.h"
 #include "server/answer.h"
 #include "server/compile.h"
@@ -25,7 +26,7 @@ static const char base_conf[] =
 	"  nameservers:\n"
 	"    - name: ns1\n"
 	"      addresses: [192.0.2.1, \"2001:db8::1\"]\n"
-	"probe-defaults: { type: none }\n"
+	"probe-defaults: { type: tcp, port: 9 }\n"
 	"topology:\n"
 	"  - region: a\n"
 	"    subnets: [10.0.0.0/8]\n"
@@ -97,6 +98,28 @@ static const char base_conf[] =
 
 static struct model *model;
 static struct snap *snap;
+/* The probes' health table and the admin rules, as the daemon keeps
+ * them apart from the model. */
+static uint8_t health[256];
+static struct admin *adm;
+
+static enum model_admin test_admin(const void *arg,
+				   const struct model_service *s,
+				   const struct model_endpoint *e)
+{
+	return admin_of(adm, model->zone.apex, s, e);
+}
+
+static struct compile_view view(void)
+{
+	return (struct compile_view){ .health = health,
+		.nhealth = model->ntargets, .admin = test_admin };
+}
+
+static void set_health(struct model_service *s, size_t ep, uint8_t h)
+{
+	health[s->eps[ep].addrs[0].target - 1] = h;
+}
 static struct answer_ctx ctx;
 static uint8_t out[65535];
 
@@ -117,7 +140,13 @@ static void load(const char *extra)
 		printf("Bail out! test config rejected\n");
 		exit(1);
 	}
-	snap = compile_snapshot(model, 1, err, sizeof(err));
+	if (model_targets_build(model) < 0 || model->ntargets > sizeof(health)) {
+		printf("Bail out! targets\n");
+		exit(1);
+	}
+	memset(health, 0, sizeof(health));
+	struct compile_view v = view();
+	snap = compile_snapshot(model, &v, 1, err, sizeof(err));
 	if (!snap) {
 		printf("Bail out! compile: %s\n", err);
 		exit(1);
@@ -128,7 +157,8 @@ static void recompile(void)
 {
 	char err[256];
 	snap_free(snap);
-	snap = compile_snapshot(model, 2, err, sizeof(err));
+	struct compile_view v = view();
+	snap = compile_snapshot(model, &v, 2, err, sizeof(err));
 	if (!snap) {
 		printf("Bail out! compile: %s\n", err);
 		exit(1);
@@ -388,12 +418,13 @@ static void test_patch(void)
 	size_t fo = (size_t)(svc("fo") - model->svcs);
 	size_t www = (size_t)(svc("www") - model->svcs);
 
-	svc("fo")->eps[0].addrs[0].health = HEALTH_UP;
+	set_health(svc("fo"), 0, HEALTH_UP);
 	recompile();
 	base = snap;
-	svc("fo")->eps[0].addrs[0].health = HEALTH_DOWN;
+	set_health(svc("fo"), 0, HEALTH_DOWN);
 	uint32_t dirty[1] = { (uint32_t)fo };
-	p1 = compile_patch(base, model, dirty, 1, 10, err, sizeof(err));
+	struct compile_view v = view();
+	p1 = compile_patch(base, model, &v, dirty, 1, 10, err, sizeof(err));
 	ok(p1 != NULL, "a health change patches the snapshot");
 	ok(p1 && p1->svcs[fo] != base->svcs[fo], "...rebuilding the changed service");
 	ok(p1 && p1->svcs[www] == base->svcs[www], "...sharing the unchanged ones");
@@ -409,13 +440,14 @@ static void test_patch(void)
 	is_int(p ? ldns_pkt_ancount(p) : 0, 3,
 	       "after the base is freed, shared services still answer");
 	ldns_pkt_free(p);
-	p2 = compile_patch(p1, model, NULL, 0, 11, err, sizeof(err));
+	p2 = compile_patch(p1, model, &v, NULL, 0, 11, err, sizeof(err));
 	ok(p2 && p2->svcs[fo] == p1->svcs[fo], "nothing dirty: nothing rebuilt");
 	snap_free(p1);
 	snap = p2;
 	struct snap *cur = p2;
 	int n = 0;
-	while ((p2 = compile_patch(cur, model, dirty, 1, 12, err, sizeof(err)))) {
+	while ((p2 = compile_patch(cur, model, &v, dirty, 1, 12, err,
+				   sizeof(err)))) {
 		snap_free(cur);
 		cur = p2;
 		n++;
@@ -423,7 +455,7 @@ static void test_patch(void)
 	snap = cur;
 	is_int(cur->narenas, SNAP_MAX_ARENAS, "patch chains stop at SNAP_MAX_ARENAS");
 	ok(n > 0 && strstr(err, "full rebuild") != NULL, "...then ask for a full rebuild");
-	svc("fo")->eps[0].addrs[0].health = HEALTH_UP;
+	set_health(svc("fo"), 0, HEALTH_UP);
 	recompile();
 	is_int(snap->narenas, 1, "a full rebuild compacts to one arena");
 }
@@ -469,13 +501,13 @@ static void test_policies(void)
 	ok(strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.30") &&
 	   ldns_pkt_ancount(p) == 1, "failover: the preferred region only");
 	ldns_pkt_free(p);
-	svc("fo")->eps[0].addrs[0].health = HEALTH_DOWN;
+	set_health(svc("fo"), 0, HEALTH_DOWN);
 	recompile();
 	p = ask("fo.z.test", DNS_T_A, NULL);
 	ok(strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.31") != NULL,
 	   "failover: the next region when the first is down");
 	ldns_pkt_free(p);
-	svc("fo")->eps[0].addrs[0].health = HEALTH_UP;
+	set_health(svc("fo"), 0, HEALTH_UP);
 
 	int heavy = 0, single = 0;
 	for (int i = 0; i < 2000; i++) {
@@ -537,7 +569,7 @@ static void test_policies(void)
 	   "overlapping rule (/16), not /4");
 	ldns_pkt_free(p);
 
-	svc("topo")->eps[1].addrs[0].health = HEALTH_DOWN;
+	set_health(svc("topo"), 1, HEALTH_DOWN);
 	recompile();
 	p = ask_from("topo.z.test", DNS_T_A, NULL, false, "10.1.2.3");
 	ok(strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.50") != NULL,
@@ -547,9 +579,9 @@ static void test_policies(void)
 
 static void test_all_down(void)
 {
-	svc("sf")->eps[0].addrs[0].health = HEALTH_DOWN;
-	svc("nd")->eps[0].addrs[0].health = HEALTH_DOWN;
-	svc("open")->eps[0].addrs[0].health = HEALTH_DOWN;
+	set_health(svc("sf"), 0, HEALTH_DOWN);
+	set_health(svc("nd"), 0, HEALTH_DOWN);
+	set_health(svc("open"), 0, HEALTH_DOWN);
 	recompile();
 	ldns_pkt *p = ask("sf.z.test", DNS_T_A, NULL);
 	is_int(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL, "all down, servfail: SERVFAIL");
@@ -561,7 +593,7 @@ static void test_all_down(void)
 	p = ask("open.z.test", DNS_T_A, NULL);
 	is_int(ldns_pkt_ancount(p), 1, "all down, serve-all: fails open");
 	ldns_pkt_free(p);
-	svc("open")->eps[0].admin = ADMIN_DRAINED;
+	admin_set(adm, NULL, "open", NULL, ADMIN_DRAINED);
 	recompile();
 	p = ask("open.z.test", DNS_T_A, NULL);
 	is_int(ldns_pkt_ancount(p), 0, "serve-all never answers a drained endpoint");
@@ -592,7 +624,7 @@ static void test_referral(void)
 	char err[256];
 	model = cfg_load_string("unit.yaml", conf, errline, NULL);
 	free(conf);
-	snap = model ? compile_snapshot(model, 3, err, sizeof(err)) : NULL;
+	snap = model ? compile_snapshot(model, NULL, 3, err, sizeof(err)) : NULL;
 	ok(snap != NULL, "a config with a zone file compiles");
 	if (!snap)
 		return;
@@ -622,6 +654,7 @@ static void test_referral(void)
 int main(void)
 {
 	answer_ctx_init(&ctx, 42);
+	adm = admin_new();
 	load(NULL);
 	test_service_all();
 	test_negative();
@@ -634,5 +667,6 @@ int main(void)
 	test_referral();
 	model_free(model);
 	snap_free(snap);
+	admin_free(adm);
 	return tap_done();
 }

@@ -292,7 +292,6 @@ static void test_defaults(void)
 	ok(ep->weight == 1 && ep->priority == 1 && ep->enabled,
 	   "default: weight 1, priority 1, enabled");
 	is_str(ep->name, "eu", "default: endpoint name is its region");
-	is_int(ep->admin, ADMIN_NONE, "default: no admin state");
 	is_int(ps->type, PROBE_HTTP, "default probe: http");
 	is_int(ps->port, 80, "default probe: port 80");
 	is_int(ps->interval_ms, PROBE_DEFAULT_INTERVAL_MS,
@@ -1045,7 +1044,6 @@ static void test_probe_spec_api(void)
 
 static void test_model_helpers(void)
 {
-	struct model_endpoint ep = { .enabled = true };
 	struct model_addr a;
 	struct model_net n;
 	uint8_t v4[4] = { 10, 1, 200, 3 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
@@ -1061,22 +1059,20 @@ static void test_model_helpers(void)
 	   model_addr_parse(&a, "fe80::1%eth0") < 0 &&
 	   model_addr_parse(&a, "") < 0, "refuse partial, scoped and empty");
 
-	a.health = HEALTH_UNKNOWN;
-	ok(model_addr_eligible(&ep, &a), "unknown health counts as up");
-	a.health = HEALTH_DOWN;
-	ok(!model_addr_eligible(&ep, &a), "down is not eligible");
-	ep.admin = ADMIN_FORCE_UP;
-	ok(model_addr_eligible(&ep, &a), "force-up answers a down address");
-	ep.enabled = false;
-	ok(!model_addr_eligible(&ep, &a), "disabled beats force-up");
-	ep.enabled = true;
-	a.health = HEALTH_UP;
-	ep.admin = ADMIN_DRAINED;
-	ok(!model_addr_eligible(&ep, &a), "drained is never answered");
-	ep.admin = ADMIN_FORCE_DOWN;
-	ok(!model_addr_eligible(&ep, &a), "force-down is never answered");
-	ep.admin = ADMIN_NONE;
-	ok(model_addr_eligible(&ep, &a), "up and enabled is eligible");
+	ok(model_answerable(true, ADMIN_NONE, HEALTH_UNKNOWN),
+	   "unknown health counts as up");
+	ok(!model_answerable(true, ADMIN_NONE, HEALTH_DOWN),
+	   "down is not answerable");
+	ok(model_answerable(true, ADMIN_FORCE_UP, HEALTH_DOWN),
+	   "force-up answers a down address");
+	ok(!model_answerable(false, ADMIN_FORCE_UP, HEALTH_UP),
+	   "disabled beats force-up");
+	ok(!model_answerable(true, ADMIN_DRAINED, HEALTH_UP),
+	   "drained is never answered");
+	ok(!model_answerable(true, ADMIN_FORCE_DOWN, HEALTH_UP),
+	   "force-down is never answered");
+	ok(model_answerable(true, ADMIN_NONE, HEALTH_UP),
+	   "up and enabled is answerable");
 
 	ok(model_net_parse(&n, "10.0.0.0/8") == 0 && n.prefix == 8,
 	   "parse 10.0.0.0/8");

@@ -223,7 +223,7 @@ static void test_levels(void)
 		is_str(addrs(ep(s, "c3"), buf, sizeof(buf)),
 		       "192.0.2.3,2001:db8::3",
 		       "endpoint addresses = loadBalancer.ingress[].ip");
-		ok(ep(s, "c1")->enabled && ep(s, "c1")->admin == ADMIN_NONE,
+		ok(ep(s, "c1")->enabled,
 		   "a cluster without a KubeFedCluster object counts as Ready");
 		is_str(ep(s, "c1")->probe.host, "web.prod.myfed.svc.example.org",
 		       "probe Host is the global name");
@@ -321,7 +321,7 @@ static void test_ready(void)
 	const struct model_service *s = svc(&m, G);
 
 	ok(s && ep(s, "c1")->enabled, "Ready=True cluster: enabled");
-	ok(s && !ep(s, "c2")->enabled && ep(s, "c2")->admin == ADMIN_NONE,
+	ok(s && !ep(s, "c2")->enabled,
 	   "Ready=False cluster: endpoint disabled (admin untouched)");
 	ok(s && !ep(s, "c3")->enabled,
 	   "no Ready condition: not Ready");
@@ -690,9 +690,9 @@ static void test_equal_and_cache(void)
 	ok(!kubefed_services_equal(a.s, a.n, b.s, b.n),
 	   "a readiness change is a change");
 	b.s[0].eps[0].enabled = !b.s[0].eps[0].enabled;
-	b.s[0].eps[0].addrs[0].health = HEALTH_DOWN;
+	b.s[0].eps[0].addrs[0].target = 7;
 	ok(kubefed_services_equal(a.s, a.n, b.s, b.n),
-	   "health is not part of equality");
+	   "a target index is not part of equality");
 	unmap(&b);
 
 	if (!ok(mkdtemp(path), "temporary directory"))
@@ -713,11 +713,10 @@ static void test_equal_and_cache(void)
 		"\"gslbd.io/probe-type\": \"https\","
 		"\"gslbd.io/probe-expect-status\": \"204\"}", "",
 		"2001:db8::9") "]", NULL, NULL);
-	a.s[0].eps[0].admin = ADMIN_DRAINED;
 	kube_cache_write(file, a.s, a.n, err, sizeof(err));
 	ok(kube_cache_read(file, &r, &n, err, sizeof(err)) == 0 &&
 	   kubefed_services_equal(a.s, a.n, r, n),
-	   "cache round trip: https, status 204, IPv6, admin");
+	   "cache round trip: https, status 204, IPv6");
 	kubefed_services_free(r, n);
 
 	ok(kube_cache_write(file, NULL, 0, err, sizeof(err)) == 0 &&

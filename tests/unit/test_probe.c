@@ -295,7 +295,29 @@ static struct model *model_build(const struct ep_def *defs, size_t n)
 			ps->ca_file = xstrdup(path);
 		}
 	}
+	if (model_targets_build(m) < 0)
+		abort();
 	return m;
+}
+
+/* The manager the health helpers read; set by sync(). */
+static struct probe_mgr *cur_pm;
+
+static int sync_model(struct probe_mgr *pm, struct model *m)
+{
+	cur_pm = pm;
+	return probe_mgr_sync(pm, m->targets, m->ntargets);
+}
+
+/* What the manager says of a model address (a zeroed info when the
+ * address has no target). */
+static struct probe_info info_of(const struct model_addr *a)
+{
+	struct probe_info pi = { .health = HEALTH_UNKNOWN, .reason = "" };
+
+	if (a->target)
+		probe_mgr_info(cur_pm, a->target - 1, &pi);
+	return pi;
 }
 
 static struct model_addr *addr_of(struct model *m, const char *ep)
@@ -373,7 +395,7 @@ static bool all_decided(void *arg)
 			continue;
 		if (d->skip && strcmp(s->eps[i].name, d->skip) == 0)
 			continue;
-		if (s->eps[i].addrs[0].health == HEALTH_UNKNOWN)
+		if (info_of(&s->eps[i].addrs[0]).health == HEALTH_UNKNOWN)
 			return false;
 	}
 	return true;
@@ -388,7 +410,7 @@ static bool health_is(void *arg)
 {
 	struct health_arg *h = arg;
 
-	return h->a->health == h->want;
+	return info_of(h->a).health == h->want;
 }
 
 static int changes;
@@ -400,25 +422,25 @@ static void on_change(void *arg)
 static void check(struct model *m, const char *ep, uint8_t health,
 		  const char *reason)
 {
-	struct model_addr *a = addr_of(m, ep);
+	struct probe_info pi = info_of(addr_of(m, ep));
 	char what[128];
 
 	snprintf(what, sizeof(what), "%s is %s", ep,
 		 health == HEALTH_UP ? "up" :
 		 health == HEALTH_DOWN ? "down" : "unknown");
-	is_int(a->health, health, what);
+	is_int(pi.health, health, what);
 	if (reason) {
 		size_t rl = strlen(reason);
 
 		snprintf(what, sizeof(what), "%s reason", ep);
 		/* A trailing '*' matches any rest (curl's TLS wording). */
 		if (rl && reason[rl - 1] == '*') {
-			bool same = strncmp(a->reason, reason, rl - 1) == 0;
+			bool same = strncmp(pi.reason, reason, rl - 1) == 0;
 			if (!ok(same, what))
 				printf("#   got \"%s\", want \"%s\"\n",
-				       a->reason, reason);
+				       pi.reason, reason);
 		} else {
-			is_str(a->reason, reason, what);
+			is_str(pi.reason, reason, what);
 		}
 	}
 }
@@ -497,7 +519,7 @@ static void test_verdicts(struct probe_mgr *pm, struct model *m, bool v6,
 	check(m, "tcp-ok", HEALTH_UP, "ok");
 	check(m, "tcp-refused", HEALTH_DOWN, "refused");
 	check(m, "none", HEALTH_UNKNOWN, "");
-	ok(addr_of(m, "s503")->since > 0, "since set on transition");
+	ok(info_of(addr_of(m, "s503")).since > 0, "since set on transition");
 	if (v6)
 		check(m, "v6", HEALTH_UP, "status 200");
 	else
@@ -548,7 +570,7 @@ static void test_fall_rise(struct probe_mgr *pm, struct model *m)
 	ok(ms >= T(100) && ms < T(1000),
 	   "down after fall failures, not the first");
 	printf("# detected down in %ld ms\n", ms);
-	is_str(a->reason, "status 503", "down reason");
+	is_str(info_of(a).reason, "status 503", "down reason");
 	toggle_up = true;
 	ok(run_until(health_is, &up, 3000), "recovered target comes back");
 	probe_mgr_counters(pm, &c1);
@@ -564,9 +586,9 @@ static void test_coalesce(void)
 {
 	static const struct ep_def defs[] = {
 		EP("r1", "127.0.0.1", PROBE_TCP, P_CLOSED),
-		EP("r2", "127.0.0.1", PROBE_TCP, P_CLOSED),
-		EP("r3", "127.0.0.1", PROBE_TCP, P_CLOSED),
-		EP("r4", "127.0.0.1", PROBE_TCP, P_CLOSED),
+		EP("r2", "127.0.0.2", PROBE_TCP, P_CLOSED),
+		EP("r3", "127.0.0.3", PROBE_TCP, P_CLOSED),
+		EP("r4", "127.0.0.4", PROBE_TCP, P_CLOSED),
 	};
 	struct model *m = model_build(defs, 4);
 	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
@@ -576,7 +598,7 @@ static void test_coalesce(void)
 	for (size_t i = 0; i < m->svcs[0].neps; i++)
 		m->svcs[0].eps[i].probe.jitter_ms = 0;
 	changes = 0;
-	ok(pm && probe_mgr_sync(pm, m) == 0, "coalesce: manager up");
+	ok(pm && sync_model(pm, m) == 0, "coalesce: manager up");
 	ok(run_until(all_decided, &d, 2000), "coalesce: all decided");
 	run_for(20);
 	probe_mgr_counters(pm, &c);
@@ -615,16 +637,18 @@ static void stats_visit(const struct probe_info *pi, void *arg)
 	/* One verdict per finished run, at most one run in flight. */
 	if (b == st->lat_count && f <= st->lat_count &&
 	    st->attempts >= st->lat_count &&
-	    st->attempts <= st->lat_count + 1 && pi->service && pi->region &&
-	    pi->address && pi->addr)
+	    st->attempts <= st->lat_count + 1 && pi->address && pi->spec &&
+	    pi->port && (pi->spec->type == PROBE_TCP) == !pi->host)
 		ss->consistent++;
-	if (!strcmp(pi->endpoint, "s503"))
+	/* Targets are told apart by what they probe. */
+	const struct probe_spec *ps = pi->spec;
+	if (ps->path && !strcmp(ps->path, "/fail") && !ps->nstatus)
 		ss->s503_status = st->failures[PROBE_FAIL_STATUS] > 0;
-	if (!strcmp(pi->endpoint, "tcp-refused"))
+	if (ps->type == PROBE_TCP && ps->port == ports[P_CLOSED])
 		ss->refused = st->failures[PROBE_FAIL_REFUSED] > 0;
-	if (!strcmp(pi->endpoint, "hang"))
+	if (ps->port == ports[P_HANG] && ps->timeout_ms == (uint32_t)T(300))
 		ss->timeout = st->failures[PROBE_FAIL_TIMEOUT] > 0;
-	if (!strcmp(pi->endpoint, "body-bad"))
+	if (ps->body && !strcmp(ps->body, "nope"))
 		ss->body = st->failures[PROBE_FAIL_BODY] > 0;
 }
 
@@ -656,25 +680,32 @@ static void test_sync(struct probe_mgr *pm, struct model *old)
 {
 	static const struct ep_def defs[] = {
 		EP("ok200", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok"),
+		/* Changed settings: a new target, even under an old name. */
 		EP("body-bad", "127.0.0.1", PROBE_HTTP, P_HTTP,
-		    .path = "/body", .body = "healthy"),
+		    .path = "/body", .body = "health"),
 		EP("tcp-refused", "127.0.0.1", PROBE_TCP, P_CLOSED),
-		EP("brand-new", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok"),
+		EP("brand-new", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/ok",
+		    .timeout_ms = 350),
+		/* The same target as an old one under a new name: shared. */
+		EP("body-twin", "127.0.0.1", PROBE_HTTP, P_HTTP,
+		    .path = "/body", .body = "healthy"),
 		EP("now-none", "127.0.0.1", PROBE_NONE, P_HTTP),
 	};
-	struct model *m = model_build(defs, 5);
+	struct model *m = model_build(defs, 6);
 	struct decided_arg d = { m, NULL };
 	struct probe_counters c;
-	int64_t since = addr_of(old, "tcp-refused")->since;
+	int64_t since = info_of(addr_of(old, "tcp-refused")).since;
 
-	ok(probe_mgr_sync(pm, m) == 0, "sync to a changed model");
+	ok(sync_model(pm, m) == 0, "sync to a changed model");
 	/* The old model goes at once: the manager must not touch it again. */
 	model_free(old);
 	probe_mgr_counters(pm, &c);
-	is_int(c.active, 4, "sync: active follows the new model");
+	is_int(c.active, 5, "sync: active follows the new model");
+	check(m, "body-twin", HEALTH_UP, "status 200");
 	check(m, "ok200", HEALTH_UP, "status 200");
 	check(m, "tcp-refused", HEALTH_DOWN, "refused");
-	is_int(addr_of(m, "tcp-refused")->since, since, "sync: since carried");
+	is_int(info_of(addr_of(m, "tcp-refused")).since, since,
+	       "sync: since carried");
 	check(m, "body-bad", HEALTH_UNKNOWN, "");
 	check(m, "brand-new", HEALTH_UNKNOWN, "");
 	ok(run_until(all_decided, &d, 3000), "sync: new probes decide");
@@ -686,7 +717,7 @@ static void test_sync(struct probe_mgr *pm, struct model *old)
 	/* Syncing the same model again changes nothing. */
 	probe_mgr_counters(pm, &c);
 	uint64_t tr = c.transitions;
-	ok(probe_mgr_sync(pm, m) == 0, "sync to the same model");
+	ok(sync_model(pm, m) == 0, "sync to the same model");
 	check(m, "ok200", HEALTH_UP, "status 200");
 	run_for(300);
 	probe_mgr_counters(pm, &c);
@@ -694,7 +725,7 @@ static void test_sync(struct probe_mgr *pm, struct model *old)
 
 	/* An empty model cancels everything. */
 	struct model *empty = xcalloc(1, sizeof(*empty));
-	ok(probe_mgr_sync(pm, empty) == 0, "sync to an empty model");
+	ok(sync_model(pm, empty) == 0, "sync to an empty model");
 	model_free(m);
 	probe_mgr_counters(pm, &c);
 	is_int(c.active, 0, "empty: nothing active");
@@ -736,7 +767,7 @@ int main(void)
 	pm = probe_mgr_new(base, on_change, NULL);
 	ok(pm != NULL, "manager created");
 	m = model_first(v6, tls_pid > 0);
-	ok(probe_mgr_sync(pm, m) == 0, "first sync");
+	ok(sync_model(pm, m) == 0, "first sync");
 	test_verdicts(pm, m, v6, tls_pid > 0);
 	test_stats(pm);
 	test_sync(pm, m); /* frees m */
@@ -744,7 +775,7 @@ int main(void)
 
 	pm = probe_mgr_new(base, on_change, NULL);
 	mt = model_build(toggle_defs, 1);
-	ok(probe_mgr_sync(pm, mt) == 0, "toggle sync");
+	ok(sync_model(pm, mt) == 0, "toggle sync");
 	test_fall_rise(pm, mt);
 	/* Free the manager with probes possibly in flight. */
 	probe_mgr_free(pm);

@@ -48,7 +48,7 @@ static struct snap *build(size_t nsvc, struct model **mp)
 	free(conf);
 	if (!*mp)
 		return NULL;
-	struct snap *s = compile_snapshot(*mp, 7, err, sizeof(err));
+	struct snap *s = compile_snapshot(*mp, NULL, 7, err, sizeof(err));
 	if (!s)
 		printf("# compile: %s\n", err);
 	return s;
