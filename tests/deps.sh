@@ -12,7 +12,7 @@ PKGS=(
 	libssl-dev libyaml-dev
 	bind9-dnsutils knot-dnsutils ldnsutils dnsperf unbound nginx
 	python3 python3-dnspython python3-pytest
-	openssl curl valgrind iproute2 procps
+	openssl curl valgrind iproute2 procps prometheus
 	clang libclang-rt-14-dev
 )
 
