@@ -216,11 +216,13 @@ struct model_kube {
  * so it is probed once and every name sees the same health. */
 struct model_target {
 	struct model_addr addr;        /* .target: 1 + this target's index */
-	const struct probe_spec *spec; /* of the first endpoint using it */
-	const char *host;   /* HTTP Host and SNI: spec->host or the first
+	struct probe_spec spec;        /* owned copy */
+	char *host;         /* HTTP Host and SNI: spec.host or the first
 			       service's name without its dot; NULL for tcp */
-	uint32_t *svcs;     /* indexes of the services using it, ascending */
-	uint32_t nsvcs;
+	uint64_t hash;      /* model_target_hash */
+	uint32_t *svcs;     /* indexes of the services using it (owned) */
+	uint32_t nsvcs;     /* 0: retired, nothing uses it (not probed) */
+	uint32_t cap;
 };
 
 struct model {
@@ -234,10 +236,12 @@ struct model {
 	size_t nsvcs;
 	struct model_kube kube;
 	struct model_control control;
-	/* Filled by model_targets_build; borrowed pointers into svcs. */
+	/* Filled by model_targets_build, kept by model_targets_drop and
+	 * model_targets_add; indexes are stable until the next build. */
 	struct model_target *targets;
-	size_t ntargets;
-	char *target_hosts;  /* storage of the targets' default hosts */
+	size_t ntargets, target_cap;
+	uint32_t *target_index; /* open addressing: 1 + index, 0 empty */
+	uint32_t target_mask;
 };
 
 /* Release everything a model owns, and the model itself.  NULL is fine. */
@@ -278,10 +282,28 @@ bool model_answerable(bool enabled, enum model_admin admin,
 
 /* Give every probed address of m its target: one per distinct
  * (address, port, probe settings, effective Host), with the services that
- * use it.  Replaces targets a previous call made.  Returns 0 or -1 (out of
- * memory: m has no targets then, and no address a target). */
+ * use it.  Replaces targets a previous call made (and compacts them).
+ * Returns 0 or -1 (out of memory: m has no targets then, and no address
+ * a target). */
 int model_targets_build(struct model *m);
 void model_targets_clear(struct model *m);
+
+/* Target indexes whose use changed (new, retired or revived), for the
+ * probe manager. */
+struct model_target_ids {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+/* Service slot i stops using its targets (before it is replaced or
+ * removed): a target nothing uses any more is retired, not removed, so
+ * indexes stay.  Its addresses lose their targets. */
+void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d);
+
+/* Service slot i (new or replaced) gets targets for its probed
+ * addresses: an existing one (revived when retired) or a new one at the
+ * end.  Returns 0 or -1 (out of memory: rebuild them all). */
+int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d);
 
 /* True when two probed addresses are one target: same address, and the
  * settings that matter for their probe type equal (host: the effective

@@ -3,6 +3,10 @@
  * (address, probe settings, effective Host) once, with the services that
  * use it.  A KubeFed record gives five names for the same load balancers;
  * they must share one probe and one health, or the names disagree.
+ *
+ * A full build numbers the targets afresh; a Kubernetes change of a few
+ * services updates them in place (drop, add), keeping every other index,
+ * so the probe manager and the snapshot patch only what changed.
  */
 #include "config.h"
 
@@ -78,171 +82,233 @@ bool model_target_same(const struct model_addr *a, const struct probe_spec *sa,
 	return str_same(host_a, host_b) && probe_spec_equal(&x, &y);
 }
 
+/* ---- the table ---- */
+
+static void target_free(struct model_target *t)
+{
+	probe_spec_clear(&t->spec);
+	free(t->host);
+	free(t->svcs);
+}
+
 void model_targets_clear(struct model *m)
 {
 	for (size_t i = 0; i < m->nsvcs; i++)
 		for (size_t j = 0; j < m->svcs[i].neps; j++)
 			for (size_t k = 0; k < m->svcs[i].eps[j].naddrs; k++)
 				m->svcs[i].eps[j].addrs[k].target = 0;
-	if (m->targets)
-		free(m->targets[0].svcs); /* one block for every list */
+	for (size_t t = 0; t < m->ntargets; t++)
+		target_free(&m->targets[t]);
 	free(m->targets);
-	free(m->target_hosts);
+	free(m->target_index);
 	m->targets = NULL;
-	m->ntargets = 0;
-	m->target_hosts = NULL;
+	m->ntargets = m->target_cap = 0;
+	m->target_index = NULL;
+	m->target_mask = 0;
+}
+
+static void ids_push(struct model_target_ids *d, uint32_t id)
+{
+	if (!d)
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		uint32_t *n = realloc(d->ids, cap * sizeof(*n));
+		if (!n) {
+			/* Too many to list: say "everything", as -1 would. */
+			d->n = SIZE_MAX;
+			return;
+		}
+		d->ids = n;
+		d->cap = cap;
+	}
+	if (d->n != SIZE_MAX)
+		d->ids[d->n++] = id;
+}
+
+/* Keep the index at most half full. */
+static int index_reserve(struct model *m, size_t n)
+{
+	size_t size = (size_t)m->target_mask + 1;
+
+	if (m->target_index && 2 * n <= size)
+		return 0;
+	size = 16;
+	while (size < 2 * n + 2)
+		size <<= 1;
+	uint32_t *ix = calloc(size, sizeof(*ix));
+	if (!ix)
+		return -1;
+	for (size_t t = 0; t < m->ntargets; t++) {
+		uint32_t k = (uint32_t)m->targets[t].hash & (uint32_t)(size - 1);
+		while (ix[k])
+			k = (k + 1) & (uint32_t)(size - 1);
+		ix[k] = (uint32_t)t + 1;
+	}
+	free(m->target_index);
+	m->target_index = ix;
+	m->target_mask = (uint32_t)(size - 1);
+	return 0;
 }
 
 /* The Host an HTTP probe of this address sends: the setting, else the
- * service's name without its final dot, written into *hosts. */
-static const char *target_host(const struct model_service *s,
-			       const struct model_endpoint *e, char **hosts)
+ * service's name without its final dot. */
+static int target_host(const struct model_service *s,
+		       const struct model_endpoint *e, char **out)
 {
+	*out = NULL;
 	if (e->probe.type == PROBE_TCP)
-		return NULL;
-	if (e->probe.host)
-		return e->probe.host;
-	size_t n = strlen(s->name);
-	char *h = *hosts;
-	memcpy(h, s->name, n);
-	if (n && h[n - 1] == '.')
+		return 0;
+	const char *h = e->probe.host ? e->probe.host : s->name;
+	size_t n = strlen(h);
+	if (!e->probe.host && n && h[n - 1] == '.')
 		n--;
-	h[n] = '\0';
-	*hosts += n + 1;
-	return h;
+	return (*out = strndup(h, n)) ? 0 : -1;
 }
 
-struct tbuild {
-	struct model *m;
-	uint32_t *slot;   /* open addressing: 1 + target index, 0 empty */
-	uint32_t mask;
-	uint32_t *last;   /* per target: 1 + the last service counted */
-	uint32_t *count;  /* per target: services using it */
-};
-
-static uint32_t target_find_or_add(struct tbuild *b, const struct model_addr *a,
-				   const struct probe_spec *spec,
-				   const char *host)
+static int user_add(struct model_target *t, uint32_t svc)
 {
-	struct model *m = b->m;
-	uint32_t i = (uint32_t)model_target_hash(a, spec, host) & b->mask;
+	/* A service is added whole, after being dropped whole: if it
+	 * already uses t, it was the last to be added. */
+	if (t->nsvcs && t->svcs[t->nsvcs - 1] == svc)
+		return 0;
+	if (t->nsvcs == t->cap) {
+		uint32_t cap = t->cap ? 2 * t->cap : 2;
+		uint32_t *n = realloc(t->svcs, cap * sizeof(*n));
+		if (!n)
+			return -1;
+		t->svcs = n;
+		t->cap = cap;
+	}
+	t->svcs[t->nsvcs++] = svc;
+	return 0;
+}
 
-	for (; b->slot[i]; i = (i + 1) & b->mask) {
-		struct model_target *t = &m->targets[b->slot[i] - 1];
-		if (model_target_same(&t->addr, t->spec, t->host, a, spec, host))
-			return b->slot[i] - 1;
+/* The target of one probed address, found or made. */
+static int target_get(struct model *m, const struct model_addr *a,
+		      const struct probe_spec *spec, const char *host,
+		      uint32_t *out, bool *made)
+{
+	uint64_t h = model_target_hash(a, spec, host);
+	uint32_t k = (uint32_t)h & m->target_mask;
+
+	*made = false;
+	for (; m->target_index[k]; k = (k + 1) & m->target_mask) {
+		const struct model_target *t = &m->targets[m->target_index[k] - 1];
+		if (t->hash == h && model_target_same(&t->addr, &t->spec,
+						      t->host, a, spec, host)) {
+			*out = m->target_index[k] - 1;
+			return 0;
+		}
+	}
+	if (index_reserve(m, m->ntargets + 1) < 0)
+		return -1;
+	if (m->ntargets == m->target_cap) {
+		size_t cap = m->target_cap ? 2 * m->target_cap : 16;
+		struct model_target *n = realloc(m->targets, cap * sizeof(*n));
+		if (!n)
+			return -1;
+		m->targets = n;
+		m->target_cap = cap;
 	}
 	struct model_target *t = &m->targets[m->ntargets];
+	memset(t, 0, sizeof(*t));
+	if (probe_spec_copy(&t->spec, spec) < 0 ||
+	    (host && !(t->host = strdup(host)))) {
+		target_free(t);
+		return -1;
+	}
 	t->addr = *a;
 	t->addr.target = (uint32_t)m->ntargets + 1;
-	t->spec = spec;
-	t->host = host;
-	b->slot[i] = (uint32_t)++m->ntargets;
-	return (uint32_t)m->ntargets - 1;
+	t->hash = h;
+	*out = (uint32_t)m->ntargets++;
+	*made = true;
+	k = (uint32_t)h & m->target_mask;
+	while (m->target_index[k])
+		k = (k + 1) & m->target_mask;
+	m->target_index[k] = *out + 1;
+	return 0;
 }
 
-/* Pass 1: a target for every probed address, and how many services use
- * each.  Services are visited in order, so "the last one counted" is
- * enough to count each once. */
-static void targets_assign(struct tbuild *b, char *hosts)
+int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
 {
-	struct model *m = b->m;
+	struct model_service *s = &m->svcs[i];
 
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		struct model_service *s = &m->svcs[i];
-		for (size_t j = 0; j < s->neps; j++) {
-			struct model_endpoint *e = &s->eps[j];
-			if (e->probe.type == PROBE_NONE || !e->naddrs)
-				continue;
-			char *mark = hosts;
-			const char *host = target_host(s, e, &hosts);
-			size_t before = m->ntargets;
-			for (size_t k = 0; k < e->naddrs; k++) {
-				uint32_t t = target_find_or_add(b, &e->addrs[k],
-								&e->probe, host);
-				e->addrs[k].target = t + 1;
-				if (b->last[t] != i + 1) {
-					b->last[t] = (uint32_t)i + 1;
-					b->count[t]++;
-				}
+	for (size_t j = 0; j < s->neps; j++) {
+		struct model_endpoint *e = &s->eps[j];
+		char *host;
+		if (e->probe.type == PROBE_NONE || !e->naddrs)
+			continue;
+		if (target_host(s, e, &host) < 0)
+			return -1;
+		for (size_t k = 0; k < e->naddrs; k++) {
+			uint32_t t;
+			bool made;
+			if (target_get(m, &e->addrs[k], &e->probe, host, &t,
+				       &made) < 0) {
+				free(host);
+				return -1;
 			}
-			/* The host went unused: every address found an
-			 * earlier target with the same Host. */
-			if (m->ntargets == before && host == mark)
-				hosts = mark;
-		}
-	}
-}
-
-/* Pass 2: the service lists, one block for all. */
-static int targets_users(struct tbuild *b, size_t total)
-{
-	struct model *m = b->m;
-	uint32_t *block = malloc((total ? total : 1) * sizeof(*block));
-
-	if (!block)
-		return -1;
-	for (size_t t = 0, off = 0; t < m->ntargets; t++) {
-		m->targets[t].svcs = block + off;
-		off += b->count[t];
-		b->last[t] = 0;
-	}
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		const struct model_service *s = &m->svcs[i];
-		for (size_t j = 0; j < s->neps; j++) {
-			const struct model_endpoint *e = &s->eps[j];
-			for (size_t k = 0; k < e->naddrs; k++) {
-				uint32_t t = e->addrs[k].target;
-				if (!t || b->last[t - 1] == i + 1)
-					continue;
-				b->last[t - 1] = (uint32_t)i + 1;
-				struct model_target *mt = &m->targets[t - 1];
-				mt->svcs[mt->nsvcs++] = (uint32_t)i;
+			bool revived = !made && !m->targets[t].nsvcs;
+			if (user_add(&m->targets[t], i) < 0) {
+				free(host);
+				return -1;
 			}
+			e->addrs[k].target = t + 1;
+			if (made || revived)
+				ids_push(d, t);
 		}
+		free(host);
 	}
 	return 0;
 }
 
-int model_targets_build(struct model *m)
+void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
 {
-	size_t n = 0, hostlen = 0, total = 0;
-	struct tbuild b = { .m = m };
-	int rc = -1;
+	struct model_service *s = &m->svcs[i];
 
-	model_targets_clear(m);
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		for (size_t j = 0; j < m->svcs[i].neps; j++) {
-			if (m->svcs[i].eps[j].probe.type == PROBE_NONE)
+	for (size_t j = 0; j < s->neps; j++) {
+		for (size_t k = 0; k < s->eps[j].naddrs; k++) {
+			uint32_t id = s->eps[j].addrs[k].target;
+			s->eps[j].addrs[k].target = 0;
+			if (!id || id > m->ntargets)
 				continue;
-			n += m->svcs[i].eps[j].naddrs;
-			hostlen += strlen(m->svcs[i].name) + 1;
+			struct model_target *t = &m->targets[id - 1];
+			for (uint32_t u = 0; u < t->nsvcs; u++) {
+				if (t->svcs[u] != i)
+					continue;
+				memmove(&t->svcs[u], &t->svcs[u + 1],
+					(t->nsvcs - u - 1) * sizeof(*t->svcs));
+				if (!--t->nsvcs)
+					ids_push(d, id - 1);
+				break;
+			}
 		}
 	}
+}
+
+int model_targets_build(struct model *m)
+{
+	size_t n = 0;
+
+	model_targets_clear(m);
+	for (size_t i = 0; i < m->nsvcs; i++)
+		for (size_t j = 0; j < m->svcs[i].neps; j++)
+			if (m->svcs[i].eps[j].probe.type != PROBE_NONE)
+				n += m->svcs[i].eps[j].naddrs;
 	if (!n)
 		return 0;
-	uint32_t size = 16;
-	while (size < 2 * n)
-		size <<= 1;
-	b.mask = size - 1;
-	b.slot = calloc(size, sizeof(*b.slot));
-	b.last = calloc(n, sizeof(*b.last));
-	b.count = calloc(n, sizeof(*b.count));
-	m->targets = calloc(n, sizeof(*m->targets));
-	m->target_hosts = malloc(hostlen + 1);
-	if (!b.slot || !b.last || !b.count || !m->targets || !m->target_hosts)
-		goto out;
-	targets_assign(&b, m->target_hosts);
-	for (size_t t = 0; t < m->ntargets; t++)
-		total += b.count[t];
-	if (targets_users(&b, total) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(b.slot);
-	free(b.last);
-	free(b.count);
-	if (rc < 0)
+	if (index_reserve(m, n) < 0 ||
+	    !(m->targets = malloc(n * sizeof(*m->targets)))) {
 		model_targets_clear(m);
-	return rc;
+		return -1;
+	}
+	m->target_cap = n;
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		if (model_targets_add(m, (uint32_t)i, NULL) < 0) {
+			model_targets_clear(m);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -446,7 +446,8 @@ static void control_status(struct control *c, struct evhttp_request *req)
 		jb_push(&jb, svcs, control_status_svc(&jb, c, &m->svcs[i]));
 	jb_set(&jb, o, "services", svcs);
 	for (size_t t = 0; m && t < m->ntargets; t++)
-		jb_push(&jb, tgts, control_status_target(&jb, c, m, t));
+		if (m->targets[t].nsvcs) /* else retired: nothing uses it */
+			jb_push(&jb, tgts, control_status_target(&jb, c, m, t));
 	jb_set(&jb, o, "targets", tgts);
 	jb_set(&jb, o, "admin-rules", control_status_rules(&jb, c));
 	jb_set(&jb, o, "kubernetes", control_status_kube(&jb, c));

@@ -185,6 +185,13 @@ void daemon_free_services(struct model_service *svcs, size_t n)
 	free(svcs);
 }
 
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -209,14 +216,66 @@ static char **reserved_names(const struct model *m, size_t *n)
 		v[(*n)++] = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(st, i)));
 	for (size_t i = 0; i < *n; i++) {
 		if (!v[i]) {
-			for (size_t j = 0; j < *n; j++)
-				free(v[j]);
-			free(v);
+			names_free(v, *n);
 			return NULL;
 		}
 	}
 	qsort(v, *n, sizeof(*v), name_cmp);
 	return v;
+}
+
+static bool names_reserved(const struct gslbd *g, const char *name)
+{
+	return bsearch(&name, g->reserved, g->nreserved, sizeof(*g->reserved),
+		       name_cmp) != NULL;
+}
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void names_put(uint32_t *ix, uint32_t mask, const char *name,
+		      uint32_t slot)
+{
+	uint32_t k = name_hash(name) & mask;
+
+	while (ix[k])
+		k = (k + 1) & mask;
+	ix[k] = slot + 1;
+}
+
+/* The name index of the live model, at most half full. */
+static void names_build(struct gslbd *g)
+{
+	const struct model *m = g->model;
+	uint32_t size = 16;
+
+	free(g->name_slot);
+	g->name_slot = NULL;
+	while (size < 2 * m->nsvcs + 2)
+		size <<= 1;
+	if (!(g->name_slot = calloc(size, sizeof(*g->name_slot))))
+		return; /* changes take the full path */
+	g->name_mask = size - 1;
+	for (size_t i = 0; i < m->nsvcs; i++)
+		names_put(g->name_slot, g->name_mask, m->svcs[i].name,
+			  (uint32_t)i);
+}
+
+static uint32_t names_find(const struct gslbd *g, const char *name)
+{
+	const struct model *m = g->model;
+
+	for (uint32_t k = name_hash(name) & g->name_mask; g->name_slot[k];
+	     k = (k + 1) & g->name_mask)
+		if (!strcmp(m->svcs[g->name_slot[k] - 1].name, name))
+			return g->name_slot[k] - 1;
+	return UINT32_MAX;
 }
 
 static size_t svc_addr_count(const struct model_service *s)
@@ -239,14 +298,13 @@ static size_t svc_addr_count(const struct model_service *s)
 static int compose(struct gslbd *g, const struct model *m,
 		   struct model_service **out, size_t *nout)
 {
-	size_t nk = 0, n = 0, dups = 0, taken = 0, big = 0, nres = 0;
+	size_t nk = 0, n = 0, dups = 0, taken = 0, big = 0;
 	const struct model_service *ks = g->kube ? kube_services(g->kube, &nk) :
 		NULL;
 	struct model_service *v = calloc(g->ncfg_svcs + nk + 1, sizeof(*v));
 	char **names = calloc(g->ncfg_svcs + 1, sizeof(*names));
-	char **res = nk ? reserved_names(m, &nres) : NULL;
 
-	if (!v || !names || (nk && !res))
+	if (!v || !names)
 		goto fail;
 	for (size_t i = 0; i < g->ncfg_svcs; i++, n++) {
 		if (model_service_copy(&v[n], &g->cfg_svcs[i]) < 0)
@@ -260,7 +318,7 @@ static int compose(struct gslbd *g, const struct model *m,
 			dups++;
 			continue;
 		}
-		if (bsearch(&key, res, nres, sizeof(*res), name_cmp)) {
+		if (names_reserved(g, key)) {
 			log_debug("kubernetes service skipped: the zone owns the "
 				  "name service=%s", key);
 			taken++;
@@ -288,17 +346,11 @@ static int compose(struct gslbd *g, const struct model *m,
 	g->kube_dups = dups;
 	g->kube_taken = taken;
 	g->kube_big = big;
-	for (size_t i = 0; i < nres; i++)
-		free(res[i]);
-	free(res);
 	free(names);
 	*out = v;
 	*nout = n;
 	return 0;
 fail:
-	for (size_t i = 0; i < nres; i++)
-		free(res[i]);
-	free(res);
 	free(names);
 	daemon_free_services(v, n);
 	return -1;
@@ -336,6 +388,7 @@ static int commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
 		return -1;
 	}
 	g->model = nm;
+	names_build(g);
 	publish(g, s, &t0);
 	return 0;
 }
@@ -348,7 +401,17 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	struct model_service *old_cfg = g->cfg_svcs, *cfg = m->svcs, *v;
 	size_t old_n = g->ncfg_svcs, ncfg = m->nsvcs, nv;
 
+	char **old_res = g->reserved, **res = NULL;
+	size_t old_nres = g->nreserved, nres = 0;
+
 	*old = g->model;
+	if (m->kube.enabled && !(res = reserved_names(m, &nres))) {
+		snprintf(err, errlen, "out of memory");
+		model_free(m);
+		return -1;
+	}
+	g->reserved = res;
+	g->nreserved = nres;
 	/* Without another source nothing is ever recomposed: the config's
 	 * services serve as they are, with no pristine copy kept. */
 	g->cfg_svcs = m->kube.enabled ? cfg : NULL;
@@ -371,6 +434,7 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 		goto undo;
 	}
 	daemon_free_services(old_cfg, old_n);
+	names_free(old_res, old_nres);
 	/* Parsing a large config leaves freed memory in the heap; give it
 	 * back to the system. */
 	malloc_trim(0);
@@ -378,6 +442,9 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 undo:
 	g->cfg_svcs = old_cfg;
 	g->ncfg_svcs = old_n;
+	names_free(res, nres);
+	g->reserved = old_res;
+	g->nreserved = old_nres;
 	model_free(m);
 	return -1;
 }
@@ -414,8 +481,9 @@ static int services_changed(struct gslbd *g)
 	nm->svcs = v;
 	nm->nsvcs = nv;
 	nm->targets = NULL;
-	nm->ntargets = 0;
-	nm->target_hosts = NULL;
+	nm->ntargets = nm->target_cap = 0;
+	nm->target_index = NULL;
+	nm->target_mask = 0;
 	if (commit(g, nm, err, sizeof(err)) < 0) {
 		model_targets_clear(nm);
 		daemon_free_services(v, nv);
@@ -430,11 +498,179 @@ static int services_changed(struct gslbd *g)
 	return 0;
 }
 
+/* --- Kubernetes changes merged in place ----------------------------- */
+
+struct kube_edit {
+	uint32_t slot;                  /* UINT32_MAX: a new name */
+	const struct model_service *svc; /* the source's */
+	struct model_service copy;      /* the model's, made in phase 2 */
+};
+
+enum edit_plan { EDIT_SKIP, EDIT_DO, EDIT_FULL };
+
+static int svc_ptr_cmp(const void *key, const void *elt)
+{
+	return strcmp(key, (*(const struct model_service *const *)elt)->name);
+}
+
+static enum edit_plan kube_edit_plan(const struct gslbd *g,
+				     const struct model_service *const *ks,
+				     size_t nk, const char *name,
+				     struct kube_edit *e)
+{
+	const struct model_service *const *f =
+		bsearch(name, ks, nk, sizeof(*ks), svc_ptr_cmp);
+
+	if (!g->name_slot)
+		return EDIT_FULL;
+	e->slot = names_find(g, name);
+	e->svc = f ? *f : NULL;
+	/* The config's own names and the zone's are not the source's to
+	 * change; compose() says so when it next runs. */
+	const char *src = e->slot == UINT32_MAX ? "kube" :
+		g->model->svcs[e->slot].source;
+	if (!src || strcmp(src, "kube"))
+		return EDIT_SKIP;
+	if (e->slot == UINT32_MAX && f && names_reserved(g, name))
+		return EDIT_SKIP;
+	if (!f)
+		return e->slot == UINT32_MAX ? EDIT_SKIP : EDIT_FULL;
+	if (svc_addr_count(e->svc) > SVC_ADDRS_MAX)
+		return EDIT_FULL;
+	return EDIT_DO;
+}
+
+/* Merge the copies: replace or append each, targets follow, then the
+ * probes of the targets that changed, then a patched snapshot.  From
+ * here on the model has changed: a failure makes the next build full.
+ * Returns 0, or -1 when the full path should run. */
+static int kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
+{
+	struct model *m = g->model;
+	struct model_target_ids d = { NULL, 0, 0 };
+	uint32_t *dirty = calloc(ne, sizeof(*dirty));
+	struct timespec t0;
+	int rc = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < ne; i++) {
+		uint32_t slot = ed[i].slot;
+		if (slot == UINT32_MAX) {
+			slot = (uint32_t)m->nsvcs++;
+		} else {
+			model_targets_drop(m, slot, &d);
+			model_service_clear(&m->svcs[slot]);
+		}
+		m->svcs[slot] = ed[i].copy;
+		if (dirty)
+			dirty[i] = slot;
+		if (ed[i].slot == UINT32_MAX && g->name_slot) {
+			if (2 * (m->nsvcs + 1) > (size_t)g->name_mask + 1)
+				names_build(g);
+			else
+				names_put(g->name_slot, g->name_mask,
+					  m->svcs[slot].name, slot);
+		}
+		if (model_targets_add(m, slot, &d) < 0)
+			goto out;
+	}
+	if (!dirty || d.n == SIZE_MAX ||
+	    probe_mgr_update(g->probes, m->targets, m->ntargets, d.ids, d.n) < 0)
+		goto out;
+	char err[256];
+	struct admin_view av;
+	struct compile_view v = view_of(g, m, &av, NULL, 0);
+	struct snap *s = compile_patch(snap_current(), m, &v, dirty, ne,
+				       g->st.generation + 1, err, sizeof(err));
+	if (!s) {
+		log_debug("kubernetes change: patch refused, full build "
+			  "reason=\"%s\"", err);
+		goto out;
+	}
+	publish(g, s, &t0);
+	log_debug("kubernetes change merged services=%zu targets=%zu", ne, d.n);
+	rc = 0;
+out:
+	free(dirty);
+	free(d.ids);
+	if (rc < 0) {
+		/* The model is already merged: what failed is the targets,
+		 * the probes or the snapshot.  Build them all anew. */
+		model_targets_build(m);
+		if (probe_mgr_sync(g->probes, m->targets, m->ntargets) < 0 ||
+		    rebuild(g, true) < 0)
+			g->need_full = true;
+		rc = 0;
+	}
+	return rc;
+}
+
+/* A few Kubernetes names changed: merge them into the live model in
+ * place.  Returns 1 when done, 0 when the full path must run instead (a
+ * name gone, one too large, no index), -1 when memory ran out before
+ * anything changed. */
+static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
+{
+	struct model *m = g->model;
+	size_t nk = 0, nnew = 0;
+	const struct model_service *const *ks = kube_service_list(g->kube, &nk);
+	struct kube_edit *ed = calloc(n ? n : 1, sizeof(*ed));
+	int rc = -1;
+
+	if (!ed)
+		return -1;
+	/* Phase 1: what to do with each name; nothing changes yet. */
+	size_t ne = 0;
+	for (size_t i = 0; i < n; i++) {
+		switch (kube_edit_plan(g, ks, nk, names[i], &ed[ne])) {
+		case EDIT_SKIP:
+			continue;
+		case EDIT_FULL:
+			rc = 0;
+			goto out;
+		case EDIT_DO:
+			nnew += ed[ne].slot == UINT32_MAX;
+			ne++;
+		}
+	}
+	if (!ne) {
+		rc = 1;
+		goto out;
+	}
+	/* Phase 2: everything that can fail before the model is touched. */
+	for (size_t i = 0; i < ne; i++)
+		if (model_service_copy(&ed[i].copy, ed[i].svc) < 0)
+			goto out;
+	if (nnew) {
+		struct model_service *nv = realloc(m->svcs, (m->nsvcs + nnew) *
+						   sizeof(*nv));
+		if (!nv)
+			goto out;
+		m->svcs = nv;
+	}
+	/* Phase 3: merge. */
+	rc = kube_edit_apply(g, ed, ne) < 0 ? 0 : 1;
+	ne = 0; /* the copies are the model's now */
+out:
+	for (size_t i = 0; i < ne; i++)
+		model_service_clear(&ed[i].copy);
+	free(ed);
+	return rc;
+}
+
 static void on_kube_change(void *arg)
 {
 	struct gslbd *g = arg;
-	if (g->model->kube.enabled)
-		services_changed(g);
+	const char *const *names;
+	size_t n;
+
+	if (!g->model->kube.enabled)
+		return;
+	/* Taken every time, so the record starts empty for the next. */
+	bool known = kube_take_changes(g->kube, &names, &n);
+	if (known && kube_patch(g, names, n) == 1)
+		return;
+	services_changed(g);
 }
 
 int daemon_kube_start(struct gslbd *g, char *err, size_t errlen)

@@ -5,10 +5,14 @@
  * patched as health, admin rules and services change, and reloads.
  * Control thread only.
  *
- * Every change goes the same way (daemon_commit): compose a new service
- * list, give it its targets, compile it against the probes' health as it
- * would be, and only when that worked sync the probes and publish.  A
- * failure anywhere changes nothing.
+ * A new service list (start-up, reload, a Kubernetes relist or a removed
+ * name) goes one way: compose it, give it its targets, compile it against
+ * the probes' health as it would be, and only when that worked sync the
+ * probes and publish; a failure anywhere changes nothing.  A Kubernetes
+ * change of a few names is merged in place instead: those services are
+ * replaced or appended in their slots, only their targets' probes are
+ * touched, and the snapshot is patched for them.  The model is written
+ * by these two merges only; everything else reads it.
  */
 #ifndef GSLBD_DAEMON_H
 #define GSLBD_DAEMON_H
@@ -42,6 +46,14 @@ struct gslbd {
 	size_t kube_taken;         /* kube names the zone owns */
 	size_t kube_big;           /* kube services too large to answer */
 	struct admin *admin;       /* the operator's rules */
+	/* The live model's service names: open addressing, 1 + slot, for
+	 * Kubernetes changes applied in place; NULL: take the full path. */
+	uint32_t *name_slot;
+	uint32_t name_mask;
+	/* Names a Kubernetes service may not take (the apex, name servers,
+	 * zone-file owners), sorted; made when a config goes live. */
+	char **reserved;
+	size_t nreserved;
 	struct qsbr *qsbr;
 	struct listen_set *ls;
 	struct control *control;

@@ -233,6 +233,10 @@ static void teardown(struct gslbd *g)
 	probe_mgr_free(g->probes);
 	daemon_free_services(g->cfg_svcs, g->ncfg_svcs);
 	admin_free(g->admin);
+	free(g->name_slot);
+	for (size_t i = 0; i < g->nreserved; i++)
+		free(g->reserved[i]);
+	free(g->reserved);
 	if (g->pidfile && unlink(g->pidfile) < 0 && errno != ENOENT)
 		log_warn("cannot remove the pidfile file=%s", g->pidfile);
 	free(g->pidfile);

@@ -534,6 +534,21 @@ const struct model_service *kube_services(const struct kube_src *k,
 	return k->svcs;
 }
 
+const struct model_service *const *kube_service_list(const struct kube_src *k,
+						     size_t *n)
+{
+	*n = 0;
+	return NULL;
+}
+
+bool kube_take_changes(struct kube_src *k, const char *const **names,
+		       size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	return false;
+}
+
 void kube_free(struct kube_src *k)
 {
 	if (!k)

@@ -42,6 +42,16 @@ struct kube_src *kube_new(struct event_base *base,
 const struct model_service *kube_services(const struct kube_src *k,
 					  size_t *n);
 
+/* The current services as pointers sorted by name; NULL and 0 until the
+ * source keeps them one by one. */
+const struct model_service *const *kube_service_list(const struct kube_src *k,
+						     size_t *n);
+
+/* The names changed since the last call, or false: take everything as
+ * changed (always, until the source maps objects one by one). */
+bool kube_take_changes(struct kube_src *k, const char *const **names,
+		       size_t *n);
+
 /* On reload.  True when a and b reach the same objects the same way
  * (credentials, namespaces, kinds, timeouts, cache file): the running
  * source can stay and take b's mapping settings through kube_update.

@@ -227,7 +227,7 @@ static void probe_fill_info(const struct probe *p, struct probe_info *pi)
 bool probe_mgr_info(const struct probe_mgr *pm, uint32_t target,
 		    struct probe_info *pi)
 {
-	if (target >= pm->nprobes)
+	if (target >= pm->nprobes || !pm->probes[target])
 		return false;
 	probe_fill_info(pm->probes[target], pi);
 	return true;
@@ -240,6 +240,8 @@ void probe_mgr_foreach(const struct probe_mgr *pm,
 	struct probe_info pi;
 
 	for (size_t i = 0; i < pm->nprobes; i++) {
+		if (!pm->probes[i])
+			continue;
 		probe_fill_info(pm->probes[i], &pi);
 		fn(&pi, arg);
 	}
@@ -386,6 +388,8 @@ static int probe_index_build(struct probe_index *ix, struct probe **old,
 		return -1;
 	ix->mask = size - 1;
 	for (size_t i = 0; i < n; i++) {
+		if (!old[i])
+			continue;
 		uint32_t k = (uint32_t)old[i]->hash & ix->mask;
 		while (ix->slot[k])
 			k = (k + 1) & ix->mask;
@@ -404,7 +408,7 @@ static struct probe *probe_find(const struct probe_index *ix,
 		struct probe *p = old[ix->slot[k] - 1];
 		if (p->hash == hash && !p->taken &&
 		    model_target_same(&p->addr, &p->spec, p->host, &t->addr,
-				      t->spec, t->host))
+				      &t->spec, t->host))
 			return p;
 	}
 	return NULL;
@@ -418,9 +422,8 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 	if (probe_index_build(&ix, pm->probes, pm->nprobes) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h = model_target_hash(&t[i].addr, t[i].spec,
-					       t[i].host);
-		const struct probe *p = probe_find(&ix, pm->probes, &t[i], h);
+		const struct probe *p = t[i].nsvcs ?
+			probe_find(&ix, pm->probes, &t[i], t[i].hash) : NULL;
 		out[i] = p ? p->hs.state : HEALTH_UNKNOWN;
 	}
 	free(ix.slot);
@@ -428,7 +431,7 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 }
 
 static struct probe *probe_new(struct probe_mgr *pm,
-			       const struct model_target *t, uint64_t hash)
+			       const struct model_target *t)
 {
 	struct probe *p = calloc(1, sizeof(*p));
 
@@ -437,13 +440,13 @@ static struct probe *probe_new(struct probe_mgr *pm,
 	p->pm = pm;
 	p->addr = t->addr;
 	p->addr.target = 0;
-	p->hash = hash;
+	p->hash = t->hash;
 	if (!inet_ntop(p->addr.family, &p->addr.ip, p->addrstr,
 		       sizeof(p->addrstr)))
 		strcpy(p->addrstr, "?");
 	health_init(&p->hs);
 	p->timer = evtimer_new(pm->base, probe_run, p);
-	if (!p->timer || probe_spec_copy(&p->spec, t->spec) < 0 ||
+	if (!p->timer || probe_spec_copy(&p->spec, &t->spec) < 0 ||
 	    (t->host && !(p->host = strdup(t->host)))) {
 		probe_free(p);
 		return NULL;
@@ -463,7 +466,7 @@ static void probe_start_fresh(struct probe_mgr *pm, struct probe **next,
 		nfresh += fresh[i];
 	uint32_t spread = (uint32_t)(nfresh / PROBE_START_PER_MS);
 	for (size_t i = 0; i < n; i++) {
-		if (!fresh[i])
+		if (!fresh[i] || !next[i])
 			continue;
 		const struct probe_spec *ps = &next[i]->spec;
 		uint64_t w = (uint64_t)ps->jitter_ms + spread;
@@ -488,26 +491,30 @@ int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 	/* Phase 1: claim survivors, allocate the rest; nothing visible
 	 * changes, so running out of memory leaves everything as it was. */
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h = model_target_hash(&t[i].addr, t[i].spec,
-					       t[i].host);
-		next[i] = probe_find(&ix, pm->probes, &t[i], h);
+		if (!t[i].nsvcs)
+			continue; /* retired: nothing uses it */
+		next[i] = probe_find(&ix, pm->probes, &t[i], t[i].hash);
 		if (next[i]) {
 			next[i]->taken = true;
 			continue;
 		}
-		if (!(next[i] = probe_new(pm, &t[i], h)))
+		if (!(next[i] = probe_new(pm, &t[i])))
 			goto oom;
 		fresh[i] = true;
 	}
 	/* Phase 2: commit. */
+	size_t active = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!next[i])
+			continue;
 		next[i]->index = (uint32_t)i;
 		health[i] = next[i]->hs.state;
+		active++;
 	}
 	probe_start_fresh(pm, next, fresh, n);
 	for (size_t i = 0; i < pm->nprobes; i++) {
 		struct probe *p = pm->probes[i];
-		if (p->taken)
+		if (p && p->taken)
 			p->taken = false;
 		else
 			probe_free(p); /* cancels a run in flight */
@@ -519,14 +526,15 @@ int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 	pm->probes = next;
 	pm->health = health;
 	pm->nprobes = n;
-	pm->c.active = (uint32_t)n;
+	pm->c.active = (uint32_t)active;
 	/* Remembered changes are indexes of the old targets. */
 	pm->nchanged = 0;
 	pm->changed_all = true;
 	return 0;
 oom:
 	for (size_t i = 0; i < pm->nprobes; i++)
-		pm->probes[i]->taken = false;
+		if (pm->probes[i])
+			pm->probes[i]->taken = false;
 	for (size_t i = 0; next && i < n; i++)
 		if (fresh && fresh[i])
 			probe_free(next[i]);
@@ -538,6 +546,53 @@ oom:
 	return -1;
 }
 
+int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,
+		     size_t n, const uint32_t *ids, size_t nids)
+{
+	if (n < pm->nprobes)
+		return -1; /* targets are only added or retired here */
+	if (n > pm->nprobes) {
+		struct probe **np = realloc(pm->probes, n * sizeof(*np));
+		if (np)
+			pm->probes = np;
+		uint8_t *nh = np ? realloc(pm->health, n) : NULL;
+		if (nh)
+			pm->health = nh;
+		if (!np || !nh)
+			return -1;
+		for (size_t i = pm->nprobes; i < n; i++) {
+			pm->probes[i] = NULL;
+			pm->health[i] = HEALTH_UNKNOWN;
+		}
+		pm->nprobes = n;
+	}
+	bool fresh_one = true;
+	for (size_t k = 0; k < nids; k++) {
+		uint32_t i = ids[k];
+		if (i >= n)
+			continue;
+		if (!t[i].nsvcs) {
+			if (pm->probes[i])
+				pm->c.active--;
+			probe_free(pm->probes[i]);
+			pm->probes[i] = NULL;
+			pm->health[i] = HEALTH_UNKNOWN;
+			continue;
+		}
+		if (pm->probes[i])
+			continue; /* an index keeps its target */
+		struct probe *p = probe_new(pm, &t[i]);
+		if (!p)
+			return -1;
+		p->index = i;
+		pm->probes[i] = p;
+		pm->health[i] = HEALTH_UNKNOWN;
+		pm->c.active++;
+		probe_start_fresh(pm, &pm->probes[i], &fresh_one, 1);
+	}
+	return 0;
+}
+
 void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c)
 {
 	*c = pm->c;
@@ -546,7 +601,7 @@ void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c)
 int probe_mgr_first_round_done(const struct probe_mgr *pm)
 {
 	for (size_t i = 0; i < pm->nprobes; i++)
-		if (!pm->probes[i]->have_verdict)
+		if (pm->probes[i] && !pm->probes[i]->have_verdict)
 			return 0;
 	return 1;
 }

@@ -36,6 +36,7 @@ struct build {
 	struct snap_node **table;
 	uint32_t mask;
 	uint32_t nnodes;
+	bool patch;           /* table shared with the previous snapshot's */
 	char *err;
 	size_t errlen;
 };
@@ -90,7 +91,9 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 			return n;
 	}
 	if (2 * (b->nnodes + 1) > b->mask + 1) {
-		if (table_grow(b) < 0)
+		/* A patch checked its room first: its table lives in the
+		 * arena and cannot grow. */
+		if (b->patch || table_grow(b) < 0)
 			return NULL;
 		for (i = h & b->mask; b->table[i]; i = (i + 1) & b->mask)
 			;
@@ -141,6 +144,27 @@ static struct snap_node *node_add(struct build *b, const ldns_rdf *name)
 			return NULL;
 	}
 	return n;
+}
+
+/* Patching: a copy of an existing node in this build's arena, put in its
+ * place in the table (the original is shared and immutable), or NULL
+ * when there is no such node. */
+static struct snap_node *node_own(struct build *b, const ldns_rdf *name)
+{
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t len = ldns_rdf_size(name);
+	uint32_t h = wire_name_hash(w, len);
+
+	for (uint32_t i = h & b->mask; b->table[i]; i = (i + 1) & b->mask) {
+		struct snap_node *n = b->table[i];
+		if (n->hash != h || n->name_len != len || memcmp(n->name, w, len))
+			continue;
+		struct snap_node *c = snap_memdup(b->a, n, sizeof(*n));
+		if (c)
+			b->table[i] = c;
+		return c;
+	}
+	return NULL;
 }
 
 static bool below_cut(const struct build *b, const ldns_rdf *name)
@@ -682,7 +706,9 @@ static int compile_service(struct build *b, size_t idx)
 		ldns_rdf_deep_free(name);
 		return 0;
 	}
-	struct snap_node *node = node_add(b, name);
+	struct snap_node *node = b->patch ? node_own(b, name) : NULL;
+	if (!node)
+		node = node_add(b, name);
 	ldns_rdf_deep_free(name);
 	if (!node)
 		return fail(b, "out of memory");
@@ -852,6 +878,32 @@ struct snap *compile_snapshot(const struct model *m,
 	return b.s;
 }
 
+/* Room in a copy of prev's name table for the services new in m (slots
+ * past prev->nsvcs), each with its empty non-terminals; or -1 when a full
+ * build is due (no room, or delegations to check them against). */
+static int patch_table(struct build *b, const struct snap *prev)
+{
+	size_t add = 0;
+
+	for (size_t i = prev->nsvcs; i < b->m->nsvcs; i++) {
+		const char *n = b->m->svcs[i].name;
+		add++;
+		for (; *n; n++)
+			add += *n == '.';
+	}
+	if (prev->has_cuts || 2 * (prev->nnodes + add) > prev->mask + 1)
+		return -1;
+	b->mask = prev->mask;
+	b->nnodes = prev->nnodes;
+	b->table = snap_memdup(b->a, prev->table,
+			       ((size_t)prev->mask + 1) * sizeof(*b->table));
+	if (!b->table)
+		return -1;
+	b->patch = true;
+	b->s->table = (const struct snap_node **)b->table;
+	return 0;
+}
+
 struct snap *compile_patch(const struct snap *prev, const struct model *m,
 			   const struct compile_view *v,
 			   const uint32_t *dirty, size_t ndirty,
@@ -859,7 +911,7 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 {
 	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 
-	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs != m->nsvcs) {
+	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs > m->nsvcs) {
 		snprintf(err, errlen, "a full rebuild is due");
 		return NULL;
 	}
@@ -869,7 +921,8 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 		free(b.a);
 		return NULL;
 	}
-	/* Everything but the service table is shared as it is. */
+	/* Everything but the service table (and, for new names, the name
+	 * table) is shared as it is. */
 	*b.s = *prev;
 	b.s->generation = generation;
 	for (unsigned i = 0; i < prev->narenas; i++)
@@ -878,11 +931,21 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 	b.s->arena = b.a;
 	if (service_tables(&b, m->nsvcs) < 0)
 		goto fail;
-	memcpy(b.s->svcs, prev->svcs, m->nsvcs * sizeof(*b.s->svcs));
+	memcpy(b.s->svcs, prev->svcs, prev->nsvcs * sizeof(*b.s->svcs));
+	if (m->nsvcs > prev->nsvcs) {
+		if (patch_table(&b, prev) < 0) {
+			snprintf(err, errlen, "a full rebuild is due");
+			goto fail;
+		}
+		for (size_t i = prev->nsvcs; i < m->nsvcs; i++)
+			if (compile_service(&b, i) < 0)
+				goto fail;
+		b.s->nnodes = b.nnodes;
+	}
 	for (size_t i = 0; i < ndirty; i++) {
 		uint32_t k = dirty[i];
-		if (k >= m->nsvcs || !prev->svcs[k])
-			continue; /* hidden by a delegation */
+		if (k >= prev->nsvcs || !prev->svcs[k])
+			continue; /* new (done above), or hidden by a delegation */
 		if (!(b.s->svcs[k] = svc_data(&b, &m->svcs[k])))
 			goto fail;
 	}

@@ -36,10 +36,12 @@ struct snap *compile_snapshot(const struct model *m,
 			      uint64_t generation, char *err, size_t errlen);
 
 /* A new snapshot sharing everything with prev but the services listed
- * in dirty (indexes into m->svcs), rebuilt from m.  m must hold the same
- * service list prev was built from (same order); a reload or a new
- * service list needs compile_snapshot.  Returns NULL (err) when a full
- * rebuild is due or memory ran out. */
+ * in dirty (indexes into m->svcs), rebuilt from m, and the services m
+ * has past prev's (appended since), added with their names.  m must hold
+ * the service list prev was built from in the same slots; a reload or a
+ * removed service needs compile_snapshot.  Returns NULL (err) when a full
+ * rebuild is due (a long patch chain, no room for new names, delegations
+ * to check them against) or memory ran out. */
 struct snap *compile_patch(const struct snap *prev, const struct model *m,
 			   const struct compile_view *v,
 			   const uint32_t *dirty, size_t ndirty,

@@ -585,10 +585,11 @@ static const struct ep_def toggle_defs[] = {
 static void test_coalesce(void)
 {
 	static const struct ep_def defs[] = {
-		EP("r1", "127.0.0.1", PROBE_TCP, P_CLOSED),
-		EP("r2", "127.0.0.2", PROBE_TCP, P_CLOSED),
-		EP("r3", "127.0.0.3", PROBE_TCP, P_CLOSED),
-		EP("r4", "127.0.0.4", PROBE_TCP, P_CLOSED),
+		/* Four targets: the same port, other timeouts. */
+		EP("r1", "127.0.0.1", PROBE_TCP, P_CLOSED, .timeout_ms = 400),
+		EP("r2", "127.0.0.1", PROBE_TCP, P_CLOSED, .timeout_ms = 401),
+		EP("r3", "127.0.0.1", PROBE_TCP, P_CLOSED, .timeout_ms = 402),
+		EP("r4", "127.0.0.1", PROBE_TCP, P_CLOSED, .timeout_ms = 403),
 	};
 	struct model *m = model_build(defs, 4);
 	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
@@ -597,6 +598,9 @@ static void test_coalesce(void)
 
 	for (size_t i = 0; i < m->svcs[0].neps; i++)
 		m->svcs[0].eps[i].probe.jitter_ms = 0;
+	/* Targets copy the settings: make them again. */
+	if (model_targets_build(m) < 0)
+		abort();
 	changes = 0;
 	ok(pm && sync_model(pm, m) == 0, "coalesce: manager up");
 	ok(run_until(all_decided, &d, 2000), "coalesce: all decided");
