@@ -109,11 +109,12 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 }
 
 /* The final table, in the snapshot's arena, sized for at most half
- * full so that misses (NXDOMAIN floods) stop after short probes. */
+ * full so that misses (NXDOMAIN floods) stop after short probes, with a
+ * quarter more for names that patches add before the next full build. */
 static int table_final(struct build *b)
 {
 	uint32_t size = 16;
-	while (size < 2 * b->nnodes)
+	while (size < 2 * b->nnodes + b->nnodes / 2 + 8)
 		size <<= 1;
 	struct snap_node **t = snap_alloc(b->a, size * sizeof(*t));
 	if (!t)

@@ -460,6 +460,83 @@ static void test_patch(void)
 	is_int(snap->narenas, 1, "a full rebuild compacts to one arena");
 }
 
+/* Append a copy of www as a new name, with its targets, as a Kubernetes
+ * change merged in place does. */
+static size_t append_service(const char *name)
+{
+	struct model_service *v = realloc(model->svcs, (model->nsvcs + 1) *
+					  sizeof(*v));
+	if (!v)
+		abort();
+	model->svcs = v;
+	size_t n = model->nsvcs;
+	if (model_service_copy(&v[n], svc("www")) < 0)
+		abort();
+	free(v[n].name);
+	v[n].name = strdup(name);
+	model->nsvcs++;
+	if (model_targets_add(model, (uint32_t)n, NULL) < 0)
+		abort();
+	return n;
+}
+
+/* New names patch the snapshot too: a copied name table gets them and
+ * their empty non-terminals; the previous snapshot is left as it was. */
+static void test_patch_add(void)
+{
+	char err[256];
+	struct snap *base = snap, *p1, *p2;
+	struct compile_view v;
+
+	append_service("added.deeper.z.test.");
+	v = view();
+	p1 = compile_patch(base, model, &v, NULL, 0, 20, err, sizeof(err));
+	if (!ok(p1 != NULL, "a new name patches the snapshot")) {
+		printf("# %s\n", err);
+		return;
+	}
+	ok(p1->table != base->table && p1->nnodes == base->nnodes + 2,
+	   "...into a copied name table, with its empty non-terminal");
+	snap = p1;
+	ldns_pkt *p = ask("Added.Deeper.z.test", DNS_T_A, NULL);
+	is_int(p ? ldns_pkt_ancount(p) : 0, 3, "the new name answers");
+	ldns_pkt_free(p);
+	p = ask("deeper.z.test", DNS_T_A, NULL);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR &&
+	   ldns_pkt_ancount(p) == 0, "its parent is an empty non-terminal");
+	ldns_pkt_free(p);
+	p = ask("www.z.test", DNS_T_A, NULL);
+	is_int(p ? ldns_pkt_ancount(p) : 0, 3, "old names still answer");
+	ldns_pkt_free(p);
+	snap = base;
+	p = ask("added.deeper.z.test", DNS_T_A, NULL);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN,
+	   "the previous snapshot is untouched");
+	ldns_pkt_free(p);
+
+	/* The empty non-terminal becomes a service: its node is copied,
+	 * not written where the previous snapshot shares it. */
+	append_service("deeper.z.test.");
+	v = view();
+	p2 = compile_patch(p1, model, &v, NULL, 0, 21, err, sizeof(err));
+	ok(p2 && p2->nnodes == p1->nnodes, "a name that existed is not added twice");
+	snap = p2;
+	p = ask("deeper.z.test", DNS_T_A, NULL);
+	is_int(p ? ldns_pkt_ancount(p) : 0, 3, "the former non-terminal answers");
+	ldns_pkt_free(p);
+	snap = p1;
+	p = ask("deeper.z.test", DNS_T_A, NULL);
+	ok(p && ldns_pkt_ancount(p) == 0, "...and is still empty in the old one");
+	ldns_pkt_free(p);
+	snap_free(base);
+	snap_free(p1);
+	snap = p2;
+	recompile();
+	p = ask("added.deeper.z.test", DNS_T_A, NULL);
+	is_int(p ? ldns_pkt_ancount(p) : 0, 3, "a full build keeps appended names");
+	ldns_pkt_free(p);
+}
+
 static void test_truncation(void)
 {
 	char extra[4096];
@@ -663,6 +740,7 @@ int main(void)
 	test_policies();
 	test_all_down();
 	test_patch();
+	test_patch_add();
 	test_truncation();
 	test_referral();
 	model_free(model);
