@@ -91,7 +91,7 @@ yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *n,
 		     const char *key);
 yaml_node_t *cfg_require(struct cfg_ctx *c, const yaml_node_t *n,
 			 const char *path, const char *key);
-int cfg_parse_u64(const char *s, uint64_t *v);
+const char *cfg_plain(const yaml_node_t *n);
 int cfg_opt_u32(struct cfg_ctx *c, const yaml_node_t *map,
 		const char *path, const char *key, uint32_t lo,
 		uint32_t hi, uint32_t *out);

@@ -18,6 +18,7 @@
 
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
+#include "lib/parse.h"
 
 /* ---- probes ---- */
 
@@ -32,9 +33,9 @@ static int cfg_status_one(const char *s, struct probe_status_range *r)
 			return -1;
 		memcpy(lo, s, (size_t)(dash - s));
 		lo[dash - s] = '\0';
-		if (cfg_parse_u64(lo, &a) || cfg_parse_u64(dash + 1, &b))
+		if (parse_u64(lo, &a) || parse_u64(dash + 1, &b))
 			return -1;
-	} else if (cfg_parse_u64(s, &a)) {
+	} else if (parse_u64(s, &a)) {
 		return -1;
 	} else {
 		b = a;

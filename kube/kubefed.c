@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/cfg.h"
 #include "kube/client.h"
 #include "kube/kubefed.h"
+#include "lib/parse.h"
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */
@@ -357,7 +357,7 @@ static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
 		}
 	}
 	if ((v = kf_ann(ann, "probe-interval"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
+		if (!parse_duration_ms(v, &x) && x >= 1 &&
 		    x <= UINT32_MAX) {
 			ps->interval_ms = (uint32_t)x;
 			ps->set |= PS_INTERVAL;
@@ -367,7 +367,7 @@ static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
 		}
 	}
 	if ((v = kf_ann(ann, "probe-timeout"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
+		if (!parse_duration_ms(v, &x) && x >= 1 &&
 		    x <= UINT32_MAX) {
 			ps->timeout_ms = (uint32_t)x;
 			ps->set |= PS_TIMEOUT;
@@ -432,7 +432,7 @@ static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
 		}
 	}
 	if ((v = kf_ann(ann, "ttl"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x % 1000 == 0 &&
+		if (!parse_duration_ms(v, &x) && x % 1000 == 0 &&
 		    x / 1000 <= KF_TTL_MAX) {
 			a->ttl = (uint32_t)(x / 1000);
 			a->has_ttl = true;
