@@ -475,7 +475,7 @@ static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 	if ((l = cfg_get(c, n, "listen")))
 		cfg_listen_one(c, l, "control.listen", 8053, &ctl->listen);
 	if (cfg_opt_str(c, n, "control", "token", &ctl->token) == 1 &&
-	    cfg_has_ctl(ctl->token, false))
+	    parse_has_ctl(ctl->token, false))
 		cfg_error(c, cfg_get(c, n, "token"), "control.token: spaces "
 			  "or control characters");
 	/* Admin actions and reloads are not for the whole network to take:

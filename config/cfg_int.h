@@ -84,7 +84,6 @@ void *cfg_seq_array(struct cfg_ctx *c, const yaml_node_t *n,
 		    size_t *len);
 const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
 			 const char *path);
-bool cfg_has_ctl(const char *s, bool space_ok);
 bool cfg_map_check(struct cfg_ctx *c, const yaml_node_t *n,
 		   const char *path, const char *const *known);
 yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *n,

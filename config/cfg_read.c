@@ -215,14 +215,6 @@ const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
 	return s;
 }
 
-bool cfg_has_ctl(const char *s, bool space_ok)
-{
-	for (; *s; s++)
-		if (iscntrl((unsigned char)*s) || (!space_ok && *s == ' '))
-			return true;
-	return false;
-}
-
 /* ---- mappings ---- */
 
 /*

@@ -104,7 +104,7 @@ static void cfg_headers(struct cfg_ctx *c, const yaml_node_t *n,
 		if (!(s = cfg_want_str(c, it, p)))
 			continue;
 		colon = strchr(s, ':');
-		if (!colon || colon == s || cfg_has_ctl(s, true) ||
+		if (!colon || colon == s || parse_has_ctl(s, true) ||
 		    memchr(s, ' ', (size_t)(colon - s))) {
 			cfg_error(c, it, "%s: bad header '%s' (\"Name: "
 				  "value\")", p, s);
@@ -130,7 +130,7 @@ static void cfg_probe_word(struct cfg_ctx *c, const yaml_node_t *n,
 	if (rc != 1)
 		return;
 	cfg_path(p, path, key);
-	if (cfg_has_ctl(*out, false)) {
+	if (parse_has_ctl(*out, false)) {
 		cfg_error(c, cfg_get(c, n, key), "%s: spaces or control "
 			  "characters in '%s'", p, *out);
 		return;

@@ -1,6 +1,7 @@
 /* parse.c -- see parse.h. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,14 @@ int parse_duration_ms(const char *s, uint64_t *ms)
 	}
 	*ms = total;
 	return 0;
+}
+
+bool parse_has_ctl(const char *s, bool space_ok)
+{
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s) || (!space_ok && *s == ' '))
+			return true;
+	return false;
 }
 
 int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v,

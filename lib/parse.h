@@ -25,6 +25,9 @@ int parse_u64(const char *s, uint64_t *v);
  * is seconds) in milliseconds.  Returns 0 or -1. */
 int parse_duration_ms(const char *s, uint64_t *ms);
 
+/* Does s hold a control character (or a space, unless space_ok)? */
+bool parse_has_ctl(const char *s, bool space_ok);
+
 /*
  * s: the text, or NULL when the value there is of another kind (a quoted
  * or null YAML scalar where a number or boolean belongs); the message
