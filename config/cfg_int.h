@@ -24,10 +24,13 @@
 struct cfg_probe_src {
 	struct probe_spec ps;
 	char path[CFG_PATH];
-	const yaml_node_t *node, *type_node, *timeout_node, *interval_node;
-	const yaml_node_t *jitter_node;
+	const yaml_node_t *node;
+	const yaml_node_t *where[PROBE_SPEC_NFIELDS]; /* each setting's value */
 	bool reported; /* a combined-spec error was already blamed here */
 };
+
+/* Where layer src wrote the setting of bit (a PS_* bit), or NULL. */
+#define CFG_WHERE(src, bit) ((src)->where[__builtin_ctz(bit)])
 
 /* An error line held back so that all of them go out in file order. */
 struct cfg_msg {

@@ -313,6 +313,18 @@ int probe_spec_parse_item(struct probe_spec *ps,
 	return 0;
 }
 
+int probe_spec_list_check(const struct probe_spec *ps,
+			  const struct probe_spec_field *f, char *err,
+			  size_t errlen)
+{
+	if ((f->flags & PSF_FULL) && !*probe_spec_count(ps, f)) {
+		snprintf(err, errlen, "empty list (omit the key for %s)",
+			 f->dflt_text);
+		return -1;
+	}
+	return 0;
+}
+
 /* "200, 301-302": items between commas, spaces around them ignored (and
  * empty ones skipped, as strtok did). */
 static int probe_spec_parse_list(struct probe_spec *ps,
@@ -341,12 +353,7 @@ static int probe_spec_parse_list(struct probe_spec *ps,
 		if ((rc = probe_spec_parse_item(ps, f, item, err, errlen)))
 			return rc;
 	}
-	if ((f->flags & PSF_FULL) && !*probe_spec_count(ps, f)) {
-		snprintf(err, errlen, "empty list (omit the key for %s)",
-			 f->dflt_text);
-		return -1;
-	}
-	return 0;
+	return probe_spec_list_check(ps, f, err, errlen);
 }
 
 /* Text s into field f of a zeroed spec. */

@@ -136,6 +136,12 @@ int probe_spec_parse_item(struct probe_spec *ps,
 			  const struct probe_spec_field *f, const char *s,
 			  char *err, size_t errlen);
 
+/* Whether list setting f of ps may hold what it holds: 0, or -1 with a
+ * message when it is empty and may not be. */
+int probe_spec_list_check(const struct probe_spec *ps,
+			  const struct probe_spec_field *f, char *err,
+			  size_t errlen);
+
 /* The value of an enum, uint, ms or bool setting, and setting it (the
  * bit is left alone). */
 uint64_t probe_spec_num(const struct probe_spec *ps,
