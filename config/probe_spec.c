@@ -250,14 +250,14 @@ static int probe_spec_str_ok(const struct probe_spec_field *f, const char *s,
 	int i;
 
 	*val = s;
-	if (!*s) {
-		snprintf(err, errlen, "empty string");
-		return -1;
-	}
 	if (f->names) {
 		if (parse_enum(s, f->names, f->what, &i, err, errlen) < 0)
 			return -1;
 		*val = f->names[i];
+	}
+	if (!*s) {
+		snprintf(err, errlen, "empty string");
+		return -1;
 	}
 	if ((f->flags & PSF_WORD) && parse_has_ctl(s, false)) {
 		snprintf(err, errlen, "spaces or control characters in '%s'", s);
