@@ -137,8 +137,8 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 		b->reported = true;
 		cfg_error(c, CFG_WHERE(b, PS_TIMEOUT) ?
 			  CFG_WHERE(b, PS_TIMEOUT) : CFG_WHERE(b, PS_INTERVAL),
-			  "%s: probe timeout (%ums) must not "
-			  "exceed the interval (%ums)", b->path, ps->timeout_ms,
+			  "%s: probe timeout (%ums) must not exceed the "
+			  "interval (%ums)", b->path, ps->timeout_ms,
 			  ps->interval_ms);
 	}
 	if (ps->type != PROBE_NONE && ps->jitter_ms > ps->interval_ms &&
@@ -147,15 +147,15 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 		b->reported = true;
 		cfg_error(c, CFG_WHERE(b, PS_JITTER) ?
 			  CFG_WHERE(b, PS_JITTER) : CFG_WHERE(b, PS_INTERVAL),
-			  "%s: probe jitter (%ums) must not "
-			  "exceed the interval (%ums)", b->path, ps->jitter_ms,
+			  "%s: probe jitter (%ums) must not exceed the "
+			  "interval (%ums)", b->path, ps->jitter_ms,
 			  ps->interval_ms);
 	}
 	if (need_port && ps->type == PROBE_TCP && !ps->port &&
 	    (b = cfg_probe_blame(layers, n, PS_TYPE)) && !b->reported) {
 		b->reported = true;
-		cfg_error(c, CFG_WHERE(b, PS_TYPE), "%s: probe type tcp needs a port",
-			  b->path);
+		cfg_error(c, CFG_WHERE(b, PS_TYPE), "%s: probe type tcp needs "
+			  "a port", b->path);
 	}
 }
 
