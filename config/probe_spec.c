@@ -85,10 +85,31 @@ const struct probe_spec_field *probe_spec_field(const char *key)
 
 /* ---- access by row ---- */
 
-void *probe_spec_slot(const struct probe_spec *ps,
-		      const struct probe_spec_field *f)
+static void *probe_spec_slot(const struct probe_spec *ps,
+			     const struct probe_spec_field *f)
 {
 	return (char *)ps + f->off;
+}
+
+char **probe_spec_str(const struct probe_spec *ps,
+		      const struct probe_spec_field *f)
+{
+	assert(f->kind == PSK_STR);
+	return probe_spec_slot(ps, f);
+}
+
+struct probe_status_range **probe_spec_status(const struct probe_spec *ps,
+					      const struct probe_spec_field *f)
+{
+	assert(f->kind == PSK_STATUS);
+	return probe_spec_slot(ps, f);
+}
+
+char ***probe_spec_headers(const struct probe_spec *ps,
+			   const struct probe_spec_field *f)
+{
+	assert(f->kind == PSK_HEADERS);
+	return probe_spec_slot(ps, f);
 }
 
 size_t *probe_spec_count(const struct probe_spec *ps,
@@ -142,54 +163,68 @@ static bool probe_spec_owned(const struct probe_spec_field *f)
 static void probe_spec_field_free(struct probe_spec *ps,
 				  const struct probe_spec_field *f)
 {
-	void **slot = probe_spec_slot(ps, f);
-
-	if (!probe_spec_owned(f))
+	switch (f->kind) {
+	case PSK_STR:
+		free(*probe_spec_str(ps, f));
+		*probe_spec_str(ps, f) = NULL;
 		return;
-	if (f->kind == PSK_HEADERS) {
-		char **h = *slot;
+	case PSK_STATUS:
+		free(*probe_spec_status(ps, f));
+		*probe_spec_status(ps, f) = NULL;
+		break;
+	case PSK_HEADERS:
 		for (size_t i = 0; i < *probe_spec_count(ps, f); i++)
-			free(h[i]);
+			free((*probe_spec_headers(ps, f))[i]);
+		free(*probe_spec_headers(ps, f));
+		*probe_spec_headers(ps, f) = NULL;
+		break;
+	default:
+		return;
 	}
-	free(*slot);
-	*slot = NULL;
-	if (f->kind != PSK_STR)
-		*probe_spec_count(ps, f) = 0;
+	*probe_spec_count(ps, f) = 0;
 }
 
-/* Field f of src into dst, where dst holds nothing of its own. */
+/* Field f of src into dst, where dst holds nothing of its own.  On
+ * failure dst may hold part of it: the caller clears dst. */
 static int probe_spec_field_dup(struct probe_spec *dst,
 				const struct probe_spec *src,
 				const struct probe_spec_field *f)
 {
-	void *const *from = probe_spec_slot(src, f);
-	void **to = probe_spec_slot(dst, f);
-	size_t n;
+	size_t n = 0;
 
-	if (!probe_spec_owned(f)) {
-		memcpy(to, from, f->size);
-		return 0;
-	}
-	if (f->kind == PSK_STR)
-		return !*from || (*to = strdup(*from)) ? 0 : -1;
-	n = *probe_spec_count(src, f);
-	if (!n)
-		return 0;
-	if (f->kind == PSK_STATUS) {
-		if (!(*to = malloc(n * sizeof(struct probe_status_range))))
+	switch (f->kind) {
+	case PSK_STR:
+		return !*probe_spec_str(src, f) || (*probe_spec_str(dst, f) =
+			strdup(*probe_spec_str(src, f))) ? 0 : -1;
+	case PSK_STATUS:
+		n = *probe_spec_count(src, f);
+		if (n && !(*probe_spec_status(dst, f) = malloc(n *
+			   sizeof(struct probe_status_range))))
 			return -1;
-		memcpy(*to, *from, n * sizeof(struct probe_status_range));
+		if (n)
+			memcpy(*probe_spec_status(dst, f),
+			       *probe_spec_status(src, f),
+			       n * sizeof(struct probe_status_range));
 		*probe_spec_count(dst, f) = n;
 		return 0;
+	case PSK_HEADERS:
+		n = *probe_spec_count(src, f);
+		if (n && !(*probe_spec_headers(dst, f) = calloc(n,
+			   sizeof(char *))))
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			char *h = strdup((*probe_spec_headers(src, f))[i]);
+			if (!h)
+				return -1;
+			(*probe_spec_headers(dst, f))[i] = h;
+			(*probe_spec_count(dst, f))++;
+		}
+		return 0;
+	default:
+		memcpy(probe_spec_slot(dst, f), probe_spec_slot(src, f),
+		       f->size);
+		return 0;
 	}
-	if (!(*to = calloc(n, sizeof(char *))))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!(((char **)*to)[i] = strdup(((char *const *)*from)[i])))
-			return -1; /* the caller clears dst, the copies too */
-		(*probe_spec_count(dst, f))++;
-	}
-	return 0;
 }
 
 /* Field f moves from src to dst; what dst had is freed. */
@@ -260,7 +295,8 @@ static int probe_spec_str_ok(const struct probe_spec_field *f, const char *s,
 		return -1;
 	}
 	if ((f->flags & PSF_WORD) && parse_has_ctl(s, false)) {
-		snprintf(err, errlen, "spaces or control characters in '%s'", s);
+		snprintf(err, errlen, "spaces or control characters in '%s'",
+			 s);
 		return -1;
 	}
 	if ((f->flags & PSF_SLASH) && s[0] != '/') {
@@ -274,41 +310,39 @@ int probe_spec_parse_item(struct probe_spec *ps,
 			  const struct probe_spec_field *f, const char *s,
 			  char *err, size_t errlen)
 {
-	void **slot = probe_spec_slot(ps, f);
 	size_t *n = probe_spec_count(ps, f);
-	struct probe_status_range r;
-	char *h = NULL;
-	void *grown;
+	struct probe_status_range r, *rs;
+	char *h, **hs;
 
 	if (!s) {
 		snprintf(err, errlen, "expected a string");
 		return -1;
 	}
-	if (f->kind == PSK_STATUS && probe_spec_status_one(s, &r) < 0) {
-		snprintf(err, errlen, "bad status '%s' (a code 100-599 or a "
-			 "range like 200-399)", s);
-		return -1;
-	}
-	if (f->kind == PSK_HEADERS) {
+	if (f->kind == PSK_STATUS) {
+		if (probe_spec_status_one(s, &r) < 0) {
+			snprintf(err, errlen, "bad status '%s' (a code 100-599 "
+				 "or a range like 200-399)", s);
+			return -1;
+		}
+		rs = realloc(*probe_spec_status(ps, f), (*n + 1) * sizeof(r));
+		if (!rs)
+			return -2;
+		rs[(*n)++] = r;
+		*probe_spec_status(ps, f) = rs;
+	} else {
 		if (!probe_spec_header_ok(s)) {
 			snprintf(err, errlen, "bad header '%s' (\"Name: "
 				 "value\")", s);
 			return -1;
 		}
-		if (!(h = strdup(s)))
+		hs = realloc(*probe_spec_headers(ps, f), (*n + 1) * sizeof(h));
+		if (!hs)
 			return -2;
+		*probe_spec_headers(ps, f) = hs;
+		if (!(hs[*n] = strdup(s)))
+			return -2;
+		(*n)++;
 	}
-	if (!(grown = realloc(*slot, (*n + 1) * (f->kind == PSK_STATUS ?
-						 sizeof(r) : sizeof(h))))) {
-		free(h);
-		return -2;
-	}
-	*slot = grown;
-	if (f->kind == PSK_STATUS)
-		((struct probe_status_range *)grown)[*n] = r;
-	else
-		((char **)grown)[*n] = h;
-	(*n)++;
 	ps->set |= f->bit;
 	return 0;
 }
@@ -365,6 +399,10 @@ static int probe_spec_parse_into(struct probe_spec *ps,
 	bool b;
 	int i;
 
+	if (!s && probe_spec_owned(f)) {
+		snprintf(err, errlen, "expected a string");
+		return -1;
+	}
 	switch (f->kind) {
 	case PSK_ENUM:
 		if (parse_enum(s, f->names, f->what, &i, err, errlen) < 0)
@@ -386,21 +424,13 @@ static int probe_spec_parse_into(struct probe_spec *ps,
 		break;
 	case PSK_STR: {
 		const char *val;
-		if (!s) {
-			snprintf(err, errlen, "expected a string");
-			return -1;
-		}
 		if (probe_spec_str_ok(f, s, &val, err, errlen) < 0)
 			return -1;
-		if (!(*(char **)probe_spec_slot(ps, f) = strdup(val)))
+		if (!(*probe_spec_str(ps, f) = strdup(val)))
 			return -2;
 		return 0;
 	}
 	default:
-		if (!s) {
-			snprintf(err, errlen, "expected a string");
-			return -1;
-		}
 		return probe_spec_parse_list(ps, f, s, err, errlen);
 	}
 	probe_spec_set_num(ps, f, v);
@@ -483,7 +513,6 @@ int probe_spec_finish(struct probe_spec *dst)
 
 	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
 		const struct probe_spec_field *f = &probe_spec_fields[i];
-		const char *const *s = probe_spec_slot(dst, f);
 		uint32_t set = dst->set;
 		int rc;
 
@@ -493,7 +522,8 @@ int probe_spec_finish(struct probe_spec *dst)
 			probe_spec_set_num(dst, f, f->dflt);
 			continue;
 		}
-		if (f->kind == PSK_STR && *s && !strcmp(*s, f->dflt_text))
+		if (f->kind == PSK_STR && *probe_spec_str(dst, f) &&
+		    !strcmp(*probe_spec_str(dst, f), f->dflt_text))
 			continue;
 		rc = probe_spec_parse(dst, f, f->dflt_text, err, sizeof(err));
 		assert(rc != -1 && "a built-in default parses");
@@ -518,31 +548,32 @@ static int probe_spec_strcmp(const char *a, const char *b)
 
 #define PS_CMP(a, b) (((a) > (b)) - ((a) < (b)))
 
+/* Lists: item by item, then the shorter first. */
 static int probe_spec_field_cmp(const struct probe_spec *a,
 				const struct probe_spec *b,
 				const struct probe_spec_field *f)
 {
-	const void *sa = probe_spec_slot(a, f), *sb = probe_spec_slot(b, f);
 	size_t na, nb;
 	int c = 0;
 
 	if (!probe_spec_owned(f))
 		return PS_CMP(probe_spec_num(a, f), probe_spec_num(b, f));
 	if (f->kind == PSK_STR)
-		return probe_spec_strcmp(*(char *const *)sa, *(char *const *)sb);
+		return probe_spec_strcmp(*probe_spec_str(a, f),
+					 *probe_spec_str(b, f));
 	na = *probe_spec_count(a, f);
 	nb = *probe_spec_count(b, f);
 	for (size_t i = 0; !c && i < na && i < nb; i++) {
 		if (f->kind == PSK_STATUS) {
 			const struct probe_status_range *x =
-				*(struct probe_status_range *const *)sa;
+				&(*probe_spec_status(a, f))[i];
 			const struct probe_status_range *y =
-				*(struct probe_status_range *const *)sb;
-			c = x[i].lo != y[i].lo ? PS_CMP(x[i].lo, y[i].lo) :
-			    PS_CMP(x[i].hi, y[i].hi);
+				&(*probe_spec_status(b, f))[i];
+			c = x->lo != y->lo ? PS_CMP(x->lo, y->lo) :
+			    PS_CMP(x->hi, y->hi);
 		} else {
-			c = strcmp((*(char **const *)sa)[i],
-				   (*(char **const *)sb)[i]);
+			c = strcmp((*probe_spec_headers(a, f))[i],
+				   (*probe_spec_headers(b, f))[i]);
 		}
 	}
 	return c ? c : PS_CMP(na, nb);
@@ -596,7 +627,6 @@ uint64_t probe_spec_hash(const struct probe_spec *ps)
 
 	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
 		const struct probe_spec_field *f = &probe_spec_fields[i];
-		const void *slot = probe_spec_slot(ps, f);
 		size_t n;
 
 		if (!probe_spec_owned(f)) {
@@ -604,7 +634,7 @@ uint64_t probe_spec_hash(const struct probe_spec *ps)
 			continue;
 		}
 		if (f->kind == PSK_STR) {
-			h = probe_spec_mix_str(h, *(char *const *)slot);
+			h = probe_spec_mix_str(h, *probe_spec_str(ps, f));
 			continue;
 		}
 		n = *probe_spec_count(ps, f);
@@ -612,12 +642,12 @@ uint64_t probe_spec_hash(const struct probe_spec *ps)
 		for (size_t j = 0; j < n; j++) {
 			if (f->kind == PSK_STATUS) {
 				const struct probe_status_range *r =
-					*(struct probe_status_range *const *)slot;
-				h = probe_spec_mix_u64(h, (uint64_t)r[j].lo << 16 |
-						       r[j].hi);
+					&(*probe_spec_status(ps, f))[j];
+				h = probe_spec_mix_u64(h, (uint64_t)r->lo << 16 |
+						       r->hi);
 			} else {
 				h = probe_spec_mix_str(h,
-					(*(char **const *)slot)[j]);
+					(*probe_spec_headers(ps, f))[j]);
 			}
 		}
 	}

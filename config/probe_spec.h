@@ -149,10 +149,14 @@ uint64_t probe_spec_num(const struct probe_spec *ps,
 void probe_spec_set_num(struct probe_spec *ps,
 			const struct probe_spec_field *f, uint64_t v);
 
-/* Where a str or list setting is stored: a char **, a
- * struct probe_status_range ** or a char ***; and a list's count. */
-void *probe_spec_slot(const struct probe_spec *ps,
+/* Where a str, status or headers setting is stored, and a list's
+ * count (asserting the row's kind). */
+char **probe_spec_str(const struct probe_spec *ps,
 		      const struct probe_spec_field *f);
+struct probe_status_range **probe_spec_status(const struct probe_spec *ps,
+					      const struct probe_spec_field *f);
+char ***probe_spec_headers(const struct probe_spec *ps,
+			   const struct probe_spec_field *f);
 size_t *probe_spec_count(const struct probe_spec *ps,
 			 const struct probe_spec_field *f);
 

@@ -42,9 +42,6 @@ static void cache_set_str(json_t *o, const char *k, const char *s, bool *ok)
 static json_t *cache_probe_field(const struct probe_spec *ps,
 				 const struct probe_spec_field *f)
 {
-	const void *slot = probe_spec_slot(ps, f);
-	size_t n = f->kind == PSK_STATUS || f->kind == PSK_HEADERS ?
-		   *probe_spec_count(ps, f) : 0;
 	json_t *a;
 
 	switch (f->kind) {
@@ -56,19 +53,18 @@ static json_t *cache_probe_field(const struct probe_spec *ps,
 	case PSK_BOOL:
 		return json_boolean(probe_spec_num(ps, f));
 	case PSK_STR:
-		return json_string(*(char *const *)slot);
+		return json_string(*probe_spec_str(ps, f));
 	case PSK_STATUS:
 	case PSK_HEADERS:
 		break;
 	}
 	if (!(a = json_array()))
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct probe_status_range *r =
-			*(struct probe_status_range *const *)slot;
-		json_t *v = f->kind == PSK_STATUS ?
-			    json_pack("[ii]", r[i].lo, r[i].hi) :
-			    json_string((*(char **const *)slot)[i]);
+	for (size_t i = 0; i < *probe_spec_count(ps, f); i++) {
+		json_t *v = f->kind == PSK_HEADERS ?
+			json_string((*probe_spec_headers(ps, f))[i]) :
+			json_pack("[ii]", (*probe_spec_status(ps, f))[i].lo,
+				  (*probe_spec_status(ps, f))[i].hi);
 		if (json_array_append_new(a, v) < 0) {
 			json_decref(a);
 			return NULL;
@@ -86,8 +82,7 @@ json_t *kube_cache_probe_json(const struct probe_spec *ps)
 	for (size_t i = 0; ok && i < PROBE_SPEC_NFIELDS; i++) {
 		const struct probe_spec_field *f = &probe_spec_fields[i];
 		/* An unset string is left out, as null would be read. */
-		if (f->kind == PSK_STR &&
-		    !*(char *const *)probe_spec_slot(ps, f))
+		if (f->kind == PSK_STR && !*probe_spec_str(ps, f))
 			continue;
 		cache_set(o, f->cache_key, cache_probe_field(ps, f), &ok);
 	}
@@ -319,8 +314,8 @@ static int cache_read_field(const json_t *v, const struct probe_spec_field *f,
 	case PSK_STR:
 		if (!json_is_string(v))
 			return -1;
-		return (*(char **)probe_spec_slot(ps, f) =
-			strdup(json_string_value(v))) ? 0 : -1;
+		*probe_spec_str(ps, f) = strdup(json_string_value(v));
+		return *probe_spec_str(ps, f) ? 0 : -1;
 	case PSK_STATUS:
 	case PSK_HEADERS:
 		break;
@@ -387,7 +382,8 @@ static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 	    !ep->name || !json_array_size(a) ||
 	    cache_u32(o, "weight", &ep->weight) < 0 ||
 	    cache_u32(o, "priority", &ep->priority) < 0 ||
-	    (admin = cache_enum(json_object_get(o, "admin"), cache_admin, 0)) < 0)
+	    (admin = cache_enum(json_object_get(o, "admin"), cache_admin,
+				0)) < 0)
 		return -1;
 	ep->admin = (uint8_t)admin;
 	if (!(ep->addrs = calloc(json_array_size(a), sizeof(*ep->addrs))))

@@ -138,8 +138,8 @@ static void test_round_trip(struct probe_spec *resolved)
 		ok(probe_spec_cmp(y, &dflt) != 0, what);
 
 		j = kube_cache_probe_json(y);
-		snprintf(what, sizeof(what), "%s: cache JSON and back is equal, "
-			 "same set bits, same hash", f->key);
+		snprintf(what, sizeof(what), "%s: cache JSON and back is "
+			 "equal, same set bits, same hash", f->key);
 		ok(j && kube_cache_probe_read(j, &back) == 0 &&
 		   probe_spec_equal(y, &back) && y->set == back.set &&
 		   probe_spec_hash(y) == probe_spec_hash(&back), what);
@@ -170,8 +170,7 @@ static void test_defaults(void)
 		if (!(f->flags & PSF_DFLT))
 			continue;
 		if (f->kind == PSK_STR)
-			good &= !strcmp(*(char **)probe_spec_slot(&ps, f),
-					f->dflt_text);
+			good &= !strcmp(*probe_spec_str(&ps, f), f->dflt_text);
 		else if (f->kind != PSK_STATUS)
 			good &= probe_spec_num(&ps, f) == f->dflt;
 	}
@@ -247,7 +246,8 @@ static void test_order(const struct probe_spec *resolved)
 		for (size_t b = 0; b < n; b++) {
 			int c = probe_spec_cmp(&all[a], &all[b]);
 			agree &= (c == 0) == probe_spec_equal(&all[a], &all[b]);
-			anti &= sgn(c) == -sgn(probe_spec_cmp(&all[b], &all[a]));
+			anti &= sgn(c) ==
+				-sgn(probe_spec_cmp(&all[b], &all[a]));
 			hashes &= c != 0 || probe_spec_hash(&all[a]) ==
 					    probe_spec_hash(&all[b]);
 			if (b < a && probe_spec_hash(&all[a]) ==
@@ -323,15 +323,15 @@ static void test_ranges(void)
 				 (unsigned long long)f->hi, u);
 			snprintf(what, sizeof(what), "%s %s: out of range, "
 				 "spec untouched", f->key, v);
-			ok(probe_spec_parse(&ps, f, v, err, sizeof(err)) == -1 &&
-			   !strcmp(err, want) && ps.set == 0, what);
+			ok(probe_spec_parse(&ps, f, v, err, sizeof(err)) ==
+			   -1 && !strcmp(err, want) && ps.set == 0, what);
 
 			snprintf(yaml, sizeof(yaml), ZONE "probe-defaults:\n"
 				 "  %s: %s\n", f->key, v);
 			snprintf(line, sizeof(line), "t.yaml:6:%zu: "
 				 "probe-defaults.%s: %s", col, f->key, want);
-			snprintf(what, sizeof(what), "%s %s: one YAML error, at "
-				 "its line:column", f->key, v);
+			snprintf(what, sizeof(what), "%s %s: one YAML error, "
+				 "at its line:column", f->key, v);
 			m = load(yaml);
 			if (!ok(!m && nerrs == 1 && !strcmp(errs[0], line),
 				what))
