@@ -18,6 +18,7 @@
 
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
+#include "lib/parse.h"
 
 /* ---- server ---- */
 
@@ -61,7 +62,7 @@ static int cfg_listen_one(struct cfg_ctx *c, const yaml_node_t *n,
 	if (model_addr_parse(&a, host) < 0 ||
 	    (s[0] == '[' && a.family != AF_INET6))
 		goto bad;
-	if (port && (cfg_parse_u64(port, &pn) || pn < 1 || pn > 65535)) {
+	if (port && (parse_u64(port, &pn) || pn < 1 || pn > 65535)) {
 		cfg_error(c, n, "%s: bad port in '%s' (1-65535)", path, s);
 		return -1;
 	}
@@ -474,7 +475,7 @@ static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 	if ((l = cfg_get(c, n, "listen")))
 		cfg_listen_one(c, l, "control.listen", 8053, &ctl->listen);
 	if (cfg_opt_str(c, n, "control", "token", &ctl->token) == 1 &&
-	    cfg_has_ctl(ctl->token, false))
+	    parse_has_ctl(ctl->token, false))
 		cfg_error(c, cfg_get(c, n, "token"), "control.token: spaces "
 			  "or control characters");
 	/* Admin actions and reloads are not for the whole network to take:

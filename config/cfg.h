@@ -25,10 +25,6 @@ struct model *cfg_load(const char *path, cfg_err_fn err, void *arg);
 struct model *cfg_load_string(const char *name, const char *text,
 			      cfg_err_fn err, void *arg);
 
-/* Parse a duration ("500ms", "2s", "1m", "1h", "1d", "1w", bare number =
- * seconds) into milliseconds.  Returns 0 or -1. */
-int cfg_parse_duration_ms(const char *s, uint64_t *ms);
-
 /* The directory part of a path ("." when there is none), as a new
  * string; relative paths in a config or kubeconfig are taken from it. */
 char *cfg_dirname(const char *path);

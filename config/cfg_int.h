@@ -24,10 +24,13 @@
 struct cfg_probe_src {
 	struct probe_spec ps;
 	char path[CFG_PATH];
-	const yaml_node_t *node, *type_node, *timeout_node, *interval_node;
-	const yaml_node_t *jitter_node;
+	const yaml_node_t *node;
+	const yaml_node_t *where[PROBE_SPEC_NFIELDS]; /* each setting's value */
 	bool reported; /* a combined-spec error was already blamed here */
 };
+
+/* Where layer src wrote the setting of bit (a PS_* bit), or NULL. */
+#define CFG_WHERE(src, bit) ((src)->where[__builtin_ctz(bit)])
 
 /* An error line held back so that all of them go out in file order. */
 struct cfg_msg {
@@ -84,14 +87,13 @@ void *cfg_seq_array(struct cfg_ctx *c, const yaml_node_t *n,
 		    size_t *len);
 const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
 			 const char *path);
-bool cfg_has_ctl(const char *s, bool space_ok);
 bool cfg_map_check(struct cfg_ctx *c, const yaml_node_t *n,
 		   const char *path, const char *const *known);
 yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *n,
 		     const char *key);
 yaml_node_t *cfg_require(struct cfg_ctx *c, const yaml_node_t *n,
 			 const char *path, const char *key);
-int cfg_parse_u64(const char *s, uint64_t *v);
+const char *cfg_plain(const yaml_node_t *n);
 int cfg_opt_u32(struct cfg_ctx *c, const yaml_node_t *map,
 		const char *path, const char *key, uint32_t lo,
 		uint32_t hi, uint32_t *out);

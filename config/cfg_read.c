@@ -18,6 +18,7 @@
 
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
+#include "lib/parse.h"
 
 /* ---- errors ---- */
 
@@ -214,14 +215,6 @@ const char *cfg_want_str(struct cfg_ctx *c, const yaml_node_t *n,
 	return s;
 }
 
-bool cfg_has_ctl(const char *s, bool space_ok)
-{
-	for (; *s; s++)
-		if (iscntrl((unsigned char)*s) || (!space_ok && *s == ' '))
-			return true;
-	return false;
-}
-
 /* ---- mappings ---- */
 
 /*
@@ -296,62 +289,12 @@ yaml_node_t *cfg_require(struct cfg_ctx *c, const yaml_node_t *n,
 
 /* ---- scalars ---- */
 
-/* Plain decimal digits only: strtoull would take signs and spaces. */
-int cfg_parse_u64(const char *s, uint64_t *v)
+/* The text of a plain, non-null scalar: YAML's numbers and booleans are
+ * plain, and a quoted "53" is a string (say so rather than guess). */
+const char *cfg_plain(const yaml_node_t *n)
 {
-	uint64_t x = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (__builtin_mul_overflow(x, 10, &x) ||
-		    __builtin_add_overflow(x, (uint64_t)(*s - '0'), &x))
-			return -1;
-	}
-	*v = x;
-	return 0;
-}
-
-int cfg_parse_duration_ms(const char *s, uint64_t *ms)
-{
-	static const struct { const char *unit; uint64_t ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "d", 86400000 }, { "w", 604800000 },
-	};
-	uint64_t total = 0;
-
-	if (!s || !*s)
-		return -1;
-	if (cfg_parse_u64(s, &total) == 0)
-		return __builtin_mul_overflow(total, 1000, ms) ? -1 : 0;
-	/* One or more <number><unit> groups: "1m30s" reads as one expects. */
-	while (*s) {
-		uint64_t x = 0, part;
-		size_t i, ulen = 0;
-
-		if (*s < '0' || *s > '9')
-			return -1;
-		for (; *s >= '0' && *s <= '9'; s++)
-			if (__builtin_mul_overflow(x, 10, &x) ||
-			    __builtin_add_overflow(x, (uint64_t)(*s - '0'), &x))
-				return -1;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			ulen = strlen(units[i].unit);
-			if (!strncmp(s, units[i].unit, ulen) &&
-			    (s[ulen] == '\0' || (s[ulen] >= '0' && s[ulen] <= '9')))
-				break;
-		}
-		if (i == sizeof(units) / sizeof(units[0]))
-			return -1;
-		if (__builtin_mul_overflow(x, units[i].ms, &part) ||
-		    __builtin_add_overflow(total, part, &total))
-			return -1;
-		s += ulen;
-	}
-	*ms = total;
-	return 0;
+	return cfg_text(n) && cfg_is_plain(n) && !cfg_is_null(n) ?
+	       cfg_text(n) : NULL;
 }
 
 /*
@@ -364,32 +307,15 @@ static int cfg_opt_u64(struct cfg_ctx *c, const yaml_node_t *map,
 		       uint64_t hi, uint64_t *out)
 {
 	yaml_node_t *v = cfg_get(c, map, key);
-	char p[CFG_PATH];
-	const char *s;
-	uint64_t x;
-	bool neg;
+	char p[CFG_PATH], err[PARSE_ERRLEN];
 
 	if (!v)
 		return 0;
 	cfg_path(p, path, key);
-	/* A quoted "53" is a string in YAML: say so rather than guess. */
-	if (!cfg_text(v) || !cfg_is_plain(v) || cfg_is_null(v)) {
-		cfg_error(c, v, "%s: expected a number", p);
+	if (parse_uint(cfg_plain(v), lo, hi, out, err, sizeof(err)) < 0) {
+		cfg_error(c, v, "%s: %s", p, err);
 		return -1;
 	}
-	s = cfg_text(v);
-	neg = s[0] == '-' && cfg_parse_u64(s + 1, &x) == 0;
-	if (!neg && cfg_parse_u64(s, &x)) {
-		cfg_error(c, v, "%s: expected a number", p);
-		return -1;
-	}
-	if (neg || x < lo || x > hi) {
-		cfg_error(c, v, "%s: %s is out of range (%llu-%llu)", p,
-			  cfg_text(v), (unsigned long long)lo,
-			  (unsigned long long)hi);
-		return -1;
-	}
-	*out = x;
 	return 1;
 }
 
@@ -408,32 +334,17 @@ int cfg_opt_u32(struct cfg_ctx *c, const yaml_node_t *map,
 int cfg_opt_bool(struct cfg_ctx *c, const yaml_node_t *map,
 		 const char *path, const char *key, bool *out)
 {
-	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes",
-					 "YES", "on", "On", "ON", NULL };
-	static const char *const f[] = { "false", "False", "FALSE", "no", "No",
-					 "NO", "off", "Off", "OFF", NULL };
 	yaml_node_t *v = cfg_get(c, map, key);
-	char p[CFG_PATH];
-	const char *s;
+	char p[CFG_PATH], err[PARSE_ERRLEN];
 
 	if (!v)
 		return 0;
-	s = cfg_text(v);
-	if (s && cfg_is_plain(v)) {
-		for (size_t i = 0; t[i]; i++) {
-			if (!strcmp(s, t[i])) {
-				*out = true;
-				return 1;
-			}
-			if (!strcmp(s, f[i])) {
-				*out = false;
-				return 1;
-			}
-		}
-	}
 	cfg_path(p, path, key);
-	cfg_error(c, v, "%s: expected a boolean (true or false)", p);
-	return -1;
+	if (parse_bool(cfg_plain(v), out, err, sizeof(err)) < 0) {
+		cfg_error(c, v, "%s: %s", p, err);
+		return -1;
+	}
+	return 1;
 }
 
 /* A duration, in ms, within lo..hi. */
@@ -442,8 +353,7 @@ static int cfg_opt_ms(struct cfg_ctx *c, const yaml_node_t *map,
 		      uint64_t hi, uint64_t *out, const yaml_node_t **where)
 {
 	yaml_node_t *v = cfg_get(c, map, key);
-	char p[CFG_PATH];
-	uint64_t ms;
+	char p[CFG_PATH], err[PARSE_ERRLEN];
 	const char *s;
 
 	if (!v)
@@ -453,18 +363,10 @@ static int cfg_opt_ms(struct cfg_ctx *c, const yaml_node_t *map,
 		*where = v;
 	if (!(s = cfg_want_str(c, v, p)))
 		return -1;
-	if (cfg_parse_duration_ms(s, &ms) < 0) {
-		cfg_error(c, v, "%s: bad duration '%s' (a number with a unit: "
-			  "500ms, 2s, 1m, 1h, 1d, 1w; bare numbers are "
-			  "seconds)", p, s);
+	if (parse_ms(s, lo, hi, out, err, sizeof(err)) < 0) {
+		cfg_error(c, v, "%s: %s", p, err);
 		return -1;
 	}
-	if (ms < lo || ms > hi) {
-		cfg_error(c, v, "%s: %s is out of range (%llums-%llums)", p, s,
-			  (unsigned long long)lo, (unsigned long long)hi);
-		return -1;
-	}
-	*out = ms;
 	return 1;
 }
 
@@ -539,7 +441,7 @@ int cfg_opt_enum(struct cfg_ctx *c, const yaml_node_t *map,
 		 const yaml_node_t **where)
 {
 	yaml_node_t *v = cfg_get(c, map, key);
-	char p[CFG_PATH], list[128] = "";
+	char p[CFG_PATH], err[PARSE_ERRLEN];
 	const char *s;
 
 	if (!v)
@@ -549,16 +451,11 @@ int cfg_opt_enum(struct cfg_ctx *c, const yaml_node_t *map,
 		*where = v;
 	if (!(s = cfg_want_str(c, v, p)))
 		return -1;
-	for (int i = 0; names[i]; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 1;
-		}
-		snprintf(list + strlen(list), sizeof(list) - strlen(list),
-			 "%s%s", i ? ", " : "", names[i]);
+	if (parse_enum(s, names, what, out, err, sizeof(err)) < 0) {
+		cfg_error(c, v, "%s: %s", p, err);
+		return -1;
 	}
-	cfg_error(c, v, "%s: unknown %s '%s' (%s)", p, what, s, list);
-	return -1;
+	return 1;
 }
 
 /* A list of addresses.  An empty list is returned as such. */

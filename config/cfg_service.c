@@ -18,196 +18,94 @@
 
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
+#include "lib/parse.h"
 
 /* ---- probes ---- */
 
-static int cfg_status_one(const char *s, struct probe_status_range *r)
+/* A setting's value was read (rc 0) or is reported at n. */
+static void cfg_probe_report(struct cfg_ctx *c, const yaml_node_t *n,
+			     const char *path, int rc, const char *err)
 {
-	const char *dash = strchr(s, '-');
-	char lo[8];
-	uint64_t a, b;
-
-	if (dash) {
-		if ((size_t)(dash - s) >= sizeof(lo))
-			return -1;
-		memcpy(lo, s, (size_t)(dash - s));
-		lo[dash - s] = '\0';
-		if (cfg_parse_u64(lo, &a) || cfg_parse_u64(dash + 1, &b))
-			return -1;
-	} else if (cfg_parse_u64(s, &a)) {
-		return -1;
-	} else {
-		b = a;
-	}
-	if (a < 100 || b > 599 || a > b)
-		return -1;
-	r->lo = (uint16_t)a;
-	r->hi = (uint16_t)b;
-	return 0;
+	if (rc == -2)
+		cfg_oom(c, n);
+	else if (rc < 0)
+		cfg_error(c, n, "%s: %s", path, err);
 }
 
-/* expect-status: a list of codes and ranges (a single one may stand
- * alone, as "expect-status: 200"). */
-static void cfg_status(struct cfg_ctx *c, const yaml_node_t *n,
-		       const char *path, struct probe_spec *ps)
+/* A list setting: a YAML list, or (PSF_ONE) a single item alone, as in
+ * "expect-status: 200".  An empty list is a value too: no headers. */
+static void cfg_probe_list(struct cfg_ctx *c, const yaml_node_t *n,
+			   const char *path, const struct probe_spec_field *f,
+			   struct probe_spec *ps)
 {
-	size_t len = n->type == YAML_SEQUENCE_NODE ? cfg_seq_len(n) : 1;
-	bool bad = false;
+	bool seq = n->type == YAML_SEQUENCE_NODE;
+	size_t len = seq ? cfg_seq_len(n) : 1;
+	char err[PARSE_ERRLEN];
 
-	if (n->type == YAML_MAPPING_NODE) {
+	if (!seq && (n->type == YAML_MAPPING_NODE || !(f->flags & PSF_ONE))) {
 		cfg_error(c, n, "%s: expected a list", path);
 		return;
 	}
 	if (!len) {
-		cfg_error(c, n, "%s: empty list (omit the key for 200-399)",
-			  path);
-		return;
-	}
-	if (!(ps->status = calloc(len, sizeof(*ps->status)))) {
-		cfg_oom(c, n);
+		int rc = probe_spec_list_check(ps, f, err, sizeof(err));
+		cfg_probe_report(c, n, path, rc, err);
+		if (rc == 0)
+			ps->set |= f->bit;
 		return;
 	}
 	for (size_t i = 0; i < len; i++) {
-		const yaml_node_t *it = n->type == YAML_SEQUENCE_NODE ?
-					cfg_seq_item(c, n, i) : n;
+		const yaml_node_t *it = seq ? cfg_seq_item(c, n, i) : n;
 		char p[CFG_PATH];
 		const char *s;
 
 		cfg_path_idx(p, path, i);
-		if (!(s = cfg_want_str(c, it, p))) {
-			bad = true;
-		} else if (cfg_status_one(s, &ps->status[i]) < 0) {
-			cfg_error(c, it, "%s: bad status '%s' (a code 100-599 "
-				  "or a range like 200-399)", p, s);
-			bad = true;
-		}
+		if ((s = cfg_want_str(c, it, p)))
+			cfg_probe_report(c, it, p, probe_spec_parse_item(ps, f,
+					 s, err, sizeof(err)), err);
 	}
-	ps->nstatus = len;
-	if (!bad)
-		ps->set |= PS_STATUS;
 }
 
-static void cfg_headers(struct cfg_ctx *c, const yaml_node_t *n,
-			const char *path, struct probe_spec *ps)
+/* A single value: numbers and booleans are plain YAML scalars (a quoted
+ * "80" is a string), everything else any string. */
+static void cfg_probe_value(struct cfg_ctx *c, const yaml_node_t *n,
+			    const char *path, const struct probe_spec_field *f,
+			    struct probe_spec *ps)
 {
-	size_t len;
+	char err[PARSE_ERRLEN];
+	const char *s;
 
-	ps->headers = cfg_seq_array(c, n, path, sizeof(*ps->headers), NULL,
-				    &len);
-	for (size_t i = 0; i < len; i++) {
-		const yaml_node_t *it = cfg_seq_item(c, n, i);
-		char p[CFG_PATH];
-		const char *s, *colon;
-
-		cfg_path_idx(p, path, i);
-		if (!(s = cfg_want_str(c, it, p)))
-			continue;
-		colon = strchr(s, ':');
-		if (!colon || colon == s || cfg_has_ctl(s, true) ||
-		    memchr(s, ' ', (size_t)(colon - s))) {
-			cfg_error(c, it, "%s: bad header '%s' (\"Name: "
-				  "value\")", p, s);
-			continue;
-		}
-		if (!(ps->headers[ps->nheaders] = strdup(s))) {
-			cfg_oom(c, it);
-			continue;
-		}
-		ps->nheaders++;
-	}
-	ps->set |= PS_HEADERS;
-}
-
-/* A string field of a probe that must be free of spaces and controls. */
-static void cfg_probe_word(struct cfg_ctx *c, const yaml_node_t *n,
-			   const char *path, const char *key, char **out,
-			   uint32_t bit, uint32_t *set)
-{
-	char p[CFG_PATH];
-	int rc = cfg_opt_str(c, n, path, key, out);
-
-	if (rc != 1)
+	if (f->kind == PSK_UINT || f->kind == PSK_BOOL)
+		s = cfg_plain(n);
+	else if (!(s = cfg_want_str(c, n, path)))
 		return;
-	cfg_path(p, path, key);
-	if (cfg_has_ctl(*out, false)) {
-		cfg_error(c, cfg_get(c, n, key), "%s: spaces or control "
-			  "characters in '%s'", p, *out);
-		return;
-	}
-	if (bit == PS_PATH && (*out)[0] != '/') {
-		cfg_error(c, cfg_get(c, n, key), "%s: '%s' must start with "
-			  "'/'", p, *out);
-		return;
-	}
-	*set |= bit;
+	cfg_probe_report(c, n, path, probe_spec_parse(ps, f, s, err,
+			 sizeof(err)), err);
 }
 
 void cfg_probe(struct cfg_ctx *c, const yaml_node_t *n,
 	       const char *path, struct cfg_probe_src *src)
 {
-	static const char *const keys[] = {
-		"type", "port", "interval", "timeout", "jitter", "rise",
-		"fall", "method", "path", "host", "expect-status",
-		"expect-body", "headers", "tls-verify", "ca-file", NULL,
-	};
-	static const char *const types[] = { "none", "http", "https", "tcp",
-					     NULL };
-	static const char *const methods[] = { "GET", "HEAD", NULL };
-	struct probe_spec *ps = &src->ps;
-	const yaml_node_t *v;
-	uint32_t port;
-	int i;
+	const char *keys[PROBE_SPEC_NFIELDS + 1] = { NULL };
 
 	snprintf(src->path, sizeof(src->path), "%s", path);
 	src->node = n;
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++)
+		keys[i] = probe_spec_fields[i].key;
 	if (!cfg_map_check(c, n, path, keys))
 		return;
-	if (cfg_opt_enum(c, n, path, "type", types, "probe type", &i,
-			 &src->type_node) == 1) {
-		ps->type = (enum probe_type)i;
-		ps->set |= PS_TYPE;
-	}
-	if (cfg_opt_u32(c, n, path, "port", 1, 65535, &port) == 1) {
-		ps->port = (uint16_t)port;
-		ps->set |= PS_PORT;
-	}
-	if (cfg_opt_ms32(c, n, path, "interval", 1, &ps->interval_ms,
-			 &src->interval_node) == 1)
-		ps->set |= PS_INTERVAL;
-	if (cfg_opt_ms32(c, n, path, "timeout", 1, &ps->timeout_ms,
-			 &src->timeout_node) == 1)
-		ps->set |= PS_TIMEOUT;
-	if (cfg_opt_ms32(c, n, path, "jitter", 0, &ps->jitter_ms,
-			 &src->jitter_node) == 1)
-		ps->set |= PS_JITTER;
-	if (cfg_opt_u32(c, n, path, "rise", 1, 1000, &ps->rise) == 1)
-		ps->set |= PS_RISE;
-	if (cfg_opt_u32(c, n, path, "fall", 1, 1000, &ps->fall) == 1)
-		ps->set |= PS_FALL;
-	if (cfg_opt_enum(c, n, path, "method", methods, "method", &i,
-			 NULL) == 1) {
-		if ((ps->method = strdup(methods[i])))
-			ps->set |= PS_METHOD;
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
+		const struct probe_spec_field *f = &probe_spec_fields[i];
+		const yaml_node_t *v = cfg_get(c, n, f->key);
+		char p[CFG_PATH];
+
+		if (!v)
+			continue;
+		src->where[i] = v;
+		cfg_path(p, path, f->key);
+		if (f->kind == PSK_STATUS || f->kind == PSK_HEADERS)
+			cfg_probe_list(c, v, p, f, &src->ps);
 		else
-			cfg_oom(c, n);
-	}
-	cfg_probe_word(c, n, path, "path", &ps->path, PS_PATH, &ps->set);
-	cfg_probe_word(c, n, path, "host", &ps->host, PS_HOST, &ps->set);
-	if (cfg_opt_str(c, n, path, "expect-body", &ps->body) == 1)
-		ps->set |= PS_BODY;
-	if (cfg_opt_str(c, n, path, "ca-file", &ps->ca_file) == 1)
-		ps->set |= PS_CA_FILE;
-	if (cfg_opt_bool(c, n, path, "tls-verify", &ps->tls_verify) == 1)
-		ps->set |= PS_TLS_VERIFY;
-	if ((v = cfg_get(c, n, "expect-status"))) {
-		char p[CFG_PATH];
-		cfg_path(p, path, "expect-status");
-		cfg_status(c, v, p, ps);
-	}
-	if ((v = cfg_get(c, n, "headers"))) {
-		char p[CFG_PATH];
-		cfg_path(p, path, "headers");
-		cfg_headers(c, v, p, ps);
+			cfg_probe_value(c, v, p, f, &src->ps);
 	}
 }
 
@@ -237,25 +135,27 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 	    (b = cfg_probe_blame(layers, n, PS_TIMEOUT | PS_INTERVAL)) &&
 	    !b->reported) {
 		b->reported = true;
-		cfg_error(c, b->timeout_node ? b->timeout_node :
-			  b->interval_node, "%s: probe timeout (%ums) must not "
-			  "exceed the interval (%ums)", b->path, ps->timeout_ms,
+		cfg_error(c, CFG_WHERE(b, PS_TIMEOUT) ?
+			  CFG_WHERE(b, PS_TIMEOUT) : CFG_WHERE(b, PS_INTERVAL),
+			  "%s: probe timeout (%ums) must not exceed the "
+			  "interval (%ums)", b->path, ps->timeout_ms,
 			  ps->interval_ms);
 	}
 	if (ps->type != PROBE_NONE && ps->jitter_ms > ps->interval_ms &&
 	    (b = cfg_probe_blame(layers, n, PS_JITTER | PS_INTERVAL)) &&
 	    !b->reported) {
 		b->reported = true;
-		cfg_error(c, b->jitter_node ? b->jitter_node :
-			  b->interval_node, "%s: probe jitter (%ums) must not "
-			  "exceed the interval (%ums)", b->path, ps->jitter_ms,
+		cfg_error(c, CFG_WHERE(b, PS_JITTER) ?
+			  CFG_WHERE(b, PS_JITTER) : CFG_WHERE(b, PS_INTERVAL),
+			  "%s: probe jitter (%ums) must not exceed the "
+			  "interval (%ums)", b->path, ps->jitter_ms,
 			  ps->interval_ms);
 	}
 	if (need_port && ps->type == PROBE_TCP && !ps->port &&
 	    (b = cfg_probe_blame(layers, n, PS_TYPE)) && !b->reported) {
 		b->reported = true;
-		cfg_error(c, b->type_node, "%s: probe type tcp needs a port",
-			  b->path);
+		cfg_error(c, CFG_WHERE(b, PS_TYPE), "%s: probe type tcp needs "
+			  "a port", b->path);
 	}
 }
 

@@ -21,6 +21,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "config/probe_spec.h"
+
 struct ldns_struct_rr_list;
 
 /* The health of a probe target, as the probe manager reports it. */
@@ -47,55 +49,6 @@ struct model_net {
 	uint8_t prefix; /* bits */
 	uint8_t addr[16];
 };
-
-enum probe_type {
-	PROBE_NONE = 0, /* no probe: the address is always up */
-	PROBE_HTTP,
-	PROBE_HTTPS,
-	PROBE_TCP,
-};
-
-/* Bits of probe_spec.set: which fields were given explicitly, so that
- * endpoint settings override service settings override probe-defaults. */
-enum {
-	PS_TYPE = 1u << 0, PS_PORT = 1u << 1, PS_INTERVAL = 1u << 2,
-	PS_TIMEOUT = 1u << 3, PS_RISE = 1u << 4, PS_FALL = 1u << 5,
-	PS_JITTER = 1u << 6, PS_METHOD = 1u << 7, PS_PATH = 1u << 8,
-	PS_HOST = 1u << 9, PS_STATUS = 1u << 10, PS_BODY = 1u << 11,
-	PS_HEADERS = 1u << 12, PS_TLS_VERIFY = 1u << 13, PS_CA_FILE = 1u << 14,
-};
-
-struct probe_status_range {
-	uint16_t lo, hi; /* inclusive; a single code has lo == hi */
-};
-
-struct probe_spec {
-	uint32_t set;         /* PS_* bits given explicitly at this level */
-	enum probe_type type;
-	uint16_t port;        /* 0: 80 for http, 443 for https */
-	uint32_t interval_ms;
-	uint32_t timeout_ms;
-	uint32_t jitter_ms;   /* each run is delayed by a random 0..jitter */
-	uint32_t rise;        /* consecutive successes to go up */
-	uint32_t fall;        /* consecutive failures to go down */
-	char *method;         /* "GET" or "HEAD" */
-	char *path;           /* "/" */
-	char *host;           /* Host header and TLS SNI; NULL: service name */
-	struct probe_status_range *status;
-	size_t nstatus;       /* 0: 200-399 */
-	char *body;           /* substring the body must contain, or NULL */
-	char **headers;       /* "Name: value" */
-	size_t nheaders;
-	bool tls_verify;
-	char *ca_file;        /* NULL: system store */
-};
-
-/* Built-in defaults (documented in gslbd.conf(5)). */
-#define PROBE_DEFAULT_INTERVAL_MS 1000
-#define PROBE_DEFAULT_TIMEOUT_MS  800
-#define PROBE_DEFAULT_JITTER_MS   100
-#define PROBE_DEFAULT_RISE        2
-#define PROBE_DEFAULT_FALL        2
 
 enum model_policy {
 	POLICY_ALL = 0,  /* every healthy address, rotated, capped */
@@ -258,22 +211,6 @@ int model_service_copy(struct model_service *dst,
 
 /* Release what a kube section owns. */
 void model_kube_clear(struct model_kube *k);
-
-/* Release what a probe_spec owns (not the struct). */
-void probe_spec_clear(struct probe_spec *ps);
-
-/* dst := the fields of src that src->set names, over what dst has; deep
- * copies.  Returns 0, or -1 when out of memory. */
-int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src);
-
-/* Fill what dst does not set with the built-in defaults. */
-int probe_spec_finish(struct probe_spec *dst);
-
-/* Deep copy.  Returns 0 or -1. */
-int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
-
-/* True when two resolved specs would probe the same way. */
-bool probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b);
 
 /* Whether an address may be answered now: the endpoint enabled, its
  * admin state and its target's health. */

@@ -14,13 +14,12 @@
 
 #include "kube/cache.h"
 #include "kube/kubefed.h"
+#include "lib/parse.h"
 
 static const char *const cache_policies[] = { "all", "failover",
 					       "weighted", "topology", NULL };
 static const char *const cache_alldown[] = { "serve-all", "servfail",
 					     "nodata", NULL };
-static const char *const cache_types[] = { "none", "http", "https", "tcp",
-					   NULL };
 
 /* ---- to JSON ---- */
 
@@ -37,42 +36,54 @@ static void cache_set_str(json_t *o, const char *k, const char *s, bool *ok)
 		cache_set(o, k, json_string(s), ok);
 }
 
-static json_t *cache_probe(const struct probe_spec *ps)
+/* The value of setting f in ps, as the cache stores it. */
+static json_t *cache_probe_field(const struct probe_spec *ps,
+				 const struct probe_spec_field *f)
 {
-	json_t *o = json_object(), *st = json_array(), *h = json_array();
-	bool ok = o && st && h;
+	json_t *a;
 
-	if (!ok) {
-		json_decref(o);
-		json_decref(st);
-		json_decref(h);
+	switch (f->kind) {
+	case PSK_ENUM:
+		return json_string(f->names[probe_spec_num(ps, f)]);
+	case PSK_UINT:
+	case PSK_MS:
+		return json_integer((json_int_t)probe_spec_num(ps, f));
+	case PSK_BOOL:
+		return json_boolean(probe_spec_num(ps, f));
+	case PSK_STR:
+		return json_string(*probe_spec_str(ps, f));
+	case PSK_STATUS:
+	case PSK_HEADERS:
+		break;
+	}
+	if (!(a = json_array()))
 		return NULL;
+	for (size_t i = 0; i < *probe_spec_count(ps, f); i++) {
+		json_t *v = f->kind == PSK_HEADERS ?
+			json_string((*probe_spec_headers(ps, f))[i]) :
+			json_pack("[ii]", (*probe_spec_status(ps, f))[i].lo,
+				  (*probe_spec_status(ps, f))[i].hi);
+		if (json_array_append_new(a, v) < 0) {
+			json_decref(a);
+			return NULL;
+		}
 	}
-	for (size_t i = 0; i < ps->nstatus; i++) {
-		json_t *r = json_pack("[ii]", ps->status[i].lo,
-				      ps->status[i].hi);
-		if (!r || json_array_append_new(st, r) < 0)
-			ok = false;
-	}
-	for (size_t i = 0; i < ps->nheaders; i++)
-		if (json_array_append_new(h, json_string(ps->headers[i])) < 0)
-			ok = false;
+	return a;
+}
+
+json_t *kube_cache_probe_json(const struct probe_spec *ps)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
 	cache_set(o, "set", json_integer(ps->set), &ok);
-	cache_set(o, "type", json_string(cache_types[ps->type]), &ok);
-	cache_set(o, "port", json_integer(ps->port), &ok);
-	cache_set(o, "interval_ms", json_integer(ps->interval_ms), &ok);
-	cache_set(o, "timeout_ms", json_integer(ps->timeout_ms), &ok);
-	cache_set(o, "jitter_ms", json_integer(ps->jitter_ms), &ok);
-	cache_set(o, "rise", json_integer(ps->rise), &ok);
-	cache_set(o, "fall", json_integer(ps->fall), &ok);
-	cache_set_str(o, "method", ps->method, &ok);
-	cache_set_str(o, "path", ps->path, &ok);
-	cache_set_str(o, "host", ps->host, &ok);
-	cache_set(o, "status", st, &ok);
-	cache_set_str(o, "body", ps->body, &ok);
-	cache_set(o, "headers", h, &ok);
-	cache_set(o, "tls_verify", json_boolean(ps->tls_verify), &ok);
-	cache_set_str(o, "ca_file", ps->ca_file, &ok);
+	for (size_t i = 0; ok && i < PROBE_SPEC_NFIELDS; i++) {
+		const struct probe_spec_field *f = &probe_spec_fields[i];
+		/* An unset string is left out, as null would be read. */
+		if (f->kind == PSK_STR && !*probe_spec_str(ps, f))
+			continue;
+		cache_set(o, f->cache_key, cache_probe_field(ps, f), &ok);
+	}
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -102,7 +113,7 @@ static json_t *cache_endpoint(const struct model_endpoint *ep)
 	cache_set(o, "weight", json_integer(ep->weight), &ok);
 	cache_set(o, "priority", json_integer(ep->priority), &ok);
 	cache_set(o, "enabled", json_boolean(ep->enabled), &ok);
-	cache_set(o, "probe", cache_probe(&ep->probe), &ok);
+	cache_set(o, "probe", kube_cache_probe_json(&ep->probe), &ok);
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -228,10 +239,11 @@ out:
 
 /* ---- from JSON ---- */
 
-static int cache_enum(const json_t *o, const char *key,
-		      const char *const *names, int dflt)
+/* The index in names of string v; dflt when v is absent or not a
+ * string, -1 when it is none of them. */
+static int cache_enum(const json_t *v, const char *const *names, int dflt)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	const char *s = json_string_value(v);
 
 	if (!s)
 		return dflt;
@@ -266,61 +278,90 @@ static int cache_strdup(const json_t *o, const char *key, char **out)
 	return 0;
 }
 
-static int cache_read_probe(const json_t *o, struct probe_spec *ps)
+/* Setting f of ps from v.  Numbers must fit the field; list items are
+ * checked as a config's would be.  Returns 0 or -1. */
+static int cache_read_field(const json_t *v, const struct probe_spec_field *f,
+			    struct probe_spec *ps)
 {
-	const json_t *st = json_object_get(o, "status");
-	const json_t *h = json_object_get(o, "headers");
-	uint32_t port = 0, set = 0;
-	int t;
+	char err[PARSE_ERRLEN], item[48];
+	const json_t *it;
+	json_int_t lo, hi;
+	size_t i;
+	int e;
+
+	switch (f->kind) {
+	case PSK_ENUM:
+		if ((e = cache_enum(v, f->names, -1)) < 0)
+			return -1;
+		probe_spec_set_num(ps, f, (uint64_t)e);
+		return 0;
+	case PSK_UINT:
+	case PSK_MS:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (uint64_t)json_integer_value(v) >> (8 * f->size))
+			return -1;
+		probe_spec_set_num(ps, f, (uint64_t)json_integer_value(v));
+		return 0;
+	case PSK_BOOL:
+		if (!json_is_boolean(v))
+			return -1;
+		probe_spec_set_num(ps, f, json_is_true(v));
+		return 0;
+	case PSK_STR:
+		if (!json_is_string(v))
+			return -1;
+		*probe_spec_str(ps, f) = strdup(json_string_value(v));
+		return *probe_spec_str(ps, f) ? 0 : -1;
+	case PSK_STATUS:
+	case PSK_HEADERS:
+		break;
+	}
+	if (!json_is_array(v))
+		return -1;
+	json_array_foreach(v, i, it) {
+		const char *s = json_string_value(it);
+		if (f->kind == PSK_STATUS) {
+			if (json_unpack((json_t *)it, "[II]", &lo, &hi))
+				return -1;
+			snprintf(item, sizeof(item), "%lld-%lld",
+				 (long long)lo, (long long)hi);
+			s = item;
+		}
+		if (!s || probe_spec_parse_item(ps, f, s, err,
+						sizeof(err)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int kube_cache_probe_read(const json_t *o, struct probe_spec *ps)
+{
+	uint32_t set = 0, absent = 0;
 
 	memset(ps, 0, sizeof(*ps));
-	if (!json_is_object(o) || (t = cache_enum(o, "type", cache_types,
-						  PROBE_HTTP)) < 0 ||
-	    cache_u32(o, "set", &set) < 0 || cache_u32(o, "port", &port) < 0 ||
-	    port > 65535 ||
-	    cache_u32(o, "interval_ms", &ps->interval_ms) < 0 ||
-	    cache_u32(o, "timeout_ms", &ps->timeout_ms) < 0 ||
-	    cache_u32(o, "jitter_ms", &ps->jitter_ms) < 0 ||
-	    cache_u32(o, "rise", &ps->rise) < 0 ||
-	    cache_u32(o, "fall", &ps->fall) < 0 ||
-	    cache_strdup(o, "method", &ps->method) < 0 ||
-	    cache_strdup(o, "path", &ps->path) < 0 ||
-	    cache_strdup(o, "host", &ps->host) < 0 ||
-	    cache_strdup(o, "body", &ps->body) < 0 ||
-	    cache_strdup(o, "ca_file", &ps->ca_file) < 0 ||
-	    (st && !json_is_array(st)) || (h && !json_is_array(h)))
-		goto bad;
-	ps->set = set;
-	ps->type = (enum probe_type)t;
-	ps->port = (uint16_t)port;
-	ps->tls_verify = !json_is_false(json_object_get(o, "tls_verify"));
-	if (json_array_size(st) &&
-	    !(ps->status = calloc(json_array_size(st), sizeof(*ps->status))))
-		goto bad;
-	for (size_t i = 0; i < json_array_size(st); i++) {
-		json_int_t lo, hi;
-		if (json_unpack(json_array_get(st, i), "[II]", &lo, &hi) ||
-		    lo < 100 || hi > 599 || lo > hi)
-			goto bad;
-		ps->status[i].lo = (uint16_t)lo;
-		ps->status[i].hi = (uint16_t)hi;
-		ps->nstatus++;
+	if (!json_is_object(o) || cache_u32(o, "set", &set) < 0)
+		return -1;
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
+		const struct probe_spec_field *f = &probe_spec_fields[i];
+		const json_t *v = json_object_get(o, f->cache_key);
+
+		/* A cache from an older gslbd may lack a setting: it counts
+		 * as not given, and gets the default a config would. */
+		if (!v || json_is_null(v)) {
+			absent |= f->bit;
+			continue;
+		}
+		if (cache_read_field(v, f, ps) < 0) {
+			probe_spec_clear(ps);
+			return -1;
+		}
 	}
-	if (json_array_size(h) &&
-	    !(ps->headers = calloc(json_array_size(h), sizeof(char *))))
-		goto bad;
-	for (size_t i = 0; i < json_array_size(h); i++) {
-		const char *s = json_string_value(json_array_get(h, i));
-		if (!s || !(ps->headers[i] = strdup(s)))
-			goto bad;
-		ps->nheaders++;
+	ps->set = set & ~absent;
+	if (probe_spec_finish(ps) < 0) {
+		probe_spec_clear(ps);
+		return -1;
 	}
-	/* A cache from an older gslbd may lack fields: fill them as the
-	 * config would. */
-	return probe_spec_finish(ps);
-bad:
-	probe_spec_clear(ps);
-	return -1;
+	return 0;
 }
 
 static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
@@ -345,7 +386,7 @@ static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 			return -1;
 		ep->naddrs++;
 	}
-	return cache_read_probe(json_object_get(o, "probe"), &ep->probe);
+	return kube_cache_probe_read(json_object_get(o, "probe"), &ep->probe);
 }
 
 static int cache_read_svc(const json_t *o, struct model_service *s)
@@ -359,8 +400,10 @@ static int cache_read_svc(const json_t *o, struct model_service *s)
 	s->max_answers = 8;
 	if (!json_is_object(o) || cache_strdup(o, "name", &s->name) < 0 ||
 	    !s->name || !json_array_size(eps) ||
-	    (pol = cache_enum(o, "policy", cache_policies, 0)) < 0 ||
-	    (ad = cache_enum(o, "all_down", cache_alldown, 0)) < 0 ||
+	    (pol = cache_enum(json_object_get(o, "policy"), cache_policies,
+			       0)) < 0 ||
+	    (ad = cache_enum(json_object_get(o, "all_down"), cache_alldown,
+			      0)) < 0 ||
 	    cache_u32(o, "ttl", &s->ttl) < 0 ||
 	    cache_u32(o, "max_answers", &s->max_answers) < 0)
 		return -1;

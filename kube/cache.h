@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "config/model.h"
 
 #define KUBE_CACHE_VERSION 1
@@ -24,5 +26,15 @@ int kube_cache_write(const char *path, const struct model_service *s,
  * source "kube".  Returns 0, or -1 with a message in err. */
 int kube_cache_read(const char *path, struct model_service **out,
 		    size_t *n, char *err, size_t errlen);
+
+/* One probe spec as the file holds it: "set" (the PS_* bits) and each
+ * setting under its cache key (probe_spec.h); an unset string is left
+ * out.  Returns a new object, or NULL when out of memory. */
+json_t *kube_cache_probe_json(const struct probe_spec *ps);
+
+/* Back from such an object, finished with the built-in defaults (a
+ * setting the object lacks counts as not given).  Returns 0, or -1 when
+ * it is damaged or memory runs out (ps then owns nothing). */
+int kube_cache_probe_read(const json_t *o, struct probe_spec *ps);
 
 #endif

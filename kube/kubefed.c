@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/cfg.h"
 #include "kube/client.h"
 #include "kube/kubefed.h"
+#include "lib/parse.h"
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */
@@ -213,79 +213,6 @@ static const char *kf_ann(const json_t *ann, const char *key)
 	return json_string_value(json_object_get(ann, full));
 }
 
-static int kf_u64(const char *s, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || __builtin_mul_overflow(x, 10, &x) ||
-		    __builtin_add_overflow(x, (uint64_t)(*s - '0'), &x))
-			return -1;
-	}
-	*v = x;
-	return 0;
-}
-
-/* "200", "200-399", "200,301-302" */
-static int kf_status(const char *s, struct probe_spec *ps)
-{
-	struct probe_status_range *r = NULL, *nr;
-	size_t n = 0;
-	char *copy = strdup(s), *tok, *save = NULL;
-
-	if (!copy)
-		return -2;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		uint64_t lo, hi;
-		char *dash;
-
-		while (*tok == ' ')
-			tok++;
-		for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';)
-			*--e = '\0';
-		if ((dash = strchr(tok, '-')))
-			*dash = '\0';
-		if (kf_u64(tok, &lo) || (dash ? kf_u64(dash + 1, &hi) :
-					 (hi = lo, 0)) ||
-		    lo < 100 || hi > 599 || lo > hi)
-			goto bad;
-		if (!(nr = realloc(r, (n + 1) * sizeof(*r)))) {
-			free(r);
-			free(copy);
-			return -2;
-		}
-		r = nr;
-		r[n].lo = (uint16_t)lo;
-		r[n].hi = (uint16_t)hi;
-		n++;
-	}
-	if (!n)
-		goto bad;
-	free(copy);
-	free(ps->status);
-	ps->status = r;
-	ps->nstatus = n;
-	ps->set |= PS_STATUS;
-	return 0;
-bad:
-	free(r);
-	free(copy);
-	return -1;
-}
-
-static bool kf_word(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (iscntrl((unsigned char)*s) || *s == ' ')
-			return false;
-	return true;
-}
-
 /* The per-object settings: policy, ttl and a probe layer. */
 struct kf_ann {
 	struct probe_spec ps;
@@ -296,95 +223,52 @@ struct kf_ann {
 };
 
 static void kf_ann_bad(struct kf *k, const struct kf_obj *ob,
-		       const char *key, const char *v, const char *want)
+		       const char *key, const char *v, const char *why)
 {
 	kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s %s: "
-	       KUBEFED_ANN_PREFIX "%s='%s' (%s); using the default",
-	       ob->kind, ob->id, key, v, want);
+	       KUBEFED_ANN_PREFIX "%s='%s': %s; using the default",
+	       ob->kind, ob->id, key, v, why);
 }
 
+/* The probe settings whose rows allow an annotation, each
+ * gslbd.io/probe-<key> with the value a config file would give. */
 static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
 			 const json_t *ann, struct probe_spec *ps)
 {
-	static const char *const types[] = { "none", "http", "https", "tcp",
-					     NULL };
-	const char *v;
-	uint64_t x;
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS && !k->oom; i++) {
+		const struct probe_spec_field *f = &probe_spec_fields[i];
+		char key[48], err[PARSE_ERRLEN], *host = NULL;
+		const char *v;
+		int rc = 0;
 
-	if ((v = kf_ann(ann, "probe-type"))) {
-		int i;
-		for (i = 0; types[i] && strcmp(types[i], v); i++)
-			;
-		if (types[i]) {
-			ps->type = (enum probe_type)i;
-			ps->set |= PS_TYPE;
-		} else {
-			kf_ann_bad(k, ob, "probe-type", v,
-				   "none, http, https or tcp");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-port"))) {
-		if (!kf_u64(v, &x) && x >= 1 && x <= 65535) {
-			ps->port = (uint16_t)x;
-			ps->set |= PS_PORT;
-		} else {
-			kf_ann_bad(k, ob, "probe-port", v, "1-65535");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-path"))) {
-		if (v[0] == '/' && kf_word(v)) {
-			if ((ps->path = strdup(v)))
-				ps->set |= PS_PATH;
-			else
-				k->oom = true;
-		} else {
-			kf_ann_bad(k, ob, "probe-path", v,
-				   "a path starting with '/', no spaces");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-host"))) {
-		char *h = NULL;
-		const char *parts[] = { v };
-		int rc = kf_join(parts, 1, &h);
-		if (rc == 0) {
-			h[strlen(h) - 1] = '\0'; /* a Host header: no dot */
-			ps->host = h;
-			ps->set |= PS_HOST;
-		} else if (rc == -2) {
-			k->oom = true;
-		} else {
-			kf_ann_bad(k, ob, "probe-host", v, "a host name");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-interval"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
-		    x <= UINT32_MAX) {
-			ps->interval_ms = (uint32_t)x;
-			ps->set |= PS_INTERVAL;
-		} else {
-			kf_ann_bad(k, ob, "probe-interval", v,
-				   "a duration such as 2s");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-timeout"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x >= 1 &&
-		    x <= UINT32_MAX) {
-			ps->timeout_ms = (uint32_t)x;
-			ps->set |= PS_TIMEOUT;
-		} else {
-			kf_ann_bad(k, ob, "probe-timeout", v,
-				   "a duration such as 800ms");
-		}
-	}
-	if ((v = kf_ann(ann, "probe-expect-status"))) {
-		int rc = kf_status(v, ps);
+		snprintf(key, sizeof(key), "probe-%s", f->key);
+		if (!(f->flags & PSF_ANN) || !(v = kf_ann(ann, key)))
+			continue;
+		/* A Host header: a name, lower case, no final dot. */
+		if ((f->flags & PSF_ANN_HOST) &&
+		    (rc = kf_join(&v, 1, &host)) == 0)
+			host[strlen(host) - 1] = '\0';
+		if (rc == 0)
+			rc = probe_spec_parse(ps, f, host ? host : v, err,
+					      sizeof(err));
+		else
+			snprintf(err, sizeof(err), "expected a host name");
+		free(host);
 		if (rc == -2)
 			k->oom = true;
 		else if (rc < 0)
-			kf_ann_bad(k, ob, "probe-expect-status", v,
-				   "codes 100-599 and ranges, e.g. "
-				   "200-299,302");
+			kf_ann_bad(k, ob, key, v, err);
 	}
+}
+
+static bool kf_ann_known(const char *name)
+{
+	const struct probe_spec_field *f;
+
+	if (!strcmp(name, "policy") || !strcmp(name, "ttl"))
+		return true;
+	return !strncmp(name, "probe-", 6) &&
+	       (f = probe_spec_field(name + 6)) && (f->flags & PSF_ANN);
 }
 
 static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
@@ -392,52 +276,44 @@ static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
 {
 	static const char *const policies[] = { "all", "failover", "weighted",
 						"topology", NULL };
-	static const char *const known[] = {
-		"probe-type", "probe-port", "probe-path", "probe-host",
-		"probe-interval", "probe-timeout", "probe-expect-status",
-		"policy", "ttl", NULL,
-	};
 	const json_t *ann = json_object_get(json_object_get(ob->j,
 							    "metadata"),
 					    "annotations");
+	size_t pl = strlen(KUBEFED_ANN_PREFIX);
+	char err[PARSE_ERRLEN];
 	const char *key, *v;
 	const json_t *val;
 	uint64_t x;
+	int i;
 
 	memset(a, 0, sizeof(*a));
 	if (!json_is_object(ann))
 		return;
 	json_object_foreach((json_t *)ann, key, val) {
-		size_t pl = strlen(KUBEFED_ANN_PREFIX), i;
-		if (strncmp(key, KUBEFED_ANN_PREFIX, pl))
-			continue;
-		for (i = 0; known[i] && strcmp(known[i], key + pl); i++)
-			;
-		if (!known[i])
+		if (!strncmp(key, KUBEFED_ANN_PREFIX, pl) &&
+		    !kf_ann_known(key + pl))
 			kf_log(k, LOG_LVL_WARN, "kube annotation ignored: %s "
 			       "%s: unknown annotation %s", ob->kind, ob->id,
 			       key);
 	}
 	kf_ann_probe(k, ob, ann, &a->ps);
 	if ((v = kf_ann(ann, "policy"))) {
-		int i;
-		for (i = 0; policies[i] && strcmp(policies[i], v); i++)
-			;
-		if (policies[i]) {
+		if (parse_enum(v, policies, "policy", &i, err,
+			       sizeof(err)) == 0) {
 			a->policy = (enum model_policy)i;
 			a->has_policy = true;
 		} else {
-			kf_ann_bad(k, ob, "policy", v,
-				   "all, failover, weighted or topology");
+			kf_ann_bad(k, ob, "policy", v, err);
 		}
 	}
 	if ((v = kf_ann(ann, "ttl"))) {
-		if (!cfg_parse_duration_ms(v, &x) && x % 1000 == 0 &&
+		if (!parse_duration_ms(v, &x) && x % 1000 == 0 &&
 		    x / 1000 <= KF_TTL_MAX) {
 			a->ttl = (uint32_t)(x / 1000);
 			a->has_ttl = true;
 		} else {
-			kf_ann_bad(k, ob, "ttl", v, "whole seconds, e.g. 30");
+			kf_ann_bad(k, ob, "ttl", v, "expected whole seconds, "
+				   "e.g. 30");
 		}
 	}
 }

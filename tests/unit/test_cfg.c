@@ -16,6 +16,7 @@
 #include "config/cfg.h"
 #include "config/model.h"
 #include "config/zonefile.h"
+#include "lib/parse.h"
 #include "tests/unit/tap.h"
 
 /* ---- error collection ---- */
@@ -334,13 +335,13 @@ static void test_durations(void)
 		ms = 12345;
 		snprintf(what, sizeof(what), "duration '%s' is %llu ms",
 			 good[i].s, (unsigned long long)good[i].ms);
-		ok(cfg_parse_duration_ms(good[i].s, &ms) == 0 &&
+		ok(parse_duration_ms(good[i].s, &ms) == 0 &&
 		   ms == good[i].ms, what);
 	}
 	for (size_t i = 0; bad[i]; i++) {
 		snprintf(what, sizeof(what), "duration '%s' is refused",
 			 bad[i]);
-		ok(cfg_parse_duration_ms(bad[i], &ms) < 0, what);
+		ok(parse_duration_ms(bad[i], &ms) < 0, what);
 	}
 
 	struct model *m = expect_ok(BASE "  ttl: 2147483647\n" SVC
