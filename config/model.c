@@ -243,17 +243,6 @@ const char *model_admin_name(unsigned a)
 	return "unknown";
 }
 
-const char *model_probe_type_name(unsigned t)
-{
-	switch (t) {
-	case PROBE_NONE: return "none";
-	case PROBE_HTTP: return "http";
-	case PROBE_HTTPS: return "https";
-	case PROBE_TCP: return "tcp";
-	}
-	return "unknown";
-}
-
 const char *model_policy_name(unsigned p)
 {
 	switch (p) {

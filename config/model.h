@@ -264,7 +264,6 @@ int model_net_parse(struct model_net *n, const char *s);
 /* Names of enum values, as the config file and the control API spell
  * them; an endpoint's name defaults to its region. */
 const char *model_admin_name(unsigned admin);
-const char *model_probe_type_name(unsigned type); /* "none", "http", ... */
 const char *model_policy_name(unsigned policy);
 const char *model_alldown_name(unsigned all_down);
 const char *model_endpoint_name(const struct model_endpoint *e);

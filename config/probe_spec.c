@@ -15,6 +15,11 @@ static const char *const probe_spec_types[] = { "none", "http", "https",
 						"tcp", NULL };
 static const char *const probe_spec_methods[] = { "GET", "HEAD", NULL };
 
+const char *probe_spec_type_name(unsigned type)
+{
+	return type < PROBE_TCP + 1 ? probe_spec_types[type] : "unknown";
+}
+
 #define PS_AT(member) \
 	.off = offsetof(struct probe_spec, member), \
 	.size = sizeof(((struct probe_spec *)0)->member)

@@ -186,4 +186,7 @@ int probe_spec_cmp(const struct probe_spec *a, const struct probe_spec *b);
 /* A hash of the same settings: equal specs hash equal. */
 uint64_t probe_spec_hash(const struct probe_spec *ps);
 
+/* "none", "http", "https", "tcp", as the config spells them. */
+const char *probe_spec_type_name(unsigned type);
+
 #endif

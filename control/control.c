@@ -349,7 +349,7 @@ static json_t *control_status_target(struct jb *jb, const struct control *c,
 	}
 	jb_set(jb, o, "address", jb_str(jb, pi.address));
 	jb_set(jb, o, "port", json_integer(pi.port));
-	jb_set(jb, o, "type", jb_str(jb, model_probe_type_name(pi.spec->type)));
+	jb_set(jb, o, "type", jb_str(jb, probe_spec_type_name(pi.spec->type)));
 	jb_set(jb, o, "host", pi.host ? jb_str(jb, pi.host) : json_null());
 	jb_set(jb, o, "health", jb_str(jb, health_name(pi.health)));
 	jb_set(jb, o, "reason", jb_str(jb, pi.reason));

@@ -270,7 +270,7 @@ static void metrics_probe_one(const struct probe_info *pi, void *arg)
 	snprintf(port, sizeof(port), "%u", pi->port);
 	const struct mlabel l[4] = {
 		{ "address", pi->address }, { "port", port },
-		{ "type", model_probe_type_name(pi->spec->type) },
+		{ "type", probe_spec_type_name(pi->spec->type) },
 		{ "host", pi->host ? pi->host : "" },
 	};
 	static const char *const hist = "gslbd_probe_duration_seconds";

@@ -269,14 +269,14 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 			pm->changed_all = true;
 		log_info("health change address=%s port=%u type=%s host=%s "
 			 "state=%s reason=%s", p->addrstr, probe_port(p),
-			 model_probe_type_name(spec->type),
+			 probe_spec_type_name(spec->type),
 			 p->host ? p->host : "-", health_name(p->hs.state),
 			 p->hs.reason);
 		probe_notify(pm);
 	} else {
 		log_debug("probe verdict address=%s port=%u type=%s host=%s "
 			  "ok=%d state=%s reason=%s", p->addrstr, probe_port(p),
-			  model_probe_type_name(spec->type),
+			  probe_spec_type_name(spec->type),
 			  p->host ? p->host : "-", ok,
 			  health_name(p->hs.state), p->hs.reason);
 	}
