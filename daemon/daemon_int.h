@@ -1,0 +1,51 @@
+/*
+ * daemon_int.h -- what daemon.c, services.c and status.c share inside
+ * daemon/.  Control thread only.
+ */
+#ifndef GSLBD_DAEMON_INT_H
+#define GSLBD_DAEMON_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "config/admin.h"
+#include "daemon/daemon.h"
+#include "server/compile.h"
+
+struct snap;
+
+/* The admin rules as the compiler asks them, for one model's zone. */
+struct admin_view {
+	const struct admin *a;
+	const char *apex;
+};
+
+/* The compiler's view of model m: health from the probe manager's table
+ * (or the array given), admin state from the rules through *av. */
+struct compile_view daemon_view(const struct gslbd *g, const struct model *m,
+				struct admin_view *av, const uint8_t *health,
+				size_t n);
+
+/* Publish s, built since t0, and account for it. */
+void daemon_publish(struct gslbd *g, struct snap *s, const struct timespec *t0);
+
+/* Health or admin state changed: patch what the changed targets touch,
+ * or rebuild everything (full, or when due).  Returns 0 or -1. */
+int daemon_rebuild(struct gslbd *g, bool full);
+
+/* The one way a new service list goes live (see daemon.c). */
+int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen);
+
+/* services.c: the live list for m from the config's and the source's
+ * services; the reserved names of m; the name index of the live model. */
+int daemon_compose(struct gslbd *g, const struct model *m,
+		   struct model_service **out, size_t *nout);
+char **daemon_reserved_names(const struct model *m, size_t *n);
+void daemon_names_free(char **v, size_t n);
+void daemon_names_build(struct gslbd *g);
+int daemon_services_changed(struct gslbd *g);
+/* kube_change_fn: the Kubernetes source's services changed. */
+void daemon_on_kube_change(void *arg);
+
+#endif
