@@ -193,7 +193,9 @@ static int target_get(struct model *m, const struct model_addr *a,
 	uint32_t k = (uint32_t)h & m->target_mask;
 
 	*made = false;
-	for (; m->target_index[k]; k = (k + 1) & m->target_mask) {
+	/* No index yet when a build found nothing to probe. */
+	for (; m->target_index && m->target_index[k];
+	     k = (k + 1) & m->target_mask) {
 		const struct model_target *t = &m->targets[m->target_index[k] - 1];
 		if (t->hash == h && model_target_same(&t->addr, &t->spec,
 						      t->host, a, spec, host)) {
