@@ -47,7 +47,8 @@ static struct model *load(const char *services)
 		model_free(m);
 		m = NULL;
 	}
-	ok(m, "the model loads and its targets build");
+	if (!m)
+		ok(0, "the model loads and its targets build");
 	return m;
 }
 
