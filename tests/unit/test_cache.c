@@ -20,6 +20,7 @@
 #include "kube/cache.h"
 #include "kube/kubefed.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 static char dir[] = "/tmp/gslbd-test-cache-XXXXXX";
 static char file[sizeof(dir) + 32];
@@ -27,11 +28,7 @@ static char file[sizeof(dir) + 32];
 /* Services with every field away from its default: a probe with every
  * setting, IPv6, a disabled endpoint, an endpoint with its own name. */
 static const char services_yaml[] =
-	"zone:\n"
-	"  name: example.org\n"
-	"  nameservers:\n"
-	"    - name: ns1.example.net.\n"
-	"services:\n"
+	TU_ZONE_YAML
 	"  - name: www\n"
 	"    policy: failover\n"
 	"    all-down: nodata\n"
@@ -100,18 +97,6 @@ static const char *spec_str(const struct probe_spec *ps, char *buf,
 
 /* ---- files ---- */
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
-}
-
 /* The names in dir other than . and .., sorted, space-separated. */
 static const char *dir_list(char *buf, size_t len)
 {
@@ -129,25 +114,6 @@ static const char *dir_list(char *buf, size_t len)
 	if (n >= 0)
 		free(ents);
 	return buf;
-}
-
-/* Remove dir and whatever a failed test left in it. */
-static void dir_remove(void)
-{
-	struct dirent **ents;
-	int n = scandir(dir, &ents, NULL, alphasort);
-	char path[sizeof(dir) + 300];
-
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..") &&
-		    unlink(path) < 0)
-			rmdir(path);
-		free(ents[i]);
-	}
-	if (n >= 0)
-		free(ents);
-	rmdir(dir);
 }
 
 /* ---- round trip ---- */
@@ -304,7 +270,7 @@ static void test_refused(void)
 		size_t n = 99;
 		char err[512] = "";
 
-		write_text(file, bad_cases[i].text);
+		tu_write_file(file, bad_cases[i].text);
 		int rc = kube_cache_read(file, &r, &n, err, sizeof(err));
 		if (!ok(rc < 0 && strstr(err, bad_cases[i].err) && !r && !n,
 			bad_cases[i].what))
@@ -330,7 +296,7 @@ static void test_tolerated(void)
 	size_t n = 0;
 	char err[512] = "", got[1024];
 
-	write_text(file, "{\"version\": 1, \"written\": 0, \"future\": true, "
+	tu_write_file(file, "{\"version\": 1, \"written\": 0, \"future\": true, "
 		   "\"services\": [{\"name\": \"a.example.org.\", "
 		   "\"colour\": \"blue\", \"endpoints\": [{\"region\": \"eu\", "
 		   "\"name\": \"eu\", \"zone\": \"eu-1a\", \"addresses\": "
@@ -372,6 +338,6 @@ int main(void)
 	test_refused();
 	test_tolerated();
 	model_free(m);
-	dir_remove();
+	tu_rmtree(dir);
 	return tap_done();
 }

@@ -34,6 +34,7 @@
 #include "control/status.h"
 #include "lib/log.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 /* ---- the model the fake daemon serves ---- */
 
@@ -44,11 +45,7 @@
  * disabled.
  */
 static const char model_yaml[] =
-	"zone:\n"
-	"  name: example.org\n"
-	"  nameservers:\n"
-	"    - name: ns1.example.net.\n"
-	"services:\n"
+	TU_ZONE_YAML
 	"  - name: www\n"
 	"    probe: { host: lb.example.org, path: /healthz }\n"
 	"    endpoints:\n"

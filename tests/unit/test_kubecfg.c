@@ -20,6 +20,7 @@
 #include "kube/kubecfg.h"
 #include "lib/log.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 static char dir[] = "/tmp/gslbd-test-kubecfg-XXXXXX";
 
@@ -175,15 +176,9 @@ static bool creds_empty(const struct kube_creds *c)
 static void write_in_dir(const char *name, const char *text)
 {
 	char path[sizeof(dir) + 64];
-	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (!(fp = fopen(path, "w"))) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
+	tu_write_file(path, text);
 }
 
 /* ---- one kubeconfig, one case per context ---- */
@@ -363,8 +358,6 @@ out:
 int main(void)
 {
 	char path[sizeof(dir) + 16];
-	static const char *const files[] = { "config", "token", "empty-token",
-					     "two-line-token" };
 
 	log_init(LOG_LVL_ERR, false);
 	if (!ok(mkdtemp(dir), "a temporary directory"))
@@ -379,10 +372,6 @@ int main(void)
 	test_files();
 	test_apply(path);
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	tu_rmtree(dir);
 	return tap_done();
 }

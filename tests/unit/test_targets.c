@@ -14,15 +14,9 @@
 #include "config/cfg.h"
 #include "config/model.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 /* ---- loading ---- */
-
-#define ZONE \
-	"zone:\n" \
-	"  name: example.org\n" \
-	"  nameservers:\n" \
-	"    - name: ns1.example.net.\n" \
-	"services:\n"
 
 /* One service with one endpoint in region eu. */
 #define SVC(name, probe, addrs) \
@@ -34,14 +28,14 @@ static void errline(void *arg, const char *line)
 	printf("# config: %s\n", line);
 }
 
-/* The model of ZONE + services, with its targets built; NULL (and a
+/* The model of TU_ZONE_YAML + services, with its targets built; NULL (and a
  * failed assertion) when either fails. */
 static struct model *load(const char *services)
 {
 	char text[4096];
 	struct model *m;
 
-	snprintf(text, sizeof(text), "%s%s", ZONE, services);
+	snprintf(text, sizeof(text), "%s%s", TU_ZONE_YAML, services);
 	m = cfg_load_string("targets.yaml", text, errline, NULL);
 	if (m && model_targets_build(m) < 0) {
 		model_free(m);
