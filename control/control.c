@@ -342,6 +342,8 @@ static json_t *control_status_target(struct jb *jb, const struct control *c,
 	struct probe_info pi;
 
 	if (!o || !names || !c->v.target(c->v.arg, (uint32_t)t, &pi)) {
+		/* No probe state (the probes are being re-synced): left
+		 * out rather than failing the whole status. */
 		json_decref(o);
 		json_decref(names);
 		jb->bad = jb->bad || !o || !names;
@@ -446,8 +448,11 @@ static void control_status(struct control *c, struct evhttp_request *req)
 		jb_push(&jb, svcs, control_status_svc(&jb, c, &m->svcs[i]));
 	jb_set(&jb, o, "services", svcs);
 	for (size_t t = 0; m && t < m->ntargets; t++)
-		if (m->targets[t].nsvcs) /* else retired: nothing uses it */
-			jb_push(&jb, tgts, control_status_target(&jb, c, m, t));
+		if (m->targets[t].nsvcs) { /* else retired: nothing uses it */
+			json_t *to = control_status_target(&jb, c, m, t);
+			if (to)
+				jb_push(&jb, tgts, to);
+		}
 	jb_set(&jb, o, "targets", tgts);
 	jb_set(&jb, o, "admin-rules", control_status_rules(&jb, c));
 	jb_set(&jb, o, "kubernetes", control_status_kube(&jb, c));
