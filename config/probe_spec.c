@@ -71,13 +71,17 @@ const struct probe_spec_field probe_spec_fields[PROBE_SPEC_NFIELDS] = {
 	  .kind = PSK_BOOL, .flags = PSF_DFLT, PS_AT(tls_verify), .dflt = 1 },
 	{ .key = "ca-file", .cache_key = "ca_file", .bit = PS_CA_FILE,
 	  .kind = PSK_STR, PS_AT(ca_file) },
+	{ .key = "fast-interval", .cache_key = "fast_interval_ms",
+	  .bit = PS_FAST_INTERVAL, .kind = PSK_MS, .flags = PSF_DFLT | PSF_ANN,
+	  PS_AT(fast_interval_ms), .lo = 10, .hi = UINT32_MAX,
+	  .dflt = PROBE_DEFAULT_FAST_INTERVAL_MS },
 };
 
 /* probe_spec_num reads numbers by width; bool is read as one byte. */
 static_assert(sizeof(bool) == 1, "bool is one byte");
 static_assert(sizeof(enum probe_type) == sizeof(uint32_t),
 	      "enum probe_type is read as a uint32_t");
-static_assert(PS_CA_FILE == 1u << (PROBE_SPEC_NFIELDS - 1),
+static_assert(PS_FAST_INTERVAL == 1u << (PROBE_SPEC_NFIELDS - 1),
 	      "one row per PS_* bit");
 
 const struct probe_spec_field *probe_spec_field(const char *key)

@@ -36,6 +36,7 @@ enum {
 	PS_JITTER = 1u << 6, PS_METHOD = 1u << 7, PS_PATH = 1u << 8,
 	PS_HOST = 1u << 9, PS_STATUS = 1u << 10, PS_BODY = 1u << 11,
 	PS_HEADERS = 1u << 12, PS_TLS_VERIFY = 1u << 13, PS_CA_FILE = 1u << 14,
+	PS_FAST_INTERVAL = 1u << 15,
 };
 
 struct probe_status_range {
@@ -61,6 +62,8 @@ struct probe_spec {
 	size_t nheaders;
 	bool tls_verify;
 	char *ca_file;        /* NULL: system store */
+	uint32_t fast_interval_ms; /* re-check while changing state; taken
+				      as interval when larger */
 };
 
 /* Built-in defaults (documented in gslbd.conf(5)). */
@@ -69,6 +72,7 @@ struct probe_spec {
 #define PROBE_DEFAULT_JITTER_MS   100
 #define PROBE_DEFAULT_RISE        2
 #define PROBE_DEFAULT_FALL        2
+#define PROBE_DEFAULT_FAST_INTERVAL_MS 200
 
 /* ---- the table ---- */
 
@@ -111,7 +115,7 @@ struct probe_spec_field {
 				  config would write it */
 };
 
-#define PROBE_SPEC_NFIELDS 15
+#define PROBE_SPEC_NFIELDS 16
 extern const struct probe_spec_field probe_spec_fields[PROBE_SPEC_NFIELDS];
 
 /* The row with this YAML key, or NULL. */

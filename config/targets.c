@@ -56,7 +56,8 @@ static bool tcp_same(const struct probe_spec *a, const struct probe_spec *b)
 {
 	return a->port == b->port && a->interval_ms == b->interval_ms &&
 	       a->timeout_ms == b->timeout_ms && a->jitter_ms == b->jitter_ms &&
-	       a->rise == b->rise && a->fall == b->fall;
+	       a->rise == b->rise && a->fall == b->fall &&
+	       a->fast_interval_ms == b->fast_interval_ms;
 }
 
 static bool str_same(const char *a, const char *b)

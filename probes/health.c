@@ -25,6 +25,26 @@ static void health_set_reason(struct health *h, const char *reason)
 bool health_feed(struct health *h, bool success, const char *reason,
 		 uint32_t rise, uint32_t fall)
 {
+	return health_feed_at(h, success, reason, rise, fall, 0, 0);
+}
+
+/* GCRA with a burst of two: a transition at now is allowed when the
+ * bucket's theoretical arrival time is at most one hold ahead. */
+static bool health_paced(struct health *h, int64_t now_ms, uint32_t hold_ms)
+{
+	if (!hold_ms)
+		return true;
+	int64_t tat = h->tat_ms > now_ms ? h->tat_ms : now_ms;
+	if (tat - now_ms > (int64_t)hold_ms)
+		return false;
+	h->tat_ms = tat + hold_ms;
+	return true;
+}
+
+bool health_feed_at(struct health *h, bool success, const char *reason,
+		    uint32_t rise, uint32_t fall, int64_t now_ms,
+		    uint32_t hold_ms)
+{
 	uint8_t want = success ? HEALTH_UP : HEALTH_DOWN;
 	uint32_t need = success ? rise : fall;
 
@@ -41,8 +61,10 @@ bool health_feed(struct health *h, bool success, const char *reason,
 	}
 	if (need == 0)
 		need = 1;
-	if (++h->streak < need)
-		return false;
+	if (h->streak < need)
+		h->streak++;
+	if (h->streak < need || !health_paced(h, now_ms, hold_ms))
+		return false; /* not yet, or held back: streak stays full */
 	h->state = want;
 	h->streak = 0;
 	return true;

@@ -14,6 +14,12 @@
  *    `rise` consecutive successes bring a DOWN one UP.  Any verdict that
  *    agrees with the current state resets the count, so an alternating
  *    target never moves once decided (with rise, fall >= 2).
+ *  - Flap damping (health_feed_at with a hold): transitions are paced
+ *    like a token bucket of two, one token back per hold.  An outage and
+ *    its recovery (two transitions) go through at once; a target that
+ *    keeps flapping changes state at most once per hold after that.  A
+ *    transition held back is taken by the first verdict after the hold
+ *    that still disagrees with the state.
  */
 #ifndef GSLBD_HEALTH_H
 #define GSLBD_HEALTH_H
@@ -28,6 +34,7 @@
 struct health {
 	uint8_t state;    /* enum model_health */
 	uint32_t streak;  /* consecutive verdicts against the current state */
+	int64_t tat_ms;   /* damping: when the bucket is full again (GCRA) */
 	char reason[HEALTH_REASON_LEN]; /* the last verdict's reason */
 };
 
@@ -38,6 +45,19 @@ void health_init(struct health *h);
  * changed h->state (including the first decision out of UNKNOWN). */
 bool health_feed(struct health *h, bool success, const char *reason,
 		 uint32_t rise, uint32_t fall);
+
+/* health_feed, with flap damping: now_ms is a monotonic clock, hold_ms
+ * the pace of transitions in a run of them (0: none). */
+bool health_feed_at(struct health *h, bool success, const char *reason,
+		    uint32_t rise, uint32_t fall, int64_t now_ms,
+		    uint32_t hold_ms);
+
+/* True when the last verdict disagreed with the state (a transition is
+ * under way or held back): the probe manager re-checks sooner then. */
+static inline bool health_unsettled(const struct health *h)
+{
+	return h->state != HEALTH_UNKNOWN && h->streak > 0;
+}
 
 /* "unknown", "up", "down". */
 const char *health_name(uint8_t state);

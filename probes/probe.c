@@ -87,6 +87,14 @@ static int64_t probe_elapsed_ms(const struct timespec *since)
 	       (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
+static int64_t probe_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static uint64_t probe_elapsed_us(const struct timespec *since)
 {
 	struct timespec now;
@@ -259,7 +267,12 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 	if (!ok)
 		pm->c.failures++;
 	probe_account(p, ok, reason);
-	if (health_feed(&p->hs, ok, reason, spec->rise, spec->fall)) {
+	/* Flapping is paced: after an outage and its recovery, one change
+	 * per interval x fall at most. */
+	uint64_t hold = (uint64_t)spec->interval_ms * (spec->fall ? spec->fall : 1);
+	if (health_feed_at(&p->hs, ok, reason, spec->rise, spec->fall,
+			   probe_now_ms(), hold > UINT32_MAX ? UINT32_MAX :
+			   (uint32_t)hold)) {
 		p->since = (int64_t)time(NULL);
 		pm->health[p->index] = p->hs.state;
 		pm->c.transitions++;
@@ -282,9 +295,17 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 	}
 
 	/* The next run starts interval (+ jitter) after this one started, or
-	 * at once when this one took longer: never two at a time. */
-	delay = (int64_t)spec->interval_ms + probe_jitter(pm, spec->jitter_ms) -
-		probe_elapsed_ms(&p->started);
+	 * at once when this one took longer: never two at a time.  While the
+	 * target is changing state (a verdict against it, not yet enough),
+	 * re-check after fast-interval, so a dead region leaves after one
+	 * interval plus a re-check rather than fall intervals. */
+	if (health_unsettled(&p->hs))
+		delay = (int64_t)(spec->fast_interval_ms < spec->interval_ms ?
+				  spec->fast_interval_ms : spec->interval_ms);
+	else
+		delay = (int64_t)spec->interval_ms +
+			probe_jitter(pm, spec->jitter_ms);
+	delay -= probe_elapsed_ms(&p->started);
 	probe_arm(p, delay > 0 ? (uint32_t)delay : 0);
 }
 

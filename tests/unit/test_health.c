@@ -142,6 +142,70 @@ static void test_reason(void)
 	is_str(health_name(HEALTH_UNKNOWN), "unknown", "name unknown");
 }
 
+/* Damping: an outage and its recovery pass at once; after that a run of
+ * transitions is paced at one per hold, and a held one is taken by the
+ * first disagreeing verdict after the hold. */
+static void test_damping(void)
+{
+	struct health h;
+
+	health_init(&h);
+	health_feed_at(&h, true, "ok", 2, 2, 0, 2000);
+	ok(!health_feed_at(&h, false, "refused", 2, 2, 1000, 2000) &&
+	   health_feed_at(&h, false, "refused", 2, 2, 1200, 2000) &&
+	   h.state == HEALTH_DOWN, "damped: an outage goes down at once");
+	ok(!health_feed_at(&h, true, "ok", 2, 2, 2200, 2000) &&
+	   health_feed_at(&h, true, "ok", 2, 2, 2400, 2000) &&
+	   h.state == HEALTH_UP, "damped: ...and its recovery comes back at once");
+	ok(!health_feed_at(&h, false, "refused", 2, 2, 2600, 2000) &&
+	   !health_feed_at(&h, false, "refused", 2, 2, 2800, 2000) &&
+	   h.state == HEALTH_UP, "damped: a third change within the hold waits");
+	ok(!health_feed_at(&h, false, "refused", 2, 2, 3199, 2000) &&
+	   h.state == HEALTH_UP, "...still held just before a token is back");
+	ok(health_feed_at(&h, false, "refused", 2, 2, 3200, 2000) &&
+	   h.state == HEALTH_DOWN,
+	   "...and taken by the first failure once it is (2 s after the "
+	   "first change)");
+	health_init(&h);
+	health_feed_at(&h, true, "ok", 2, 2, 0, 2000);
+	health_feed_at(&h, false, "x", 2, 2, 100, 2000);
+	ok(!health_feed_at(&h, true, "ok", 2, 2, 200, 2000) && !h.streak,
+	   "damped: agreement still resets a held run");
+}
+
+/* The worst flapper: every probe run gives the verdict that moves the
+ * state (two failures, two successes, ...), probed as the manager does
+ * (fast-interval 200 ms while unsettled, else interval 1 s plus 0..100
+ * ms): transitions over 20 s with and without damping. */
+static int flap_run(uint32_t hold)
+{
+	struct health h;
+	int64_t t = 0;
+	uint64_t rng = 42;
+	int n = 0;
+
+	health_init(&h);
+	for (unsigned k = 0; t < 20000; k++) {
+		bool up = k == 0 || (k - 1) / 2 % 2 == 1;
+		n += health_feed_at(&h, up, up ? "ok" : "refused", 2, 2, t, hold);
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		t += health_unsettled(&h) ? 200 : 1000 + (int64_t)(rng % 101);
+	}
+	return n - 1; /* the first decision is not a change */
+}
+
+static void test_flap_rate(void)
+{
+	int free_run = flap_run(0), damped = flap_run(2000);
+
+	printf("# flapping for 20 s: %d changes undamped, %d damped\n",
+	       free_run, damped);
+	ok(damped <= 2 + 20000 / 2000,
+	   "a flapping target changes at most once per interval x fall "
+	   "(after one outage and recovery)");
+	ok(free_run > damped, "...which it would not without damping");
+}
+
 int main(void)
 {
 	test_start();
@@ -150,5 +214,7 @@ int main(void)
 	test_flapping();
 	test_one();
 	test_reason();
+	test_damping();
+	test_flap_rate();
 	return tap_done();
 }

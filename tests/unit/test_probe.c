@@ -270,6 +270,7 @@ static struct model *model_build(const struct ep_def *defs, size_t n)
 		ps->type = d->type;
 		ps->port = ports[d->port];
 		ps->interval_ms = T(150);
+		ps->fast_interval_ms = T(50);
 		ps->jitter_ms = T(20);
 		ps->timeout_ms = T(d->timeout_ms ? d->timeout_ms : 400);
 		ps->rise = 2;
@@ -577,6 +578,57 @@ static void test_fall_rise(struct probe_mgr *pm, struct model *m)
 	is_int(c1.transitions - c0.transitions, 2, "one transition each way");
 }
 
+struct fail_arg {
+	struct model_addr *a;
+};
+
+static bool failed_once(void *arg)
+{
+	struct probe_info pi = info_of(((struct fail_arg *)arg)->a);
+	uint64_t f = 0;
+
+	for (size_t i = 0; pi.st && i < PROBE_FAIL_MAX; i++)
+		f += pi.st->failures[i];
+	return f > 0;
+}
+
+/* A failed run of an up target is re-checked after fast-interval, not a
+ * whole interval: interval 600 ms, fast-interval 60 ms. */
+static void test_fast_recheck(void)
+{
+	static const struct ep_def defs[] = {
+		EP("toggle", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/toggle"),
+	};
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "toggle");
+	struct health_arg down = { a, HEALTH_DOWN }, up = { a, HEALTH_UP };
+	struct fail_arg fa = { a };
+	struct timespec t0, t1;
+
+	m->svcs[0].eps[0].probe.interval_ms = T(600);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(60);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (model_targets_build(m) < 0)
+		abort();
+	toggle_up = true;
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000),
+	   "fast re-check: target up");
+	toggle_up = false;
+	ok(run_until(failed_once, &fa, 3000), "fast re-check: a run failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(run_until(health_is, &down, 3000), "fast re-check: down");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("# second failure %ld ms after the first\n", ms);
+	ok(ms < T(400), "the second failure came after fast-interval, not "
+	   "after another interval");
+	toggle_up = true;
+	probe_mgr_free(pm);
+	model_free(m);
+}
+
 static const struct ep_def toggle_defs[] = {
 	EP("toggle", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/toggle"),
 };
@@ -786,6 +838,7 @@ int main(void)
 	model_free(mt);
 
 	test_coalesce();
+	test_fast_recheck();
 
 	if (tls_pid > 0) {
 		kill(tls_pid, SIGTERM);

@@ -45,6 +45,7 @@ static const struct sample {
 	{ "headers", "[\"X-Probe: gslbd, 1\"]", "X-Probe: gslbd, 1" },
 	{ "tls-verify", "false", "off" },
 	{ "ca-file", "/etc/gslbd/ca.pem", "/etc/gslbd/ca.pem" },
+	{ "fast-interval", "100ms", "100ms" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
