@@ -75,13 +75,16 @@ const struct probe_spec_field probe_spec_fields[PROBE_SPEC_NFIELDS] = {
 	  .bit = PS_FAST_INTERVAL, .kind = PSK_MS, .flags = PSF_DFLT | PSF_ANN,
 	  PS_AT(fast_interval_ms), .lo = 10, .hi = UINT32_MAX,
 	  .dflt = PROBE_DEFAULT_FAST_INTERVAL_MS },
+	{ .key = "keepalive", .cache_key = "keepalive", .bit = PS_KEEPALIVE,
+	  .kind = PSK_BOOL, .flags = PSF_DFLT | PSF_ANN, PS_AT(keepalive),
+	  .dflt = 0 },
 };
 
 /* probe_spec_num reads numbers by width; bool is read as one byte. */
 static_assert(sizeof(bool) == 1, "bool is one byte");
 static_assert(sizeof(enum probe_type) == sizeof(uint32_t),
 	      "enum probe_type is read as a uint32_t");
-static_assert(PS_FAST_INTERVAL == 1u << (PROBE_SPEC_NFIELDS - 1),
+static_assert(PS_KEEPALIVE == 1u << (PROBE_SPEC_NFIELDS - 1),
 	      "one row per PS_* bit");
 
 const struct probe_spec_field *probe_spec_field(const char *key)

@@ -36,7 +36,7 @@ enum {
 	PS_JITTER = 1u << 6, PS_METHOD = 1u << 7, PS_PATH = 1u << 8,
 	PS_HOST = 1u << 9, PS_STATUS = 1u << 10, PS_BODY = 1u << 11,
 	PS_HEADERS = 1u << 12, PS_TLS_VERIFY = 1u << 13, PS_CA_FILE = 1u << 14,
-	PS_FAST_INTERVAL = 1u << 15,
+	PS_FAST_INTERVAL = 1u << 15, PS_KEEPALIVE = 1u << 16,
 };
 
 struct probe_status_range {
@@ -64,6 +64,9 @@ struct probe_spec {
 	char *ca_file;        /* NULL: system store */
 	uint32_t fast_interval_ms; /* re-check while changing state; taken
 				      as interval when larger */
+	bool keepalive;       /* http(s): reuse the connection between runs
+				 of a healthy target (a new one at least
+				 every PROBE_KEEPALIVE_FRESH runs) */
 };
 
 /* Built-in defaults (documented in gslbd.conf(5)). */
@@ -73,6 +76,9 @@ struct probe_spec {
 #define PROBE_DEFAULT_RISE        2
 #define PROBE_DEFAULT_FALL        2
 #define PROBE_DEFAULT_FAST_INTERVAL_MS 200
+/* With keepalive: a new connection at least every this many runs, so a
+ * server that stops accepting is still seen. */
+#define PROBE_KEEPALIVE_FRESH 10
 
 /* ---- the table ---- */
 
@@ -115,7 +121,7 @@ struct probe_spec_field {
 				  config would write it */
 };
 
-#define PROBE_SPEC_NFIELDS 16
+#define PROBE_SPEC_NFIELDS 17
 extern const struct probe_spec_field probe_spec_fields[PROBE_SPEC_NFIELDS];
 
 /* The row with this YAML key, or NULL. */

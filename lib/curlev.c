@@ -186,6 +186,12 @@ void curlev_free(struct curlev *c)
 	curl_global_cleanup();
 }
 
+int curlev_keep_connections(struct curlev *c, long n)
+{
+	return curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n) ==
+		CURLM_OK ? 0 : -1;
+}
+
 int curlev_add(struct curlev *c, CURL *easy)
 {
 	return curl_multi_add_handle(c->multi, easy) == CURLM_OK ? 0 : -1;

@@ -23,6 +23,10 @@ struct curlev *curlev_new(struct event_base *base, curlev_done_fn done,
 /* Remove every transfer first (curlev_remove); then free. */
 void curlev_free(struct curlev *c);
 
+/* Idle connections the multi handle may keep for reuse (libcurl's own
+ * default follows the number of transfers in flight). */
+int curlev_keep_connections(struct curlev *c, long n);
+
 int curlev_add(struct curlev *c, CURL *easy);
 /* Stop a transfer in flight; done is not called for it. */
 void curlev_remove(struct curlev *c, CURL *easy);

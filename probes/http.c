@@ -199,6 +199,9 @@ struct http_probe_ctx *http_probe_ctx_new(struct event_base *base)
 		free(ctx);
 		return NULL;
 	}
+	/* Room for a kept-alive connection per target: libcurl would
+	 * otherwise close idle ones beyond four per transfer in flight. */
+	curlev_keep_connections(ctx->cev, 100000);
 	return ctx;
 }
 
@@ -271,7 +274,8 @@ static char *http_url(const struct probe_spec *spec, const char *host,
 
 static int http_probe_setup(struct http_probe *hp,
 			    const struct probe_spec *spec,
-			    const struct model_addr *addr, const char *host)
+			    const struct model_addr *addr, const char *host,
+			    bool reuse)
 {
 	uint16_t port = spec->port ? spec->port :
 			(spec->type == PROBE_HTTPS ? 443 : 80);
@@ -314,10 +318,11 @@ static int http_probe_setup(struct http_probe *hp,
 	SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_TIMEOUT_MS, (long)spec->timeout_ms);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)spec->timeout_ms);
-	/* Every run is a new connection: a kept-alive one would hide a
-	 * server that no longer accepts. */
-	SET(CURLOPT_FRESH_CONNECT, 1L);
-	SET(CURLOPT_FORBID_REUSE, 1L);
+	/* A new connection for every run unless keepalive asked otherwise:
+	 * a kept-alive one would hide a server that no longer accepts, so
+	 * even then every PROBE_KEEPALIVE_FRESH-th run is new (probe.c). */
+	SET(CURLOPT_FRESH_CONNECT, reuse ? 0L : 1L);
+	SET(CURLOPT_FORBID_REUSE, spec->keepalive ? 0L : 1L);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_USERAGENT, "gslbd/" PACKAGE_VERSION " health-check");
 	SET(CURLOPT_WRITEFUNCTION, http_write_cb);
@@ -340,8 +345,8 @@ static int http_probe_setup(struct http_probe *hp,
 struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 				    const struct probe_spec *spec,
 				    const struct model_addr *addr,
-				    const char *host, http_probe_done_fn fn,
-				    void *arg)
+				    const char *host, bool reuse,
+				    http_probe_done_fn fn, void *arg)
 {
 	struct http_probe *hp = calloc(1, sizeof(*hp));
 
@@ -365,7 +370,7 @@ struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 		hp->want_len = strlen(hp->want);
 	}
 	hp->easy = curl_easy_init();
-	if (!hp->easy || http_probe_setup(hp, spec, addr, host) < 0)
+	if (!hp->easy || http_probe_setup(hp, spec, addr, host, reuse) < 0)
 		goto fail;
 	if (curlev_add(ctx->cev, hp->easy) < 0)
 		goto fail;

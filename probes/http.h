@@ -31,13 +31,15 @@ void http_probe_ctx_free(struct http_probe_ctx *ctx);
 
 /* Probe addr with spec (type PROBE_HTTP or PROBE_HTTPS).  host is the
  * name for the URL, Host header and SNI (a trailing dot is dropped).
+ * reuse: take a kept-alive connection if there is one, and keep this one
+ * (spec->keepalive); otherwise a new connection, closed after.
  * Everything needed later is copied: spec, addr and host may go away
  * while the probe runs.  Returns NULL when out of memory. */
 struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 				    const struct probe_spec *spec,
 				    const struct model_addr *addr,
-				    const char *host, http_probe_done_fn fn,
-				    void *arg);
+				    const char *host, bool reuse,
+				    http_probe_done_fn fn, void *arg);
 
 /* Abort a probe whose callback has not run yet; the callback never runs. */
 void http_probe_cancel(struct http_probe *hp);

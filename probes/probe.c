@@ -32,6 +32,7 @@ struct probe {
 
 	struct health hs;
 	int64_t since;
+	uint32_t reused;         /* runs on a kept-alive connection in a row */
 	bool have_verdict;
 	bool taken;              /* during sync: claimed by a new target */
 	struct event *timer;
@@ -342,8 +343,14 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 		if (p->tcp)
 			return;
 	} else if (pm->http) {
+		/* Keepalive: reuse only while the target is up and
+		 * settled, and open a new connection now and then. */
+		bool reuse = spec->keepalive && p->hs.state == HEALTH_UP &&
+			!health_unsettled(&p->hs) &&
+			p->reused + 1 < PROBE_KEEPALIVE_FRESH;
+		p->reused = reuse ? p->reused + 1 : 0;
 		p->http = http_probe_start(pm->http, spec, &p->addr, p->host,
-					   probe_http_done, p);
+					   reuse, probe_http_done, p);
 		if (p->http)
 			return;
 	}

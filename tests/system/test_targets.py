@@ -51,9 +51,10 @@ HEALTH_PATH = "/healthz"
 
 class CountingBackend:
     """An HTTP/1.0 server on (addr, port) that records the time of every
-    accepted connection and every request (path, Host header)."""
+    accepted connection and every request (path, Host header); with
+    version "HTTP/1.1" it keeps connections alive."""
 
-    def __init__(self, addr, port):
+    def __init__(self, addr, port, version="HTTP/1.0"):
         self.addr, self.port = addr, port
         self.lock = threading.Lock()
         self.conns = []     # monotonic accept times
@@ -61,7 +62,7 @@ class CountingBackend:
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = version
 
             def do_GET(self):
                 with backend.lock:
@@ -121,7 +122,7 @@ class CountingBackend:
             self.thread.join(5)
 
 
-def counting_backends(n):
+def counting_backends(n, version="HTTP/1.0"):
     """n CountingBackends on n distinct fresh 127.0.0.x addresses sharing one port."""
     rng = random.Random()
     for _ in range(200):
@@ -132,7 +133,7 @@ def counting_backends(n):
         out = []
         try:
             for a in addrs:
-                out.append(CountingBackend(a, port))
+                out.append(CountingBackend(a, port, version))
             return out
         except OSError:  # taken in between: try elsewhere
             for b in out:
@@ -145,8 +146,8 @@ def backends():
     """Factory: counting_backends(n); every backend is stopped at teardown."""
     made = []
 
-    def make(n):
-        bs = counting_backends(n)
+    def make(n, version="HTTP/1.0"):
+        bs = counting_backends(n, version)
         made.extend(bs)
         return bs
     yield make

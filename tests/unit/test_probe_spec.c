@@ -46,6 +46,7 @@ static const struct sample {
 	{ "tls-verify", "false", "off" },
 	{ "ca-file", "/etc/gslbd/ca.pem", "/etc/gslbd/ca.pem" },
 	{ "fast-interval", "100ms", "100ms" },
+	{ "keepalive", "true", "yes" },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
