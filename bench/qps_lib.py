@@ -178,7 +178,10 @@ class GslbdProbed(Gslbd):
     query, measured in the same alternation as the peers."""
     name = "gslbd+p"
 
-    def __init__(self, work, addr, workers, pin, binary, probed):
+    def __init__(self, work, addr, workers, pin, binary, probed,
+                 keepalive=False):
+        if keepalive:
+            self.name = "gslbd+k"    # the same, probes kept alive
         super().__init__(work, addr, workers, pin, binary)
         self.nginx = None
         self.probed = probed
@@ -200,7 +203,7 @@ http {{
       - region: r1
         addresses: [{ip}]
         probe: {{ type: http, port: {port}, path: /healthz, interval: 1s,
-                 timeout: 800ms }}
+                 timeout: 800ms{", keepalive: true" if keepalive else ""} }}
 """ for i in range(probed)]
         with open(self.conf, "a") as f:
             f.write("".join(extra))
@@ -585,9 +588,12 @@ def print_table(title, summ, args, notes):
         extra = " (ranges overlap: within run-to-run noise)"
     print(f"  unthrottled qps >= every peer (highest {max_qps_name} "
           f"{max_qps:.0f}): gslbd {g['qps'][0]:.0f}  {verdict(ok)}{extra}")
-    if "gslbd+p" in summ:
-        gp = summ["gslbd+p"]
-        print(f"  with {args.probed} endpoints probed every 1 s (gslbd+p): "
+    for pn, how in (("gslbd+p", "a new connection per run"),
+                    ("gslbd+k", "keepalive")):
+        if pn not in summ:
+            continue
+        gp = summ[pn]
+        print(f"  with {args.probed} targets probed every 1 s ({pn}, {how}): "
               f"total CPU/query {gp['total_us'][0]:.3f} us = "
               f"{gp['total_us'][0] / best_total:.3f} x best peer, "
               f"{gp['total_us'][0] / g['total_us'][0]:.3f} x gslbd without "
@@ -612,13 +618,17 @@ def run_mode(args, work, qfile, workers):
     mk = [lambda a: Gslbd(work, a, workers, scpu, args.gslbd),
           lambda a: GslbdProbed(work, a, workers, scpu, args.gslbd,
                                 args.probed),
+          lambda a: GslbdProbed(work, a, workers, scpu, args.gslbd,
+                                args.probed, keepalive=True),
           lambda a: Nsd(work, a, workers, scpu),
           lambda a: Knot(work, a, workers, scpu),
           lambda a: Gdnsd(work, a, workers, scpu)]
-    names = ["gslbd", "gslbd+p", "nsd", "knot", "gdnsd"]
+    names = ["gslbd", "gslbd+p", "gslbd+k", "nsd", "knot", "gdnsd"]
     only = args.servers.split(",") if args.servers else names
     if not args.probed:
-        only = [n for n in only if n != "gslbd+p"]
+        only = [n for n in only if n not in ("gslbd+p", "gslbd+k")]
+    if not args.keepalive:
+        only = [n for n in only if n != "gslbd+k"]
     servers = []
     base = 60 + 10 * workers
     for i, f in enumerate(mk):
@@ -698,6 +708,9 @@ def main():
     ap.add_argument("--probed", type=int, default=0,
                     help="also measure gslbd while it HTTP-probes this many "
                     "endpoints every second (e.g. 1000; needs nginx)")
+    ap.add_argument("--keepalive", action="store_true",
+                    help="with --probed: also gslbd whose probes keep their "
+                    "connections alive (gslbd+k)")
     ap.add_argument("--json", help="also write every run to this file")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
