@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "kube/kubeidx.h"
 #include "config/model.h"
 #include "lib/rand.h"
+#include "tests/unit/kubeidx_harness.h"
 #include "tests/unit/tap.h"
 
 /* ---- log capture ---- */
@@ -753,186 +755,6 @@ static void test_equal_and_cache(void)
 
 /* ---- the incremental index (kubeidx.c) ---- */
 
-/* The index against kubefed_map over the same objects: the state is a
- * store per kind (key -> object), as the reflectors keep it. */
-struct incr {
-	json_t *store[2], *clusters;
-	struct kubeidx *x;
-	struct kubefed_opts o;
-	struct model_service *prev; /* kubefed_map of the previous state */
-	size_t nprev;
-};
-
-static void quiet(void *arg, enum log_level lvl, const char *msg)
-{
-}
-
-static void incr_init(struct incr *t, kubefed_log_fn log)
-{
-	memset(t, 0, sizeof(*t));
-	t->o.apex = "example.org.";
-	t->o.policy = POLICY_ALL;
-	t->o.ttl = 30;
-	t->o.log = log;
-	t->store[KUBEFED_SDR] = json_object();
-	t->store[KUBEFED_DNSEP] = json_object();
-	t->clusters = json_object();
-	t->x = kubeidx_new(&t->o);
-}
-
-static void incr_done(struct incr *t)
-{
-	kubeidx_free(t->x);
-	kubefed_services_free(t->prev, t->nprev);
-	json_decref(t->store[0]);
-	json_decref(t->store[1]);
-	json_decref(t->clusters);
-}
-
-static json_t *values(const json_t *store)
-{
-	json_t *a = json_array(), *v;
-	const char *k;
-
-	json_object_foreach((json_t *)store, k, v)
-		json_array_append(a, v);
-	return a;
-}
-
-/* kubefed_map of the whole state. */
-static int incr_full(const struct incr *t, struct model_service **s,
-		     size_t *n, struct kubefed_stats *st)
-{
-	struct kubefed_opts o = t->o;
-	json_t *a = values(t->store[KUBEFED_SDR]);
-	json_t *b = values(t->clusters), *c = values(t->store[KUBEFED_DNSEP]);
-	int rc;
-
-	o.log = quiet;
-	rc = kubefed_map(a, b, c, &o, s, n, st);
-	json_decref(a);
-	json_decref(b);
-	json_decref(c);
-	return rc;
-}
-
-/* One object event, the way kube.c applies a watch event: to the store
- * and to the index.  obj NULL: deleted.  Takes obj over. */
-static int incr_event(struct incr *t, enum kubefed_kind kind, json_t *obj,
-		      const char *delkey)
-{
-	char key[512];
-
-	if (!obj) {
-		json_object_del(t->store[kind], delkey);
-		return kubeidx_set(t->x, kind, delkey, NULL);
-	}
-	kube_obj_key(obj, key, sizeof(key));
-	json_object_set_new(t->store[kind], key, obj);
-	return kubeidx_set(t->x, kind, key, obj);
-}
-
-/* Why the index's list differs from kubefed_map over the state, or
- * NULL; full: that map (the caller frees it). */
-static const char *incr_differs(const struct incr *t,
-				struct model_service **full, size_t *nfull)
-{
-	static char why[600];
-	const struct model_service *const *l;
-	struct kubefed_stats fs;
-	struct kubeidx_stats st;
-	size_t n;
-
-	if (incr_full(t, full, nfull, &fs) < 0)
-		return "kubefed_map failed";
-	l = kubeidx_list(t->x, &n);
-	kubeidx_stats(t->x, &st);
-	if (st.bad != fs.bad || st.skipped != fs.skipped ||
-	    st.duplicates != fs.duplicates ||
-	    st.objects != json_object_size(t->store[0]) +
-			  json_object_size(t->store[1])) {
-		snprintf(why, sizeof(why), "stats: %zu objects, bad %u, "
-			 "skipped %u, duplicates %u; kubefed_map: bad %u, "
-			 "skipped %u, duplicates %u", st.objects, st.bad,
-			 st.skipped, st.duplicates, fs.bad, fs.skipped,
-			 fs.duplicates);
-		return why;
-	}
-	if (n != *nfull) {
-		snprintf(why, sizeof(why), "%zu names, kubefed_map %zu", n,
-			 *nfull);
-		return why;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!kubefed_services_equal(l[i], 1, &(*full)[i], 1)) {
-			snprintf(why, sizeof(why), "%s differs from "
-				 "kubefed_map's %s", l[i]->name,
-				 (*full)[i].name);
-			return why;
-		}
-	}
-	return NULL;
-}
-
-/* The names that differ between a and b, both sorted; into out (each
- * a's or b's string), their count returned. */
-static size_t diff_names(const struct model_service *a, size_t na,
-			 const struct model_service *b, size_t nb,
-			 const char **out)
-{
-	size_t i = 0, j = 0, n = 0;
-
-	while (i < na || j < nb) {
-		int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i].name,
-							    b[j].name);
-		if (c < 0)
-			out[n++] = a[i++].name;
-		else if (c > 0)
-			out[n++] = b[j++].name;
-		else if (!kubefed_services_equal(&a[i++], 1, &b[j++], 1))
-			out[n++] = a[i - 1].name;
-	}
-	return n;
-}
-
-/* Why kubeidx_take_changes does not name exactly what changed from
- * t->prev to full, or NULL.  everything_ok: "take everything" may be
- * the answer (a cluster change mapped every object). */
-static const char *incr_changes_differ(struct incr *t,
-				       const struct model_service *full,
-				       size_t nfull, bool everything_ok)
-{
-	static char why[600];
-	const char **want = calloc(t->nprev + nfull + 1, sizeof(*want));
-	const char *const *got;
-	size_t nwant = diff_names(t->prev, t->nprev, full, nfull, want), ngot;
-	const char *r = NULL;
-
-	if (!kubeidx_take_changes(t->x, &got, &ngot)) {
-		if (!everything_ok)
-			r = "take_changes said everything after one object";
-		goto out;
-	}
-	if (ngot != nwant) {
-		snprintf(why, sizeof(why), "take_changes named %zu, %zu "
-			 "changed (first: %s)", ngot, nwant,
-			 nwant ? want[0] : ngot ? got[0] : "-");
-		r = why;
-		goto out;
-	}
-	for (size_t i = 0; i < ngot; i++) {
-		if (strcmp(got[i], want[i])) {
-			snprintf(why, sizeof(why), "take_changes named %s, "
-				 "want %s", got[i], want[i]);
-			r = why;
-			goto out;
-		}
-	}
-out:
-	free(want);
-	return r;
-}
-
 /* ---- random objects with collisions ---- */
 
 static uint32_t rnd(uint64_t *r, uint32_t n)
@@ -1258,12 +1080,8 @@ static void test_kubeidx_property(void)
 		const char *what = incr_step(&t, &r, touched, &cluster, &noisy);
 		int rc = kubeidx_commit(t.x);
 
-		if (rc < 0)
-			why = "commit failed";
-		else if (!(why = incr_differs(&t, &full, &nfull)) &&
-			 !(why = incr_changes_differ(&t, full, nfull,
-						     cluster)) &&
-			 !cluster)
+		why = rc < 0 ? "commit failed" : incr_check(&t, cluster);
+		if (!why && !cluster)
 			why = incr_pointers_kept(&t, ptrs, touched);
 		if (!why && noisy && rc != 0) {
 			why = "noise made a change";
@@ -1274,9 +1092,6 @@ static void test_kubeidx_property(void)
 			bad++;
 		}
 		kubeidx_release(t.x);
-		kubefed_services_free(t.prev, t.nprev);
-		t.prev = full;
-		t.nprev = nfull;
 		json_decref(touched);
 		json_decref(ptrs);
 	}
@@ -1708,7 +1523,7 @@ static void test_startup_cache(void)
 	struct event *deadline;
 	struct kube_src *k;
 	struct kube_status st;
-	const struct model_service *s;
+	const struct model_service *const *s;
 	size_t n;
 
 	if (!ok(mkdtemp(dir), "temporary directory"))
@@ -1731,16 +1546,22 @@ static void test_startup_cache(void)
 		printf("#   %s\n", err);
 		goto out;
 	}
-	s = kube_services(k, &n);
+	s = kube_service_list(k, &n);
 	ok(n == 0, "no services before the API or the cache answered");
 	changes = 0;
 	event_base_dispatch(base);
-	s = kube_services(k, &n);
+	s = kube_service_list(k, &n);
 	kube_get_status(k, &st);
-	ok(changes == 1 && st.from_cache,
+	ok(changes == 1 && st.from_cache && st.services == n,
 	   "at start-up the cache is served at once");
-	ok(kubefed_services_equal(s, n, m.s, m.n),
+	ok(list_differs(s, n, m.s, m.n) == n,
 	   "the cached services, as written");
+	ok(kube_services(k, &n) == s, "kube_services: the same list");
+	{
+		const char *const *names;
+		ok(!kube_take_changes(k, &names, &n) && !names,
+		   "served from the cache: take everything");
+	}
 	/* Then the API's connection failure is seen and kept. */
 	for (int i = 0; i < 200 && !st.errors; i++) {
 		event_base_loop(base, EVLOOP_ONCE);
