@@ -740,7 +740,8 @@ static const struct model_service **kx_list_merge(struct kubeidx *x,
 		return NULL;
 	for (size_t j = 0; j < nch; j++) {
 		size_t at = kx_list_find(x->list, i, x->nlist, ch[j]->name);
-		memcpy(out + m, x->list + i, (at - i) * sizeof(*out));
+		if (at > i)
+			memcpy(out + m, x->list + i, (at - i) * sizeof(*out));
 		m += at - i;
 		i = at;
 		if (ch[j]->shown)
@@ -748,7 +749,8 @@ static const struct model_service **kx_list_merge(struct kubeidx *x,
 		if (ch[j]->head)
 			out[m++] = &ch[j]->head->svc;
 	}
-	memcpy(out + m, x->list + i, (x->nlist - i) * sizeof(*out));
+	if (x->nlist > i)
+		memcpy(out + m, x->list + i, (x->nlist - i) * sizeof(*out));
 	return out;
 }
 
@@ -760,7 +762,9 @@ int kubeidx_commit(struct kubeidx *x)
 
 	if (x->broken || (x->stale && kx_remap_stale(x) < 0))
 		return -1;
-	qsort(x->touched, x->ntouched, sizeof(*x->touched), kx_name_cmp);
+	if (x->ntouched)
+		qsort(x->touched, x->ntouched, sizeof(*x->touched),
+		      kx_name_cmp);
 	/* The names whose winner changed move to the front; a name nobody
 	 * asks for and the list does not show goes. */
 	for (size_t i = 0; i < x->ntouched; i++) {

@@ -106,8 +106,10 @@ static inline int incr_event(struct incr *t, enum kubefed_kind kind,
 	char key[512];
 
 	if (!obj) {
+		int rc = kubeidx_set(t->x, kind, delkey, NULL);
+		/* Last: delkey may be the store's own string. */
 		json_object_del(t->store[kind], delkey);
-		return kubeidx_set(t->x, kind, delkey, NULL);
+		return rc;
 	}
 	kube_obj_key(obj, key, sizeof(key));
 	json_object_set_new(t->store[kind], key, obj);
