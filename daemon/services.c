@@ -152,8 +152,8 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 		   struct model_service **out, size_t *nout)
 {
 	size_t nk = 0, n = 0, dups = 0, taken = 0, big = 0;
-	const struct model_service *ks = g->kube ? kube_services(g->kube, &nk) :
-		NULL;
+	const struct model_service *const *ks = g->kube ?
+		kube_service_list(g->kube, &nk) : NULL;
 	struct model_service *v = calloc(g->ncfg_svcs + nk + 1, sizeof(*v));
 	char **names = calloc(g->ncfg_svcs + 1, sizeof(*names));
 
@@ -166,7 +166,7 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 	}
 	qsort(names, g->ncfg_svcs, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < nk; i++) {
-		const char *key = ks[i].name;
+		const char *key = ks[i]->name;
 		if (bsearch(&key, names, g->ncfg_svcs, sizeof(*names), name_cmp)) {
 			dups++;
 			continue;
@@ -177,13 +177,13 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 			taken++;
 			continue;
 		}
-		if (svc_addr_count(&ks[i]) > SVC_ADDRS_MAX) {
+		if (svc_addr_count(ks[i]) > SVC_ADDRS_MAX) {
 			log_debug("kubernetes service skipped: too many addresses "
 				  "service=%s", key);
 			big++;
 			continue;
 		}
-		if (model_service_copy(&v[n], &ks[i]) < 0)
+		if (model_service_copy(&v[n], ks[i]) < 0)
 			goto fail;
 		n++;
 	}

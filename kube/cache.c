@@ -165,8 +165,9 @@ static int cache_fsync_dir(const char *path)
 	return rc;
 }
 
-int kube_cache_write(const char *path, const struct model_service *s,
-		     size_t n, char *err, size_t errlen)
+int kube_cache_write_list(const char *path,
+			  const struct model_service *const *s, size_t n,
+			  char *err, size_t errlen)
 {
 	json_t *root = json_object(), *arr = json_array();
 	char *text = NULL, *tmp = NULL;
@@ -175,7 +176,7 @@ int kube_cache_write(const char *path, const struct model_service *s,
 	int fd = -1, rc = -1;
 
 	for (size_t i = 0; ok && i < n; i++)
-		if (json_array_append_new(arr, cache_service(&s[i])) < 0)
+		if (json_array_append_new(arr, cache_service(s[i])) < 0)
 			ok = false;
 	cache_set(root, "version", json_integer(KUBE_CACHE_VERSION), &ok);
 	cache_set(root, "written", json_integer((json_int_t)time(NULL)), &ok);
@@ -234,6 +235,23 @@ out:
 	free(text);
 	json_decref(arr);
 	json_decref(root);
+	return rc;
+}
+
+int kube_cache_write(const char *path, const struct model_service *s,
+		     size_t n, char *err, size_t errlen)
+{
+	const struct model_service **p = calloc(n ? n : 1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = &s[i];
+	rc = kube_cache_write_list(path, p, n, err, errlen);
+	free(p);
 	return rc;
 }
 

@@ -22,6 +22,11 @@
 int kube_cache_write(const char *path, const struct model_service *s,
 		     size_t n, char *err, size_t errlen);
 
+/* The same from n pointers to services (the Kubernetes source's list). */
+int kube_cache_write_list(const char *path,
+			  const struct model_service *const *s, size_t n,
+			  char *err, size_t errlen);
+
 /* A new array of services (free with kubefed_services_free), each with
  * source "kube".  Returns 0, or -1 with a message in err. */
 int kube_cache_read(const char *path, struct model_service **out,

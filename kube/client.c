@@ -63,6 +63,8 @@ struct kube_reflector {
 	kube_refl_fn fn;
 	void *arg;
 	json_t *store;      /* "ns/name" -> object, after the first list */
+	json_t *changed;    /* keys watch events touched since taken */
+	bool changed_all;   /* a list replaced the store since taken */
 	json_t *pending;    /* a paged list being assembled */
 	char *cont;         /* its continue token */
 	char *rv;           /* resourceVersion to watch from */
@@ -130,6 +132,39 @@ static void refl_set_rv(struct kube_reflector *r, const char *rv)
 		free(r->rv);
 		r->rv = d;
 	}
+}
+
+/* ---- what changed, for the owner ---- */
+
+static void refl_changed_all(struct kube_reflector *r)
+{
+	r->changed_all = true;
+	json_decref(r->changed);
+	r->changed = NULL;
+}
+
+static void refl_changed(struct kube_reflector *r, const char *key)
+{
+	if (r->changed_all)
+		return;
+	if ((!r->changed && !(r->changed = json_object())) ||
+	    json_object_size(r->changed) >= KUBE_CHANGED_MAX ||
+	    json_object_set_new(r->changed, key, json_true()) < 0)
+		refl_changed_all(r);
+}
+
+bool kube_reflector_take_changed(struct kube_reflector *r, json_t **keys)
+{
+	bool all = r->changed_all;
+
+	*keys = r->changed;
+	r->changed = NULL;
+	r->changed_all = false;
+	if (all) {
+		json_decref(*keys);
+		*keys = NULL;
+	}
+	return !all;
 }
 
 /* ---- notifications (always from the loop, never inside curl) ---- */
@@ -361,13 +396,16 @@ static void req_event(struct kube_req *q, const char *line, size_t len)
 		goto out;
 	}
 	if (!strcmp(type, "DELETED")) {
-		if (json_object_del(r->store, key) == 0)
+		if (json_object_del(r->store, key) == 0) {
+			refl_changed(r, key);
 			refl_notify(r, KUBE_REFL_CHANGED);
+		}
 	} else if (json_object_set(r->store, key, obj) < 0) {
 		/* Out of memory: a relist will set it right. */
 		req_abort(q, KUBE_ABORT_RELIST, "out of memory");
 		goto out;
 	} else {
+		refl_changed(r, key);
 		refl_notify(r, KUBE_REFL_CHANGED);
 	}
 	refl_set_rv(r, kube_obj_rv(obj));
@@ -588,8 +626,10 @@ static void refl_list_complete(struct kube_reflector *r, const char *rv)
 	r->st.synced = true;
 	r->st.lists++;
 	r->st.last_sync = (int64_t)time(NULL);
-	if (changed)
+	if (changed) {
+		refl_changed_all(r);
 		refl_notify(r, KUBE_REFL_CHANGED);
+	}
 	refl_arm_resync(r);
 	if (!r->rv) {
 		/* Nothing to watch from: poll by listing, gently. */
@@ -838,6 +878,7 @@ void kube_reflector_free(struct kube_reflector *r)
 	if (r->notify)
 		event_free(r->notify);
 	json_decref(r->store);
+	json_decref(r->changed);
 	json_decref(r->pending);
 	free(r->cont);
 	free(r->rv);

@@ -61,6 +61,17 @@ void kube_reflector_free(struct kube_reflector *r);
 /* The objects: a JSON object "namespace/name" -> object (borrowed). */
 json_t *kube_reflector_store(const struct kube_reflector *r);
 
+/* Watch events name at most this many keys between two takes; more
+ * count as a list. */
+#define KUBE_CHANGED_MAX 4096
+
+/* What changed in the store since the last call.  True: *keys is a new
+ * JSON object (the caller's) of the keys whose objects watch events
+ * added, changed or deleted (look each up in the store: absent means
+ * deleted), or NULL when there were none.  False (*keys NULL): a list
+ * replaced the store, so any object may have changed. */
+bool kube_reflector_take_changed(struct kube_reflector *r, json_t **keys);
+
 struct kube_refl_stats {
 	bool synced;        /* a full list has been received */
 	bool connected;     /* the last request got an HTTP answer */

@@ -1,6 +1,7 @@
-/* kube.c -- see kube.h.  Glue: reflectors (client.c) feed the KubeFed
- * mapping (kubefed.c); the result is kept, compared, cached (cache.c)
- * and announced through the coalesced change callback. */
+/* kube.c -- see kube.h.  Glue: reflectors (client.c) name the objects
+ * that changed; the index (kubeidx.c) maps those again (kubefed.c); its
+ * winners are cached (cache.c) and announced through the coalesced
+ * change callback. */
 #include "config.h"
 
 #include <signal.h>
@@ -20,18 +21,22 @@
 #include "kube/kube.h"
 #include "kube/kubecfg.h"
 #include "kube/kubefed.h"
+#include "kube/kubeidx.h"
 #include "lib/log.h"
 
-#define KUBE_COALESCE_MS   50
+/* Events closer than this are applied together. */
+#define KUBE_COALESCE_MS   10
 #define KUBE_CACHE_GAP_MS  30000 /* writing 50,000 services costs ~0.5 s of CPU */
 
 #define KUBE_MCDNS "/apis/multiclusterdns.kubefed.io/v1alpha1"
 #define KUBE_CORE  "/apis/core.kubefed.io/v1beta1"
 
-enum kube_kind { KUBE_SDR, KUBE_DNSEP, KUBE_CLUSTER, KUBE_NKINDS };
+enum kube_kind { KUBE_SDR = KUBEFED_SDR, KUBE_DNSEP = KUBEFED_DNSEP,
+		 KUBE_CLUSTER };
 
 struct kube_watch {
 	enum kube_kind kind;
+	char *ns;                /* NULL: every namespace */
 	struct kube_reflector *r;
 };
 
@@ -47,20 +52,23 @@ struct kube_src {
 	char *cache_file;
 	kube_change_fn fn;
 	void *arg;
-	struct model_service *svcs;
-	size_t nsvcs;
+	struct kubeidx *idx;     /* the services from the API */
+	bool rebuild;            /* idx ran out of memory: make a new one */
+	struct model_service *cache_svcs; /* from the cache file, until */
+	const struct model_service **cache_list; /* the first mapping */
+	size_t ncache;
 	bool from_cache;
 	bool mapped;           /* a mapping from the API has been made */
+	bool changes_all;      /* kube_take_changes: everything changed */
 	struct event *coalesce;
 	struct timespec remap_end; /* when the last remap finished */
-	int64_t remap_cost_ms;     /* and what it took, with the rebuild */
+	int64_t remap_cost_us;     /* and what it took, with the rebuild */
 	struct event *startup;
 	struct event *cache_ev;
 	pid_t writer;            /* a child writing the cache, or 0 */
 	struct event *reap_ev;   /* polls for it to finish */
 	bool cache_dirty;
 	struct timespec cache_last;
-	json_t *seen_prev, *seen_cur; /* messages of the last mapping */
 	uint64_t bad;           /* object problems, counted once each */
 };
 
@@ -90,36 +98,57 @@ static bool kube_ready_to_map(const struct kube_src *k)
 	return true;
 }
 
-/* Mapping messages: each is logged when it first appears, not again
- * while the object stays as it is. */
+/* Mapping messages, each when it first appears (the index says a
+ * message again only when its object or name changed). */
 static void kube_map_log(void *arg, enum log_level lvl, const char *msg)
 {
 	struct kube_src *k = arg;
 
-	if (k->seen_cur && !json_object_get(k->seen_cur, msg))
-		json_object_set_new(k->seen_cur, msg, json_true());
-	if (k->seen_prev && json_object_get(k->seen_prev, msg))
-		return;
 	if (!strncmp(msg, "kube object skipped", 19))
 		k->bad++;
 	log_msg(lvl, "%s", msg);
+}
+
+static struct kubefed_opts kube_opts(struct kube_src *k)
+{
+	struct kubefed_opts o = {
+		.apex = k->apex, .policy = k->policy, .ttl = k->ttl,
+		.defaults = &k->defaults, .log = kube_map_log, .log_arg = k,
+	};
+
+	return o;
+}
+
+static struct kubeidx *kube_idx_new(struct kube_src *k)
+{
+	struct kubefed_opts o = kube_opts(k);
+
+	return kubeidx_new(&o);
 }
 
 /* ---- the cache file ---- */
 
 static void kube_cache_schedule(struct kube_src *k);
 
+/* The winners, written; 0 or -1 with a message in err. */
+static int kube_cache_write_winners(struct kube_src *k, char *err,
+				    size_t errlen)
+{
+	size_t n;
+	const struct model_service *const *s = kube_service_list(k, &n);
+
+	return kube_cache_write_list(k->cache_file, s, n, err, errlen);
+}
+
 static void kube_cache_write_now(struct kube_src *k)
 {
 	char err[256];
 
-	if (kube_cache_write(k->cache_file, k->svcs, k->nsvcs, err,
-			     sizeof(err)) < 0)
+	if (kube_cache_write_winners(k, err, sizeof(err)) < 0)
 		log_warn("kube cache not written file=%s error=\"%s\"",
 			 k->cache_file, err);
 	else
-		log_debug("kube cache written file=%s services=%zu",
-			  k->cache_file, k->nsvcs);
+		log_debug("kube cache written file=%s", k->cache_file);
 }
 
 /* Serialising tens of thousands of services costs the control thread
@@ -146,8 +175,8 @@ static void kube_cache_flush(struct kube_src *k, bool inline_only)
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			signal(SIGHUP, SIG_DFL);
-			_exit(kube_cache_write(k->cache_file, k->svcs, k->nsvcs,
-					       err, sizeof(err)) < 0 ? 1 : 0);
+			_exit(kube_cache_write_winners(k, err, sizeof(err)) < 0 ?
+			      1 : 0);
 		}
 		if (pid > 0) {
 			k->writer = pid;
@@ -181,8 +210,7 @@ static void kube_reap_cb(evutil_socket_t fd, short what, void *arg)
 			 "retrying)", k->cache_file);
 		kube_cache_schedule(k);
 	} else {
-		log_debug("kube cache written file=%s services=%zu",
-			  k->cache_file, k->nsvcs);
+		log_debug("kube cache written file=%s", k->cache_file);
 	}
 }
 
@@ -206,90 +234,149 @@ static void kube_cache_schedule(struct kube_src *k)
 
 /* ---- the service list ---- */
 
-/* New services in place; the old ones live until fn has returned, so
- * that a caller still holding them while it composes is safe. */
-static void kube_replace(struct kube_src *k, struct model_service *s,
-			 size_t n)
+/* The new list is out: the cache file and the callback follow; then
+ * what only the old list showed (the old index, the cache file's
+ * services) is freed, once the caller no longer reads it. */
+static void kube_announce(struct kube_src *k, struct kubeidx *old)
 {
-	struct model_service *old = k->svcs;
-	size_t nold = k->nsvcs;
+	struct model_service *cache = NULL;
+	size_t ncache = 0;
 
-	k->svcs = s;
-	k->nsvcs = n;
+	if (k->from_cache) {
+		cache = k->cache_svcs;
+		ncache = k->ncache;
+		free(k->cache_list);
+		k->cache_svcs = NULL;
+		k->cache_list = NULL;
+		k->ncache = 0;
+		k->from_cache = false;
+		k->changes_all = true;
+	}
+	kube_cache_schedule(k);
 	if (k->fn)
 		k->fn(k->arg);
-	kubefed_services_free(old, nold);
+	kubeidx_release(k->idx);
+	kubeidx_free(old);
+	kubefed_services_free(cache, ncache);
 }
 
-static int kube_collect(const struct kube_src *k, json_t **arrs)
+/* Every object of w's store into x, and those it lacks out of it. */
+static int kube_sync_watch(struct kubeidx *x, const struct kube_watch *w)
 {
-	for (int i = 0; i < KUBE_NKINDS; i++)
-		if (!(arrs[i] = json_array()))
-			return -1;
-	for (size_t i = 0; i < k->nw; i++) {
-		json_t *store = kube_reflector_store(k->w[i].r), *v;
-		const char *key;
+	json_t *store = kube_reflector_store(w->r), *v;
+	const char *key;
 
-		json_object_foreach(store, key, v)
-			if (json_array_append(arrs[k->w[i].kind], v) < 0)
+	json_object_foreach(store, key, v)
+		if (kubeidx_set(x, (enum kubefed_kind)w->kind, key, v) < 0)
+			return -1;
+	return kubeidx_prune(x, (enum kubefed_kind)w->kind, w->ns, store);
+}
+
+/* The objects w's watch events named (keys) into x. */
+static int kube_set_keys(struct kubeidx *x, const struct kube_watch *w,
+			 const json_t *keys)
+{
+	json_t *store = kube_reflector_store(w->r), *v;
+	const char *key;
+
+	json_object_foreach((json_t *)keys, key, v)
+		if (kubeidx_set(x, (enum kubefed_kind)w->kind, key,
+				json_object_get(store, key)) < 0)
+			return -1;
+	return 0;
+}
+
+/* What the reflectors took in since the last turn, into x: the clusters
+ * first, so that objects map against them once.  everything: each
+ * store whole (a new index). */
+static int kube_feed(struct kube_src *k, struct kubeidx *x, bool everything)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < k->nw; i++) {
+			struct kube_watch *w = &k->w[i];
+			json_t *keys = NULL;
+			bool some;
+			int rc;
+
+			if ((w->kind == KUBE_CLUSTER) != (pass == 0))
+				continue;
+			some = kube_reflector_take_changed(w->r, &keys) &&
+			       !everything;
+			if (w->kind == KUBE_CLUSTER)
+				rc = some && !keys ? 0 : kubeidx_set_clusters(
+					x, kube_reflector_store(w->r));
+			else if (!some)
+				rc = kube_sync_watch(x, w);
+			else
+				rc = keys ? kube_set_keys(x, w, keys) : 0;
+			json_decref(keys);
+			if (rc < 0)
 				return -1;
+		}
 	}
 	return 0;
 }
 
+/* The index ran out of memory half-way: a new one from every store,
+ * while the old one's list (still whole) serves. */
+static int kube_rebuild(struct kube_src *k, struct kubeidx **old)
+{
+	struct kubeidx *x = kube_idx_new(k);
+
+	if (!x || kube_feed(k, x, true) < 0 || kubeidx_commit(x) < 0) {
+		kubeidx_free(x);
+		return -1;
+	}
+	*old = k->idx;
+	k->idx = x;
+	k->rebuild = false;
+	k->changes_all = true;
+	return 1;
+}
+
 static void kube_remap(struct kube_src *k)
 {
-	struct kubefed_opts o = {
-		.apex = k->apex, .policy = k->policy, .ttl = k->ttl,
-		.defaults = &k->defaults, .log = kube_map_log, .log_arg = k,
-	};
-	json_t *arrs[KUBE_NKINDS] = { NULL };
-	struct model_service *s = NULL;
-	struct kubefed_stats st;
-	size_t n = 0;
+	struct kubeidx *old = NULL;
+	struct kubeidx_stats st;
 	bool first = !k->mapped;
+	size_t n;
+	int rc = 0;
 
 	if (!kube_ready_to_map(k))
 		return;
-	k->seen_cur = json_object();
-	if (!k->seen_cur || kube_collect(k, arrs) < 0 ||
-	    kubefed_map(arrs[KUBE_SDR], arrs[KUBE_CLUSTER], arrs[KUBE_DNSEP],
-			&o, &s, &n, &st) < 0) {
-		/* The next event or resync tries again. */
+	if (!k->rebuild && (kube_feed(k, k->idx, false) < 0 ||
+			    (rc = kubeidx_commit(k->idx)) < 0))
+		k->rebuild = true;
+	if (k->rebuild && (rc = kube_rebuild(k, &old)) < 0) {
 		log_err("kube mapping failed: out of memory, keeping the "
-			"previous services");
-		json_decref(k->seen_cur);
-		k->seen_cur = NULL;
-		goto out;
+			"previous services; trying again in 1 s");
+		kube_timer(k->coalesce, 1000);
+		return;
 	}
-	json_decref(k->seen_prev);
-	k->seen_prev = k->seen_cur;
-	k->seen_cur = NULL;
 	k->mapped = true;
-	if (!k->from_cache && !first &&
-	    kubefed_services_equal(s, n, k->svcs, k->nsvcs)) {
-		kubefed_services_free(s, n);
-		goto out;
+	kubeidx_stats(k->idx, &st);
+	if (rc == 0 && !first && !k->from_cache) {
+		log_debug("kube objects mapped, no change objects=%zu",
+			  st.remapped);
+		kubeidx_release(k->idx);
+		return;
 	}
+	kubeidx_list(k->idx, &n);
 	if (first || k->from_cache)
 		log_info("kube services from the API services=%zu%s", n,
 			 k->from_cache ? " replacing=cache" : "");
 	else
-		log_info("kube services changed services=%zu bad_objects=%u "
-			 "duplicates=%u", n, st.bad, st.duplicates);
-	k->from_cache = false;
-	kube_cache_schedule(k);
-	kube_replace(k, s, n);
-out:
-	for (int i = 0; i < KUBE_NKINDS; i++)
-		json_decref(arrs[i]);
+		log_info("kube services changed objects=%zu names=%zu "
+			 "services=%zu bad_objects=%u duplicates=%u",
+			 st.remapped, st.names, n, st.bad, st.duplicates);
+	kube_announce(k, old);
 }
 
-static int64_t kube_ms_between(const struct timespec *a,
+static int64_t kube_us_between(const struct timespec *a,
 			       const struct timespec *b)
 {
-	return (int64_t)(b->tv_sec - a->tv_sec) * 1000 +
-		(b->tv_nsec - a->tv_nsec) / 1000000;
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000 +
+		(b->tv_nsec - a->tv_nsec) / 1000;
 }
 
 static void kube_coalesce_cb(evutil_socket_t fd, short what, void *arg)
@@ -300,7 +387,7 @@ static void kube_coalesce_cb(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kube_remap(k); /* also the daemon's rebuild, through the callback */
 	clock_gettime(CLOCK_MONOTONIC, &k->remap_end);
-	k->remap_cost_ms = kube_ms_between(&t0, &k->remap_end);
+	k->remap_cost_us = kube_us_between(&t0, &k->remap_end);
 }
 
 static void kube_refl_cb(void *arg, struct kube_reflector *r,
@@ -314,17 +401,20 @@ static void kube_refl_cb(void *arg, struct kube_reflector *r,
 		return;
 	if (evtimer_pending(k->coalesce, NULL))
 		return;
-	/* A remap of a large cluster costs real time on the control thread
-	 * (~0.25 s at 10,000 records): under a stream of events, leave at
-	 * least three times that between two, so probes keep their share.
-	 * After a quiet spell the first event waits only the usual window. */
+	/* A remap costs the control thread what the objects that changed
+	 * cost, plus the daemon's rebuild in the callback (the whole list
+	 * after a relist or a cluster change): under a stream of events,
+	 * leave at least three times that between two, so probes keep their
+	 * share.  After a quiet spell the first event waits only the usual
+	 * window. */
 	struct timespec now;
-	int64_t wait = KUBE_COALESCE_MS;
+	int64_t wait = KUBE_COALESCE_MS * 1000;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t gap = 3 * k->remap_cost_ms - kube_ms_between(&k->remap_end, &now);
+	int64_t gap = 3 * k->remap_cost_us - kube_us_between(&k->remap_end,
+							     &now);
 	if (gap > wait)
 		wait = gap;
-	kube_timer(k->coalesce, (uint32_t)wait);
+	kube_timer(k->coalesce, (uint32_t)((wait + 999) / 1000));
 }
 
 /* Serve what the cache file knew until the API's first list lands: a
@@ -333,6 +423,7 @@ static void kube_refl_cb(void *arg, struct kube_reflector *r,
 static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kube_src *k = arg;
+	const struct model_service **list;
 	struct model_service *s;
 	char err[256];
 	size_t n;
@@ -358,10 +449,22 @@ static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 			i--;
 		}
 	}
+	if (!(list = calloc(n ? n : 1, sizeof(*list)))) {
+		log_err("kube cache not served: out of memory");
+		kubefed_services_free(s, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		list[i] = &s[i];
 	log_info("serving the kube cache until the API's first list file=%s "
 		 "services=%zu", k->cache_file, n);
+	k->cache_svcs = s;
+	k->cache_list = list;
+	k->ncache = n;
 	k->from_cache = true;
-	kube_replace(k, s, n);
+	k->changes_all = true;
+	if (k->fn)
+		k->fn(k->arg);
 }
 
 /* ---- set-up ---- */
@@ -370,9 +473,10 @@ static int kube_watch_add(struct kube_src *k, enum kube_kind kind,
 			  const char *ns, const char *res, uint32_t resync)
 {
 	const char *group = kind == KUBE_CLUSTER ? KUBE_CORE : KUBE_MCDNS;
+	struct kube_watch *w = &k->w[k->nw++]; /* kube_free takes any part */
 	char path[512], what[160];
-	struct kube_reflector *r;
 
+	w->kind = kind;
 	if (ns) {
 		snprintf(path, sizeof(path), "%s/namespaces/%s/%s", group, ns,
 			 res);
@@ -381,13 +485,10 @@ static int kube_watch_add(struct kube_src *k, enum kube_kind kind,
 		snprintf(path, sizeof(path), "%s/%s", group, res);
 		snprintf(what, sizeof(what), "%s", res);
 	}
-	if (!(r = kube_reflector_new(k->cl, path, what, resync, kube_refl_cb,
-				     k)))
+	if (ns && !(w->ns = strdup(ns)))
 		return -1;
-	k->w[k->nw].kind = kind;
-	k->w[k->nw].r = r;
-	k->nw++;
-	return 0;
+	w->r = kube_reflector_new(k->cl, path, what, resync, kube_refl_cb, k);
+	return w->r ? 0 : -1;
 }
 
 static int kube_watches(struct kube_src *k, const struct model_kube *c)
@@ -469,7 +570,7 @@ struct kube_src *kube_new(struct event_base *base,
 	    !k->cache_ev || !k->reap_ev ||
 	    (conf->cache_file && !(k->cache_file = strdup(conf->cache_file))) ||
 	    (defaults && probe_spec_copy(&k->defaults, defaults) < 0) ||
-	    kube_watches(k, conf) < 0) {
+	    !(k->idx = kube_idx_new(k)) || kube_watches(k, conf) < 0) {
 		snprintf(err, errlen, "out of memory");
 		kube_free(k);
 		return NULL;
@@ -520,33 +621,42 @@ int kube_update(struct kube_src *k, const struct model_kube *conf,
 	k->defaults = d;
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
-	/* Messages about objects may read differently now: say them anew. */
-	json_decref(k->seen_prev);
-	k->seen_prev = NULL;
+	/* Every object is mapped again, and what is said about it said
+	 * anew: it may read differently now. */
+	struct kubefed_opts o = kube_opts(k);
+	kubeidx_set_opts(k->idx, &o);
 	kube_timer(k->coalesce, 0);
 	return 0;
-}
-
-const struct model_service *kube_services(const struct kube_src *k,
-					  size_t *n)
-{
-	*n = k->nsvcs;
-	return k->svcs;
 }
 
 const struct model_service *const *kube_service_list(const struct kube_src *k,
 						     size_t *n)
 {
-	*n = 0;
-	return NULL;
+	if (k->from_cache) {
+		*n = k->ncache;
+		return k->cache_list;
+	}
+	return kubeidx_list(k->idx, n);
+}
+
+const struct model_service *const *kube_services(const struct kube_src *k,
+						 size_t *n)
+{
+	return kube_service_list(k, n);
 }
 
 bool kube_take_changes(struct kube_src *k, const char *const **names,
 		       size_t *n)
 {
-	*names = NULL;
-	*n = 0;
-	return false;
+	bool some = kubeidx_take_changes(k->idx, names, n);
+
+	if (k->changes_all || k->from_cache) {
+		k->changes_all = false;
+		*names = NULL;
+		*n = 0;
+		return false;
+	}
+	return some;
 }
 
 void kube_free(struct kube_src *k)
@@ -563,8 +673,10 @@ void kube_free(struct kube_src *k)
 	}
 	if (k->cache_dirty)
 		kube_cache_flush(k, true);
-	for (size_t i = 0; i < k->nw; i++)
+	for (size_t i = 0; i < k->nw; i++) {
 		kube_reflector_free(k->w[i].r);
+		free(k->w[i].ns);
+	}
 	free(k->w);
 	kube_client_free(k->cl);
 	if (k->coalesce)
@@ -575,10 +687,10 @@ void kube_free(struct kube_src *k)
 		event_free(k->cache_ev);
 	if (k->reap_ev)
 		event_free(k->reap_ev);
-	kubefed_services_free(k->svcs, k->nsvcs);
+	kubeidx_free(k->idx);
+	kubefed_services_free(k->cache_svcs, k->ncache);
+	free(k->cache_list);
 	probe_spec_clear(&k->defaults);
-	json_decref(k->seen_prev);
-	json_decref(k->seen_cur);
 	free(k->apex);
 	free(k->cache_file);
 	free(k);
@@ -587,12 +699,14 @@ void kube_free(struct kube_src *k)
 void kube_get_status(const struct kube_src *k, struct kube_status *st)
 {
 	bool have_err = false;
+	size_t n;
 
 	memset(st, 0, sizeof(*st));
 	st->connected = k->nw > 0;
 	st->synced = k->nw > 0;
 	st->from_cache = k->from_cache;
-	st->services = (uint32_t)k->nsvcs;
+	kube_service_list(k, &n);
+	st->services = (uint32_t)n;
 	st->errors = k->bad;
 	for (size_t i = 0; i < k->nw; i++) {
 		struct kube_refl_stats rs;

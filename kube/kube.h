@@ -4,11 +4,16 @@
  * model services, on the control thread's libevent base (libcurl multi,
  * never blocking).
  *
- * The source keeps its own list of services.  When that list changes it
- * calls the change callback (coalesced: at most once per loop iteration
- * and no more than every ~50 ms under a burst of events); the caller then
- * reads kube_services() and composes the live model from it.  When the
- * API is unreachable nothing changes: the last known list stays, and at
+ * The source keeps its own list of services.  A watch event maps only
+ * the object it names again (kubeidx.h); a KubeFedCluster change, new
+ * settings or a relist that changed much map more.  When the list
+ * changes the source calls the change callback (coalesced: events
+ * within KUBE_COALESCE_MS, 10 ms, are applied together, and under a
+ * stream of them remaps are spaced by three times what they cost); the
+ * caller then reads kube_service_list() and, to rebuild only what
+ * changed, kube_take_changes().  An event that leaves every service
+ * equal (status or resourceVersion noise) calls nothing.  When the API
+ * is unreachable nothing changes: the last known list stays, and at
  * start-up it is read from the cache file.
  */
 #ifndef GSLBD_KUBE_H
@@ -37,18 +42,26 @@ struct kube_src *kube_new(struct event_base *base,
 			  kube_change_fn fn, void *arg,
 			  char *err, size_t errlen);
 
-/* The current services (owned by the source, valid until the next
- * change callback or kube_free).  Names are FQDNs inside the zone. */
-const struct model_service *kube_services(const struct kube_src *k,
-					  size_t *n);
-
-/* The current services as pointers sorted by name; NULL and 0 until the
- * source keeps them one by one. */
+/* The current services, sorted by name: pointers owned by the source,
+ * valid until the next change callback has returned, or kube_free (copy
+ * what must live longer).  Names are FQDNs inside the zone.  A service
+ * whose object was not mapped again, or was mapped to an equal service,
+ * keeps its pointer from one callback to the next, so a changed pointer
+ * means a changed (or moved) service. */
 const struct model_service *const *kube_service_list(const struct kube_src *k,
 						     size_t *n);
 
-/* The names changed since the last call, or false: take everything as
- * changed (always, until the source maps objects one by one). */
+/* The same list (the older name; it returned an array of structs). */
+const struct model_service *const *kube_services(const struct kube_src *k,
+						 size_t *n);
+
+/* The names whose service came, went or changed in any field since the
+ * last call: sorted, unique, valid until the next change callback.
+ * False: take everything as changed (the first list, the switch from
+ * the cache file to the API, a KubeFedCluster change or new settings
+ * that changed something, more than 4096 names); *names is NULL then.
+ * Either way the record starts empty again.  A name whose pointer
+ * changed to an equal service (another object's) is not named. */
 bool kube_take_changes(struct kube_src *k, const char *const **names,
 		       size_t *n);
 

@@ -28,8 +28,14 @@ struct kf_cand {
 };
 
 struct kf_ready {
-	const char *name;
+	char *name;
 	bool ready;
+	size_t pos;  /* in the input: the first of a name counts */
+};
+
+struct kubefed_clusters {
+	struct kf_ready *v; /* sorted by name, one per name */
+	size_t n;
 };
 
 struct kf {
@@ -38,8 +44,7 @@ struct kf {
 	struct kf_cand *c;
 	size_t n, cap;
 	bool oom;
-	struct kf_ready *ready;
-	size_t nready;
+	const struct kubefed_clusters *ready;
 };
 
 /* One object being mapped, for messages. */
@@ -61,6 +66,15 @@ struct kf_cl {
 
 /* ---- logging ---- */
 
+static void kf_say(const struct kubefed_opts *o, enum log_level lvl,
+		   const char *msg)
+{
+	if (o->log)
+		o->log(o->log_arg, lvl, msg);
+	else
+		log_msg(lvl, "%s", msg);
+}
+
 static void kf_log(struct kf *k, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -72,10 +86,7 @@ static void kf_log(struct kf *k, enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (k->o->log)
-		k->o->log(k->o->log_arg, lvl, msg);
-	else
-		log_msg(lvl, "%s", msg);
+	kf_say(k->o, lvl, msg);
 }
 
 /* A malformed object: said once by the caller's dedup, then skipped. */
@@ -505,35 +516,102 @@ static bool kf_cluster_ready(const json_t *o)
 	return false;
 }
 
-static int kf_ready_load(struct kf *k, const json_t *clusters)
+static int kf_ready_name_cmp(const void *pa, const void *pb)
 {
-	size_t n = json_array_size(clusters), i;
-	const json_t *o;
+	return strcmp(((const struct kf_ready *)pa)->name,
+		      ((const struct kf_ready *)pb)->name);
+}
 
-	if (!n)
+static int kf_ready_cmp(const void *pa, const void *pb)
+{
+	const struct kf_ready *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+static int kf_ready_add(struct kubefed_clusters *c, const json_t *o)
+{
+	const char *name = json_string_value(json_object_get(
+		json_object_get(o, "metadata"), "name"));
+
+	if (!name)
 		return 0;
-	if (!(k->ready = calloc(n, sizeof(*k->ready))))
+	if (!(c->v[c->n].name = strdup(name)))
 		return -1;
-	json_array_foreach(clusters, i, o) {
-		const char *name = json_string_value(json_object_get(
-			json_object_get(o, "metadata"), "name"));
-		if (!name)
-			continue;
-		k->ready[k->nready].name = name;
-		k->ready[k->nready].ready = kf_cluster_ready(o);
-		k->nready++;
-	}
+	c->v[c->n].ready = kf_cluster_ready(o);
+	c->v[c->n].pos = c->n;
+	c->n++;
 	return 0;
+}
+
+struct kubefed_clusters *kubefed_clusters_new(const json_t *clusters)
+{
+	size_t n = json_is_array(clusters) ? json_array_size(clusters) :
+		   json_object_size(clusters), i, m = 0;
+	struct kubefed_clusters *c = calloc(1, sizeof(*c));
+	const json_t *o;
+	const char *key;
+
+	if (!c || !(c->v = calloc(n ? n : 1, sizeof(*c->v)))) {
+		free(c);
+		return NULL;
+	}
+	json_array_foreach(clusters, i, o)
+		if (kf_ready_add(c, o) < 0)
+			goto oom;
+	json_object_foreach((json_t *)clusters, key, o)
+		if (kf_ready_add(c, o) < 0)
+			goto oom;
+	qsort(c->v, c->n, sizeof(*c->v), kf_ready_cmp);
+	for (i = 0; i < c->n; i++) {
+		if (m && !strcmp(c->v[m - 1].name, c->v[i].name)) {
+			free(c->v[i].name);
+			continue;
+		}
+		c->v[m++] = c->v[i];
+	}
+	c->n = m;
+	return c;
+oom:
+	kubefed_clusters_free(c);
+	return NULL;
+}
+
+bool kubefed_clusters_equal(const struct kubefed_clusters *a,
+			    const struct kubefed_clusters *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) ||
+		    a->v[i].ready != b->v[i].ready)
+			return false;
+	return true;
+}
+
+void kubefed_clusters_free(struct kubefed_clusters *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].name);
+	free(c->v);
+	free(c);
 }
 
 /* A cluster with no KubeFedCluster object counts as Ready: the probes
  * still judge its addresses (fail open, as everywhere). */
 static bool kf_ready(const struct kf *k, const char *cluster)
 {
-	for (size_t i = 0; i < k->nready; i++)
-		if (!strcmp(k->ready[i].name, cluster))
-			return k->ready[i].ready;
-	return true;
+	struct kf_ready key = { .name = (char *)cluster };
+	const struct kf_ready *r;
+
+	if (!k->ready || !k->ready->n)
+		return true;
+	r = bsearch(&key, k->ready->v, k->ready->n, sizeof(key),
+		    kf_ready_name_cmp);
+	return r ? r->ready : true;
 }
 
 /* ---- ServiceDNSRecord ---- */
@@ -1116,10 +1194,8 @@ static int kf_finish(struct kf *k, struct model_service **out, size_t *n)
 
 		if (m && !strcmp(s[m - 1].name, c->svc.name)) {
 			k->st.duplicates++;
-			kf_log(k, c->derived ? LOG_LVL_DEBUG : LOG_LVL_WARN,
-			       "kube name skipped: %s: %s is already served "
-			       "from %s", c->owner, c->svc.name,
-			       k->c[kept].owner);
+			kubefed_log_duplicate(k->o, c->svc.name, c->owner,
+					      c->derived, k->c[kept].owner);
 			model_service_clear(&c->svc);
 			memset(&c->svc, 0, sizeof(c->svc));
 			continue;
@@ -1134,42 +1210,118 @@ static int kf_finish(struct kf *k, struct model_service **out, size_t *n)
 	return 0;
 }
 
+void kubefed_log_duplicate(const struct kubefed_opts *opts,
+			   const char *name, const char *loser, bool derived,
+			   const char *winner)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "kube name skipped: %s: %s is already "
+		 "served from %s", loser, name, winner);
+	kf_say(opts, derived ? LOG_LVL_DEBUG : LOG_LVL_WARN, msg);
+}
+
+const char *kubefed_kind_name(enum kubefed_kind kind)
+{
+	return kind == KUBEFED_SDR ? "ServiceDNSRecord" : "DNSEndpoint";
+}
+
+/* The one way an object becomes candidates, for both entry points. */
+static void kf_object(struct kf *k, enum kubefed_kind kind, const json_t *o,
+		      const char *key)
+{
+	if (kind == KUBEFED_SDR)
+		kf_sdr(k, o, key);
+	else
+		kf_dep(k, o, key);
+}
+
+static void kf_cands_clear(struct kf *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		model_service_clear(&k->c[i].svc);
+	free(k->c);
+}
+
 int kubefed_map(const json_t *sdrs, const json_t *clusters,
 		const json_t *dnseps, const struct kubefed_opts *opts,
 		struct model_service **out, size_t *n,
 		struct kubefed_stats *st)
 {
-	struct kf k = { .o = opts };
-	struct kf_sorted *s1 = NULL, *s2 = NULL;
-	size_t n1 = 0, n2 = 0;
+	struct kubefed_clusters *cl = kubefed_clusters_new(clusters);
+	struct kf k = { .o = opts, .ready = cl };
+	struct kf_sorted *s[2] = { NULL, NULL };
+	size_t ns[2] = { 0, 0 };
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
-	if (kf_ready_load(&k, clusters) < 0)
+	if (!cl)
 		goto out;
-	s1 = kf_sort(&k, sdrs, "ServiceDNSRecord", &n1);
-	s2 = kf_sort(&k, dnseps, "DNSEndpoint", &n2);
-	for (size_t i = 0; i < n1 && !k.oom; i++)
-		kf_sdr(&k, s1[i].o, s1[i].key);
-	for (size_t i = 0; i < n2 && !k.oom; i++)
-		kf_dep(&k, s2[i].o, s2[i].key);
+	s[KUBEFED_SDR] = kf_sort(&k, sdrs, "ServiceDNSRecord",
+				 &ns[KUBEFED_SDR]);
+	s[KUBEFED_DNSEP] = kf_sort(&k, dnseps, "DNSEndpoint",
+				   &ns[KUBEFED_DNSEP]);
+	for (int kind = KUBEFED_SDR; kind <= KUBEFED_DNSEP; kind++)
+		for (size_t i = 0; i < ns[kind] && !k.oom; i++)
+			kf_object(&k, (enum kubefed_kind)kind, s[kind][i].o,
+				  s[kind][i].key);
 	if (k.oom || kf_finish(&k, out, n) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (rc < 0) {
-		/* Names of kept candidates belong to *out only on success. */
-		for (size_t i = 0; i < k.n; i++)
-			model_service_clear(&k.c[i].svc);
-	}
-	free(k.c);
-	free(k.ready);
-	free(s1);
-	free(s2);
+	/* Names of kept candidates belong to *out only on success; after
+	 * kf_finish the others are cleared already. */
+	kf_cands_clear(&k);
+	kubefed_clusters_free(cl);
+	free(s[0]);
+	free(s[1]);
 	if (st)
 		*st = k.st;
 	return rc;
+}
+
+int kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
+		       const char *key, const struct kubefed_clusters *cl,
+		       const struct kubefed_opts *opts,
+		       struct kubefed_cand **out, size_t *n,
+		       struct kubefed_stats *st)
+{
+	struct kf k = { .o = opts, .ready = cl };
+	struct kubefed_cand *c = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(obj)) {
+		k.st.bad++;
+		kf_log(&k, LOG_LVL_WARN, "kube object skipped: %s %s: not an "
+		       "object", kubefed_kind_name(kind), key);
+	} else {
+		kf_object(&k, kind, obj, key);
+	}
+	if (!k.oom && k.n && !(c = calloc(k.n, sizeof(*c))))
+		k.oom = true;
+	if (st)
+		*st = k.st;
+	if (k.oom) {
+		kf_cands_clear(&k);
+		return -1;
+	}
+	for (size_t i = 0; i < k.n; i++) {
+		c[i].svc = k.c[i].svc;
+		c[i].derived = k.c[i].derived;
+	}
+	free(k.c);
+	*out = c;
+	*n = k.n;
+	return 0;
+}
+
+void kubefed_cands_free(struct kubefed_cand *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		model_service_clear(&c[i].svc);
+	free(c);
 }
 
 void kubefed_services_free(struct model_service *s, size_t n)

@@ -199,6 +199,25 @@ def test_changed_and_deleted(env):
     assert any(rr.rdtype == dns.rdatatype.SOA for rr in r.authority)
 
 
+def test_one_event_maps_one_object(env):
+    """A MODIFIED ServiceDNSRecord among 21 maps that one object again, not all of them (its remap log line says objects=1)."""
+    k = env.k
+    for i in range(20):
+        k.apply(web(("192.0.2.%d" % (100 + i),), name="svc%d" % i))
+    k.apply(web())
+    g = env.start()
+    wait_addrs(g, WEB, {"192.0.2.1", "192.0.2.2"}, 10)
+    assert k.wait_watches(3)
+    k.apply(web(("192.0.2.9",), ("192.0.2.2",)))
+
+    def remap_line():
+        return [l for l in g.log().splitlines() if "kube services changed" in l]
+    lines = wait_for(remap_line, 5, what="the remap's log line")
+    assert len(lines) == 1 and "objects=1 " in lines[0], lines
+    assert "names=5 " in lines[0], lines  # global, 2 regions, 2 zones
+    wait_addrs(g, WEB, {"192.0.2.9", "192.0.2.2"}, 2)
+
+
 def test_cluster_not_ready_leaves(env):
     """A KubeFedCluster that is not Ready takes its addresses out of the answers, and back."""
     env.k.apply(web())

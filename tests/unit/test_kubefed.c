@@ -1,13 +1,16 @@
 /*
  * test_kubefed.c -- the Kubernetes source without a network: KubeFed
  * objects (inline JSON fixtures) mapped to services (kube/
- * kubefed.c), the cache file round trip (cache.c) and credentials from
- * kubeconfig files and the service account directory (kubecfg.c).
+ * kubefed.c), the same kept up to date one object at a time and checked
+ * against kubefed_map after every random event (kubeidx.c), the cache
+ * file round trip (cache.c) and credentials from kubeconfig files and
+ * the service account directory (kubecfg.c).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,12 @@
 #include "kube/cache.h"
 #include "kube/kube.h"
 #include "kube/kubecfg.h"
+#include "kube/client.h"
 #include "kube/kubefed.h"
+#include "kube/kubeidx.h"
 #include "config/model.h"
+#include "lib/rand.h"
+#include "tests/unit/kubeidx_harness.h"
 #include "tests/unit/tap.h"
 
 /* ---- log capture ---- */
@@ -746,6 +753,559 @@ static void test_equal_and_cache(void)
 	rmdir(path);
 }
 
+/* ---- the incremental index (kubeidx.c) ---- */
+
+/* ---- random objects with collisions ---- */
+
+static uint32_t rnd(uint64_t *r, uint32_t n)
+{
+	return (uint32_t)((rand_next(r) >> 33) % n);
+}
+
+static const char *pick(uint64_t *r, const char *const *v, size_t n)
+{
+	return v[rnd(r, (uint32_t)n)];
+}
+#define PICK(r, v) pick((r), (v), sizeof(v) / sizeof((v)[0]))
+
+static const char *const svc_names[] = { "web", "api", "db" };
+static const char *const namespaces[] = { "a", "b" };
+static const char *const ips[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3",
+				   "2001:db8::1" };
+
+static json_t *rand_ingress(uint64_t *r)
+{
+	json_t *ing = json_array();
+	uint32_t n = rnd(r, 3);
+
+	for (uint32_t i = 0; i < n; i++)
+		json_array_append_new(ing, json_pack("{s:s}", "ip",
+			rnd(r, 40) ? PICK(r, ips) : "192.0.2.999"));
+	return json_pack("{s:o}", "ingress", ing);
+}
+
+/* A ServiceDNSRecord: names that collide through externalName and
+ * dnsPrefix, clusters that share regions and zones (and a region "x.eu"
+ * whose name is zone x of region eu: a collision inside one object),
+ * now and then one not ready yet, outside the zone or malformed. */
+static json_t *rand_sdr(uint64_t *r, const char *ns, const char *name)
+{
+	static const char *const cls[] = { "c1", "c2", "c3" };
+	static const char *const regions[] = { "eu", "us", "x.eu" };
+	static const char *const zones[] = { "x", "z1", "z2" };
+	json_t *dns = json_array();
+	uint32_t ncl = rnd(r, 4);
+	char rv[16];
+
+	for (uint32_t i = 0; i < ncl; i++)
+		json_array_append_new(dns, json_pack("{s:s,s:s,s:[s],s:o}",
+			"cluster", PICK(r, cls), "region", PICK(r, regions),
+			"zones", PICK(r, zones), "loadBalancer",
+			rand_ingress(r)));
+	snprintf(rv, sizeof(rv), "%u", rnd(r, 1000000));
+	json_t *o = json_pack("{s:{s:s,s:s,s:s},s:{s:s},s:{s:s,s:o}}",
+		"metadata", "name", name, "namespace", ns, "resourceVersion",
+		rv, "spec", "domainRef", "fed", "status", "domain",
+		rnd(r, 12) ? "example.org" : "example.net", "dns", dns);
+	json_t *spec = json_object_get(o, "spec");
+	if (!rnd(r, 4))
+		json_object_set_new(spec, "externalName",
+				    json_string(PICK(r, svc_names)));
+	if (!rnd(r, 5))
+		json_object_set_new(spec, "dnsPrefix",
+				    json_string(rnd(r, 2) ? "www" : "shop"));
+	if (!rnd(r, 6))
+		json_object_set_new(json_object_get(o, "metadata"),
+			"annotations", json_pack("{s:s}", rnd(r, 2) ?
+				"gslbd.io/ttl" : "gslbd.io/bogus", "60"));
+	return o;
+}
+
+/* A DNSEndpoint: names of ServiceDNSRecords (derived or not) and its
+ * own, A and AAAA, now and then a TXT or a bad target. */
+static json_t *rand_dep(uint64_t *r, const char *ns, const char *name)
+{
+	static const char *const names[] = {
+		"web.a.fed.svc.example.org", "api.b.fed.svc.eu.example.org",
+		"www.example.org", "far.example.net", "own.example.org",
+		"own2.example.org", "own3.example.org",
+	};
+	json_t *eps = json_array();
+	uint32_t n = 1 + rnd(r, 3);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t t = rnd(r, 20);
+		json_array_append_new(eps, json_pack("{s:s,s:s,s:[s]}",
+			"dnsName", PICK(r, names), "recordType",
+			t == 0 ? "TXT" : t < 4 ? "AAAA" : "A", "targets",
+			t == 1 ? "192.0.2.7" : t < 4 ? "2001:db8::7" :
+			pick(r, ips + 1, 3)));
+	}
+	json_t *o = json_pack("{s:{s:s,s:s},s:{s:o}}", "metadata", "name",
+			      name, "namespace", ns, "spec", "endpoints", eps);
+	if (!rnd(r, 3))
+		json_object_set_new(json_object_get(o, "metadata"),
+			"ownerReferences", json_pack("[{s:s}]", "kind",
+						    "ServiceDNSRecord"));
+	return o;
+}
+
+static json_t *rand_obj(uint64_t *r, enum kubefed_kind kind)
+{
+	static const char *const depnames[] = { "ep1", "ep2", "service-web" };
+	const char *ns = PICK(r, namespaces);
+
+	return kind == KUBEFED_SDR ? rand_sdr(r, ns, PICK(r, svc_names)) :
+	       rand_dep(r, ns, PICK(r, depnames));
+}
+
+static json_t *rand_cluster(uint64_t *r, const char *name)
+{
+	return json_pack("{s:{s:s},s:{s:[{s:s,s:s}]}}", "metadata", "name",
+			 name, "status", "conditions", "type", "Ready",
+			 "status", rnd(r, 3) ? "True" : "False");
+}
+
+/* The same object with only its resourceVersion changed: the noise a
+ * status update makes. */
+static json_t *noise(const json_t *o)
+{
+	json_t *c = json_deep_copy(o);
+
+	json_object_set_new(json_object_get(c, "metadata"),
+			    "resourceVersion", json_string("noise"));
+	return c;
+}
+
+/* The object with one part more or less, so most of what it maps to
+ * stays: a DNSEndpoint's last entry dropped or one more added; a
+ * ServiceDNSRecord's dnsPrefix toggled or its last cluster dropped. */
+static json_t *edit(uint64_t *r, enum kubefed_kind kind, const json_t *o)
+{
+	json_t *c = json_deep_copy(o), *fresh = rand_obj(r, kind);
+	json_t *spec = json_object_get(c, "spec");
+	json_t *eps = json_object_get(spec, "endpoints");
+	json_t *dns = json_object_get(json_object_get(c, "status"), "dns");
+
+	if (kind == KUBEFED_DNSEP && rnd(r, 2) && json_array_size(eps) > 1)
+		json_array_remove(eps, json_array_size(eps) - 1);
+	else if (kind == KUBEFED_DNSEP)
+		json_array_extend(eps, json_object_get(json_object_get(fresh,
+			"spec"), "endpoints"));
+	else if (rnd(r, 2) && json_array_size(dns))
+		json_array_remove(dns, json_array_size(dns) - 1);
+	else if (json_object_get(spec, "dnsPrefix"))
+		json_object_del(spec, "dnsPrefix");
+	else
+		json_object_set_new(spec, "dnsPrefix", json_string("www"));
+	json_decref(fresh);
+	return c;
+}
+
+/* The names one object maps to, into out (a JSON object). */
+static void names_of(const struct incr *t, enum kubefed_kind kind,
+		     const json_t *obj, json_t *out)
+{
+	struct kubefed_clusters *cl = kubefed_clusters_new(t->clusters);
+	struct kubefed_opts o = t->o;
+	struct kubefed_cand *c;
+	char key[512];
+	size_t n;
+
+	o.log = quiet;
+	kube_obj_key(obj, key, sizeof(key));
+	if (kubefed_map_object(kind, obj, key, cl, &o, &c, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(out, c[i].svc.name, json_true());
+		kubefed_cands_free(c, n);
+	}
+	kubefed_clusters_free(cl);
+}
+
+/* Every name outside touched has the pointer it had (prev: the list
+ * before, by name). */
+static const char *incr_pointers_kept(const struct incr *t,
+				      const json_t *prev, const json_t *touched)
+{
+	static char why[300];
+	const struct model_service *const *l;
+	size_t n;
+
+	l = kubeidx_list(t->x, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_object_get(prev, l[i]->name);
+		if (!p || json_object_get(touched, l[i]->name))
+			continue;
+		if ((uintptr_t)json_integer_value(p) != (uintptr_t)l[i]) {
+			snprintf(why, sizeof(why), "%s has a new pointer, its "
+				 "objects unchanged", l[i]->name);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+static json_t *list_pointers(const struct incr *t)
+{
+	const struct model_service *const *l;
+	json_t *m = json_object();
+	size_t n;
+
+	l = kubeidx_list(t->x, &n);
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(m, l[i]->name,
+				    json_integer((json_int_t)(uintptr_t)l[i]));
+	return m;
+}
+
+/* An existing key of kind, or NULL. */
+static const char *some_key(uint64_t *r, const json_t *store)
+{
+	size_t n = json_object_size(store), i = 0, want;
+	const char *k;
+	json_t *v;
+
+	if (!n)
+		return NULL;
+	want = rnd(r, (uint32_t)n);
+	json_object_foreach((json_t *)store, k, v)
+		if (i++ == want)
+			return k;
+	return NULL;
+}
+
+/* One random step; returns what it did, for the failure message. */
+static const char *incr_step(struct incr *t, uint64_t *r, json_t *touched,
+			     bool *cluster, bool *quiet_event)
+{
+	static char what[600];
+	enum kubefed_kind kind = rnd(r, 2) ? KUBEFED_SDR : KUBEFED_DNSEP;
+	uint32_t op = rnd(r, 20);
+	const char *key = some_key(r, t->store[kind]);
+	json_t *obj;
+
+	*cluster = *quiet_event = false;
+	if (op == 0) {
+		char name[8];
+		snprintf(name, sizeof(name), "c%u", 1 + rnd(r, 3));
+		*cluster = true;
+		json_object_set_new(t->clusters, name, rand_cluster(r, name));
+		kubeidx_set_clusters(t->x, t->clusters);
+		snprintf(what, sizeof(what), "KubeFedCluster %s", name);
+		return what;
+	}
+	if (key && op < 4) {
+		snprintf(what, sizeof(what), "DELETED %s %s",
+			 kubefed_kind_name(kind), key);
+		names_of(t, kind, json_object_get(t->store[kind], key),
+			 touched);
+		incr_event(t, kind, NULL, key);
+		return what;
+	}
+	if (key && op < 12) {
+		obj = edit(r, kind, json_object_get(t->store[kind], key));
+		snprintf(what, sizeof(what), "MODIFIED %s %s (edited)",
+			 kubefed_kind_name(kind), key);
+		names_of(t, kind, json_object_get(t->store[kind], key),
+			 touched);
+		names_of(t, kind, obj, touched);
+		incr_event(t, kind, obj, NULL);
+		return what;
+	}
+	if (key && op < 14) {
+		*quiet_event = true;
+		obj = noise(json_object_get(t->store[kind], key));
+		snprintf(what, sizeof(what), "MODIFIED %s %s (noise)",
+			 kubefed_kind_name(kind), key);
+		incr_event(t, kind, obj, NULL);
+		return what;
+	}
+	obj = rand_obj(r, kind);
+	{
+		char k[512];
+		json_t *old = json_object_get(t->store[kind],
+					      kube_obj_key(obj, k, sizeof(k)));
+		snprintf(what, sizeof(what), "%s %s %s", old ? "MODIFIED" :
+			 "ADDED", kubefed_kind_name(kind), k);
+		if (old)
+			names_of(t, kind, old, touched);
+	}
+	names_of(t, kind, obj, touched);
+	incr_event(t, kind, obj, NULL);
+	return what;
+}
+
+static void test_kubeidx_property(void)
+{
+	uint64_t seed = 0x6b756265696478ULL, r;
+	const char *env = getenv("KUBEIDX_SEED");
+	int bad = 0, steps = 400, quiet_ok = 1;
+	struct model_service *full;
+	size_t nfull;
+	struct incr t;
+	const char *why;
+
+	if (env)
+		seed = strtoull(env, NULL, 0);
+	r = seed;
+	printf("# kubeidx property test: seed=0x%llx (KUBEIDX_SEED=... to "
+	       "replay)\n", (unsigned long long)seed);
+	incr_init(&t, quiet);
+	for (int i = 1; i <= 3; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "c%d", i);
+		json_object_set_new(t.clusters, name, rand_cluster(&r, name));
+	}
+	kubeidx_set_clusters(t.x, t.clusters);
+	for (int i = 0; i < 12; i++)
+		incr_event(&t, i % 3 ? KUBEFED_SDR : KUBEFED_DNSEP,
+			   rand_obj(&r, i % 3 ? KUBEFED_SDR : KUBEFED_DNSEP),
+			   NULL);
+	ok(kubeidx_commit(t.x) == 1, "the first objects make a list");
+	why = incr_differs(&t, &full, &nfull);
+	if (!ok(!why, "the first list is kubefed_map's"))
+		printf("#   %s\n", why);
+	{
+		const char *const *names;
+		size_t n;
+		ok(!kubeidx_take_changes(t.x, &names, &n) && !names,
+		   "the first list: take everything");
+	}
+	kubeidx_release(t.x);
+	t.prev = full;
+	t.nprev = nfull;
+	for (int step = 0; step < steps && !bad; step++) {
+		json_t *touched = json_object(), *ptrs = list_pointers(&t);
+		bool cluster, noisy;
+		const char *what = incr_step(&t, &r, touched, &cluster, &noisy);
+		int rc = kubeidx_commit(t.x);
+
+		why = rc < 0 ? "commit failed" : incr_check(&t, cluster);
+		if (!why && !cluster)
+			why = incr_pointers_kept(&t, ptrs, touched);
+		if (!why && noisy && rc != 0) {
+			why = "noise made a change";
+			quiet_ok = 0;
+		}
+		if (why) {
+			printf("#   step %d (%s): %s\n", step, what, why);
+			bad++;
+		}
+		kubeidx_release(t.x);
+		json_decref(touched);
+		json_decref(ptrs);
+	}
+	ok(!bad, "after each of 400 random events the index's list and "
+	   "counts are kubefed_map's over all objects, take_changes names "
+	   "exactly the names that changed, and names of other objects keep "
+	   "their pointers");
+	ok(quiet_ok, "an event that changes only the resourceVersion "
+	   "changes nothing");
+	incr_done(&t);
+}
+
+/* Messages, pointers and the change record on a known case. */
+static void test_kubeidx_cases(void)
+{
+	struct incr t;
+	const char *const *names;
+	const struct model_service *const *l;
+	const struct model_service *keep;
+	size_t n;
+	json_t *ep;
+
+	incr_init(&t, capture);
+	memset(&L, 0, sizeof(L));
+	incr_event(&t, KUBEFED_SDR, J(SDR1("web", "a", "", "",
+					   "192.0.2.1")), NULL);
+	incr_event(&t, KUBEFED_SDR, J(SDR1("api", "a", "", "",
+					   "192.0.2.9")), NULL);
+	ep = J("{\"metadata\": {\"name\": \"ep\", \"namespace\": \"a\","
+	       " \"annotations\": {\"gslbd.io/bogus\": \"1\"}},"
+	       " \"spec\": {\"endpoints\": [{\"dnsName\":"
+	       " \"web.a.fed.svc.example.org\", \"recordType\": \"A\","
+	       " \"targets\": [\"192.0.2.8\"]}]}}");
+	incr_event(&t, KUBEFED_DNSEP, ep, NULL);
+	ok(kubeidx_commit(t.x) == 1, "commit: a list");
+	kubeidx_take_changes(t.x, &names, &n);
+	kubeidx_release(t.x);
+	ok(logged(LOG_LVL_WARN, "DNSEndpoint a/ep: web.a.fed.svc.example.org."
+		  " is already served from ServiceDNSRecord a/web", NULL) &&
+	   logged(LOG_LVL_WARN, "unknown annotation gslbd.io/bogus", NULL),
+	   "a duplicate and an object's problem are said");
+	l = kubeidx_list(t.x, &n);
+	keep = n ? l[0] : NULL;
+
+	memset(&L, 0, sizeof(L));
+	incr_event(&t, KUBEFED_DNSEP, noise(ep), NULL);
+	ok(kubeidx_commit(t.x) == 0 && L.n == 0,
+	   "noise: no change, nothing said again");
+	ok(kubeidx_take_changes(t.x, &names, &n) && n == 0,
+	   "noise: no names changed");
+	kubeidx_release(t.x);
+
+	incr_event(&t, KUBEFED_SDR, J(SDR1("web", "a", "", "",
+					   "192.0.2.2")), NULL);
+	ok(kubeidx_commit(t.x) == 1, "a new address: a change");
+	ok(kubeidx_take_changes(t.x, &names, &n) && n == 2 &&
+	   !strcmp(names[0], "web.a.fed.svc.eu.example.org.") &&
+	   !strcmp(names[1], "web.a.fed.svc.example.org."),
+	   "take_changes: its global and region names, sorted");
+	l = kubeidx_list(t.x, &n);
+	ok(n == 4 && l[0] == keep, "the other record keeps its pointer");
+	kubeidx_release(t.x);
+
+	memset(&L, 0, sizeof(L));
+	incr_event(&t, KUBEFED_SDR, NULL, "a/web");
+	ok(kubeidx_commit(t.x) == 1, "deleted: a change");
+	l = kubeidx_list(t.x, &n);
+	ok(kubeidx_take_changes(t.x, &names, &n) && n == 2 &&
+	   !strcmp(names[1], "web.a.fed.svc.example.org."),
+	   "take_changes: the region name gone, the global name the "
+	   "DNSEndpoint's now");
+	ok(L.n == 0, "nothing new to say");
+	kubeidx_release(t.x);
+
+	/* Readiness maps every object again: everything may change. */
+	json_object_set_new(t.clusters, "c1", J(
+		"{\"metadata\": {\"name\": \"c1\"}, \"status\": {\"conditions\":"
+		" [{\"type\": \"Ready\", \"status\": \"False\"}]}}"));
+	ok(kubeidx_set_clusters(t.x, t.clusters) == 1 &&
+	   kubeidx_commit(t.x) == 1 &&
+	   !kubeidx_take_changes(t.x, &names, &n),
+	   "a cluster not ready: every object mapped, take everything");
+	kubeidx_release(t.x);
+	ok(kubeidx_set_clusters(t.x, t.clusters) == 0,
+	   "the same readiness again: nothing to do");
+
+	/* New settings say every message anew. */
+	memset(&L, 0, sizeof(L));
+	t.o.ttl = 60;
+	kubeidx_set_opts(t.x, &t.o);
+	ok(kubeidx_commit(t.x) == 1 && logged(LOG_LVL_WARN, "gslbd.io/bogus",
+					      NULL),
+	   "new settings: mapped again, messages said anew");
+	kubeidx_release(t.x);
+
+	ok(kubeidx_prune(t.x, KUBEFED_SDR, "a", t.store[KUBEFED_DNSEP]) == 0 &&
+	   kubeidx_commit(t.x) == 1 && (kubeidx_list(t.x, &n), n == 1),
+	   "prune: objects of namespace a missing from the store go");
+	kubeidx_release(t.x);
+	incr_done(&t);
+}
+
+/* More changed names than the record holds: take everything. */
+static void test_kubeidx_bound(void)
+{
+	struct incr t;
+	const char *const *names;
+	size_t n;
+	json_t *eps = json_array();
+	char name[64];
+
+	incr_init(&t, quiet);
+	kubeidx_commit(t.x);
+	kubeidx_take_changes(t.x, &names, &n);
+	kubeidx_release(t.x);
+	for (int i = 0; i <= KUBEIDX_CHANGES_MAX; i++) {
+		snprintf(name, sizeof(name), "n%d.example.org", i);
+		json_array_append_new(eps, json_pack("{s:s,s:s,s:[s]}",
+			"dnsName", name, "recordType", "A", "targets",
+			"192.0.2.1"));
+	}
+	incr_event(&t, KUBEFED_DNSEP, json_pack("{s:{s:s,s:s},s:{s:o}}",
+		"metadata", "name", "big", "namespace", "a", "spec",
+		"endpoints", eps), NULL);
+	ok(kubeidx_commit(t.x) == 1 && !kubeidx_take_changes(t.x, &names, &n),
+	   "more than KUBEIDX_CHANGES_MAX names: take everything");
+	ok(kubeidx_take_changes(t.x, &names, &n) && n == 0,
+	   "and the record is empty after");
+	kubeidx_release(t.x);
+	incr_done(&t);
+}
+
+static int64_t usec_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Not a test: what one object's event costs at scale (bench/README.md).
+ * KUBEIDX_BENCH_RECORDS sets the number of ServiceDNSRecords (two
+ * clusters in two regions: five names each). */
+static void bench_kubeidx(void)
+{
+	const char *env = getenv("KUBEIDX_BENCH_RECORDS");
+	size_t nrec = env ? strtoul(env, NULL, 10) : 1000, runs = 200, n;
+	int64_t *us = calloc(runs, sizeof(*us)), full_us;
+	struct model_service *s;
+	struct timespec t0;
+	struct incr t;
+
+	incr_init(&t, quiet);
+	for (size_t i = 0; i < nrec; i++) {
+		char name[32], ns[16], ip[32];
+		snprintf(name, sizeof(name), "svc%zu", i);
+		snprintf(ns, sizeof(ns), "ns%zu", i % 20);
+		snprintf(ip, sizeof(ip), "10.1.%zu.%zu", (i >> 8) & 255,
+			 i & 255);
+		incr_event(&t, KUBEFED_SDR, json_pack(
+			"{s:{s:s,s:s},s:{s:s},s:{s:s,s:[{s:s,s:s,s:[s],s:{s:[{s:s}]}},"
+			"{s:s,s:s,s:[s],s:{s:[{s:s}]}}]}}",
+			"metadata", "name", name, "namespace", ns, "spec",
+			"domainRef", "fed", "status", "domain", "example.org",
+			"dns", "cluster", "c1", "region", "eu", "zones", "eu-1a",
+			"loadBalancer", "ingress", "ip", ip, "cluster", "c2",
+			"region", "us", "zones", "us-1a", "loadBalancer",
+			"ingress", "ip", "10.2.0.1"), NULL);
+	}
+	kubeidx_commit(t.x);
+	kubeidx_release(t.x);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	incr_full(&t, &s, &n, NULL);
+	full_us = usec_since(&t0);
+	kubefed_services_free(s, n);
+	for (size_t run = 0; run < runs; run++) {
+		char key[32], ip[32];
+		size_t i = (run * 7919) % nrec;
+		json_t *o;
+
+		snprintf(key, sizeof(key), "ns%zu/svc%zu", i % 20, i);
+		snprintf(ip, sizeof(ip), "172.16.%zu.%zu", run / 250,
+			 run % 250 + 1);
+		o = json_deep_copy(json_object_get(t.store[KUBEFED_SDR], key));
+		json_t *dns0 = json_array_get(json_object_get(
+			json_object_get(o, "status"), "dns"), 0);
+		json_object_set_new(json_array_get(json_object_get(
+			json_object_get(dns0, "loadBalancer"), "ingress"), 0),
+			"ip", json_string(ip));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		incr_event(&t, KUBEFED_SDR, o, NULL);
+		kubeidx_commit(t.x);
+		kubeidx_release(t.x);
+		us[run] = usec_since(&t0);
+	}
+	qsort(us, runs, sizeof(*us), cmp_i64);
+	kubeidx_list(t.x, &n);
+	printf("# kubeidx at %zu records (%zu names): one object's event "
+	       "(map, index, commit, release) min %lld us, median %lld us, "
+	       "max %lld us over %zu; kubefed_map of everything %lld us\n",
+	       nrec, n, (long long)us[0], (long long)us[runs / 2],
+	       (long long)us[runs - 1], runs, (long long)full_us);
+	free(us);
+	incr_done(&t);
+}
+
 /* ---- credentials ---- */
 
 static void write_file(const char *path, const char *text)
@@ -963,7 +1523,7 @@ static void test_startup_cache(void)
 	struct event *deadline;
 	struct kube_src *k;
 	struct kube_status st;
-	const struct model_service *s;
+	const struct model_service *const *s;
 	size_t n;
 
 	if (!ok(mkdtemp(dir), "temporary directory"))
@@ -986,16 +1546,22 @@ static void test_startup_cache(void)
 		printf("#   %s\n", err);
 		goto out;
 	}
-	s = kube_services(k, &n);
+	s = kube_service_list(k, &n);
 	ok(n == 0, "no services before the API or the cache answered");
 	changes = 0;
 	event_base_dispatch(base);
-	s = kube_services(k, &n);
+	s = kube_service_list(k, &n);
 	kube_get_status(k, &st);
-	ok(changes == 1 && st.from_cache,
+	ok(changes == 1 && st.from_cache && st.services == n,
 	   "at start-up the cache is served at once");
-	ok(kubefed_services_equal(s, n, m.s, m.n),
+	ok(list_differs(s, n, m.s, m.n) == n,
 	   "the cached services, as written");
+	ok(kube_services(k, &n) == s, "kube_services: the same list");
+	{
+		const char *const *names;
+		ok(!kube_take_changes(k, &names, &n) && !names,
+		   "served from the cache: take everything");
+	}
 	/* Then the API's connection failure is seen and kept. */
 	for (int i = 0; i < 200 && !st.errors; i++) {
 		event_base_loop(base, EVLOOP_ONCE);
@@ -1045,6 +1611,10 @@ int main(void)
 	test_duplicates_and_zone();
 	test_dnsendpoint();
 	test_equal_and_cache();
+	test_kubeidx_cases();
+	test_kubeidx_bound();
+	test_kubeidx_property();
+	bench_kubeidx();
 	test_base64();
 	test_kubeconfig();
 	test_startup_cache();
