@@ -18,6 +18,7 @@
 #include "config/zonefile.h"
 #include "lib/parse.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 /* ---- error collection ---- */
 
@@ -135,17 +136,6 @@ static const char *find_example(void)
 	return NULL;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
-}
 
 /* ---- the example ---- */
 
@@ -1110,7 +1100,7 @@ static int zf(const char *name, const char *text, uint32_t ttl,
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	write_file(path, text);
+	tu_write_file(path, text);
 	return zonefile_load(path, "example.org.", ttl, out, err, errlen);
 }
 
@@ -1229,14 +1219,14 @@ static void test_zonefile_cfg(void)
 
 	snprintf(cfgpath, sizeof(cfgpath), "%s/gslbd.yaml", tmpdir);
 	snprintf(zpath, sizeof(zpath), "%s/static.zone", tmpdir);
-	write_file(cfgpath, CFG_HEAD
+	tu_write_file(cfgpath, CFG_HEAD
 		   "  ttl: 900\n"
 		   "services:\n"
 		   "  - name: www\n"
 		   "    endpoints:\n"
 		   "      - region: eu\n"
 		   "        addresses: [192.0.2.1]\n");
-	write_file(zpath, "@ TXT \"v=spf1 -all\"\nmail A 192.0.2.25\n");
+	tu_write_file(zpath, "@ TXT \"v=spf1 -all\"\nmail A 192.0.2.25\n");
 	memset(&E, 0, sizeof(E));
 	m = cfg_load(cfgpath, collect, &E);
 	if (ok(m, "config with a relative zone-file loads")) {
@@ -1251,7 +1241,7 @@ static void test_zonefile_cfg(void)
 	}
 	model_free(m);
 
-	write_file(zpath, "@ TXT \"x\"\nwww A 192.0.2.9\n");
+	tu_write_file(zpath, "@ TXT \"x\"\nwww A 192.0.2.9\n");
 	memset(&E, 0, sizeof(E));
 	m = cfg_load(cfgpath, collect, &E);
 	snprintf(want, sizeof(want), "%s:8:11: www.example.org.: A records "
@@ -1262,7 +1252,7 @@ static void test_zonefile_cfg(void)
 		dump_errs();
 	model_free(m);
 
-	write_file(zpath, "@ TXT \"x\"\n\nfoo A 300.1.1.1\n");
+	tu_write_file(zpath, "@ TXT \"x\"\n\nfoo A 300.1.1.1\n");
 	memset(&E, 0, sizeof(E));
 	m = cfg_load(cfgpath, collect, &E);
 	snprintf(want, sizeof(want), "%s:3:1: ", zpath);

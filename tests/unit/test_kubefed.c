@@ -31,6 +31,7 @@
 #include "lib/rand.h"
 #include "tests/unit/kubeidx_harness.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 /* ---- log capture ---- */
 
@@ -1308,17 +1309,6 @@ static void bench_kubeidx(void)
 
 /* ---- credentials ---- */
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (!fp) {
-		perror(path);
-		exit(2);
-	}
-	fputs(text, fp);
-	fclose(fp);
-}
 
 static void test_base64(void)
 {
@@ -1345,8 +1335,8 @@ static void test_kubeconfig(void)
 		return;
 	snprintf(path, sizeof(path), "%s/config", dir);
 	snprintf(tok, sizeof(tok), "%s/token", dir);
-	write_file(tok, "file-token-1\n");
-	write_file(path,
+	tu_write_file(tok, "file-token-1\n");
+	tu_write_file(path,
 		   "apiVersion: v1\n"
 		   "kind: Config\n"
 		   "current-context: b\n"
@@ -1430,7 +1420,7 @@ static void test_kubeconfig(void)
 		is_str(c.token, "file-token-1", "tokenFile read, one line");
 		ok(!c.insecure, "a CA file: verified");
 		/* A rotated token is picked up before the next request. */
-		write_file(tok, "file-token-2\n");
+		tu_write_file(tok, "file-token-2\n");
 		{
 			struct timespec ts[2] = { { 0, UTIME_NOW },
 						  { time(NULL) + 5, 0 } };
@@ -1456,7 +1446,7 @@ static void test_kubeconfig(void)
 	ok(kube_creds_kubeconfig(&c, "/nonexistent/kubeconfig", NULL, err,
 				 sizeof(err)) < 0 && strstr(err, "cannot open"),
 	   "a missing kubeconfig");
-	write_file(path, "clusters: [\n");
+	tu_write_file(path, "clusters: [\n");
 	ok(kube_creds_kubeconfig(&c, path, NULL, err, sizeof(err)) < 0 &&
 	   strstr(err, path), "bad YAML: named with the file");
 
@@ -1464,9 +1454,9 @@ static void test_kubeconfig(void)
 	snprintf(sa, sizeof(sa), "%s/sa", dir);
 	mkdir(sa, 0700);
 	snprintf(path, sizeof(path), "%s/token", sa);
-	write_file(path, "sa-token\n");
+	tu_write_file(path, "sa-token\n");
 	snprintf(path, sizeof(path), "%s/ca.crt", sa);
-	write_file(path, "PEM\n");
+	tu_write_file(path, "PEM\n");
 	setenv("GSLBD_SA_DIR", sa, 1);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	ok(kube_creds_in_cluster(&c, err, sizeof(err)) < 0 &&
@@ -1531,7 +1521,7 @@ static void test_startup_cache(void)
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
 	snprintf(cache, sizeof(cache), "%s/cache.json", dir);
 	/* Port 1 on loopback: refused at once, nothing to wait for. */
-	write_file(kc, "current-context: x\n"
+	tu_write_file(kc, "current-context: x\n"
 		   "clusters: [{name: c, cluster: {server: "
 		   "\"https://127.0.0.1:1\"}}]\n"
 		   "users: [{name: u, user: {token: t}}]\n"
