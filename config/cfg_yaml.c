@@ -88,20 +88,19 @@ static void cfg_anchors_free(struct cfg_anchors *a)
 	a->cap = 0;
 }
 
-/* Grows array *v of *cap items of size bytes to hold one more than n. */
-static int cfg_grow(void *v, size_t *cap, size_t n, size_t size)
+/* Array a of *cap items of size bytes with room for one more than n:
+ * a itself, or a larger copy, or NULL (a untouched) without memory. */
+static void *cfg_grow(void *a, size_t *cap, size_t n, size_t size)
 {
-	void *nv;
 	size_t nc;
 
 	if (n < *cap)
-		return 0;
+		return a;
 	nc = *cap ? *cap * 2 : 16;
-	if (!(nv = realloc(*(void **)v, nc * size)))
-		return -1;
-	*(void **)v = nv;
+	if (!(a = realloc(a, nc * size)))
+		return NULL;
 	*cap = nc;
-	return 0;
+	return a;
 }
 
 /* ---- composing ---- */
@@ -138,6 +137,7 @@ static int cfg_anchor_add(struct cfg_composer *k, yaml_char_t *name,
 			  int index, yaml_mark_t mark)
 {
 	struct cfg_anchors *a = k->anchors;
+	struct cfg_anchor *v;
 
 	if (!name)
 		return 0;
@@ -149,10 +149,11 @@ static int cfg_anchor_add(struct cfg_composer *k, yaml_char_t *name,
 						  "second occurrence", mark);
 		}
 	}
-	if (cfg_grow(&a->v, &a->cap, a->n, sizeof(*a->v)) < 0) {
+	if (!(v = cfg_grow(a->v, &a->cap, a->n, sizeof(*v)))) {
 		free(name);
 		return cfg_oom_error(k);
 	}
+	a->v = v;
 	a->v[a->n++] = (struct cfg_anchor){ (char *)name, index, mark };
 	return 0;
 }
@@ -175,14 +176,17 @@ static int cfg_node_new(struct cfg_composer *k, yaml_event_t *ev)
 	struct cfg_nodes *s = k->out;
 	yaml_node_t n = { .start_mark = ev->start_mark,
 			  .end_mark = ev->end_mark };
+	yaml_node_t *v = NULL;
 	yaml_char_t *anchor;
 	int index;
 
-	if (s->base + s->n >= INT_MAX - 1 ||
-	    cfg_grow(&s->v, &s->cap, s->n, sizeof(*s->v)) < 0) {
+	if (s->base + s->n < INT_MAX - 1)
+		v = cfg_grow(s->v, &s->cap, s->n, sizeof(*v));
+	if (!v) {
 		cfg_oom_error(k);
 		return 0;
 	}
+	s->v = v;
 	/* Tags are not read: a config has no use for them. */
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
@@ -225,12 +229,14 @@ static int cfg_node_add(struct cfg_composer *k, int parent, int child)
 				    p->data.sequence.items.start);
 		size_t cap = (size_t)(p->data.sequence.items.end -
 				      p->data.sequence.items.start);
-		if (cfg_grow(&p->data.sequence.items.start, &cap, n,
-			     sizeof(yaml_node_item_t)) < 0)
+		yaml_node_item_t *v = cfg_grow(p->data.sequence.items.start,
+					       &cap, n, sizeof(*v));
+		if (!v)
 			return cfg_oom_error(k);
-		p->data.sequence.items.top = p->data.sequence.items.start + n;
-		p->data.sequence.items.end = p->data.sequence.items.start + cap;
-		*p->data.sequence.items.top++ = child;
+		p->data.sequence.items.start = v;
+		p->data.sequence.items.end = v + cap;
+		p->data.sequence.items.top = v + n + 1;
+		v[n] = child;
 	} else {
 		size_t n = (size_t)(p->data.mapping.pairs.top -
 				    p->data.mapping.pairs.start);
@@ -240,14 +246,71 @@ static int cfg_node_add(struct cfg_composer *k, int parent, int child)
 			p->data.mapping.pairs.top[-1].value = child;
 			return 0;
 		}
-		if (cfg_grow(&p->data.mapping.pairs.start, &cap, n,
-			     sizeof(yaml_node_pair_t)) < 0)
+		yaml_node_pair_t *v = cfg_grow(p->data.mapping.pairs.start,
+					       &cap, n, sizeof(*v));
+		if (!v)
 			return cfg_oom_error(k);
-		p->data.mapping.pairs.top = p->data.mapping.pairs.start + n;
-		p->data.mapping.pairs.end = p->data.mapping.pairs.start + cap;
-		*p->data.mapping.pairs.top++ = (yaml_node_pair_t){ child, 0 };
+		p->data.mapping.pairs.start = v;
+		p->data.mapping.pairs.end = v + cap;
+		p->data.mapping.pairs.top = v + n + 1;
+		v[n] = (yaml_node_pair_t){ child, 0 };
 	}
 	return 0;
+}
+
+/* The node alias event ev names, or 0 after setting an error. */
+static int cfg_alias(struct cfg_composer *k, const yaml_event_t *ev)
+{
+	int index = cfg_anchor_find(k->anchors, (char *)ev->data.alias.anchor);
+
+	if (!index)
+		cfg_composer_error(k, NULL, ev->start_mark,
+				   "found undefined alias", ev->start_mark);
+	return index;
+}
+
+/*
+ * One event inside a node being composed: returns the index of the node
+ * it makes, opens, closes or names, or 0 after setting an error.  A new
+ * node goes into the collection being filled, as libyaml's loader puts
+ * it there: on its first event.
+ */
+static int cfg_compose_event(struct cfg_composer *k, yaml_event_t *ev)
+{
+	int index, *open;
+
+	switch (ev->type) {
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		index = k->open[--k->nopen];
+		cfg_nodes_get(k->out, index)->end_mark = ev->end_mark;
+		return index;
+	case YAML_ALIAS_EVENT:
+		index = cfg_alias(k, ev);
+		break;
+	case YAML_SCALAR_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		index = cfg_node_new(k, ev);
+		break;
+	default:
+		assert(!"an event outside a node");
+		return 0;
+	}
+	if (!index || (k->nopen &&
+		       cfg_node_add(k, k->open[k->nopen - 1], index) < 0))
+		return 0;
+	if (ev->type == YAML_SEQUENCE_START_EVENT ||
+	    ev->type == YAML_MAPPING_START_EVENT) {
+		if (!(open = cfg_grow(k->open, &k->capopen, k->nopen,
+				      sizeof(*open)))) {
+			cfg_oom_error(k);
+			return 0;
+		}
+		k->open = open;
+		k->open[k->nopen++] = index;
+	}
+	return index;
 }
 
 /*
@@ -261,54 +324,13 @@ static int cfg_compose(struct cfg_composer *k, yaml_event_t *ev, int *out)
 
 	assert(!k->nopen);
 	for (;;) {
-		switch (ev->type) {
-		case YAML_ALIAS_EVENT:
-			index = cfg_anchor_find(k->anchors,
-						(char *)ev->data.alias.anchor);
-			if (!index)
-				cfg_composer_error(k, NULL, ev->start_mark,
-						   "found undefined alias",
-						   ev->start_mark);
-			break;
-		case YAML_SCALAR_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			index = cfg_node_new(k, ev);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			index = k->open[--k->nopen];
-			cfg_nodes_get(k->out, index)->end_mark = ev->end_mark;
-			break;
-		default:
-			assert(!"an event outside a node");
-			index = 0;
-			break;
-		}
-		if (index && ev->type != YAML_SEQUENCE_END_EVENT &&
-		    ev->type != YAML_MAPPING_END_EVENT && k->nopen &&
-		    cfg_node_add(k, k->open[k->nopen - 1], index) < 0)
-			index = 0;
-		if (index && (ev->type == YAML_SEQUENCE_START_EVENT ||
-			      ev->type == YAML_MAPPING_START_EVENT)) {
-			if (cfg_grow(&k->open, &k->capopen, k->nopen,
-				     sizeof(*k->open)) == 0) {
-				k->open[k->nopen++] = index;
-			} else {
-				cfg_oom_error(k);
-				index = 0;
-			}
-		}
+		index = cfg_compose_event(k, ev);
 		yaml_event_delete(ev);
-		if (!index) {
-			k->nopen = 0;
-			return -1;
-		}
-		if (!k->nopen) {
+		if (index && !k->nopen) {
 			*out = index;
 			return 0;
 		}
-		if (cfg_next(k, ev) < 0) {
+		if (!index || cfg_next(k, ev) < 0) {
 			k->nopen = 0;
 			return -1;
 		}
@@ -356,11 +378,7 @@ static int cfg_list_skip(struct cfg_composer *k, yaml_event_t *ev,
 				return -1;
 			continue;
 		}
-		if (ev->type == YAML_ALIAS_EVENT &&
-		    !cfg_anchor_find(k->anchors, (char *)ev->data.alias.anchor)) {
-			cfg_composer_error(k, NULL, ev->start_mark,
-					   "found undefined alias",
-					   ev->start_mark);
+		if (ev->type == YAML_ALIAS_EVENT && !cfg_alias(k, ev)) {
 			yaml_event_delete(ev);
 			return -1;
 		}
