@@ -219,43 +219,41 @@ static int cfg_node_new(struct cfg_composer *k, yaml_event_t *ev)
 	return index;
 }
 
+/*
+ * Appends x to st, one of libyaml's arrays of items or of pairs (start,
+ * top, end): 0, or -1 without memory.
+ */
+#define cfg_push(st, x) __extension__ ({				\
+	size_t n_ = (size_t)((st).top - (st).start);			\
+	size_t cap_ = (size_t)((st).end - (st).start);			\
+	__typeof__((st).start) v_ = cfg_grow((st).start, &cap_, n_,	\
+					     sizeof(*v_));		\
+	if (v_) {							\
+		(st).start = v_;					\
+		(st).end = v_ + cap_;					\
+		(st).top = v_ + n_ + 1;					\
+		v_[n_] = (x);						\
+	}								\
+	v_ ? 0 : -1;							\
+})
+
 /* Adds node child to the collection parent (a key, then its value). */
 static int cfg_node_add(struct cfg_composer *k, int parent, int child)
 {
 	yaml_node_t *p = cfg_nodes_get(k->out, parent);
+	int rc;
 
 	if (p->type == YAML_SEQUENCE_NODE) {
-		size_t n = (size_t)(p->data.sequence.items.top -
-				    p->data.sequence.items.start);
-		size_t cap = (size_t)(p->data.sequence.items.end -
-				      p->data.sequence.items.start);
-		yaml_node_item_t *v = cfg_grow(p->data.sequence.items.start,
-					       &cap, n, sizeof(*v));
-		if (!v)
-			return cfg_oom_error(k);
-		p->data.sequence.items.start = v;
-		p->data.sequence.items.end = v + cap;
-		p->data.sequence.items.top = v + n + 1;
-		v[n] = child;
+		rc = cfg_push(p->data.sequence.items, child);
+	} else if (p->data.mapping.pairs.top > p->data.mapping.pairs.start &&
+		   !p->data.mapping.pairs.top[-1].value) {
+		p->data.mapping.pairs.top[-1].value = child;
+		rc = 0;
 	} else {
-		size_t n = (size_t)(p->data.mapping.pairs.top -
-				    p->data.mapping.pairs.start);
-		size_t cap = (size_t)(p->data.mapping.pairs.end -
-				      p->data.mapping.pairs.start);
-		if (n && !p->data.mapping.pairs.top[-1].value) {
-			p->data.mapping.pairs.top[-1].value = child;
-			return 0;
-		}
-		yaml_node_pair_t *v = cfg_grow(p->data.mapping.pairs.start,
-					       &cap, n, sizeof(*v));
-		if (!v)
-			return cfg_oom_error(k);
-		p->data.mapping.pairs.start = v;
-		p->data.mapping.pairs.end = v + cap;
-		p->data.mapping.pairs.top = v + n + 1;
-		v[n] = (yaml_node_pair_t){ child, 0 };
+		rc = cfg_push(p->data.mapping.pairs,
+			      ((yaml_node_pair_t){ child, 0 }));
 	}
-	return 0;
+	return rc < 0 ? cfg_oom_error(k) : 0;
 }
 
 /* The node alias event ev names, or 0 after setting an error. */
