@@ -550,34 +550,6 @@ static void cfg_model_init(struct model *m)
 	cfg_control_defaults(&m->control);
 }
 
-static void cfg_yaml_error(struct cfg_ctx *c, const yaml_parser_t *p)
-{
-	const char *problem = p->problem ? p->problem : "YAML error";
-
-	if (p->context)
-		cfg_error_at(c, p->problem_mark.line + 1,
-			     p->problem_mark.column + 1, "%s %s (line %zu)",
-			     problem, p->context, p->context_mark.line + 1);
-	else
-		cfg_error_at(c, p->problem_mark.line + 1,
-			     p->problem_mark.column + 1, "%s", problem);
-}
-
-/* A second document would be silently ignored; say so instead. */
-static void cfg_one_document(struct cfg_ctx *c, yaml_parser_t *p)
-{
-	yaml_document_t extra;
-	yaml_node_t *root;
-
-	if (!yaml_parser_load(p, &extra)) {
-		cfg_yaml_error(c, p);
-		return;
-	}
-	if ((root = yaml_document_get_root_node(&extra)))
-		cfg_error(c, root, "only one YAML document is allowed");
-	yaml_document_delete(&extra);
-}
-
 char *cfg_dirname(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -593,38 +565,25 @@ struct model *cfg_load_string(const char *name, const char *text,
 			      cfg_err_fn err, void *arg)
 {
 	struct cfg_ctx c = { .name = name, .err = err, .arg = arg };
-	yaml_parser_t parser;
-	bool have_doc = false;
 
 	c.m = calloc(1, sizeof(*c.m));
 	c.dir = cfg_dirname(name);
-	if (!c.m || !c.dir || !(c.m->path = strdup(name)) ||
-	    !yaml_parser_initialize(&parser)) {
+	if (!c.m || !c.dir || !(c.m->path = strdup(name))) {
 		cfg_error_at(&c, 1, 1, "out of memory");
 		goto out;
 	}
 	cfg_model_init(c.m);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-				     strlen(text));
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		cfg_yaml_error(&c, &parser);
-	} else {
-		have_doc = true;
-		cfg_one_document(&c, &parser);
-		if (!c.nerr)
-			cfg_root(&c, yaml_document_get_root_node(&c.doc));
-	}
-	yaml_parser_delete(&parser);
+	if (cfg_yaml_load(&c, text, strlen(text)) == 0)
+		cfg_root(&c, cfg_yaml_root(&c));
 out:
-	if (have_doc)
-		yaml_document_delete(&c.doc);
+	cfg_yaml_free(&c);
 	if (c.m) {
 		c.m->probe_defaults = c.defaults.ps; /* given fields only */
 		memset(&c.defaults.ps, 0, sizeof(c.defaults.ps));
 	}
 	cfg_flush(&c);
 	ldns_rdf_deep_free(c.apex);
-	free(c.svc_name_nodes);
+	free(c.svc_names);
 	free(c.dir);
 	if (c.nerr) {
 		model_free(c.m);

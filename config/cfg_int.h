@@ -1,7 +1,8 @@
 /*
  * cfg_int.h -- what the parts of the config parser share (cfg.c: the
- * sections and loading; cfg_read.c: errors and reading YAML values;
- * cfg_service.c: services, probes and topology).  Not for other modules.
+ * sections and loading; cfg_yaml.c: the text as YAML nodes; cfg_read.c:
+ * errors and reading YAML values; cfg_service.c: services, probes and
+ * topology).  Not for other modules.
  */
 #ifndef GSLBD_CFG_INT_H
 #define GSLBD_CFG_INT_H
@@ -32,6 +33,46 @@ struct cfg_probe_src {
 /* Where layer src wrote the setting of bit (a PS_* bit), or NULL. */
 #define CFG_WHERE(src, bit) ((src)->where[__builtin_ctz(bit)])
 
+/* YAML nodes, numbered base + 1 ... base + n (cfg_yaml.c). */
+struct cfg_nodes {
+	yaml_node_t *v;
+	size_t n, cap;
+	int base;
+};
+
+struct cfg_anchors {
+	struct cfg_anchor *v;
+	size_t n, cap;
+};
+
+/*
+ * The document: every node but the items of the top-level services list
+ * ("the list"), which are read one at a time from the text again
+ * (cfg_items_next) and freed as the next one is read.  A node's index
+ * names it in either store; pointers to nodes in doc stay valid until
+ * cfg_yaml_free, pointers to an item's nodes until the next item.
+ */
+struct cfg_yaml {
+	const char *text;            /* not owned */
+	size_t len;
+	struct cfg_nodes doc;
+	struct cfg_nodes items;      /* numbered after doc */
+	struct cfg_anchors anchors;  /* after the first pass: those before
+					the list, where the second starts */
+	int list;                    /* the list's node, or 0 */
+	size_t list_len;             /* its items */
+	unsigned long list_events;   /* events up to and with its start */
+	size_t list_anchors;
+};
+
+/* The items of a list, one at a time (cfg_items_open). */
+struct cfg_items {
+	const yaml_node_t *list;     /* a list in the document */
+	size_t i, len;
+	struct cfg_composer *k;      /* or the second pass over the text */
+	size_t mark, anchors;        /* the stores before the current item */
+};
+
 /* An error line held back so that all of them go out in file order. */
 struct cfg_msg {
 	size_t line, col, seq;
@@ -46,11 +87,11 @@ struct cfg_ctx {
 	unsigned nerr;
 	struct cfg_msg *msgs;
 	size_t nmsgs, capmsgs;
-	yaml_document_t doc;
+	struct cfg_yaml yaml;
 	struct model *m;
 	ldns_rdf *apex;           /* NULL when zone.name is missing or bad */
 	struct cfg_probe_src defaults;
-	const yaml_node_t **svc_name_nodes; /* per model service, for errors */
+	yaml_mark_t *svc_names;   /* per model service: where its name is */
 	const yaml_node_t *zone_file_node;
 };
 
@@ -58,6 +99,8 @@ struct cfg_ctx {
 #define cfg_error(c, n, ...) \
 	cfg_error_at((c), (n) ? (n)->start_mark.line + 1 : 1, \
 		     (n) ? (n)->start_mark.column + 1 : 1, __VA_ARGS__)
+#define cfg_error_mark(c, mark, ...) \
+	cfg_error_at((c), (mark).line + 1, (mark).column + 1, __VA_ARGS__)
 
 enum cfg_name_kind {
 	CFG_NAME_ABS,     /* always absolute: the apex, SOA mname */
@@ -66,6 +109,21 @@ enum cfg_name_kind {
 	CFG_NAME_SVC,     /* relative to the apex, or absolute inside it */
 };
 
+/*
+ * cfg_yaml.c.  cfg_yaml_load reads text (not copied: it must outlive
+ * cfg_yaml_free) and returns 0, or -1 after reporting a YAML error; the
+ * root is NULL for a file without a document.  cfg_items_open returns how
+ * many items list n has; cfg_items_next gives them in order and NULL
+ * after the last (or after reporting an error); cfg_items_close always.
+ */
+int cfg_yaml_load(struct cfg_ctx *c, const char *text, size_t len);
+void cfg_yaml_free(struct cfg_ctx *c);
+yaml_node_t *cfg_yaml_root(const struct cfg_ctx *c);
+yaml_node_t *cfg_yaml_node(const struct cfg_ctx *c, int index);
+size_t cfg_items_open(struct cfg_ctx *c, const yaml_node_t *n,
+		      struct cfg_items *it);
+yaml_node_t *cfg_items_next(struct cfg_ctx *c, struct cfg_items *it);
+void cfg_items_close(struct cfg_ctx *c, struct cfg_items *it);
 /* cfg_read.c */
 void cfg_emit(struct cfg_ctx *c, size_t line, size_t col,
 	      const char *text);

@@ -116,11 +116,6 @@ void cfg_path_idx(char *buf, const char *path, size_t i)
 	cfg_path_mark_cut(buf, snprintf(buf, CFG_PATH, "%s[%zu]", path, i));
 }
 
-static yaml_node_t *cfg_node(struct cfg_ctx *c, int idx)
-{
-	return yaml_document_get_node(&c->doc, idx);
-}
-
 static const char *cfg_text(const yaml_node_t *n)
 {
 	return n && n->type == YAML_SCALAR_NODE ?
@@ -151,7 +146,7 @@ size_t cfg_seq_len(const yaml_node_t *n)
 yaml_node_t *cfg_seq_item(struct cfg_ctx *c, const yaml_node_t *n,
 			  size_t i)
 {
-	return cfg_node(c, n->data.sequence.items.start[i]);
+	return cfg_yaml_node(c, n->data.sequence.items.start[i]);
 }
 
 static bool cfg_want_map(struct cfg_ctx *c, const yaml_node_t *n,
@@ -234,7 +229,7 @@ bool cfg_map_check(struct cfg_ctx *c, const yaml_node_t *n,
 		 path);
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
-		const yaml_node_t *k = cfg_node(c, p->key);
+		const yaml_node_t *k = cfg_yaml_node(c, p->key);
 		const char *ks = cfg_text(k);
 		size_t i;
 
@@ -249,7 +244,7 @@ bool cfg_map_check(struct cfg_ctx *c, const yaml_node_t *n,
 			continue;
 		}
 		for (q = n->data.mapping.pairs.start; q < p; q++) {
-			const yaml_node_t *k2 = cfg_node(c, q->key);
+			const yaml_node_t *k2 = cfg_yaml_node(c, q->key);
 			const char *s2 = cfg_text(k2);
 			if (s2 && !strcmp(s2, ks)) {
 				cfg_error(c, k, "duplicate key '%s' %s "
@@ -270,9 +265,9 @@ yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *n,
 
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
-		const char *ks = cfg_text(cfg_node(c, p->key));
+		const char *ks = cfg_text(cfg_yaml_node(c, p->key));
 		if (ks && !strcmp(ks, key))
-			return cfg_node(c, p->value);
+			return cfg_yaml_node(c, p->value);
 	}
 	return NULL;
 }

@@ -351,9 +351,9 @@ static void cfg_services_dups(struct cfg_ctx *c, struct model *m)
 		       !strcmp(m->svcs[idx[k]].name, name); k++) {
 			char p[CFG_PATH];
 			cfg_path_idx(p, "services", idx[k]);
-			cfg_error(c, c->svc_name_nodes[idx[k]], "%s: duplicate "
-				  "service name %s (first at line %zu)", p, name,
-				  c->svc_name_nodes[idx[run]]->start_mark.line + 1);
+			cfg_error_mark(c, c->svc_names[idx[k]], "%s: duplicate "
+				       "service name %s (first at line %zu)", p,
+				       name, c->svc_names[idx[run]].line + 1);
 		}
 		run = k;
 	}
@@ -406,7 +406,7 @@ static void cfg_endpoints(struct cfg_ctx *c, const yaml_node_t *n,
 
 static void cfg_service(struct cfg_ctx *c, const yaml_node_t *n,
 			const char *path, struct model_service *s,
-			const yaml_node_t **name_node)
+			yaml_mark_t *name_at)
 {
 	static const char *const keys[] = {
 		"name", "policy", "ttl", "max-answers", "all-down", "probe",
@@ -429,7 +429,7 @@ static void cfg_service(struct cfg_ctx *c, const yaml_node_t *n,
 	if ((v = cfg_require(c, n, path, "name"))) {
 		cfg_path(p, path, "name");
 		s->name = cfg_name(c, v, p, CFG_NAME_SVC);
-		*name_node = v;
+		*name_at = v->start_mark;
 	}
 	if (cfg_opt_enum(c, n, path, "policy", policies, "policy", &i,
 			 NULL) == 1)
@@ -450,32 +450,37 @@ static void cfg_service(struct cfg_ctx *c, const yaml_node_t *n,
 	probe_spec_clear(&src.ps);
 }
 
+/* The items come one at a time (cfg_items_next): at 100,000 services,
+ * the nodes of all of them would take more memory than the services. */
 void cfg_services(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	struct model *m = c->m;
+	struct cfg_items it;
+	const yaml_node_t *item;
 	size_t len;
 
 	if (!cfg_want_seq(c, n, "services"))
 		return;
-	len = cfg_seq_len(n);
+	len = cfg_items_open(c, n, &it);
 	if (!len)
-		return;
+		goto out;
 	m->svcs = calloc(len, sizeof(*m->svcs));
-	c->svc_name_nodes = calloc(len, sizeof(*c->svc_name_nodes));
-	if (!m->svcs || !c->svc_name_nodes) {
+	c->svc_names = calloc(len, sizeof(*c->svc_names));
+	if (!m->svcs || !c->svc_names) {
 		cfg_oom(c, n);
-		return;
+		goto out;
 	}
-	for (size_t i = 0; i < len; i++) {
-		struct model_service *s = &m->svcs[i];
+	while ((item = cfg_items_next(c, &it))) {
+		struct model_service *s = &m->svcs[m->nsvcs];
 		char p[CFG_PATH];
 
-		cfg_path_idx(p, "services", i);
-		cfg_service(c, cfg_seq_item(c, n, i), p, s,
-			    &c->svc_name_nodes[i]);
+		cfg_path_idx(p, "services", m->nsvcs);
+		cfg_service(c, item, p, s, &c->svc_names[m->nsvcs]);
 		m->nsvcs++;
 	}
 	cfg_services_dups(c, m);
+out:
+	cfg_items_close(c, &it);
 }
 
 /* ---- cross checks ---- */
@@ -489,7 +494,7 @@ void cfg_service_conflicts(struct cfg_ctx *c)
 
 	for (size_t i = 0; i < m->nsvcs; i++) {
 		const char *name = m->svcs[i].name;
-		const yaml_node_t *where = c->svc_name_nodes[i];
+		yaml_mark_t where = c->svc_names[i];
 		ldns_rdf *d;
 
 		if (!name)
@@ -497,9 +502,9 @@ void cfg_service_conflicts(struct cfg_ctx *c)
 		for (size_t j = 0; j < m->zone.nns; j++)
 			if (m->zone.ns[j].name && m->zone.ns[j].naddrs &&
 			    !strcmp(m->zone.ns[j].name, name))
-				cfg_error(c, where, "%s: this name is also a "
-					  "name server with glue addresses",
-					  name);
+				cfg_error_mark(c, where, "%s: this name is "
+					       "also a name server with glue "
+					       "addresses", name);
 		if (!rrs || !(d = ldns_dname_new_frm_str(name)))
 			continue;
 		for (size_t j = 0; j < ldns_rr_list_rr_count(rrs); j++) {
@@ -509,11 +514,11 @@ void cfg_service_conflicts(struct cfg_ctx *c)
 			     t != LDNS_RR_TYPE_CNAME) ||
 			    ldns_dname_compare(ldns_rr_owner(rr), d))
 				continue;
-			cfg_error(c, where, "%s: %s records come from the "
-				  "service, not the zone file %s", name,
-				  t == LDNS_RR_TYPE_A ? "A" :
-				  t == LDNS_RR_TYPE_AAAA ? "AAAA" : "CNAME",
-				  m->zone.zone_file);
+			cfg_error_mark(c, where, "%s: %s records come from "
+				       "the service, not the zone file %s", name,
+				       t == LDNS_RR_TYPE_A ? "A" :
+				       t == LDNS_RR_TYPE_AAAA ? "AAAA" : "CNAME",
+				       m->zone.zone_file);
 			break;
 		}
 		ldns_rdf_deep_free(d);

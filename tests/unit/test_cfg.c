@@ -72,6 +72,25 @@ static void expect_err(const char *yaml, const char *want, const char *what)
 	model_free(m);
 }
 
+/* The config is refused with exactly these error lines, in this order. */
+static void expect_errs(const char *yaml, const char *const *want,
+			const char *what)
+{
+	struct model *m = load(yaml);
+	int n = 0;
+	bool same = !m;
+
+	for (; want[n]; n++)
+		same = same && n < E.n && n < MAXERR &&
+		       !strcmp(E.line[n], want[n]);
+	if (!ok(same && E.n == n, what)) {
+		for (int i = 0; want[i]; i++)
+			printf("#   want: %s\n", want[i]);
+		dump_errs();
+	}
+	model_free(m);
+}
+
 static struct model *expect_ok(const char *yaml, const char *what)
 {
 	struct model *m = load(yaml);
@@ -1542,6 +1561,119 @@ static void test_kube(void)
 		   "kube: kubefed-namespace is checked");
 }
 
+/* ---- the services list, read one item at a time ---- */
+
+/* One service at line 2k+1 of a list: name s<k>, one address. */
+static char *many_services(size_t n, size_t bad)
+{
+	size_t cap = 64 + n * 96, len = 0;
+	char *t = malloc(cap);
+
+	if (!t)
+		return NULL;
+	len += (size_t)snprintf(t + len, cap - len, "services:\n");
+	for (size_t k = 0; k < n; k++)
+		len += (size_t)snprintf(t + len, cap - len,
+			"  - name: s%zu\n    endpoints: [{ region: %s, "
+			"addresses: [10.0.%zu.%zu] }]\n", k,
+			k == bad ? "[x]" : "eu", k / 256, k % 256);
+	snprintf(t + len, cap - len, BASE);
+	return t;
+}
+
+static void test_services_stream(void)
+{
+	struct model *m;
+	char *big;
+
+	/* The list may come before what its items depend on. */
+	m = expect_ok("services:\n  - name: www\n    endpoints:\n"
+		      "      - region: eu\n        addresses: [192.0.2.1]\n"
+		      "probe-defaults:\n  type: tcp\n  port: 81\n" BASE,
+		      "services before the zone and probe-defaults load");
+	if (m && m->nsvcs == 1) {
+		is_str(m->svcs[0].name, "www.example.org.",
+		       "...the name joined to the zone given after it");
+		is_int(m->svcs[0].eps[0].probe.port, 81,
+		       "...the probe-defaults given after it apply");
+	}
+	model_free(m);
+
+	/* Anchors and aliases are resolved as before, across items too. */
+	m = expect_ok(BASE "services:\n"
+		      "  - name: &n a\n    probe: &p { type: tcp, port: 82 }\n"
+		      "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		      "  - name: b\n    probe: *p\n    endpoints:\n"
+		      "      - { region: *n, addresses: [192.0.2.2], probe: *p }\n"
+		      "kubernetes:\n  context: *n\n",
+		      "anchors in one item serve later items and sections");
+	if (m && m->nsvcs == 2) {
+		is_int(m->svcs[1].eps[0].probe.port, 82,
+		       "...a later service's probe is the anchored one");
+		is_str(m->svcs[1].eps[0].region, "a", "...an aliased region");
+		is_str(m->kube.context, "a", "...an alias after the list");
+	}
+	model_free(m);
+	expect_errs(BASE "services:\n  - &s\n    name: www\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "  - *s\n", (const char *const[]){
+		    "t.yaml:7:11: services[1]: duplicate service name "
+		    "www.example.org. (first at line 7)", NULL },
+		    "an item that is an alias of another is that item");
+	expect_errs(BASE "services: &l\n  - name: www\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "topology: *l\n", (const char *const[]){
+		    "t.yaml:6:5: unknown key 'name' in topology[0]",
+		    "t.yaml:6:5: missing required key 'region' in topology[0]",
+		    "t.yaml:6:5: missing required key 'subnets' in topology[0]",
+		    "t.yaml:7:5: unknown key 'endpoints' in topology[0]", NULL },
+		    "an anchored list is still whole where it is aliased");
+	expect_errs(BASE "services:\n  - name: www\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "  - *nowhere\n", (const char *const[]){
+		    "t.yaml:8:5: found undefined alias", NULL },
+		    "an undefined alias in an item is a YAML error");
+	expect_errs(BASE "services:\n  - name: &a www\n"
+		    "    endpoints: [{ region: &a eu, addresses: [192.0.2.1] }]\n",
+		    (const char *const[]){
+		    "t.yaml:7:27: second occurrence found duplicate anchor; "
+		    "first occurrence (line 6)", NULL },
+		    "a repeated anchor in an item is a YAML error");
+
+	/* A YAML error or a second document anywhere is the only error. */
+	expect_errs(BASE "services:\n  - name: www\n    ttl: nope\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "control: [\n", (const char *const[]){
+		    "t.yaml:10:1: did not find expected node content while "
+		    "parsing a flow node (line 10)", NULL },
+		    "a YAML error after the list hides the errors in it");
+	expect_errs(BASE "services:\n  - name: www\n    ttl: nope\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "---\nzone: {}\n", (const char *const[]){
+		    "t.yaml:10:1: only one YAML document is allowed", NULL },
+		    "a second document after the list is the only error");
+	expect_errs(BASE "services:\n  - name: a\n"
+		    "    endpoints: [{ region: eu, addresses: [192.0.2.1] }]\n"
+		    "services:\n  - name: b\n    bogus: 1\n",
+		    (const char *const[]){
+		    "t.yaml:8:1: duplicate key 'services' at the top level "
+		    "(first at line 5)", NULL },
+		    "a second services key is only a duplicate key");
+
+	/* Many items: errors keep their places, duplicates find the first. */
+	big = many_services(3000, 2500);
+	if (big) {
+		strstr(big, "s0\n")[1] = '1'; /* the first name: s1 */
+		expect_errs(big, (const char *const[]){
+			    "t.yaml:4:11: services[1]: duplicate service name "
+			    "s1.example.org. (first at line 2)",
+			    "t.yaml:5003:27: services[2500].endpoints[0].region: "
+			    "expected a string", NULL },
+			    "3,000 services: two errors, each at its place");
+	}
+	free(big);
+}
+
 int main(void)
 {
 	test_example();
@@ -1563,5 +1695,6 @@ int main(void)
 	test_log_level();
 	test_limits_added();
 	test_kube();
+	test_services_stream();
 	return tap_done();
 }
