@@ -463,7 +463,7 @@ static void cfg_control_defaults(struct model_control *ctl)
 static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"enabled", "listen", "token", NULL,
+		"enabled", "listen", "token", "metrics-per-target", NULL,
 	};
 	struct model_control *ctl = &c->m->control;
 	const yaml_node_t *l;
@@ -478,6 +478,8 @@ static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 	    parse_has_ctl(ctl->token, false))
 		cfg_error(c, cfg_get(c, n, "token"), "control.token: spaces "
 			  "or control characters");
+	cfg_opt_bool(c, n, "control", "metrics-per-target",
+		     &ctl->metrics_per_target);
 	/* Admin actions and reloads are not for the whole network to take:
 	 * an address others can reach must come with a token. */
 	if (ctl->enabled && !ctl->token && !model_listen_is_loopback(&ctl->listen))

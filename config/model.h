@@ -145,6 +145,7 @@ struct model_control {
 	bool enabled;            /* default true */
 	struct model_listen listen; /* default 127.0.0.1:8053 */
 	char *token;             /* bearer token required when set */
+	bool metrics_per_target; /* series per address and probe target */
 };
 
 /* The Kubernetes (KubeFed) source of services: kube/. */

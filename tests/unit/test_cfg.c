@@ -1366,7 +1366,16 @@ static void test_control(void)
 		is_str(listen_str(&m->control.listen, buf, sizeof(buf)),
 		       "127.0.0.1:8053", "control listens on 127.0.0.1:8053");
 		ok(!m->control.token, "no token by default");
+		ok(!m->control.metrics_per_target,
+		   "no per-target metrics by default");
 	}
+	model_free(m);
+
+	m = expect_ok(BASE SVC "control:\n  metrics-per-target: true\n",
+		      "control.metrics-per-target");
+	if (m)
+		ok(m->control.metrics_per_target,
+		   "control.metrics-per-target: true");
 	model_free(m);
 
 	m = expect_ok(BASE SVC "control:\n", "an empty control section");
@@ -1427,6 +1436,12 @@ static void test_control(void)
 	expect_err(BASE SVC "control:\n  enabled: maybe\n",
 		   "t.yaml:11:12: control.enabled: expected a boolean",
 		   "control.enabled must be a boolean");
+	expect_err(BASE SVC "control:\n  metrics-per-target: 1000\n",
+		   "t.yaml:11:23: control.metrics-per-target: expected a "
+		   "boolean", "control.metrics-per-target must be a boolean");
+	expect_err(BASE SVC "control:\n  metrics-per-target: [yes]\n",
+		   "t.yaml:11:23: control.metrics-per-target:",
+		   "...not a list");
 	expect_err(BASE SVC "control:\n  port: 1\n",
 		   "t.yaml:11:3: unknown key 'port' in control",
 		   "unknown keys in control are refused");
