@@ -25,6 +25,10 @@ struct status_stats {
 	int64_t started;          /* unix time */
 	unsigned workers;
 	uint64_t generation;      /* snapshots published */
+	/* Moves whenever target indexes may have changed: a new service
+	 * list went live and the probes were synced to it.  A reader that
+	 * walks the targets over several loop turns stops when it moves. */
+	uint64_t targets_generation;
 	int64_t last_build_us;    /* how long the last snapshot took */
 	int64_t last_build_time;  /* unix time */
 	size_t snapshot_bytes;

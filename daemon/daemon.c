@@ -203,6 +203,7 @@ int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
 		return -1;
 	}
 	g->model = nm;
+	g->st.targets_generation++;
 	daemon_names_build(g);
 	daemon_publish(g, s, &t0);
 	return 0;
