@@ -1,10 +1,11 @@
 /* control.c -- see control.h.
  *
  * One evhttp server on the control thread's event base.  Every handler
- * runs to completion on that thread and only reads or calls into the
- * daemon through the status view (status.h), so nothing here needs a
- * lock, and nothing blocks: responses are built in memory and handed to
- * evhttp.
+ * runs on that thread and only reads or calls into the daemon through
+ * the status view (status.h), so nothing here needs a lock, and nothing
+ * blocks: responses are built in memory and handed to evhttp, except a
+ * /metrics with per-target series, which is written a slice per turn of
+ * the loop as the client takes it (control_scrape).
  *
  * Endpoints:
  *   GET  /metrics       Prometheus text format 0.0.4
@@ -52,9 +53,13 @@
 #define CONTROL_TIMEOUT_S   10
 #define CONTROL_BACKLOG     64
 
+struct control_scrape;
+
 struct control {
 	struct status_view v;
 	struct evhttp *http;
+	struct metrics_totals totals; /* the probe totals as last shown */
+	LIST_HEAD(, control_scrape) scrapes; /* streamed /metrics going on */
 	bool public;     /* listening on a non-loopback address */
 	bool have_token;
 	/* SHA-256 of the token: comparing digests takes the same time
@@ -74,9 +79,9 @@ static int control_digest(const char *s, size_t len, unsigned char md[32])
 	return 0;
 }
 
-/* libevent writes at most 16 KiB per loop turn by default: a /metrics
- * of 10,000 probed addresses (~35 MB) would then need thousands of turns
- * of a loop busy with those probes, and outlast the connection timeout. */
+/* libevent writes at most 16 KiB per loop turn by default: a /status of
+ * 10,000 addresses (megabytes) would then need hundreds of turns of a
+ * loop busy with their probes, and could outlast the connection timeout. */
 #define CONTROL_MAX_WRITE (4u << 20)
 
 /* evhttp 2.1 sends a HEAD response's body too: leave it out here. */
@@ -239,20 +244,136 @@ static bool control_authorized(const struct control *c,
 	return CRYPTO_memcmp(md, c->token_md, sizeof(md)) == 0;
 }
 
-static void control_metrics(struct control *c, struct evhttp_request *req)
+/* ---- /metrics ---- */
+
+/* A streamed /metrics is sent in slices of about this size, each made
+ * when the client has taken the one before: a few hundred targets per
+ * turn of the loop, so the probes keep their schedule meanwhile. */
+#define CONTROL_SLICE (256u << 10)
+
+/* One streamed /metrics.  Owned by the control: freed when the response
+ * ends, when its connection closes first, or with the control. */
+struct control_scrape {
+	LIST_ENTRY(control_scrape) link;
+	struct control *c;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct metrics_cursor cur;
+};
+
+static void control_scrape_free(struct control_scrape *s)
 {
+	LIST_REMOVE(s, link);
+	free(s);
+}
+
+/* The connection closes before the response ended (the client went, or
+ * timed out): evhttp has taken the request off it, and ending it frees
+ * it.  When the whole server is freed, the request is still on its
+ * connection, which frees it. */
+static void control_scrape_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct control_scrape *s = arg;
+
+	if (!evhttp_request_get_connection(s->req))
+		evhttp_send_reply_end(s->req);
+	control_scrape_free(s);
+}
+
+static void control_scrape_end(struct control_scrape *s)
+{
+	evhttp_connection_set_closecb(s->conn, NULL, NULL);
+	evhttp_send_reply_end(s->req);
+	control_scrape_free(s);
+}
+
+/* The next slice, once the last one is written (evhttp calls this when
+ * the connection's output has drained), or the end. */
+static void control_scrape_more(struct evhttp_connection *conn, void *arg)
+{
+	struct control_scrape *s = arg;
 	struct evbuffer *b = evbuffer_new();
+	enum metrics_step r;
 
 	if (!b) {
+		control_scrape_end(s); /* what was sent is valid as it is */
+		return;
+	}
+	do
+		r = metrics_next(&s->cur, b, &s->c->v, &s->c->totals,
+				 CONTROL_SLICE);
+	while (r == METRICS_MORE && !evbuffer_get_length(b));
+	if (r == METRICS_CHANGED) {
+		/* What went ends at a whole service or target: valid as it
+		 * stands.  Say why no more follows. */
+		evbuffer_add_printf(b, "# the service list changed during the "
+				    "scrape: per-target series cut short\n");
+		log_info("metrics scrape cut short: the service list changed");
+	}
+	if (r == METRICS_MORE)
+		evhttp_send_reply_chunk_with_cb(s->req, b, control_scrape_more,
+						s);
+	else
+		evhttp_send_reply_chunk(s->req, b);
+	evbuffer_free(b);
+	if (r != METRICS_MORE)
+		control_scrape_end(s);
+}
+
+static void control_metrics_stream(struct control *c,
+				   struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ?
+		evhttp_connection_get_bufferevent(conn) : NULL;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *hdr = evhttp_find_header(in, "Connection");
+	struct control_scrape *s = bev ? calloc(1, sizeof(*s)) : NULL;
+
+	if (!s) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	metrics_write(b, &c->v);
+	/* The body has no length: HTTP/1.1 gets it chunked, HTTP/1.0 up to
+	 * the close, so it cannot keep the connection. */
+	if (hdr && !evutil_ascii_strcasecmp(hdr, "keep-alive"))
+		evhttp_remove_header(in, "Connection");
+	s->c = c;
+	s->req = req;
+	s->conn = conn;
+	metrics_begin(&s->cur, &c->v, true);
+	LIST_INSERT_HEAD(&c->scrapes, s, link);
+	evhttp_connection_set_closecb(conn, control_scrape_closed, s);
+	bufferevent_set_max_single_write(bev, CONTROL_SLICE);
+	evhttp_send_reply_start(req, HTTP_OK, "OK");
+	control_scrape_more(conn, s);
+}
+
+static void control_metrics(struct control *c, struct evhttp_request *req)
+{
+	const struct model *m = c->v.model(c->v.arg);
+	bool per_target = m && m->control.metrics_per_target;
+	struct evbuffer *b;
+
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Cache-Control", "no-store");
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		return;
+	}
+	if (per_target) {
+		control_metrics_stream(c, req);
+		return;
+	}
+	/* Totals only: a few kilobytes, whatever the service list. */
+	if (!(b = evbuffer_new())) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	metrics_write(b, &c->v, &c->totals, false);
 	control_send(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
@@ -733,6 +854,7 @@ struct control *control_new(struct event_base *base,
 		return NULL;
 	}
 	c->v = *v;
+	LIST_INIT(&c->scrapes);
 	c->public = !model_listen_is_loopback(&conf->listen);
 	if (control_set_token(c, conf->token) < 0) {
 		snprintf(err, errlen, "control API: cannot hash the token");
@@ -800,6 +922,9 @@ void control_free(struct control *c)
 		return;
 	if (c->http)
 		evhttp_free(c->http); /* frees the bound listeners too */
+	/* Those whose connections closed without telling. */
+	while (!LIST_EMPTY(&c->scrapes))
+		control_scrape_free(LIST_FIRST(&c->scrapes));
 	OPENSSL_cleanse(c->token_md, sizeof(c->token_md));
 	free(c);
 }

@@ -617,8 +617,18 @@ def test_exposition_parser_rejects_bad_input():
             Exposition(text)
 
 
-@pytest.fixture
-def busy(gslbd, http_backend):
+PER_TARGET = 'control:\n  listen: "@CONTROL@"\n  metrics-per-target: true\n'
+
+# Present only with control.metrics-per-target: a series set per address
+# or per probe target.
+PER_TARGET_FAMILIES = (
+    "gslbd_endpoint_up", "gslbd_endpoint_eligible", "gslbd_endpoint_admin",
+    "gslbd_endpoint_last_transition_timestamp_seconds",
+    "gslbd_probe_last_duration_seconds")
+TARGET_LABELS = {"service", "endpoint", "region", "address", "port", "host"}
+
+
+def start_busy(gslbd, http_backend, control=""):
     """A gslbd with probes that succeed, fail by status and fail by refusal."""
     up = http_backend()
     down = http_backend(status=503)
@@ -635,9 +645,11 @@ def busy(gslbd, http_backend):
       - region: ap
         addresses: [%s]
         probe: {type: tcp, port: %d, interval: 200ms, timeout: 200ms}
-""" % (up.addr, up.port, down.addr, down.port, closed_addr, closed_port)))
+""" % (up.addr, up.port, down.addr, down.port, closed_addr, closed_port), control=control))
     g.up, g.down, g.closed = up, down, closed_addr
+    g.per_target = bool(control)
     wait_for(lambda: up.hits >= 3 and down.hits >= 3, 10, what="probes running")
+    wait_for(lambda: get_json(g, "/status")["ready"], 5, what="every target decided")
     for _ in range(3):
         g.query("www.example.org", "A")
     g.query("www.example.org", "AAAA", tcp=True)
@@ -646,36 +658,66 @@ def busy(gslbd, http_backend):
     return g
 
 
-def test_metrics_valid_exposition(busy):
-    """/metrics is valid Prometheus text: HELP/TYPE first, no duplicates, cumulative histograms."""
-    m = metrics(busy)
+@pytest.fixture
+def busy(gslbd, http_backend):
+    """start_busy with the default metrics: totals, no per-target series."""
+    return start_busy(gslbd, http_backend)
+
+
+@pytest.fixture
+def busy_pt(gslbd, http_backend):
+    """start_busy with control.metrics-per-target: true."""
+    return start_busy(gslbd, http_backend, PER_TARGET)
+
+
+@pytest.fixture(params=["default", "per-target"])
+def busy_any(request, gslbd, http_backend):
+    """start_busy once with each metrics setting."""
+    return start_busy(gslbd, http_backend,
+                      PER_TARGET if request.param == "per-target" else "")
+
+
+def test_metrics_valid_exposition(busy_any):
+    """/metrics is valid Prometheus text either way: HELP/TYPE first, no duplicates, cumulative histograms."""
+    m = metrics(busy_any)
     for name in ("gslbd_queries_total", "gslbd_queries_by_qtype_total",
                  "gslbd_responses_total", "gslbd_truncated_total", "gslbd_dropped_total",
                  "gslbd_edns_queries_total", "gslbd_ecs_queries_total",
+                 "gslbd_probes_active", "gslbd_probe_transitions_total",
                  "gslbd_probe_attempts_total", "gslbd_probe_failures_total",
-                 "gslbd_probe_duration_seconds", "gslbd_endpoint_up",
-                 "gslbd_endpoint_admin", "gslbd_endpoint_eligible",
-                 "gslbd_endpoint_last_transition_timestamp_seconds",
+                 "gslbd_probe_duration_seconds", "gslbd_probe_targets",
+                 "gslbd_services", "gslbd_services_all_down", "gslbd_addresses",
                  "gslbd_snapshot_generation", "gslbd_snapshot_build_seconds",
                  "gslbd_snapshot_names", "gslbd_snapshot_bytes", "gslbd_reloads_total",
                  "gslbd_last_reload_success", "gslbd_start_time_seconds", "gslbd_ready"):
         assert name in m.types, name
     assert m.types["gslbd_probe_duration_seconds"] == "histogram"
+    for name in PER_TARGET_FAMILIES:
+        assert (name in m.types) == busy_any.per_target, name
 
 
-def test_metrics_promtool(busy):
-    """promtool check metrics (Prometheus' own linter) finds nothing, when installed."""
+def test_metrics_default_has_no_per_target_series(busy):
+    """By default no series is per address or per probe target: the size does not grow with the service list."""
+    m = metrics(busy)
+    assert [n for n in PER_TARGET_FAMILIES if n in m.types] == []
+    assert [(n, lab) for n, lab, _ in m.samples if TARGET_LABELS & set(lab)] == []
+    assert len(m.samples) < 150
+
+
+def test_metrics_promtool(busy_any):
+    """promtool check metrics (Prometheus' own linter) finds nothing, with and without per-target series."""
     exe = shutil.which("promtool")
     if not exe:
         pytest.skip("promtool not installed (Debian package prometheus)")
-    text = request(busy, "GET", "/metrics")[2]
+    text = request(busy_any, "GET", "/metrics")[2]
     r = subprocess.run([exe, "check", "metrics"], input=text, capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), r
 
 
 def test_metrics_values(busy):
-    """Query, response, probe and endpoint metrics count what happened."""
+    """Query counters, and the probe totals, failures by class, targets by health and address counts by default."""
+    hits = busy.up.hits + busy.down.hits
     m = metrics(busy)
     assert m.value("gslbd_queries_total", proto="udp") >= 5
     assert m.value("gslbd_queries_total", proto="tcp") >= 1
@@ -690,41 +732,231 @@ def test_metrics_values(busy):
     assert m.value("gslbd_snapshot_bytes") > 0
     assert m.value("gslbd_ready") == 1
     assert m.value("gslbd_last_reload_success") == 1
+    # every HTTP request the backends saw was a probe run started
+    attempts = m.value("gslbd_probe_attempts_total")
+    assert attempts >= hits + 1
+    assert m.value("gslbd_probe_failures_total", reason="status") >= 3
+    assert m.value("gslbd_probe_failures_total", reason="refused") >= 1
+    assert len(m.find("gslbd_probe_failures_total")) == 7
+    # verdicts: every hit but those still in flight (one per HTTP target)
+    count = m.value("gslbd_probe_duration_seconds_count")
+    assert hits - 2 <= count <= attempts
+    assert m.value("gslbd_probe_duration_seconds_bucket", le="+Inf") == count
+    assert m.value("gslbd_probe_duration_seconds_sum") > 0
+    assert m.value("gslbd_probes_active") == 3
+    assert m.value("gslbd_probe_targets", health="up") == 1
+    assert m.value("gslbd_probe_targets", health="down") == 2
+    assert m.value("gslbd_probe_targets", health="unknown") == 0
+    assert m.value("gslbd_probe_transitions_total") >= 3
+    # www 3 + api 2 + probed: the one up; the 503 and the closed port not
+    assert m.value("gslbd_addresses", state="eligible") == 6
+    assert m.value("gslbd_addresses", state="ineligible") == 2
+    assert m.value("gslbd_services") == 3
+    assert m.value("gslbd_services_all_down") == 0
+    # counters: a later scrape never shows less
+    later = metrics(busy)
+    for name, lab, v in m.samples:
+        if m.types.get(m.family_of(name)) in ("counter", "histogram") \
+                and not name.endswith("_sum"):
+            assert later.value(name, **lab) >= v, (name, lab)
+
+
+def test_metrics_values_per_target(busy_pt):
+    """With metrics-per-target, probe series per target and endpoint series per address count what happened."""
+    m = metrics(busy_pt)
     svc = "probed.example.org."
     # probe series are per target: address, port, type, Host
-    up_t = dict(address=busy.up.addr, type="http", host="probed.example.org")
+    up_t = dict(address=busy_pt.up.addr, type="http", host="probed.example.org")
     assert m.value("gslbd_probe_attempts_total", **up_t) >= 3
     assert m.value("gslbd_probe_failures_total", reason="status", **up_t) == 0
     assert m.value("gslbd_probe_duration_seconds_count", **up_t) >= 3
-    up = dict(service=svc, address=busy.up.addr)
+    assert m.value("gslbd_probe_last_duration_seconds", **up_t) > 0
+    up = dict(service=svc, address=busy_pt.up.addr)
     assert m.value("gslbd_endpoint_up", **up) == 1
-    down = dict(service=svc, address=busy.down.addr)
+    down = dict(service=svc, address=busy_pt.down.addr)
     assert m.value("gslbd_probe_failures_total", reason="status",
-                   address=busy.down.addr) >= 3
+                   address=busy_pt.down.addr) >= 3
     # label values round-trip through escaping
     assert m.find("gslbd_endpoint_up", **down)[0][0]["endpoint"] == 'us "quoted" \\ back'
     assert m.value("gslbd_endpoint_up", **down) == 0
     assert m.value("gslbd_endpoint_eligible", **down) == 0
     assert m.value("gslbd_endpoint_last_transition_timestamp_seconds", **down) > 1e9
     assert m.value("gslbd_probe_failures_total", reason="refused",
-                   address=busy.closed) >= 1
+                   address=busy_pt.closed) >= 1
     www = dict(service="www.example.org.", address="192.0.2.1")
     assert m.value("gslbd_endpoint_up", **www) == 1
     assert m.value("gslbd_endpoint_admin", state="none", **www) == 1
     assert m.value("gslbd_endpoint_admin", state="drained", **www) == 0
     assert m.find("gslbd_probe_attempts_total", service="www.example.org.") == []
+    # the per-target series add up to what the counts say
+    assert len(m.find("gslbd_probe_attempts_total")) == m.value("gslbd_probes_active") == 3
+    assert sum(v for _, v in m.find("gslbd_endpoint_eligible")) == \
+        m.value("gslbd_addresses", state="eligible") == 6
+    # no unlabelled total beside the per-target series: sum() stays right
+    assert all(lab for n, lab, _ in m.samples
+               if m.family_of(n) == "gslbd_probe_attempts_total")
 
 
-def test_metrics_follow_admin_state(busy):
-    """After a drain the endpoint's admin gauge and eligibility change."""
-    assert request(busy, "POST", "/admin/drain?region=eu&service=www", body="")[0] == 200
-    m = metrics(busy)
-    www = dict(service="www.example.org.", address="192.0.2.1")
-    assert m.value("gslbd_endpoint_admin", state="drained", **www) == 1
-    assert m.value("gslbd_endpoint_admin", state="none", **www) == 0
-    assert m.value("gslbd_endpoint_eligible", **www) == 0
-    assert m.value("gslbd_endpoint_up", **www) == 1
+def test_metrics_follow_admin_state(busy_any):
+    """After a drain the address counts (and per address, the admin gauge and eligibility) change."""
+    before = metrics(busy_any).value("gslbd_addresses", state="eligible")
+    assert request(busy_any, "POST", "/admin/drain?region=eu&service=www", body="")[0] == 200
+    m = metrics(busy_any)
+    assert m.value("gslbd_addresses", state="eligible") == before - 2
     assert m.value("gslbd_admin_rules") == 1
+    if busy_any.per_target:
+        www = dict(service="www.example.org.", address="192.0.2.1")
+        assert m.value("gslbd_endpoint_admin", state="drained", **www) == 1
+        assert m.value("gslbd_endpoint_admin", state="none", **www) == 0
+        assert m.value("gslbd_endpoint_eligible", **www) == 0
+        assert m.value("gslbd_endpoint_up", **www) == 1
+
+
+def test_metrics_per_target_follows_reload(gslbd):
+    """control.metrics-per-target is taken by a reload, both ways; a rejected reload keeps it."""
+    g = gslbd(cfg())
+    assert "gslbd_endpoint_up" not in metrics(g).types
+    g.write_config(cfg(control=PER_TARGET))
+    assert request(g, "POST", "/reload", body="")[0] == 200
+    m = metrics(g)
+    assert "gslbd_endpoint_up" in m.types
+    assert len(m.find("gslbd_endpoint_up")) == 5
+    g.write_config(cfg(control=PER_TARGET.replace("true", "sometimes")))
+    assert request(g, "POST", "/reload", body="")[0] == 409
+    assert "gslbd_endpoint_up" in metrics(g).types
+    g.write_config(cfg(control=PER_TARGET.replace("true", "false")))
+    assert request(g, "POST", "/reload", body="")[0] == 200
+    assert "gslbd_endpoint_up" not in metrics(g).types
+
+
+def test_metrics_per_target_must_be_boolean(tmp_path):
+    """gslbd -t refuses a control.metrics-per-target that is not a boolean, at its file:line:column."""
+    conf = tmp_path / "g.yaml"
+    text = cfg(control="control:\n  metrics-per-target: 10000\n")
+    conf.write_text(text)
+    line = text.splitlines().index("  metrics-per-target: 10000") + 1
+    r = subprocess.run([gslbd_binary(), "-t", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1
+    assert "%s:%d:23: control.metrics-per-target: expected a boolean" % (conf, line) \
+        in r.stderr, r.stderr
+
+
+# Many addresses without probes: per-address series of some megabytes,
+# streamed in many slices, and no probe traffic.  With cfg()'s 5 more.
+BIG = 8 * 600 + 5
+
+
+def big_config(nsvc=8, naddr=600, control=PER_TARGET):
+    svcs = "".join("""  - name: big%d
+    endpoints:
+      - region: eu
+        addresses: [%s]
+""" % (i, ", ".join("10.%d.%d.%d" % (i, k // 250, k % 250 + 1) for k in range(naddr)))
+        for i in range(nsvc))
+    return cfg(extra=svcs, control=control)
+
+
+def read_raw(g, req, rcvbuf=None, pause_after=None, during_pause=None):
+    """Send a raw HTTP request, read to the close -> (head, body bytes).
+    With pause_after, stop reading after that many bytes, call during_pause,
+    then read on."""
+    host, port = g.control.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect((host.strip("[]"), int(port)))
+    s.sendall(req.encode())
+    data = b""
+    paused = pause_after is None
+    while True:
+        if not paused and len(data) >= pause_after:
+            during_pause()
+            paused = True
+        chunk = s.recv(4096 if not paused else 1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode(), body
+
+
+def dechunk(body):
+    out, i = b"", 0
+    while True:
+        j = body.index(b"\r\n", i)
+        n = int(body[i:j], 16)
+        if n == 0:
+            return out
+        out += body[j + 2:j + 2 + n]
+        assert body[j + 2 + n:j + 4 + n] == b"\r\n"
+        i = j + 4 + n
+
+
+def test_metrics_streamed_in_slices(gslbd):
+    """A large per-target /metrics is sent chunked, in slices, valid as a whole; HTTP/1.0 gets it up to the close."""
+    g = gslbd(big_config())
+    st, h, body = request(g, "GET", "/metrics")
+    assert st == 200 and h.get("Transfer-Encoding") == "chunked"
+    m = Exposition(body)
+    assert len(m.find("gslbd_endpoint_up")) == BIG
+    assert len(body) > 2 * 256 * 1024
+    head, raw = read_raw(g, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                            "Connection: close\r\n\r\n")
+    assert "Transfer-Encoding: chunked" in head
+    assert raw.count(b"\r\n") > 4   # more than one chunk
+    assert len(Exposition(dechunk(raw).decode()).find("gslbd_endpoint_up")) == BIG
+    head, raw = read_raw(g, "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert head.startswith("HTTP/1.0 200") and "chunked" not in head
+    assert "Content-Length" not in head and "keep-alive" not in head.lower()
+    assert len(Exposition(raw.decode()).find("gslbd_endpoint_up")) == BIG
+    st, h, body = request(g, "HEAD", "/metrics")
+    assert st == 200 and body == ""
+    exe = shutil.which("promtool")
+    if exe:
+        text = request(g, "GET", "/metrics")[2]
+        r = subprocess.run([exe, "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), r
+
+
+def test_metrics_client_gone_mid_stream(gslbd):
+    """Clients that go away in the middle of a streamed /metrics leave gslbd serving (and, under ASan, clean)."""
+    g = gslbd(big_config())
+    host, port = g.control.rsplit(":", 1)
+    for _ in range(5):
+        s = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert s.recv(65536)
+        s.close()   # a reset, with most of the body unsent
+    assert request(g, "GET", "/healthz")[:3:2] == (200, "ok\n")
+    assert len(metrics(g).find("gslbd_endpoint_up")) == BIG
+
+
+def test_metrics_scrape_cut_short_by_reload(gslbd):
+    """A new service list during a streamed scrape ends it early, still valid, with a comment saying why."""
+    g = gslbd(big_config(nsvc=16))
+    full = len(metrics(g).samples)
+
+    def reload():
+        g.write_config(big_config(nsvc=16) + "#\n")
+        st, _, _ = request(g, "POST", "/reload", body="")
+        assert st == 200
+
+    head, raw = read_raw(g, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                            "Connection: close\r\n\r\n",
+                         rcvbuf=4096, pause_after=65536, during_pause=reload)
+    text = dechunk(raw).decode()
+    assert text.endswith("# the service list changed during the scrape: "
+                         "per-target series cut short\n")
+    m = Exposition(text)
+    assert "gslbd_probes_active" in m.types
+    assert len(m.samples) < full
+    assert "metrics scrape cut short" in g.log()
+    assert len(metrics(g).samples) == full
 
 
 # --- privilege drop -----------------------------------------------------------

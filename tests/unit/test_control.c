@@ -582,6 +582,26 @@ static const struct {
 	  "metrics: the view's Kubernetes counters" },
 };
 
+/* Without control.metrics-per-target: totals and counts only. */
+static const struct {
+	const char *line;
+	const char *what;
+} total_cases[] = {
+	{ "gslbd_probe_attempts_total 16", "totals: the view's attempts" },
+	{ "gslbd_probe_failures_total{reason=\"status\"} 0",
+	  "totals: failures by class, summed over the live targets" },
+	{ "gslbd_probe_duration_seconds_count 0", "totals: one histogram" },
+	{ "gslbd_probe_targets{health=\"up\"} 1",
+	  "totals: live targets up (the retired one not counted)" },
+	{ "gslbd_probe_targets{health=\"down\"} 1", "totals: targets down" },
+	{ "gslbd_addresses{state=\"eligible\"} 3",
+	  "totals: addresses eligible (up, unprobed, old's now unprobed)" },
+	{ "gslbd_addresses{state=\"ineligible\"} 3",
+	  "totals: addresses not (down, drained, disabled)" },
+	{ "gslbd_services 3", "totals: services" },
+	{ "gslbd_services_all_down 0", "totals: every service has one" },
+};
+
 static void test_metrics(void)
 {
 	struct resp r = { 0 };
@@ -591,6 +611,19 @@ static void test_metrics(void)
 	is_int(r.code, 200, "GET /metrics answers 200");
 	ok(!strncmp(r.ctype, "text/plain; version=0.0.4", 25),
 	   "metrics: the Prometheus text format's content type");
+	for (size_t i = 0; i < sizeof(total_cases) / sizeof(total_cases[0]);
+	     i++)
+		if (!ok(count_lines(r.body, total_cases[i].line) == 1,
+			total_cases[i].what))
+			printf("#   want: %s\n", total_cases[i].line);
+	ok(!strstr(r.body, "address=\"") && !strstr(r.body, "gslbd_endpoint_"),
+	   "metrics: by default no series per address or target");
+
+	/* The key is read from the model served at each scrape. */
+	F.m->control.metrics_per_target = true;
+	req(&r, "GET", "/metrics", NULL, NULL);
+	F.m->control.metrics_per_target = false;
+	is_int(r.code, 200, "GET /metrics with per-target series answers 200");
 	for (size_t i = 0; i < sizeof(metric_cases) / sizeof(metric_cases[0]);
 	     i++)
 		if (!ok(count_lines(r.body, metric_cases[i].line) ==
@@ -599,6 +632,8 @@ static void test_metrics(void)
 			       metric_cases[i].line);
 	ok(!strstr(r.body, "192.0.2.7\",port"),
 	   "metrics: no probe series at all for the retired target");
+	ok(count_lines(r.body, "gslbd_probe_attempts_total 16") == 0,
+	   "metrics: no unlabelled total beside the per-target series");
 
 	fake_set(false, false, false, 0);
 	req(&r, "GET", "/metrics", NULL, NULL);
