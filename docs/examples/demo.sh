@@ -157,7 +157,7 @@ say "www now:  $(q www.global.example.org A)"
 ctl undrain ap-south
 say "gslbctl undrain ap-south:  www now:  $(q www.global.example.org A)"
 say "a few metrics (curl http://$DNS:8053/metrics)"
-curl -s "http://$DNS:8053/metrics" | grep -E '^gslbd_(endpoint_up|queries_total|snapshot_generation)' | head -8
+curl -s "http://$DNS:8053/metrics" | grep -E '^gslbd_(probe_targets|addresses|queries_total|snapshot_generation)' | head -8
 
 say "what gslbd logged (health transitions, one line each)"
 grep -E 'health change|serving' "$work/gslbd.log" || true
