@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -622,6 +623,7 @@ static void m_step(struct m_out *o, const struct status_view *v,
 	enum m_part p = (enum m_part)cur->part;
 	struct probe_info pi;
 
+	assert(p > M_HEAD && p < M_DONE);
 	if (!cur->pos)
 		m_fam_head(o, p);
 	if (p < M_PR_ATTEMPTS) {
