@@ -287,17 +287,32 @@ static enum edit_plan kube_edit_plan(const struct gslbd *g,
 	return EDIT_DO;
 }
 
+/* Targets or probes could not follow the merged model (out of memory):
+ * number the targets afresh, re-sync the probes by key and build in
+ * full. */
+static void kube_edit_resync(struct gslbd *g)
+{
+	struct model *m = g->model;
+
+	model_targets_build(m);
+	g->st.targets_generation++; /* target indexes moved */
+	if (probe_mgr_sync(g->probes, m->targets, m->ntargets) < 0 ||
+	    daemon_rebuild(g, true) < 0)
+		g->need_full = true;
+}
+
 /* Merge the copies: replace or append each, targets follow, then the
- * probes of the targets that changed, then a patched snapshot.  From
- * here on the model has changed: a failure makes the next build full.
- * Returns 0, or -1 when the full path should run. */
-static int kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
+ * probes of the targets that changed, then a patched snapshot (a full
+ * one when a patch is not possible: a long chain, no room for names).
+ * The model has changed from the first copy on: what fails after that is
+ * made good here, never undone. */
+static void kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 {
 	struct model *m = g->model;
 	struct model_target_ids d = { NULL, 0, 0 };
 	uint32_t *dirty = calloc(ne, sizeof(*dirty));
 	struct timespec t0;
-	int rc = -1;
+	bool targets_ok = dirty != NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < ne; i++) {
@@ -318,12 +333,15 @@ static int kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 				names_put(g->name_slot, g->name_mask,
 					  m->svcs[slot].name, slot);
 		}
-		if (model_targets_add(m, slot, &d) < 0)
-			goto out;
+		if (targets_ok && model_targets_add(m, slot, &d) < 0)
+			targets_ok = false;
 	}
-	if (!dirty || d.n == SIZE_MAX ||
-	    probe_mgr_update(g->probes, m->targets, m->ntargets, d.ids, d.n) < 0)
+	if (!targets_ok || d.n == SIZE_MAX ||
+	    probe_mgr_update(g->probes, m->targets, m->ntargets, d.ids,
+			     d.n) < 0) {
+		kube_edit_resync(g);
 		goto out;
+	}
 	char err[256];
 	struct admin_view av;
 	struct compile_view v = daemon_view(g, m, &av, NULL, 0);
@@ -332,24 +350,14 @@ static int kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 	if (!s) {
 		log_debug("kubernetes change: patch refused, full build "
 			  "reason=\"%s\"", err);
+		daemon_rebuild(g, true);
 		goto out;
 	}
 	daemon_publish(g, s, &t0);
 	log_debug("kubernetes change merged services=%zu targets=%zu", ne, d.n);
-	rc = 0;
 out:
 	free(dirty);
 	free(d.ids);
-	if (rc < 0) {
-		/* The model is already merged: what failed is the targets,
-		 * the probes or the snapshot.  Build them all anew. */
-		model_targets_build(m);
-		if (probe_mgr_sync(g->probes, m->targets, m->ntargets) < 0 ||
-		    daemon_rebuild(g, true) < 0)
-			g->need_full = true;
-		rc = 0;
-	}
-	return rc;
 }
 
 /* A few Kubernetes names changed: merge them into the live model in
@@ -396,7 +404,8 @@ static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
 		m->svcs = nv;
 	}
 	/* Phase 3: merge. */
-	rc = kube_edit_apply(g, ed, ne) < 0 ? 0 : 1;
+	kube_edit_apply(g, ed, ne);
+	rc = 1;
 	ne = 0; /* the copies are the model's now */
 out:
 	for (size_t i = 0; i < ne; i++)
