@@ -567,6 +567,18 @@ yaml_node_t *cfg_yaml_node(const struct cfg_ctx *c, int index)
 	return cfg_nodes_get(&y->doc, index);
 }
 
+size_t cfg_seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top -
+			n->data.sequence.items.start);
+}
+
+yaml_node_t *cfg_seq_item(struct cfg_ctx *c, const yaml_node_t *n,
+			  size_t i)
+{
+	return cfg_yaml_node(c, n->data.sequence.items.start[i]);
+}
+
 yaml_node_t *cfg_yaml_root(const struct cfg_ctx *c)
 {
 	return cfg_nodes_get(&c->yaml.doc, 1);

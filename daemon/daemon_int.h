@@ -1,6 +1,7 @@
 /*
- * daemon_int.h -- what daemon.c, services.c and status.c share inside
- * daemon/.  Control thread only.
+ * daemon_int.h -- what the files of daemon/ share: publish.c (snapshots,
+ * commits) at the bottom, services.c (composition, Kubernetes merges)
+ * above it, daemon.c and status.c on top.  Control thread only.
  */
 #ifndef GSLBD_DAEMON_INT_H
 #define GSLBD_DAEMON_INT_H
@@ -34,7 +35,8 @@ void daemon_publish(struct gslbd *g, struct snap *s, const struct timespec *t0);
  * or rebuild everything (full, or when due).  Returns 0 or -1. */
 int daemon_rebuild(struct gslbd *g, bool full);
 
-/* The one way a new service list goes live (see daemon.c). */
+/* The one way a new service list goes live (see publish.c); the caller
+ * then rebuilds the name index (daemon_names_build). */
 int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen);
 
 /* services.c: the live list for m from the config's and the source's

@@ -1,7 +1,7 @@
 /*
  * main.c -- the gslbd process: options, the control thread's event loop
  * (signals, reclamation), privileges, the pidfile, and the data-plane
- * threads' lifetime.  What it serves is daemon/daemon.c's.
+ * threads' lifetime.  What it serves is the rest of daemon/.
  *
  * Data flows one way: config + Kubernetes -> model (read-only) ->
  * probes (health table) -> compile (model, health, admin) -> snapshot

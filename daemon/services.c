@@ -239,6 +239,7 @@ int daemon_services_changed(struct gslbd *g)
 			"previous services reason=\"%s\"", err);
 		return -1;
 	}
+	daemon_names_build(g);
 	model_targets_clear(old);
 	daemon_free_services(old->svcs, old->nsvcs);
 	free(old);
