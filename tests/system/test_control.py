@@ -646,7 +646,9 @@ def start_busy(gslbd, http_backend, control=""):
         addresses: [%s]
         probe: {type: tcp, port: %d, interval: 200ms, timeout: 200ms}
 """ % (up.addr, up.port, down.addr, down.port, closed_addr, closed_port), control=control))
-    g.up, g.down, g.closed = up, down, closed_addr
+    # free_endpoint may give two of them one 127.0.0.x (other ports):
+    # tests tell them apart by port, region or endpoint too
+    g.up, g.down, g.closed, g.closed_port = up, down, closed_addr, closed_port
     g.per_target = bool(control)
     wait_for(lambda: up.hits >= 3 and down.hits >= 3, 10, what="probes running")
     wait_for(lambda: get_json(g, "/status")["ready"], 5, what="every target decided")
@@ -766,23 +768,24 @@ def test_metrics_values_per_target(busy_pt):
     m = metrics(busy_pt)
     svc = "probed.example.org."
     # probe series are per target: address, port, type, Host
-    up_t = dict(address=busy_pt.up.addr, type="http", host="probed.example.org")
+    up_t = dict(address=busy_pt.up.addr, port=str(busy_pt.up.port), type="http",
+                host="probed.example.org")
     assert m.value("gslbd_probe_attempts_total", **up_t) >= 3
     assert m.value("gslbd_probe_failures_total", reason="status", **up_t) == 0
     assert m.value("gslbd_probe_duration_seconds_count", **up_t) >= 3
     assert m.value("gslbd_probe_last_duration_seconds", **up_t) > 0
-    up = dict(service=svc, address=busy_pt.up.addr)
+    up = dict(service=svc, address=busy_pt.up.addr, region="eu")
     assert m.value("gslbd_endpoint_up", **up) == 1
-    down = dict(service=svc, address=busy_pt.down.addr)
+    down = dict(service=svc, address=busy_pt.down.addr, region="us")
     assert m.value("gslbd_probe_failures_total", reason="status",
-                   address=busy_pt.down.addr) >= 3
+                   address=busy_pt.down.addr, port=str(busy_pt.down.port)) >= 3
     # label values round-trip through escaping
     assert m.find("gslbd_endpoint_up", **down)[0][0]["endpoint"] == 'us "quoted" \\ back'
     assert m.value("gslbd_endpoint_up", **down) == 0
     assert m.value("gslbd_endpoint_eligible", **down) == 0
     assert m.value("gslbd_endpoint_last_transition_timestamp_seconds", **down) > 1e9
     assert m.value("gslbd_probe_failures_total", reason="refused",
-                   address=busy_pt.closed) >= 1
+                   address=busy_pt.closed, port=str(busy_pt.closed_port)) >= 1
     www = dict(service="www.example.org.", address="192.0.2.1")
     assert m.value("gslbd_endpoint_up", **www) == 1
     assert m.value("gslbd_endpoint_admin", state="none", **www) == 1
