@@ -400,11 +400,10 @@ static void m_histogram(struct m_out *o, const char *fam,
 	m_u64(o, name, l, nl, NULL, cum);
 }
 
-/* A total over the targets there are now, kept from going down: a
- * target that goes takes its counters with it (the probe manager frees
- * them), and a counter that falls would read as a reset to rate().  The
- * fall is carried from then on; what other targets counted since the
- * last scrape can be hidden behind it once, never counted twice. */
+/* A counter kept from going down.  The probe manager's totals never do
+ * (they outlive the targets that counted them); this guards the
+ * exposition against a manager replaced under it, which would read as a
+ * reset to rate(). */
 static uint64_t m_mono(struct metrics_mono *x, uint64_t now)
 {
 	if (now + x->carry < x->shown)
@@ -418,9 +417,6 @@ static uint64_t m_mono(struct metrics_mono *x, uint64_t now)
 struct m_counts {
 	size_t services, all_down, eligible, ineligible;
 	size_t health[HEALTH_DOWN + 1]; /* live targets by health */
-	uint64_t failures[PROBE_FAIL_MAX];
-	uint64_t bucket[PROBE_LAT_BUCKETS + 1];
-	uint64_t sum_us;
 };
 
 static void m_count_addrs(const struct status_view *v,
@@ -455,17 +451,13 @@ static void m_count_targets(const struct status_view *v,
 			continue; /* retired: nothing uses it, not probed */
 		n->health[pi.health <= HEALTH_DOWN ? pi.health :
 			  HEALTH_UNKNOWN]++;
-		for (unsigned c = 0; c < PROBE_FAIL_MAX; c++)
-			n->failures[c] += pi.st->failures[c];
-		for (unsigned b = 0; b <= PROBE_LAT_BUCKETS; b++)
-			n->bucket[b] += pi.st->lat_bucket[b];
-		n->sum_us += pi.st->lat_sum_us;
 	}
 }
 
 /* The probe totals, for when the per-target series are not written: the
- * same families, without target labels. */
-static void metrics_probe_totals(struct m_out *o, const struct m_counts *n,
+ * same families, without target labels, from the probe manager's own
+ * totals (exact: they keep what targets that went had counted). */
+static void metrics_probe_totals(struct m_out *o,
 				 const struct probe_counters *pc,
 				 struct metrics_totals *tot,
 				 const struct m_le *le)
@@ -478,12 +470,12 @@ static void metrics_probe_totals(struct m_out *o, const struct m_counts *n,
 	for (unsigned c = 0; c < PROBE_FAIL_MAX; c++)
 		m_u64(o, m_fams[M_PR_FAILURES].name, NULL, 0,
 		      &(struct mlabel){ "reason", probe_fail_class_name(c) },
-		      m_mono(&tot->failures[c], n->failures[c]));
+		      m_mono(&tot->failures[c], pc->fail_class[c]));
 	for (unsigned b = 0; b <= PROBE_LAT_BUCKETS; b++)
-		bucket[b] = m_mono(&tot->bucket[b], n->bucket[b]);
+		bucket[b] = m_mono(&tot->bucket[b], pc->lat_bucket[b]);
 	m_fam_head(o, M_PR_DURATION);
 	m_histogram(o, m_fams[M_PR_DURATION].name, NULL, 0, le, bucket,
-		    m_mono(&tot->sum_us, n->sum_us));
+		    m_mono(&tot->sum_us, pc->lat_sum_us));
 }
 
 static void metrics_counts(struct m_out *o, const struct status_view *v,
@@ -528,7 +520,7 @@ static void metrics_counts(struct m_out *o, const struct status_view *v,
 	      pc.transitions);
 	if (!per_target) {
 		m_le_init(&le);
-		metrics_probe_totals(o, &n, &pc, tot, &le);
+		metrics_probe_totals(o, &pc, tot, &le);
 	}
 }
 

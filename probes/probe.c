@@ -205,12 +205,17 @@ static void probe_account(struct probe *p, bool ok, const char *reason)
 	uint64_t us = probe_elapsed_us(&p->started);
 	size_t b;
 
-	if (!ok)
-		st->failures[probe_fail_classify(reason)]++;
+	if (!ok) {
+		enum probe_fail_class cls = probe_fail_classify(reason);
+		st->failures[cls]++;
+		p->pm->c.fail_class[cls]++;
+	}
 	for (b = 0; b < PROBE_LAT_BUCKETS; b++)
 		if ((double)us <= probe_lat_bounds[b] * 1e6)
 			break;
 	st->lat_bucket[b]++;
+	p->pm->c.lat_bucket[b]++;
+	p->pm->c.lat_sum_us += us;
 	st->lat_count++;
 	st->lat_sum_us += us;
 	st->last_us = us;

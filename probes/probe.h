@@ -56,14 +56,6 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 /* Cancel every probe and free the manager.  NULL is fine. */
 void probe_mgr_free(struct probe_mgr *pm);
 
-/* Counters for status and metrics. */
-struct probe_counters {
-	uint64_t attempts;
-	uint64_t failures;
-	uint64_t transitions;
-	uint32_t active; /* probes configured now */
-};
-void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c);
 
 /* The health table: enum model_health per target index, *n entries.
  * Valid until the next sync or free. */
@@ -104,6 +96,19 @@ struct probe_stats {
 	uint64_t lat_sum_us;
 	uint64_t last_us;                    /* the last run's duration */
 };
+
+/* Counters for status and metrics, over every target there has been:
+ * they never go down when targets go. */
+struct probe_counters {
+	uint64_t attempts;
+	uint64_t failures;
+	uint64_t transitions;
+	uint32_t active; /* probes configured now */
+	uint64_t fail_class[PROBE_FAIL_MAX];
+	uint64_t lat_bucket[PROBE_LAT_BUCKETS + 1]; /* per bucket; last +Inf */
+	uint64_t lat_sum_us;
+};
+void probe_mgr_counters(const struct probe_mgr *pm, struct probe_counters *c);
 
 struct probe_info {
 	uint32_t target;                     /* index */

@@ -724,6 +724,10 @@ static void test_stats(struct probe_mgr *pm)
 	is_int(ss.n, c.active, "foreach visits every probe");
 	is_int(ss.consistent, ss.n, "per-probe counters are consistent");
 	is_int(ss.attempts, c.attempts, "per-probe attempts add up");
+	bool same = true;
+	for (size_t i = 0; i < PROBE_FAIL_MAX; i++)
+		same &= ss.fail[i] == c.fail_class[i];
+	ok(same, "the manager's failures by class are the probes' sums");
 	ok(ss.s503_status, "a 503 counts as a status failure");
 	ok(ss.refused, "a refused connect counts as refused");
 	ok(ss.timeout, "a hung server counts as a timeout");
