@@ -9,7 +9,9 @@
 # 127.0.0.63 port 5300 reads it through a kubeconfig; a ServiceDNSRecord
 # appears, its global, region and zone names answer, clusters' load
 # balancers (HTTP servers on 127.0.0.21-23) die and the names fall back
-# zone -> region -> global, the API goes down and the answers stay.
+# zone -> region -> global, the API goes down and the answers stay (and
+# the probes still move them), gslbctl status shows each name's source,
+# and the API comes back.
 #
 # Usage (fresh Debian 12, as root or with sudo):  bash docs/examples/demo.sh
 # GSLBD=/path/gslbd GSLBCTL=/path/gslbctl: use these binaries, do not build.
@@ -339,4 +341,18 @@ say "gslbctl status (the second gslbd, $DNS2:8053): where each name came from"
 import json, sys
 for s in json.load(sys.stdin)["services"]:
     print("source %-6s %s" % (s["source"], s["name"]))'
+
+say "the API comes back: gslbd resumes its watches"
+kctl up
+kube_connected() {
+	"$GSLBCTL" -s "http://$DNS2:8053" status --json | python3 -c '
+import json, sys
+k = json.load(sys.stdin).get("kubernetes") or {}
+sys.exit(0 if k.get("connected") else 1)'
+}
+t0=$(date +%s%N)
+for _ in $(seq 150); do kube_connected && break; sleep 0.1; done
+echo "reconnected after $(( ($(date +%s%N) - t0) / 1000000 )) ms (backoff from 0.5 s, doubling)"
+"$GSLBCTL" -s "http://$DNS2:8053" status | grep '^kubernetes:'
+say "kube api back: zone  $Z:  $(q2 $Z A)"
 say "done"

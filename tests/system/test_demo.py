@@ -3,7 +3,7 @@ prints what it promises: the config file's zone with probes and failover,
 then the KubeFed part (fake host-cluster API, a ServiceDNSRecord's global,
 region and zone names, zone -> region -> global fallback without a CNAME,
 answers kept while the API is down, gslbctl status naming each name's
-source).  The demo uses the binaries under test (GSLBD, GSLBCTL), so it does
+source, the API back).  The demo uses the binaries under test (GSLBD, GSLBCTL), so it does
 not build anything."""
 import os
 import re
@@ -144,14 +144,19 @@ def test_kube_part(demo):
         "kube api down: zone %s: 127.0.0.23" % Z,
         "kube api down: global %s: 127.0.0.23" % G,
         "kube api down: zone %s: 127.0.0.21" % Z,
+        "the API comes back: gslbd resumes its watches",
+        "kube api back: zone %s: 127.0.0.21" % Z,
     ])
     # the fallback is answered with A records directly, no CNAME hop
     assert "%s. 5 IN A 127.0.0.22" % Z in lines
     assert "%s. 5 IN A 127.0.0.23" % R in lines
     assert "CNAME" not in out
-    # gslbctl status: the API is unreachable, the services are still there
+    # gslbctl status: the API is unreachable, the services are still there;
+    # then the API is back and gslbd reconnects
     kube = [x for x in lines if x.startswith("kubernetes: ")]
-    assert kube and kube[-1].startswith("kubernetes: not connected, synced"), out
+    assert len(kube) == 2, out
+    assert kube[0].startswith("kubernetes: not connected, synced, 6 services"), out
+    assert kube[1].startswith("kubernetes: connected, synced, 6 services"), out
     for name in (G, R, Z):
         assert "source kube %s." % name in lines, out
     assert "source config portal.example.com." in lines, out
