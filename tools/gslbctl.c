@@ -209,7 +209,7 @@ static json_t *gslbctl_json(const struct gslbctl_resp *r)
 
 /* ---- status ---- */
 
-#define NCOLS 9
+#define NCOLS 10
 
 struct gslbctl_table {
 	char *(*cell)[NCOLS];
@@ -320,6 +320,7 @@ static void gslbctl_status_rows(struct gslbctl_table *t, const json_t *svcs)
 					admin,
 					json_is_true(json_object_get(a,
 						"eligible")) ? "yes" : "no",
+					gslbctl_jstr(s, "source"),
 					gslbctl_age(json_integer_value(
 						json_object_get(a, "since")),
 						now, since, sizeof(since)),
@@ -380,7 +381,7 @@ static int gslbctl_status(const struct gslbctl *ctl, int argc, char **argv)
 	};
 	static const char *const head[NCOLS] = {
 		"SERVICE", "REGION", "ENDPOINT", "ADDRESS", "HEALTH", "ADMIN",
-		"ANSWERED", "SINCE", "REASON",
+		"ANSWERED", "SOURCE", "SINCE", "REASON",
 	};
 	struct gslbctl_table t = { 0 };
 	struct gslbctl_resp r;

@@ -336,9 +336,12 @@ def test_gslbctl_status_table(ctlsrv):
     lines = r.stdout.splitlines()
     assert lines[0].startswith("zone example.org.")
     header = next(l for l in lines if l.startswith("SERVICE"))
-    for col in ("REGION", "ENDPOINT", "ADDRESS", "HEALTH", "ADMIN", "SINCE", "REASON"):
+    for col in ("REGION", "ENDPOINT", "ADDRESS", "HEALTH", "ADMIN", "SOURCE", "SINCE",
+                "REASON"):
         assert col in header
     rows = [l.split() for l in lines if l.startswith(("www.", "api."))]
+    # where each name came from: these are the config file's
+    assert all(row[7] == "config" for row in rows), rows
     addrs = {row[3] for row in rows}
     assert addrs == {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.11", "192.0.2.13"}
     assert ["api.example.org.", "eu", "eu-1", "192.0.2.11"] in [row[:4] for row in rows]
