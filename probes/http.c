@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "probes/http.h"
+#include "probes/health.h"
 #include "lib/curlev.h"
 #include "lib/log.h"
 
@@ -127,6 +128,15 @@ static const char *http_tls_detail(const char *msg)
 	return msg;
 }
 
+/* prefix and curl's message msg as a reason; a message too long for out
+ * (HEALTH_REASON_LEN) is cut there. */
+static void http_reason_msg(char *out, size_t len, const char *prefix,
+			    const char *msg)
+{
+	if (snprintf(out, len, "%s%s", prefix, msg) < 0)
+		snprintf(out, len, "%s", prefix);
+}
+
 static void http_error_reason(const struct http_probe *hp, CURLcode rc,
 			      char *out, size_t len)
 {
@@ -144,14 +154,15 @@ static void http_error_reason(const struct http_probe *hp, CURLcode rc,
 		else if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
 			snprintf(out, len, "unreachable");
 		else
-			snprintf(out, len, "connect error: %.64s", msg);
+			http_reason_msg(out, len, "connect error: ", msg);
 		return;
 	}
 	if (http_is_tls_error(rc)) {
-		snprintf(out, len, "tls error: %.64s", http_tls_detail(msg));
+		http_reason_msg(out, len, "tls error: ",
+				http_tls_detail(msg));
 		return;
 	}
-	snprintf(out, len, "connect error: %.64s", msg);
+	http_reason_msg(out, len, "connect error: ", msg);
 }
 
 static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
@@ -179,7 +190,7 @@ static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
 static void http_done(CURL *easy, void *priv, CURLcode rc)
 {
 	struct http_probe *hp = priv;
-	char reason[96];
+	char reason[HEALTH_REASON_LEN];
 
 	if (!hp)
 		return;
