@@ -33,6 +33,7 @@ struct http_probe {
 	struct curl_slist *connect_to;
 	struct probe_status_range *status; /* copied from the spec */
 	size_t nstatus;
+	char *tls_host;      /* https: the name the certificate must match */
 	char *want;          /* body substring, or NULL */
 	size_t want_len;
 	char *buf;           /* body so far, only when want is set */
@@ -73,6 +74,7 @@ static void http_probe_free(struct http_probe *hp)
 	curl_slist_free_all(hp->headers);
 	curl_slist_free_all(hp->connect_to);
 	free(hp->status);
+	free(hp->tls_host);
 	free(hp->want);
 	free(hp->buf);
 	free(hp);
@@ -128,13 +130,20 @@ static const char *http_tls_detail(const char *msg)
 	return msg;
 }
 
-/* prefix and curl's message msg as a reason; a message too long for out
- * (HEALTH_REASON_LEN) is cut there. */
-static void http_reason_msg(char *out, size_t len, const char *prefix,
-			    const char *msg)
+/* "what: msg", or "what (host HOST): msg" when host is given, as a reason;
+ * a message too long for out (HEALTH_REASON_LEN) is cut there. */
+static void http_reason_msg(char *out, size_t len, const char *what,
+			    const char *host, const char *msg)
 {
-	if (snprintf(out, len, "%s%s", prefix, msg) < 0)
-		snprintf(out, len, "%s", prefix);
+	int n = host ? snprintf(out, len, "%s (host %s): ", what, host) :
+		       snprintf(out, len, "%s: ", what);
+	size_t m;
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	m = strnlen(msg, len - (size_t)n - 1);
+	memcpy(out + n, msg, m);
+	out[(size_t)n + m] = '\0';
 }
 
 static void http_error_reason(const struct http_probe *hp, CURLcode rc,
@@ -154,15 +163,18 @@ static void http_error_reason(const struct http_probe *hp, CURLcode rc,
 		else if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
 			snprintf(out, len, "unreachable");
 		else
-			http_reason_msg(out, len, "connect error: ", msg);
+			http_reason_msg(out, len, "connect error", NULL, msg);
 		return;
 	}
 	if (http_is_tls_error(rc)) {
-		http_reason_msg(out, len, "tls error: ",
+		/* The certificate is checked against the probe host, never
+		 * the address: name it, so that a wrong `host` is plain. */
+		http_reason_msg(out, len, "tls error",
+				hp->tls_host ? hp->tls_host : "?",
 				http_tls_detail(msg));
 		return;
 	}
-	http_reason_msg(out, len, "connect error: ", msg);
+	http_reason_msg(out, len, "connect error", NULL, msg);
 }
 
 static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
@@ -373,6 +385,14 @@ struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 		memcpy(hp->status, spec->status,
 		       spec->nstatus * sizeof(*hp->status));
 		hp->nstatus = spec->nstatus;
+	}
+	if (spec->type == PROBE_HTTPS) {
+		size_t hl = strlen(host);
+		if (hl > 1 && host[hl - 1] == '.')
+			hl--;
+		hp->tls_host = strndup(host, hl);
+		if (!hp->tls_host)
+			goto fail;
 	}
 	if (spec->body && spec->body[0]) {
 		hp->want = strdup(spec->body);

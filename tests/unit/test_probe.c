@@ -462,8 +462,11 @@ static void check_long_tls_reason(struct model *m)
 	size_t n = strlen(pi.reason);
 
 	is_int(pi.health, HEALTH_DOWN, "tls-host is down");
-	ok(strncmp(pi.reason, "tls error", 9) == 0,
+	is_int(probe_fail_classify(pi.reason), PROBE_FAIL_TLS,
 	   "tls-host reason is a tls error");
+	ok(strncmp(pi.reason, "tls error (host " TLS_OTHER_HOST "): ",
+		   strlen(TLS_OTHER_HOST) + 18) == 0,
+	   "tls-host reason names the host the certificate was checked for");
 	if (!ok(n > 47 && strstr(pi.reason, TLS_OTHER_HOST "'"),
 		"tls-host reason is whole, up to the name curl checked"))
 		printf("#   got \"%s\" (%zu characters)\n", pi.reason, n);
@@ -554,7 +557,8 @@ static void test_verdicts(struct probe_mgr *pm, struct model *m, bool v6,
 	else
 		ok(1, "v6 # SKIP no ::1 on this host");
 	if (tls) {
-		check(m, "tls-verify", HEALTH_DOWN, "tls error: *");
+		check(m, "tls-verify", HEALTH_DOWN,
+		      "tls error (host probe.test): *");
 		check(m, "tls-ca", HEALTH_UP, "status 200");
 		check(m, "tls-noverify", HEALTH_UP, "status 200");
 		check_long_tls_reason(m);
