@@ -602,6 +602,8 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 			g = group_open(sb, ms->eps[i].weight);
 			group_add(b, sb, g, i, fo);
 			svc->total_weight += ms->eps[i].weight;
+			svc->weight4 += g->n4 ? ms->eps[i].weight : 0;
+			svc->weight6 += g->n6 ? ms->eps[i].weight : 0;
 		}
 		break;
 	case POLICY_TOPOLOGY: {
