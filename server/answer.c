@@ -13,6 +13,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
+#include "lib/prefix.h"
 #include "lib/rand.h"
 
 struct resp {
@@ -107,17 +108,6 @@ static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 		return;
 	}
 	r->ar = rs->arcount;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rem = bits % 8;
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (!rem)
-		return true;
-	uint8_t mask = (uint8_t)(0xffu << (8 - rem));
-	return (a[bytes] & mask) == (b[bytes] & mask);
 }
 
 /* Topology: the client's subnet (ECS, else the resolver's address)

@@ -41,6 +41,4 @@ int listen_same(const struct listen_set *ls, const struct model_server *srv);
 /* Sum of every worker's counters (approximate while running). */
 void listen_stats(const struct listen_set *ls, struct answer_stats *sum);
 
-unsigned listen_workers(const struct listen_set *ls);
-
 #endif
