@@ -9,6 +9,7 @@
 #include <ldns/ldns.h>
 
 #include "config/model.h"
+#include "lib/prefix.h"
 
 /* ---- addresses and prefixes ---- */
 
@@ -95,18 +96,7 @@ int model_net_parse(struct model_net *n, const char *s)
 bool model_net_contains(const struct model_net *n, int family,
 			const uint8_t *addr)
 {
-	unsigned full = n->prefix / 8, rest = n->prefix % 8;
-
-	if (n->family != family)
-		return false;
-	if (memcmp(n->addr, addr, full))
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-		if ((n->addr[full] & mask) != (addr[full] & mask))
-			return false;
-	}
-	return true;
+	return n->family == family && prefix_match(n->addr, addr, n->prefix);
 }
 
 /* ---- freeing ---- */

@@ -58,9 +58,10 @@ void metrics_begin(struct metrics_cursor *cur, const struct status_view *v,
 
 /* Append the next part of the exposition to b, stopping at a whole
  * service or target once budget bytes were appended (the totals and
- * counts all go in the first call).  METRICS_CHANGED: the model was replaced or its
- * targets re-indexed since metrics_begin, and the rest cannot be written
- * without repeating or missing series; nothing was appended. */
+ * counts all go in the first call).  METRICS_CHANGED: the model was
+ * replaced or its targets re-indexed since metrics_begin, and the rest
+ * cannot be written without repeating or missing series; nothing was
+ * appended. */
 enum metrics_step metrics_next(struct metrics_cursor *cur, struct evbuffer *b,
 			       const struct status_view *v,
 			       struct metrics_totals *tot, size_t budget);

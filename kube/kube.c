@@ -214,7 +214,8 @@ static void kube_reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* At most one write a second, however fast the API changes. */
+/* At most one write every KUBE_CACHE_GAP_MS (30 s), however fast the
+ * API changes: a write of a large cache costs real CPU. */
 static void kube_cache_schedule(struct kube_src *k)
 {
 	struct timespec now;

@@ -29,7 +29,9 @@
 
 #include "config/model.h"
 
-#define HEALTH_REASON_LEN 48
+/* Room for a whole reason as the probes write it (curl's TLS messages run
+ * to 120 characters and more); a longer one is cut to fit. */
+#define HEALTH_REASON_LEN 200
 
 struct health {
 	uint8_t state;    /* enum model_health */

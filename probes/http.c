@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "probes/http.h"
+#include "probes/health.h"
 #include "lib/curlev.h"
 #include "lib/log.h"
 
@@ -32,6 +33,7 @@ struct http_probe {
 	struct curl_slist *connect_to;
 	struct probe_status_range *status; /* copied from the spec */
 	size_t nstatus;
+	char *tls_host;      /* https: the name the certificate must match */
 	char *want;          /* body substring, or NULL */
 	size_t want_len;
 	char *buf;           /* body so far, only when want is set */
@@ -72,6 +74,7 @@ static void http_probe_free(struct http_probe *hp)
 	curl_slist_free_all(hp->headers);
 	curl_slist_free_all(hp->connect_to);
 	free(hp->status);
+	free(hp->tls_host);
 	free(hp->want);
 	free(hp->buf);
 	free(hp);
@@ -127,6 +130,22 @@ static const char *http_tls_detail(const char *msg)
 	return msg;
 }
 
+/* "what: msg", or "what (host HOST): msg" when host is given, as a reason;
+ * a message too long for out (HEALTH_REASON_LEN) is cut there. */
+static void http_reason_msg(char *out, size_t len, const char *what,
+			    const char *host, const char *msg)
+{
+	int n = host ? snprintf(out, len, "%s (host %s): ", what, host) :
+		       snprintf(out, len, "%s: ", what);
+	size_t m;
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	m = strnlen(msg, len - (size_t)n - 1);
+	memcpy(out + n, msg, m);
+	out[(size_t)n + m] = '\0';
+}
+
 static void http_error_reason(const struct http_probe *hp, CURLcode rc,
 			      char *out, size_t len)
 {
@@ -144,14 +163,18 @@ static void http_error_reason(const struct http_probe *hp, CURLcode rc,
 		else if (oserr == ENETUNREACH || oserr == EHOSTUNREACH)
 			snprintf(out, len, "unreachable");
 		else
-			snprintf(out, len, "connect error: %.64s", msg);
+			http_reason_msg(out, len, "connect error", NULL, msg);
 		return;
 	}
 	if (http_is_tls_error(rc)) {
-		snprintf(out, len, "tls error: %.64s", http_tls_detail(msg));
+		/* The certificate is checked against the probe host, never
+		 * the address: name it, so that a wrong `host` is plain. */
+		http_reason_msg(out, len, "tls error",
+				hp->tls_host ? hp->tls_host : "?",
+				http_tls_detail(msg));
 		return;
 	}
-	snprintf(out, len, "connect error: %.64s", msg);
+	http_reason_msg(out, len, "connect error", NULL, msg);
 }
 
 static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
@@ -179,7 +202,7 @@ static bool http_verdict(struct http_probe *hp, CURLcode rc, char *out,
 static void http_done(CURL *easy, void *priv, CURLcode rc)
 {
 	struct http_probe *hp = priv;
-	char reason[96];
+	char reason[HEALTH_REASON_LEN];
 
 	if (!hp)
 		return;
@@ -362,6 +385,14 @@ struct http_probe *http_probe_start(struct http_probe_ctx *ctx,
 		memcpy(hp->status, spec->status,
 		       spec->nstatus * sizeof(*hp->status));
 		hp->nstatus = spec->nstatus;
+	}
+	if (spec->type == PROBE_HTTPS) {
+		size_t hl = strlen(host);
+		if (hl > 1 && host[hl - 1] == '.')
+			hl--;
+		hp->tls_host = strndup(host, hl);
+		if (!hp->tls_host)
+			goto fail;
 	}
 	if (spec->body && spec->body[0]) {
 		hp->want = strdup(spec->body);

@@ -18,8 +18,9 @@ struct http_probe;
 
 /* Called exactly once per started probe, from the event loop (never from
  * inside http_probe_start).  reason: "status 200" on success; "timeout",
- * "refused", "status 503", "body mismatch", "tls error: ...",
- * "connect error: ..." on failure.  The probe is freed right after the
+ * "refused", "status 503", "body mismatch", "connect error: ..." or
+ * "tls error (host NAME): ..." on failure, NAME being the host the
+ * certificate was checked against.  The probe is freed right after the
  * callback returns: do not cancel it from there. */
 typedef void (*http_probe_done_fn)(void *arg, bool ok, const char *reason);
 

@@ -174,7 +174,8 @@ const char *probe_fail_class_name(unsigned cls)
 }
 
 /* Reasons come from http.c and tcp.c: "timeout", "refused",
- * "unreachable", "connect error: ...", "tls error: ...", "status 503",
+ * "unreachable", "connect error: ...", "tls error (host NAME): ...",
+ * "status 503",
  * "body mismatch"; anything else (a local error) is "other". */
 enum probe_fail_class probe_fail_classify(const char *reason)
 {

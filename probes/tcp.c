@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "probes/tcp.h"
+#include "probes/health.h"
 
 struct tcp_probe {
 	int fd;
@@ -60,7 +61,7 @@ static const char *tcp_probe_reason(int err, char *buf, size_t len)
 static void tcp_probe_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct tcp_probe *tp = arg;
-	char buf[64];
+	char buf[HEALTH_REASON_LEN];
 	int err;
 
 	if (tp->early) {

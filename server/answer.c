@@ -13,6 +13,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
+#include "lib/prefix.h"
 #include "lib/rand.h"
 
 struct resp {
@@ -109,21 +110,10 @@ static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 	r->ar = rs->arcount;
 }
 
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rem = bits % 8;
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (!rem)
-		return true;
-	uint8_t mask = (uint8_t)(0xffu << (8 - rem));
-	return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
 /* Topology: the client's subnet (ECS, else the resolver's address)
- * picks a region; no rule or no healthy endpoint there: everything. */
-/* Topology: the client's subnet (ECS, else the resolver's address)
- * picks a region; no rule or no healthy endpoint there: everything. */
+ * picks a region; no rule or no healthy endpoint there: everything
+ * (and service() falls back to everything too when the region has no
+ * address of the family asked for). */
 static const struct snap_group *
 pick_topology(const struct snap *s, const struct snap_svc *svc,
 	      const struct wire_query *q, const struct sockaddr *from,
@@ -181,16 +171,49 @@ pick_topology(const struct snap *s, const struct snap_svc *svc,
 	return &svc->groups[svc->all_group];
 }
 
-static const struct snap_group *pick_weighted(struct answer_ctx *c,
-					      const struct snap_svc *svc)
+/* The address family a query asks for: 4 (A), 6 (AAAA), 0 (ANY: either). */
+static inline unsigned query_family(const struct wire_query *q)
 {
-	if (!svc->total_weight)
-		return &svc->groups[rng_next(c) % svc->ngroups];
-	uint64_t x = rng_next(c) % svc->total_weight;
+	return q->qtype == DNS_T_A ? 4 : q->qtype == DNS_T_AAAA ? 6 : 0;
+}
+
+static inline bool group_has(const struct snap_group *g, unsigned fam)
+{
+	return fam == 4 ? g->n4 : fam == 6 ? g->n6 : g->n4 || g->n6;
+}
+
+/* Weighted: among the groups with an address of the family asked for,
+ * so that an IPv4-only endpoint never makes an AAAA answer empty while
+ * another endpoint has IPv6.  All weights 0: each such group alike. */
+static const struct snap_group *pick_weighted(struct answer_ctx *c,
+					      const struct snap_svc *svc,
+					      unsigned fam)
+{
+	uint32_t total = fam == 4 ? svc->weight4 :
+			 fam == 6 ? svc->weight6 : svc->total_weight;
+	uint64_t x;
+
+	if (unlikely(!total)) {
+		uint16_t n = 0;
+		for (uint16_t i = 0; i < svc->ngroups; i++)
+			n += group_has(&svc->groups[i], fam) || !fam;
+		if (!n)
+			return &svc->groups[0]; /* none has it: NODATA */
+		x = rng_next(c) % n;
+		for (uint16_t i = 0; i < svc->ngroups; i++)
+			if ((group_has(&svc->groups[i], fam) || !fam) &&
+			    x-- == 0)
+				return &svc->groups[i];
+		return &svc->groups[svc->ngroups - 1];
+	}
+	x = rng_next(c) % total;
 	for (uint16_t i = 0; i < svc->ngroups; i++) {
-		if (x < svc->groups[i].weight)
-			return &svc->groups[i];
-		x -= svc->groups[i].weight;
+		const struct snap_group *g = &svc->groups[i];
+		if (fam && !group_has(g, fam))
+			continue;
+		if (x < g->weight)
+			return g;
+		x -= g->weight;
 	}
 	return &svc->groups[svc->ngroups - 1];
 }
@@ -213,10 +236,14 @@ static void service(struct answer_ctx *c, struct resp *r,
 	}
 	switch (svc->policy) {
 	case POLICY_WEIGHTED:
-		g = pick_weighted(c, svc);
+		g = pick_weighted(c, svc, query_family(q));
 		break;
 	case POLICY_TOPOLOGY:
 		g = pick_topology(s, svc, q, from, r);
+		/* The fallback to everything is per family: a region with
+		 * only IPv4 sends an AAAA query to the others' IPv6. */
+		if (!group_has(g, query_family(q)))
+			g = &svc->groups[svc->all_group];
 		break;
 	default:
 		g = &svc->groups[0];

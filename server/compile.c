@@ -10,16 +10,17 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ldns/ldns.h>
 
 #include "server/compile.h"
 #include "lib/log.h"
+#include "lib/prefix.h"
 
 struct build {
 	struct snap *s;
@@ -203,10 +204,12 @@ static int zone_data(struct build *b)
 {
 	const struct model_zone *z = &b->m->zone;
 	char line[1024], ip[INET6_ADDRSTRLEN];
-	uint32_t serial = z->soa_serial ? z->soa_serial : (uint32_t)time(NULL);
 
+	/* Every model comes from cfg_load, which has turned serial 0 into
+	 * the load time (cfg_fill_defaults). */
+	assert(z->soa_serial != 0);
 	snprintf(line, sizeof(line), "%s %u IN SOA %s %s %u %u %u %u %u",
-		 z->apex, z->ttl, z->soa_mname, z->soa_rname, serial,
+		 z->apex, z->ttl, z->soa_mname, z->soa_rname, z->soa_serial,
 		 z->soa_refresh, z->soa_retry, z->soa_expire, z->soa_minimum);
 	if (push_str(b, b->zone, line) < 0)
 		return -1;
@@ -602,6 +605,8 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 			g = group_open(sb, ms->eps[i].weight);
 			group_add(b, sb, g, i, fo);
 			svc->total_weight += ms->eps[i].weight;
+			svc->weight4 += g->n4 ? ms->eps[i].weight : 0;
+			svc->weight6 += g->n6 ? ms->eps[i].weight : 0;
 		}
 		break;
 	case POLICY_TOPOLOGY: {
@@ -728,15 +733,12 @@ static int service_tables(struct build *b, size_t n)
 
 /* --- topology, chaos, NSID ------------------------------------------ */
 
+/* Is inner a longer prefix inside outer? */
 static bool net_in(const struct snap_topo *inner, const struct snap_topo *outer)
 {
-	if (inner->family != outer->family || inner->prefix <= outer->prefix)
-		return false;
-	unsigned bytes = outer->prefix / 8, rem = outer->prefix % 8;
-	if (memcmp(inner->addr, outer->addr, bytes))
-		return false;
-	return !rem || !((inner->addr[bytes] ^ outer->addr[bytes]) &
-			 (0xffu << (8 - rem)));
+	return inner->family == outer->family &&
+	       inner->prefix > outer->prefix &&
+	       prefix_match(inner->addr, outer->addr, outer->prefix);
 }
 
 static int topo_cmp(const void *x, const void *y)

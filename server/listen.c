@@ -234,8 +234,3 @@ void listen_stats(const struct listen_set *ls, struct answer_stats *sum)
 		if (ls->tcp[i])
 			add_stats(sum, tcp_worker_stats(ls->tcp[i]));
 }
-
-unsigned listen_workers(const struct listen_set *ls)
-{
-	return ls->nworkers;
-}

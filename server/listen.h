@@ -1,11 +1,13 @@
 /*
- * listen.h -- the data plane: worker threads, each with its own
- * SO_REUSEPORT UDP socket and TCP listener per configured address, its
- * own libevent base, and nothing shared with other workers but the
- * published snapshot.
+ * listen.h -- the data plane: the sockets and the threads that answer on
+ * them.  Each worker has its own SO_REUSEPORT copy of every configured
+ * address, UDP and TCP, so the kernel spreads clients over workers, and
+ * shares nothing with the others but the published snapshot.
  *
- * UDP sockets are drained with recvmmsg and answered with one sendmmsg
- * per batch: one event-loop round trip per batch, not per packet.
+ * UDP: one thread per socket, blocking in recvmmsg and answering each
+ * batch with sendmmsg, with no event loop (server/udp.h).  TCP: one
+ * thread per worker running a libevent loop over all of that worker's
+ * listeners and connections (server/tcp.h).
  */
 #ifndef GSLBD_LISTEN_H
 #define GSLBD_LISTEN_H
@@ -38,7 +40,5 @@ int listen_same(const struct listen_set *ls, const struct model_server *srv);
 
 /* Sum of every worker's counters (approximate while running). */
 void listen_stats(const struct listen_set *ls, struct answer_stats *sum);
-
-unsigned listen_workers(const struct listen_set *ls);
 
 #endif

@@ -47,6 +47,7 @@ struct snap_svc {
 	uint16_t ngroups;
 	uint16_t all_group;  /* topology: the group of every healthy one */
 	uint32_t total_weight;
+	uint32_t weight4, weight6; /* weighted: of the groups with A / AAAA */
 	const struct snap_group *groups;
 	const uint16_t *region_group; /* topology: region index -> group */
 	const uint8_t *rr4;  /* A records, SNAP_RR4_LEN bytes each */

@@ -586,7 +586,7 @@ def test_https_verify_ca_file_and_no_verify(gslbd, scripted, certs):
         backend_ep("c", lax, probe=["tls-verify: false"]),
     ], probe=HTTPS_PROBE)), args=DEBUG)
     wait_answer(g, {with_ca.addr, lax.addr}, name="secure", timeout=HTTPS_BOUND)
-    wait_reason(g, strict.addr, "tls error")
+    wait_reason(g, strict.addr, "tls error (host secure.global.example.org): ")
     assert not [e for e in events(g, strict.addr) if e["ok"]], events(g, strict.addr)
     wait_reason(g, with_ca.addr, "status 200")
     wait_reason(g, lax.addr, "status 200")
@@ -598,7 +598,7 @@ def test_https_verify_ca_file_and_no_verify(gslbd, scripted, certs):
 
 
 def test_https_wrong_name_fails(gslbd, scripted, certs, backend):
-    """With the right CA but a host the certificate is not for, the HTTPS probe fails with a "tls error"."""
+    """With the right CA but a host the certificate is not for, the HTTPS probe fails with a "tls error" naming that host."""
     other = backend()
     srv = scripted(ok_200, tls=tls_context(certs))
     g = gslbd(config(svc("secure", [
@@ -606,7 +606,7 @@ def test_https_wrong_name_fails(gslbd, scripted, certs, backend):
                                                   "host: elsewhere.example.test"]),
         backend_ep("b", other)])), args=DEBUG)
     wait_answer(g, {other.addr}, name="secure", timeout=HTTPS_BOUND)
-    wait_reason(g, srv.addr, "tls error")
+    wait_reason(g, srv.addr, "tls error (host elsewhere.example.test): ")
     assert not [e for e in events(g, srv.addr) if e["ok"]], events(g, srv.addr)
     assert not srv.requests
 

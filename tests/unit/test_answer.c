@@ -94,7 +94,33 @@ static const char base_conf[] =
 	"  - name: b.c\n"
 	"    endpoints:\n"
 	"      - region: a\n"
-	"        addresses: [192.0.2.100]\n";
+	"        addresses: [192.0.2.100]\n"
+	/* Region a has only IPv4, region b both families. */
+	"  - name: topo46\n"
+	"    policy: topology\n"
+	"    endpoints:\n"
+	"      - region: a\n"
+	"        addresses: [192.0.2.110]\n"
+	"      - region: b\n"
+	"        addresses: [192.0.2.111, \"2001:db8::111\"]\n"
+	"  - name: w46\n"
+	"    policy: weighted\n"
+	"    endpoints:\n"
+	"      - region: a\n"
+	"        weight: 3\n"
+	"        addresses: [192.0.2.120]\n"
+	"      - region: b\n"
+	"        weight: 1\n"
+	"        addresses: [192.0.2.121, \"2001:db8::121\"]\n"
+	"  - name: w46z\n"
+	"    policy: weighted\n"
+	"    endpoints:\n"
+	"      - region: a\n"
+	"        weight: 0\n"
+	"        addresses: [192.0.2.130]\n"
+	"      - region: b\n"
+	"        weight: 0\n"
+	"        addresses: [\"2001:db8::131\"]\n";
 
 static struct model *model;
 static struct snap *snap;
@@ -654,6 +680,53 @@ static void test_policies(void)
 	ldns_pkt_free(p);
 }
 
+/* The fallback to other regions is per address family: an AAAA query
+ * from a region with only IPv4 gets another region's IPv6, not NODATA. */
+static void test_policies_per_family(void)
+{
+	static const uint8_t ecs_a[] = { 0, 1, 16, 0, 10, 9 };
+	struct qopt o = { .edns = 1232, .ecs = ecs_a, .ecs_len = sizeof(ecs_a) };
+	ldns_pkt *p;
+
+	p = ask_from("topo46.z.test", DNS_T_AAAA, &o, false, "10.1.2.3");
+	ok(p && ldns_pkt_ancount(p) == 1 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "2001:db8::111"),
+	   "topology: AAAA from a v4-only region (ECS 10.9/16) gets the other "
+	   "region's AAAA");
+	ldns_pkt_free(p);
+	p = ask_from("topo46.z.test", DNS_T_A, &o, false, "10.1.2.3");
+	ok(p && ldns_pkt_ancount(p) == 1 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.110"),
+	   "topology: A from that region still gets its own region");
+	ldns_pkt_free(p);
+	p = ask_from("topo46.z.test", DNS_T_AAAA, NULL, false, "10.1.2.3");
+	ok(p && ldns_pkt_ancount(p) == 1 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "2001:db8::111"),
+	   "topology: AAAA from region b gets its own AAAA");
+	ldns_pkt_free(p);
+
+	int v6 = 0, v4b = 0, v6z = 0;
+	for (int i = 0; i < 200; i++) {
+		p = ask("w46.z.test", DNS_T_AAAA, NULL);
+		v6 += p && ldns_pkt_ancount(p) == 1 &&
+		      strstr(first_rr_str(ldns_pkt_answer(p)), "2001:db8::121");
+		ldns_pkt_free(p);
+		p = ask("w46.z.test", DNS_T_A, NULL);
+		v4b += p && strstr(first_rr_str(ldns_pkt_answer(p)),
+				   "192.0.2.121") != NULL;
+		ldns_pkt_free(p);
+		p = ask("w46z.z.test", DNS_T_AAAA, NULL);
+		v6z += p && ldns_pkt_ancount(p) == 1;
+		ldns_pkt_free(p);
+	}
+	is_int(v6, 200, "weighted: every AAAA answer comes from the endpoint "
+	       "with IPv6, never empty from the v4-only one");
+	ok(v4b > 20 && v4b < 90, "weighted: A answers still 3:1 over both "
+	   "endpoints (21..89 of 200 from the lighter)");
+	is_int(v6z, 200, "weighted, all weights 0: every AAAA answer from the "
+	       "endpoint with IPv6");
+}
+
 static void test_all_down(void)
 {
 	set_health(svc("sf"), 0, HEALTH_DOWN);
@@ -738,6 +811,7 @@ int main(void)
 	test_apex();
 	test_edns();
 	test_policies();
+	test_policies_per_family();
 	test_all_down();
 	test_patch();
 	test_patch_add();

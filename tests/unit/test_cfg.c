@@ -16,6 +16,7 @@
 #include "config/cfg.h"
 #include "config/model.h"
 #include "config/zonefile.h"
+#include "lib/log.h"
 #include "lib/parse.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/testutil.h"
@@ -216,7 +217,7 @@ static void test_example(void)
 
 	ok(m->probe_defaults.set & PS_TYPE,
 	   "example: probe-defaults keep which fields were given");
-	is_str(m->probe_defaults.path, "/healthz", "example: default path");
+	is_str(m->probe_defaults.path, "/", "example: default path");
 
 	is_int(m->ntopo, 2, "example: two topology regions");
 	is_str(m->topo[0].region, "eu-west", "example: topology region");
@@ -236,12 +237,12 @@ static void test_example(void)
 	is_int(www->neps, 2, "example: www has two endpoints");
 	is_str(www->eps[0].name, "eu-west",
 	       "example: endpoint name defaults to its region");
-	is_str(www->eps[0].probe.path, "/",
+	is_str(www->eps[0].probe.path, "/healthz",
 	       "example: service probe path overrides probe-defaults");
 	is_int(www->eps[0].probe.port, 80, "example: http port defaults 80");
 	is_int(www->eps[1].probe.port, 8080,
 	       "example: endpoint probe port overrides the service");
-	is_str(www->eps[1].probe.path, "/",
+	is_str(www->eps[1].probe.path, "/healthz",
 	       "example: endpoint inherits the service path");
 	is_int(www->eps[1].naddrs, 2, "example: us-east has two addresses");
 	is_str(model_addr_str(&www->eps[1].addrs[1], buf, sizeof(buf)), "::1",
@@ -251,8 +252,112 @@ static void test_example(void)
 	is_int(api->eps[1].priority, 2, "example: api us-east priority 2");
 	is_int(api->eps[1].probe.type, PROBE_TCP, "example: api tcp probe");
 	is_int(api->eps[1].probe.port, 443, "example: api tcp port 443");
-	is_str(api->eps[0].probe.path, "/healthz",
+	is_str(api->eps[0].probe.path, "/",
 	       "example: api inherits the probe-defaults path");
+out:
+	model_free(m);
+}
+
+/* ---- the example shows the defaults ---- */
+
+/* Setting f of ps, over the built-in defaults dflt, changes nothing. */
+static bool shown_is_default(const struct probe_spec *ps,
+			     const struct probe_spec_field *f,
+			     const struct probe_spec *dflt)
+{
+	struct probe_spec one = { 0 }, only = { 0 };
+	bool same;
+
+	if (probe_spec_copy(&one, dflt) || probe_spec_copy(&only, ps))
+		return false;
+	only.set = f->bit;
+	same = probe_spec_overlay(&one, &only) == 0 &&
+	       probe_spec_equal(&one, dflt);
+	probe_spec_clear(&one);
+	probe_spec_clear(&only);
+	return same;
+}
+
+/*
+ * The example says its values are the defaults unless a comment says
+ * otherwise: every probe-defaults key it sets equals the table's built-in
+ * default, and the server, zone, service and endpoint keys it shows without
+ * such a comment equal what a minimal config gets.
+ */
+static void test_example_defaults(void)
+{
+	const char *path = find_example();
+	struct probe_spec dflt = { 0 }, shown = { 0 };
+	struct model *m, *b;
+
+	if (!ok(path, "example defaults: the example config is found"))
+		return;
+	memset(&E, 0, sizeof(E));
+	m = cfg_load(path, collect, &E);
+	if (!ok(m != NULL, "example defaults: the example loads")) {
+		dump_errs();
+		return;
+	}
+	ok(probe_spec_finish(&dflt) == 0 && probe_spec_copy(&shown, &dflt) == 0
+	   && probe_spec_overlay(&shown, &m->probe_defaults) == 0,
+	   "example defaults: built-in probe defaults with the example's over");
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
+		const struct probe_spec_field *f = &probe_spec_fields[i];
+		char what[128];
+
+		if (!(m->probe_defaults.set & f->bit))
+			continue;
+		snprintf(what, sizeof(what), "example defaults: probe-defaults "
+			 "%s is the built-in default", f->key);
+		ok(shown_is_default(&m->probe_defaults, f, &dflt), what);
+	}
+	ok(probe_spec_equal(&shown, &dflt),
+	   "example defaults: probe-defaults as a whole are the built-ins");
+	probe_spec_clear(&dflt);
+	probe_spec_clear(&shown);
+
+	b = expect_ok(BASE SVC, "example defaults: a minimal config loads");
+	if (!b)
+		goto out;
+	is_int(m->server.nlisten, b->server.nlisten,
+	       "example defaults: as many listen addresses as the default");
+	for (size_t i = 0; i < m->server.nlisten && i < b->server.nlisten;
+	     i++) {
+		char x[128], y[128];
+		is_str(listen_str(&m->server.listen[i], x, sizeof(x)),
+		       listen_str(&b->server.listen[i], y, sizeof(y)),
+		       "example defaults: listen address and port");
+	}
+	is_int(m->server.edns_udp_size, b->server.edns_udp_size,
+	       "example defaults: edns-udp-size");
+	is_int(m->server.tcp_idle_ms, b->server.tcp_idle_ms,
+	       "example defaults: tcp-idle-timeout");
+	is_int(m->server.tcp_max_clients, b->server.tcp_max_clients,
+	       "example defaults: tcp-max-clients");
+	ok(m->server.log_level == b->server.log_level ||
+	   (b->server.log_level == -1 && m->server.log_level == LOG_LVL_INFO),
+	   "example defaults: log-level info");
+	is_int(m->zone.ttl, b->zone.ttl, "example defaults: zone ttl");
+	ok(m->zone.soa_refresh == b->zone.soa_refresh &&
+	   m->zone.soa_retry == b->zone.soa_retry &&
+	   m->zone.soa_expire == b->zone.soa_expire &&
+	   m->zone.soa_minimum == b->zone.soa_minimum,
+	   "example defaults: soa refresh, retry, expire and minimum");
+	if (m->nsvcs >= 1 && m->svcs[0].neps >= 2) {
+		const struct model_service *w = &m->svcs[0], *d = &b->svcs[0];
+		const struct model_endpoint *e = &w->eps[1], *de = &d->eps[0];
+
+		ok(w->policy == d->policy && w->ttl == d->ttl &&
+		   w->max_answers == d->max_answers &&
+		   w->all_down == d->all_down,
+		   "example defaults: www policy, ttl, max-answers, all-down");
+		ok(e->weight == de->weight && e->priority == de->priority &&
+		   e->enabled == de->enabled,
+		   "example defaults: us-east weight, priority, enabled");
+	} else {
+		ok(0, "example defaults: www has two endpoints");
+	}
+	model_free(b);
 out:
 	model_free(m);
 }
@@ -1692,6 +1797,7 @@ static void test_services_stream(void)
 int main(void)
 {
 	test_example();
+	test_example_defaults();
 	test_defaults();
 	test_durations();
 	test_listen();

@@ -119,7 +119,7 @@ static void test_one(void)
 static void test_reason(void)
 {
 	struct health h;
-	char longr[100];
+	char longr[250];
 
 	health_init(&h);
 	health_feed(&h, true, "status 200", 2, 2);
@@ -131,11 +131,17 @@ static void test_reason(void)
 	health_feed(&h, false, NULL, 2, 2);
 	is_str(h.reason, "", "NULL reason stored as empty");
 
-	memset(longr, 'x', sizeof(longr) - 1);
+	/* A long reason (curl's TLS messages) is kept whole... */
+	memset(longr, 'x', 150);
+	longr[150] = '\0';
+	health_feed(&h, false, longr, 2, 2);
+	is_str(h.reason, longr, "a 150-character reason is kept whole");
+	/* ...and only one past the bound is cut, at 199 characters. */
+	memset(longr, 'y', sizeof(longr) - 1);
 	longr[sizeof(longr) - 1] = '\0';
 	health_feed(&h, false, longr, 2, 2);
-	is_int(strlen(h.reason), HEALTH_REASON_LEN - 1,
-	       "long reason truncated");
+	is_int(strlen(h.reason), 199, "a 249-character reason is cut to 199");
+	ok(strncmp(h.reason, longr, 199) == 0, "...keeping its start");
 
 	is_str(health_name(HEALTH_UP), "up", "name up");
 	is_str(health_name(HEALTH_DOWN), "down", "name down");

@@ -220,6 +220,7 @@ struct ep_def {
 	bool verify;
 	bool ca;
 	uint32_t timeout_ms;    /* 0: 400 */
+	const char *host;       /* NULL: the service name */
 };
 
 static char *xstrdup(const char *s)
@@ -280,6 +281,7 @@ static struct model *model_build(const struct ep_def *defs, size_t n)
 		ps->method = xstrdup(d->method ? d->method : "GET");
 		ps->path = xstrdup(d->path ? d->path : "/ok");
 		ps->body = xstrdup(d->body);
+		ps->host = xstrdup(d->host);
 		if (d->st_lo) {
 			ps->status = xcalloc(1, sizeof(*ps->status));
 			ps->status[0].lo = d->st_lo;
@@ -448,6 +450,28 @@ static void check(struct model *m, const char *ep, uint8_t health,
 	}
 }
 
+/* A host the test certificate (probe.test) does not cover. */
+#define TLS_OTHER_HOST "a-name-the-certificate-does-not-cover.probe.test"
+
+/* A TLS failure reason reaches probe_info whole: curl's message about a
+ * certificate for another name ends with that name, far past 47
+ * characters. */
+static void check_long_tls_reason(struct model *m)
+{
+	struct probe_info pi = info_of(addr_of(m, "tls-host"));
+	size_t n = strlen(pi.reason);
+
+	is_int(pi.health, HEALTH_DOWN, "tls-host is down");
+	is_int(probe_fail_classify(pi.reason), PROBE_FAIL_TLS,
+	   "tls-host reason is a tls error");
+	ok(strncmp(pi.reason, "tls error (host " TLS_OTHER_HOST "): ",
+		   strlen(TLS_OTHER_HOST) + 18) == 0,
+	   "tls-host reason names the host the certificate was checked for");
+	if (!ok(n > 47 && strstr(pi.reason, TLS_OTHER_HOST "'"),
+		"tls-host reason is whole, up to the name curl checked"))
+		printf("#   got \"%s\" (%zu characters)\n", pi.reason, n);
+}
+
 /* ---- tests ---- */
 
 static const struct ep_def first_defs[] = {
@@ -483,7 +507,12 @@ static const struct ep_def tls_defs[] = {
 	EP("tls-ca", "127.0.0.1", PROBE_HTTPS, P_TLS,
 	    .path = "/", .verify = true, .ca = true),
 	EP("tls-noverify", "127.0.0.1", PROBE_HTTPS, P_TLS, .path = "/"),
+	/* A trusted certificate for another name: curl's message is long. */
+	EP("tls-host", "127.0.0.1", PROBE_HTTPS, P_TLS, .path = "/",
+	   .verify = true, .ca = true, .host = TLS_OTHER_HOST),
 };
+
+#define NTLS_DEFS (sizeof(tls_defs) / sizeof(tls_defs[0]))
 
 static struct model *model_first(bool v6, bool tls)
 {
@@ -494,7 +523,7 @@ static struct model *model_first(bool v6, bool tls)
 	n = sizeof(first_defs) / sizeof(first_defs[0]);
 	if (v6)
 		defs[n++] = v6_defs[0];
-	for (size_t i = 0; tls && i < 3; i++)
+	for (size_t i = 0; tls && i < NTLS_DEFS; i++)
 		defs[n++] = tls_defs[i];
 	return model_build(defs, n);
 }
@@ -505,7 +534,7 @@ static void test_verdicts(struct probe_mgr *pm, struct model *m, bool v6,
 	struct decided_arg d = { m, "hang-long" };
 	struct probe_counters c;
 	size_t probed = sizeof(first_defs) / sizeof(first_defs[0]) - 1 +
-			(v6 ? 1 : 0) + (tls ? 3 : 0);
+			(v6 ? 1 : 0) + (tls ? NTLS_DEFS : 0);
 
 	ok(run_until(all_decided, &d, 5000), "every probe decided within 5 s");
 	ok(!probe_mgr_first_round_done(pm),
@@ -528,9 +557,11 @@ static void test_verdicts(struct probe_mgr *pm, struct model *m, bool v6,
 	else
 		ok(1, "v6 # SKIP no ::1 on this host");
 	if (tls) {
-		check(m, "tls-verify", HEALTH_DOWN, "tls error: *");
+		check(m, "tls-verify", HEALTH_DOWN,
+		      "tls error (host probe.test): *");
 		check(m, "tls-ca", HEALTH_UP, "status 200");
 		check(m, "tls-noverify", HEALTH_UP, "status 200");
+		check_long_tls_reason(m);
 	} else {
 		ok(1, "https # SKIP no openssl CLI or python3");
 	}
