@@ -511,15 +511,23 @@ static bool usable(const struct build *b, const struct svc_build *sb,
 	return model_answerable(sb->ms->eps[ep].enabled, sb->admin[ep], h);
 }
 
-static bool ep_usable(const struct build *b, const struct svc_build *sb,
-		      size_t ep, bool fail_open)
+/* Has the endpoint a usable address (of family fam; 0: any)? */
+static bool ep_usable_fam(const struct build *b, const struct svc_build *sb,
+			  size_t ep, bool fail_open, int fam)
 {
 	const struct model_endpoint *e = &sb->ms->eps[ep];
 
 	for (size_t i = 0; i < e->naddrs; i++)
-		if (usable(b, sb, ep, &e->addrs[i], fail_open))
+		if ((!fam || e->addrs[i].family == fam) &&
+		    usable(b, sb, ep, &e->addrs[i], fail_open))
 			return true;
 	return false;
+}
+
+static bool ep_usable(const struct build *b, const struct svc_build *sb,
+		      size_t ep, bool fail_open)
+{
+	return ep_usable_fam(b, sb, ep, fail_open, 0);
 }
 
 /* The admin state of every endpoint of ms, asked once per build. */
@@ -563,14 +571,16 @@ static struct snap_group *group_open(struct svc_build *sb, uint32_t weight)
 	return g;
 }
 
-static void group_add(const struct build *b, struct svc_build *sb,
-		      struct snap_group *g, size_t e, bool fail_open)
+/* The endpoint's usable addresses of family fam (0: any) into g. */
+static void group_add_fam(const struct build *b, struct svc_build *sb,
+			  struct snap_group *g, size_t e, bool fail_open,
+			  int fam)
 {
 	const struct model_endpoint *ep = &sb->ms->eps[e];
 
 	for (size_t i = 0; i < ep->naddrs; i++) {
 		const struct model_addr *a = &ep->addrs[i];
-		if (!usable(b, sb, e, a, fail_open))
+		if ((fam && a->family != fam) || !usable(b, sb, e, a, fail_open))
 			continue;
 		put_rr(sb, a);
 		if (a->family == AF_INET)
@@ -578,6 +588,12 @@ static void group_add(const struct build *b, struct svc_build *sb,
 		else
 			g->n6++;
 	}
+}
+
+static void group_add(const struct build *b, struct svc_build *sb,
+		      struct snap_group *g, size_t e, bool fail_open)
+{
+	group_add_fam(b, sb, g, e, fail_open, 0);
 }
 
 static int svc_groups(struct build *b, const struct model_service *ms,
@@ -588,16 +604,27 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 	uint32_t best = UINT32_MAX;
 
 	switch (ms->policy) {
-	case POLICY_FAILOVER:
-		for (size_t i = 0; i < ms->neps; i++)
-			if (ep_usable(b, sb, i, fo) &&
-			    ms->eps[i].priority < best)
-				best = ms->eps[i].priority;
+	case POLICY_FAILOVER: {
+		/* The best priority per address family: an AAAA query goes
+		 * to the best endpoints that have IPv6, even when better ones
+		 * have only IPv4. */
+		uint32_t best6 = UINT32_MAX;
+		for (size_t i = 0; i < ms->neps; i++) {
+			uint32_t pr = ms->eps[i].priority;
+			if (pr < best && ep_usable_fam(b, sb, i, fo, AF_INET))
+				best = pr;
+			if (pr < best6 && ep_usable_fam(b, sb, i, fo, AF_INET6))
+				best6 = pr;
+		}
 		g = group_open(sb, 1);
-		for (size_t i = 0; i < ms->neps; i++)
+		for (size_t i = 0; i < ms->neps; i++) {
 			if (ms->eps[i].priority == best)
-				group_add(b, sb, g, i, fo);
+				group_add_fam(b, sb, g, i, fo, AF_INET);
+			if (ms->eps[i].priority == best6)
+				group_add_fam(b, sb, g, i, fo, AF_INET6);
+		}
 		break;
+	}
 	case POLICY_WEIGHTED:
 		for (size_t i = 0; i < ms->neps; i++) {
 			if (!ep_usable(b, sb, i, fo))

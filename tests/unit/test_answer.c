@@ -120,7 +120,17 @@ static const char base_conf[] =
 	"        addresses: [192.0.2.130]\n"
 	"      - region: b\n"
 	"        weight: 0\n"
-	"        addresses: [\"2001:db8::131\"]\n";
+	"        addresses: [\"2001:db8::131\"]\n"
+	/* The preferred endpoint has only IPv4. */
+	"  - name: fo46\n"
+	"    policy: failover\n"
+	"    endpoints:\n"
+	"      - region: a\n"
+	"        priority: 1\n"
+	"        addresses: [192.0.2.140]\n"
+	"      - region: b\n"
+	"        priority: 2\n"
+	"        addresses: [192.0.2.141, \"2001:db8::141\"]\n";
 
 static struct model *model;
 static struct snap *snap;
@@ -725,6 +735,17 @@ static void test_policies_per_family(void)
 	   "endpoints (21..89 of 200 from the lighter)");
 	is_int(v6z, 200, "weighted, all weights 0: every AAAA answer from the "
 	       "endpoint with IPv6");
+
+	p = ask("fo46.z.test", DNS_T_AAAA, NULL);
+	ok(p && ldns_pkt_ancount(p) == 1 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "2001:db8::141"),
+	   "failover: AAAA goes to the best endpoint that has IPv6");
+	ldns_pkt_free(p);
+	p = ask("fo46.z.test", DNS_T_A, NULL);
+	ok(p && ldns_pkt_ancount(p) == 1 &&
+	   strstr(first_rr_str(ldns_pkt_answer(p)), "192.0.2.140"),
+	   "failover: A still goes to the preferred endpoint only");
+	ldns_pkt_free(p);
 }
 
 static void test_all_down(void)
