@@ -43,7 +43,9 @@ trap cleanup EXIT
 DNS=127.0.0.53
 PORT=5300
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-q() { dig @$DNS -p $PORT +norec +short "$@" | sort | tr '\n' ' '; echo; }
+# qs SERVER NAME TYPE: the sorted answers of one gslbd on one line
+qs() { local srv=$1; shift; dig @"$srv" -p $PORT +norec +short "$@" | sort | tr '\n' ' '; echo; }
+q() { qs $DNS "$@"; }
 
 declare -A region_ip=([eu-west]=127.0.0.11 [us-east]=127.0.0.12 [ap-south]=127.0.0.13)
 declare -A region_pid
@@ -122,17 +124,19 @@ say "api (policy failover):  $(q api.global.example.org A)"
 say "a name that does not exist"
 dig @$DNS -p $PORT +norec nope.global.example.org A | grep -E 'status|SOA'
 
-# until NAME answers exactly EXPECTED (sorted addresses); prints the time
-wait_for() {
+# wait_on SERVER NAME EXPECTED: until NAME answers exactly EXPECTED (sorted
+# addresses), 10 s at most; prints the time
+wait_on() {
 	local t0 now
 	t0=$(date +%s%N)
 	for _ in $(seq 200); do
-		[ "$(q "$1" A)" = "$2 " ] && break
+		[ "$(qs "$1" "$2" A)" = "$3 " ] && break
 		sleep 0.05
 	done
 	now=$(date +%s%N)
 	echo "$(( (now - t0) / 1000000 )) ms"
 }
+wait_for() { wait_on $DNS "$@"; }
 EU=${region_ip[eu-west]} US=${region_ip[us-east]} AP=${region_ip[ap-south]}
 
 say "stopping region us-east (kill its HTTP server)"
@@ -181,18 +185,8 @@ grep -E 'health change|serving' "$work/gslbd.log" || true
 # (127.0.0.63) takes its services from the API.  See docs/kubefed.md.
 
 DNS2=127.0.0.63
-q2() { dig @$DNS2 -p $PORT +norec +short "$@" | sort | tr '\n' ' '; echo; }
-# until NAME answers exactly EXPECTED from the second gslbd; prints the time
-wait_for2() {
-	local t0 now
-	t0=$(date +%s%N)
-	for _ in $(seq 200); do
-		[ "$(q2 "$1" A)" = "$2 " ] && break
-		sleep 0.05
-	done
-	now=$(date +%s%N)
-	echo "$(( (now - t0) / 1000000 )) ms"
-}
+q2() { qs $DNS2 "$@"; }
+wait_for2() { wait_on $DNS2 "$@"; }
 # cluster -> its load balancer, region and zone
 declare -A lb_ip=([c1]=127.0.0.21 [c3]=127.0.0.22 [c2]=127.0.0.23)
 declare -A lb_pid
