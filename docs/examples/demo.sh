@@ -48,16 +48,18 @@ qs() { local srv=$1; shift; dig @"$srv" -p $PORT +norec +short "$@" | sort | tr 
 q() { qs $DNS "$@"; }
 
 declare -A region_ip=([eu-west]=127.0.0.11 [us-east]=127.0.0.12 [ap-south]=127.0.0.13)
-declare -A region_pid
-start_region() {
-	local r=$1 ip=${region_ip[$1]}
-	mkdir -p "$work/$r"
-	echo "ok from $r" > "$work/$r/healthz"
-	python3 -m http.server 8080 --bind "$ip" --directory "$work/$r" \
+declare -A backend_pid
+# start_backend NAME IP: an HTTP server on IP:8080 whose /healthz says ok
+start_backend() {
+	local n=$1 ip=$2
+	mkdir -p "$work/be-$n"
+	echo "ok from $n" > "$work/be-$n/healthz"
+	python3 -m http.server 8080 --bind "$ip" --directory "$work/be-$n" \
 		>/dev/null 2>&1 &
-	region_pid[$r]=$!
+	backend_pid[$n]=$!
 	pids+=($!)
 }
+start_region() { start_backend "$1" "${region_ip[$1]}"; }
 wait_http() { # until the region's health page answers
 	for _ in $(seq 50); do
 		curl -fsS -o /dev/null "http://${region_ip[$1]}:8080/healthz" 2>/dev/null && return
@@ -140,13 +142,13 @@ wait_for() { wait_on $DNS "$@"; }
 EU=${region_ip[eu-west]} US=${region_ip[us-east]} AP=${region_ip[ap-south]}
 
 say "stopping region us-east (kill its HTTP server)"
-kill "${region_pid[us-east]}"
+kill "${backend_pid[us-east]}"
 echo "us-east left the www answers after $(wait_for www.global.example.org "$EU $AP")"
 echo "(probes every 500 ms, fall 2: the bound is about 2 x 500 + 400 ms)"
 say "www now:  $(q www.global.example.org A)"
 
 say "stopping region eu-west too"
-kill "${region_pid[eu-west]}"
+kill "${backend_pid[eu-west]}"
 echo "eu-west left after $(wait_for www.global.example.org "$AP")"
 say "www now:  $(q www.global.example.org A)   (only ap-south is healthy)"
 wait_for api.global.example.org "$EU" >/dev/null
@@ -189,16 +191,7 @@ q2() { qs $DNS2 "$@"; }
 wait_for2() { wait_on $DNS2 "$@"; }
 # cluster -> its load balancer, region and zone
 declare -A lb_ip=([c1]=127.0.0.21 [c3]=127.0.0.22 [c2]=127.0.0.23)
-declare -A lb_pid
-start_lb() {
-	local c=$1 ip=${lb_ip[$1]}
-	mkdir -p "$work/lb-$c"
-	echo "ok from $c" > "$work/lb-$c/healthz"
-	python3 -m http.server 8080 --bind "$ip" --directory "$work/lb-$c" \
-		>/dev/null 2>&1 &
-	lb_pid[$c]=$!
-	pids+=($!)
-}
+start_lb() { start_backend "$1" "${lb_ip[$1]}"; }
 for c in c1 c2 c3; do start_lb $c; done
 for c in c1 c2 c3; do
 	for _ in $(seq 50); do
@@ -305,14 +298,14 @@ say "kube region  $R:  $(q2 $R A)"
 say "kube zone    $Z:  $(q2 $Z A)"
 
 say "cluster c1's load balancer ($C1, eu-west-1a) dies"
-kill "${lb_pid[c1]}"
+kill "${backend_pid[c1]}"
 echo "the zone name fell back to the region after $(wait_for2 $Z "$C3")"
 say "kube zone -> region  $Z:  $(q2 $Z A)"
 dig @$DNS2 -p $PORT +norec $Z A +noall +answer   # A records, no CNAME hop
 say "kube region  $R:  $(q2 $R A)"
 
 say "cluster c3's load balancer ($C3, eu-west-1b) dies too: eu-west has none left"
-kill "${lb_pid[c3]}"
+kill "${backend_pid[c3]}"
 echo "zone and region names fell back to global after $(wait_for2 $Z "$C2")"
 wait_for2 $R "$C2" >/dev/null
 say "kube zone -> global  $Z:  $(q2 $Z A)"
