@@ -132,7 +132,8 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"listen", "port", "workers", "edns-udp-size",
 		"tcp-idle-timeout", "tcp-max-clients", "identity", "version",
-		"nsid", "user", "group", "pidfile", "log-level", NULL,
+		"nsid", "user", "group", "pidfile", "log-level",
+		"cookies", "cookie-secret", "cookie-secret-previous", NULL,
 	};
 	static const char *const levels[] = {
 		"err", "warn", "info", "debug", NULL,
@@ -174,6 +175,7 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	if (cfg_opt_enum(c, n, "server", "log-level", levels, "log level",
 			 &lvl, NULL) == 1)
 		srv->log_level = lvl;
+	cfg_cookies(c, n);
 }
 
 /* ---- zone ---- */
@@ -493,7 +495,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", NULL,
+		"kubernetes", "control", "rate-limit", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -533,6 +535,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_kube(c, v);
 	if ((v = cfg_get(c, root, "control")))
 		cfg_control(c, v);
+	if ((v = cfg_get(c, root, "rate-limit")))
+		cfg_rate_limit(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_fill_defaults(c);
@@ -550,6 +554,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_expire = 604800;
 	m->zone.soa_minimum = 60;
 	cfg_control_defaults(&m->control);
+	cfg_rrl_defaults(m);
 }
 
 char *cfg_dirname(const char *path)

@@ -184,5 +184,9 @@ void cfg_services(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_service_conflicts(struct cfg_ctx *c);
 void cfg_zone_file_load(struct cfg_ctx *c);
 void cfg_fill_defaults(struct cfg_ctx *c);
+/* cfg_rrl.c: rate limiting and DNS cookies */
+void cfg_rrl_defaults(struct model *m);
+void cfg_rate_limit(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_cookies(struct cfg_ctx *c, const yaml_node_t *server);
 
 #endif

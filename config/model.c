@@ -159,6 +159,7 @@ void model_free(struct model *m)
 	free(m->svcs);
 	model_kube_clear(&m->kube);
 	free(m->control.token);
+	free(m->rrl.exempt);
 	free(m);
 }
 

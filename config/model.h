@@ -140,6 +140,26 @@ struct model_server {
 	int log_level;           /* enum log_level; -1: not set (info) */
 };
 
+/* Response rate limiting (server/rrl.h): the `rate-limit` section. */
+struct model_rrl {
+	uint32_t rps;            /* per prefix and answer group; 0: off.  200 */
+	uint32_t slip;           /* every slip-th limited answer truncated; 2 */
+	uint8_t v4_prefix;       /* 24 */
+	uint8_t v6_prefix;       /* 56 */
+	struct model_net *exempt; /* never limited */
+	size_t nexempt;
+};
+
+/* DNS cookies (server/cookie.h): server.cookies, server.cookie-secret,
+ * server.cookie-secret-previous. */
+struct model_cookies {
+	bool enabled;            /* default true */
+	bool has_secret;         /* false: a random secret per process */
+	bool has_previous;
+	uint8_t secret[16];
+	uint8_t previous[16];    /* still accepted, while rotating */
+};
+
 /* The control and metrics HTTP API: control/control.c. */
 struct model_control {
 	bool enabled;            /* default true */
@@ -190,6 +210,8 @@ struct model {
 	size_t nsvcs;
 	struct model_kube kube;
 	struct model_control control;
+	struct model_rrl rrl;
+	struct model_cookies cookies;
 	/* Filled by model_targets_build, kept by model_targets_drop and
 	 * model_targets_add; indexes are stable until the next build. */
 	struct model_target *targets;

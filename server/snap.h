@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/cookie.h"
+#include "server/rrl.h"
 #include "server/wire.h"
 
 /* One RRset's answer: answer, authority and additional sections. */
@@ -113,6 +115,10 @@ struct snap {
 	uint16_t identity_len;
 	const uint8_t *version;
 	uint16_t version_len;
+
+	/* Abuse handling: rate limiting (UDP) and DNS cookies. */
+	struct rrl_conf rrl;
+	struct cookie_keys cookie;
 
 	const struct snap_topo *topo; /* longest prefix first */
 	uint32_t ntopo;
