@@ -17,6 +17,7 @@
 #include "config/cfg.h"
 #include "server/answer.h"
 #include "server/compile.h"
+#include "server/rrl.h"
 
 static const char conf[] =
 	"server:\n"
@@ -68,6 +69,7 @@ static const char conf[] =
 
 static const struct snap *snap;
 static struct answer_ctx ctx;
+static struct rrl_table *rrl;
 
 static void quiet(void *arg, const char *line)
 {
@@ -91,7 +93,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	model_free(m);
 	answer_ctx_init(&ctx, 1);
+	rrl = rrl_table_new(4, 1);
 	return 0;
+}
+
+/* Rate limiting on the UDP answer: counting any answer, and cutting it
+ * down from the offsets the writer recorded, must stay inside it. */
+static void fuzz_rrl(uint8_t *out, size_t n, const struct sockaddr *from)
+{
+	static const struct rrl_conf c = { .rps = 1, .slip = 1,
+					   .v4_prefix = 24, .v6_prefix = 56 };
+
+	if (!n)
+		return;
+	if (rrl_check(rrl, &c, from, &ctx.last, 1) == RRL_SLIP) {
+		size_t m = rrl_slip(out, n, &ctx.last);
+		if (m < 12 || m > n)
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -104,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(struct sockaddr *)&from, false, out, 4096);
 	if (n > 4096)
 		abort();
+	fuzz_rrl(out, n, (struct sockaddr *)&from);
 	n = answer_query(&ctx, snap, data, size, (struct sockaddr *)&from,
 			 true, out, sizeof(out));
 	if (n && n < 12)
