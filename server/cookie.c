@@ -25,7 +25,8 @@ void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
 	in[13] = (uint8_t)(ts >> 16);
 	in[14] = (uint8_t)(ts >> 8);
 	in[15] = (uint8_t)ts;
-	memcpy(in + 16, ip, iplen);
+	if (iplen)
+		memcpy(in + 16, ip, iplen);
 	uint64_t h = siphash24(secret, in, 16 + iplen);
 	memcpy(out, in + 8, 8);
 	for (int i = 0; i < 8; i++)
