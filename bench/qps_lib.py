@@ -720,7 +720,7 @@ def run_mode(args, work, qfile, workers):
     base = 60 + 10 * workers
     for i, f in enumerate(mk):
         if names[i] in only:
-            servers.append(f(f"127.0.0.{base + i}"))
+            servers.append(f(f"127.0.{args.net}.{base + i}"))
     results = {s.name: [] for s in servers}
     try:
         for s in servers:
@@ -803,6 +803,9 @@ def main():
                     help="also gslbd with rate limiting on at a limit "
                     "nothing reaches (gslbd+rrl) and with a valid DNS "
                     "cookie in every query (gslbd+ck): what they cost")
+    ap.add_argument("--net", type=int, default=0,
+                    help="serve on 127.0.NET.61-77 (default 0), so that two "
+                    "runs at once do not answer each other's queries")
     ap.add_argument("--json", help="also write every run to this file")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
