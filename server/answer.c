@@ -484,7 +484,7 @@ static void rrl_facts(struct answer_ctx *c, const struct snap *s,
 
 	if (r->rcode == DNS_R_NXDOMAIN) {
 		f->kind = RRL_K_NXDOMAIN;
-		f->name = wire_name_hash(s->apex, s->apex_len);
+		f->name = s->rrl.apex_hash;
 	} else if (r->rcode != DNS_R_NOERROR) {
 		f->kind = RRL_K_ERROR;
 		f->name = 0;
@@ -496,7 +496,7 @@ static void rrl_facts(struct answer_ctx *c, const struct snap *s,
 		f->name = r->qhash;
 	} else if (!r->an) {
 		f->kind = RRL_K_NODATA;
-		f->name = wire_name_hash(s->apex, s->apex_len);
+		f->name = s->rrl.apex_hash;
 	} else {
 		f->kind = RRL_K_POSITIVE;
 		f->name = r->qhash;

@@ -834,6 +834,7 @@ static int guard_data(struct build *b)
 	cookie_keys_build(&b->s->cookie, &b->m->cookies);
 	if (rrl_conf_build(&b->s->rrl, &b->m->rrl, b->a) < 0)
 		return fail(b, "out of memory");
+	b->s->rrl.apex_hash = wire_name_hash(b->s->apex, b->s->apex_len);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* rrl.c -- response rate limiting (rrl.h). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,38 +42,36 @@ void rrl_table_free(struct rrl_table *t)
 	free(t);
 }
 
-/* The client's prefix as two words (network order bytes, masked) and
- * its family; false for an address family we do not limit. */
-static bool source(const struct sockaddr *from, const struct rrl_conf *c,
-		   uint8_t addr[16], unsigned *fam)
+/* The client's prefix (masked) as two words and its family; false for
+ * an address family that is not limited. */
+static inline bool source(const struct sockaddr *from,
+			  const struct rrl_conf *c, uint64_t w[2],
+			  unsigned *fam)
 {
-	unsigned bits;
-
-	memset(addr, 0, 16);
-	if (!from)
-		return false;
 	if (from->sa_family == AF_INET) {
-		memcpy(addr, &((const struct sockaddr_in *)from)->sin_addr, 4);
+		uint32_t a;
+		memcpy(&a, &((const struct sockaddr_in *)from)->sin_addr, 4);
+		w[0] = a & c->v4_mask;
+		w[1] = 0;
 		*fam = 4;
-		bits = c->v4_prefix;
-	} else if (from->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-			&((const struct sockaddr_in6 *)from)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			memcpy(addr, a->s6_addr + 12, 4);
-			*fam = 4;
-			bits = c->v4_prefix;
-		} else {
-			memcpy(addr, a->s6_addr, 16);
-			*fam = 6;
-			bits = c->v6_prefix;
-		}
-	} else {
-		return false;
+		return true;
 	}
-	for (unsigned i = bits / 8; i < 16; i++)
-		addr[i] = i == bits / 8 && bits % 8 ?
-			(uint8_t)(addr[i] & (0xffu << (8 - bits % 8))) : 0;
+	if (from->sa_family != AF_INET6)
+		return false;
+	const struct in6_addr *a6 =
+		&((const struct sockaddr_in6 *)from)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		uint32_t a;
+		memcpy(&a, a6->s6_addr + 12, 4);
+		w[0] = a & c->v4_mask;
+		w[1] = 0;
+		*fam = 4;
+		return true;
+	}
+	memcpy(w, a6->s6_addr, 16);
+	w[0] &= c->v6_mask[0];
+	w[1] &= c->v6_mask[1];
+	*fam = 6;
 	return true;
 }
 
@@ -112,17 +111,18 @@ enum rrl_verdict rrl_check(struct rrl_table *t, const struct rrl_conf *c,
 			   const struct sockaddr *from,
 			   const struct rrl_facts *f, uint32_t now)
 {
-	uint8_t addr[16];
+	uint64_t w[2];
 	unsigned fam;
-	uint64_t a, b;
 
-	if (!c->rps || f->cookie == COOKIE_VALID || !f->kind ||
-	    !source(from, c, addr, &fam))
+	if (!c->rps || f->cookie == COOKIE_VALID || !f->kind || !from ||
+	    !source(from, c, w, &fam))
 		return RRL_PASS;
-	memcpy(&a, addr, 8);
-	memcpy(&b, addr + 8, 8);
-	uint64_t key = mix(a ^ t->seed) ^ mix(b + fam) ^
-		mix(((uint64_t)f->kind << 32 | f->name) ^ (t->seed << 1));
+	/* One finaliser over the words, each spread by its own odd
+	 * multiplier first so that they cannot cancel out. */
+	uint64_t key = mix((w[0] * 0x9e3779b97f4a7c15ull) ^
+			   (w[1] * 0xc2b2ae3d27d4eb4full) ^
+			   (((uint64_t)f->kind << 40 | (uint64_t)fam << 32 |
+			     f->name) * 0x165667b19e3779f9ull) ^ t->seed);
 	struct rrl_bucket *bk = &t->b[key & t->mask];
 
 	if (bk->key != key) {
@@ -185,6 +185,14 @@ int rrl_conf_build(struct rrl_conf *c, const struct model_rrl *m,
 	c->slip = m->slip;
 	c->v4_prefix = m->v4_prefix;
 	c->v6_prefix = m->v6_prefix;
+	c->v4_mask = htonl(c->v4_prefix >= 32 ? 0xffffffffu :
+			   ~(0xffffffffu >> c->v4_prefix));
+	uint8_t m6[16] = { 0 };
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bits = c->v6_prefix > 8 * i ? c->v6_prefix - 8 * i : 0;
+		m6[i] = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
+	}
+	memcpy(c->v6_mask, m6, 16);
 	if (m->nexempt) {
 		c->exempt = snap_memdup(a, m->exempt,
 					m->nexempt * sizeof(*m->exempt));

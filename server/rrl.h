@@ -29,6 +29,10 @@ struct rrl_conf {
 	uint32_t rps;        /* responses per second per bucket; 0: off */
 	uint32_t slip;       /* every slip-th limited answer truncated; 0: none */
 	uint8_t v4_prefix, v6_prefix;
+	/* derived from the above once per snapshot, not per query */
+	uint32_t v4_mask;    /* network byte order */
+	uint64_t v6_mask[2]; /* as the address's bytes lie in memory */
+	uint32_t apex_hash;  /* the group of NXDOMAIN and NODATA */
 	uint32_t nexempt;
 	const struct model_net *exempt; /* never limited */
 };
@@ -71,7 +75,8 @@ enum rrl_verdict rrl_check(struct rrl_table *t, const struct rrl_conf *c,
 size_t rrl_slip(uint8_t *out, size_t len, const struct rrl_facts *f);
 
 /* Control plane: the settings the config gives, the exempt prefixes
- * copied into the snapshot's arena a.  -1 when that is out of memory. */
+ * copied into the snapshot's arena a.  -1 when that is out of memory.
+ * apex_hash is the caller's to fill. */
 struct model_rrl;
 struct model_net;
 struct snap_arena;
