@@ -145,6 +145,8 @@ static double run(int v, struct answer_ctx *c, const struct snap *s,
 	struct rrl_conf rc = { .rps = v == V_OFF ? 0 : 1000000, .slip = 2,
 			       .v4_prefix = 24, .v6_prefix = 56 };
 	uint32_t now = (uint32_t)time(NULL);
+
+	rrl_conf_masks(&rc);
 	double t0 = cpu_ns();
 
 	for (long i = 0; i < n; i++) {

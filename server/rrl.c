@@ -177,6 +177,19 @@ size_t rrl_slip(uint8_t *out, size_t len, const struct rrl_facts *f)
 	return n;
 }
 
+void rrl_conf_masks(struct rrl_conf *c)
+{
+	uint8_t m6[16];
+
+	c->v4_mask = htonl(c->v4_prefix >= 32 ? 0xffffffffu :
+			   ~(0xffffffffu >> c->v4_prefix));
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bits = c->v6_prefix > 8 * i ? c->v6_prefix - 8 * i : 0;
+		m6[i] = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
+	}
+	memcpy(c->v6_mask, m6, 16);
+}
+
 int rrl_conf_build(struct rrl_conf *c, const struct model_rrl *m,
 		   struct snap_arena *a)
 {
@@ -185,14 +198,7 @@ int rrl_conf_build(struct rrl_conf *c, const struct model_rrl *m,
 	c->slip = m->slip;
 	c->v4_prefix = m->v4_prefix;
 	c->v6_prefix = m->v6_prefix;
-	c->v4_mask = htonl(c->v4_prefix >= 32 ? 0xffffffffu :
-			   ~(0xffffffffu >> c->v4_prefix));
-	uint8_t m6[16] = { 0 };
-	for (unsigned i = 0; i < 16; i++) {
-		unsigned bits = c->v6_prefix > 8 * i ? c->v6_prefix - 8 * i : 0;
-		m6[i] = bits >= 8 ? 0xff : (uint8_t)(0xff00u >> bits);
-	}
-	memcpy(c->v6_mask, m6, 16);
+	rrl_conf_masks(c);
 	if (m->nexempt) {
 		c->exempt = snap_memdup(a, m->exempt,
 					m->nexempt * sizeof(*m->exempt));

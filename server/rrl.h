@@ -74,6 +74,9 @@ enum rrl_verdict rrl_check(struct rrl_table *t, const struct rrl_conf *c,
  * Returns the new length. */
 size_t rrl_slip(uint8_t *out, size_t len, const struct rrl_facts *f);
 
+/* Fill the masks from v4_prefix and v6_prefix (rrl_conf_build does). */
+void rrl_conf_masks(struct rrl_conf *c);
+
 /* Control plane: the settings the config gives, the exempt prefixes
  * copied into the snapshot's arena a.  -1 when that is out of memory.
  * apex_hash is the caller's to fill. */

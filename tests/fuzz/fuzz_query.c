@@ -101,11 +101,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * down from the offsets the writer recorded, must stay inside it. */
 static void fuzz_rrl(uint8_t *out, size_t n, const struct sockaddr *from)
 {
-	static const struct rrl_conf c = { .rps = 1, .slip = 1,
-					   .v4_prefix = 24, .v6_prefix = 56 };
+	static struct rrl_conf c = { .rps = 1, .slip = 1,
+				     .v4_prefix = 24, .v6_prefix = 56 };
 
 	if (!n)
 		return;
+	rrl_conf_masks(&c);
 	if (rrl_check(rrl, &c, from, &ctx.last, 1) == RRL_SLIP) {
 		size_t m = rrl_slip(out, n, &ctx.last);
 		if (m < 12 || m > n)

@@ -167,8 +167,10 @@ static void test_grouping(void)
 
 static struct rrl_conf conf5(uint32_t slip)
 {
-	return (struct rrl_conf){ .rps = 5, .slip = slip, .v4_prefix = 24,
-				  .v6_prefix = 56 };
+	struct rrl_conf c = { .rps = 5, .slip = slip, .v4_prefix = 24,
+			      .v6_prefix = 56 };
+	rrl_conf_masks(&c);
+	return c;
 }
 
 static unsigned run(struct rrl_table *t, const struct rrl_conf *c,
@@ -232,6 +234,21 @@ static void test_limit(void)
 	is_int(run(t, &c, "::ffff:10.0.0.7", &f, 1001, 1, NULL), 0,
 	       "a v4-mapped source counts as its IPv4 /24");
 
+	c.v4_prefix = 32;
+	c.v6_prefix = 64;
+	rrl_conf_masks(&c);
+	is_int(run(t, &c, "10.0.5.1", &f, 1000, 5, NULL) +
+	       run(t, &c, "10.0.5.2", &f, 1000, 5, NULL), 10,
+	       "ipv4-prefix 32: neighbours are counted apart");
+	is_int(run(t, &c, "2001:db8:1:2:0:0:0:1", &f, 1000, 5, NULL) +
+	       run(t, &c, "2001:db8:1:2:ffff::1", &f, 1000, 5, NULL), 5,
+	       "ipv6-prefix 64: one /64 is counted together");
+	c.v4_prefix = 20;
+	rrl_conf_masks(&c);
+	is_int(run(t, &c, "10.0.16.1", &f, 1000, 5, NULL) +
+	       run(t, &c, "10.0.31.255", &f, 1000, 5, NULL), 5,
+	       "ipv4-prefix 20: 10.0.16.0/20 is counted together");
+	c = conf5(2);
 	struct model_net ex;
 	model_net_parse(&ex, "10.9.0.0/16");
 	c.exempt = &ex;
