@@ -19,6 +19,7 @@
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
 #include "lib/parse.h"
+#include "lib/readfile.h"
 
 /* ---- server ---- */
 
@@ -597,49 +598,16 @@ out:
 /* The whole file as a string; NULL with line set on failure. */
 static char *cfg_slurp(const char *path, char *line, size_t linelen)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf = NULL, *nb;
-	size_t len = 0, cap = 0, got;
+	struct readfile_pos pos;
+	char why[256];
+	size_t len;
+	char *buf = readfile_text(path, READFILE_MAX, &len, &pos, why,
+				  sizeof(why));
 
-	if (!fp) {
-		snprintf(line, linelen, "%s:1:1: cannot open: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	do {
-		if (len + 1 >= cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > CFG_MAX_FILE + 2) {
-				snprintf(line, linelen, "%s:1:1: larger than "
-					 "%u bytes", path, CFG_MAX_FILE);
-				goto fail;
-			}
-			if (!(nb = realloc(buf, cap))) {
-				snprintf(line, linelen, "%s:1:1: out of "
-					 "memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len - 1, fp);
-		len += got;
-	} while (got);
-	if (ferror(fp)) {
-		snprintf(line, linelen, "%s:1:1: read error: %s", path,
-			 strerror(errno));
-		goto fail;
-	}
-	if (memchr(buf, '\0', len)) {
-		snprintf(line, linelen, "%s:1:1: NUL byte in the file", path);
-		goto fail;
-	}
-	buf[len] = '\0';
-	fclose(fp);
+	if (!buf)
+		snprintf(line, linelen, "%s:%u:%u: %s", path,
+			 pos.line ? pos.line : 1, pos.line ? pos.col : 1, why);
 	return buf;
-fail:
-	fclose(fp);
-	free(buf);
-	return NULL;
 }
 
 struct model *cfg_load(const char *path, cfg_err_fn err, void *arg)

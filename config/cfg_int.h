@@ -16,7 +16,6 @@
 
 #include "config/cfg.h"
 
-#define CFG_MAX_FILE (16u << 20)  /* a config is small; refuse surprises */
 #define CFG_TTL_MAX  2147483647u  /* RFC 2181 8 */
 #define CFG_PATH     160          /* room for "services[12].endpoints[3].probe.x" */
 

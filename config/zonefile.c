@@ -10,6 +10,7 @@
 #include <ldns/ldns.h>
 
 #include "config/zonefile.h"
+#include "lib/readfile.h"
 
 /* A record and the line it ended on, for errors found after reading. */
 struct zonefile_ent {
@@ -167,19 +168,10 @@ static int zonefile_check_cname(struct zonefile_ctx *z)
 	return 0;
 }
 
-/* Whether the last byte of the file is a newline; leaves fp rewound. */
-static bool zonefile_ends_nl(FILE *fp)
-{
-	bool nl = fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) == '\n';
-
-	rewind(fp);
-	return nl;
-}
-
 /* Reads every record; returns 0 or -1 with err set. */
-static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
+static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
+			 uint32_t ttl)
 {
-	bool ends_nl = zonefile_ends_nl(fp);
 	ldns_rdf *origin = ldns_rdf_clone(z->apex);
 	ldns_rdf *prev = ldns_rdf_clone(z->apex);
 	int line = 1, rc = -1;
@@ -188,7 +180,9 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 		zonefile_err(z, 1, "out of memory");
 		goto out;
 	}
-	while (!feof(fp)) {
+	/* fp reads memory, so it cannot fail; were it to, ldns would answer
+	 * SYNTAX_EMPTY for ever, hence the ferror() test. */
+	while (!feof(fp) && !ferror(fp)) {
 		ldns_rr *rr = NULL;
 		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin,
 						     &prev, &line);
@@ -223,7 +217,7 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 		}
 	}
 	if (ferror(fp)) {
-		zonefile_err(z, line, "read error: %s", strerror(errno));
+		zonefile_err(z, line, "read error");
 		goto out;
 	}
 	rc = zonefile_check_cname(z);
@@ -240,6 +234,9 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		.path = path, .err = err, .errlen = errlen,
 	};
 	ldns_rr_list *list = NULL;
+	struct readfile_pos pos;
+	char why[256], *text;
+	size_t len;
 	FILE *fp;
 	int rc = -1;
 
@@ -252,14 +249,31 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		return -2;
 	}
 	ldns_dname2canonical(z.apex);
-	fp = fopen(path, "r");
-	if (!fp) {
-		snprintf(err, errlen, "cannot open zone file '%s': %s", path,
-			 strerror(errno));
+	text = readfile_text(path, READFILE_MAX, &len, &pos, why, sizeof(why));
+	if (!text && pos.line) {
+		/* Something in the text (a NUL byte): a place in the file. */
+		snprintf(err, errlen, "%s:%u:%u: %s", path, pos.line, pos.col,
+			 why);
+		ldns_rdf_deep_free(z.apex);
+		return -1;
+	}
+	if (!text) {
+		snprintf(err, errlen, "cannot read zone file '%s': %s", path,
+			 why);
 		ldns_rdf_deep_free(z.apex);
 		return -2;
 	}
-	if (zonefile_read(&z, fp, default_ttl) == 0) {
+	/* An empty stream: fmemopen may refuse a zero size. */
+	fp = fmemopen(len ? text : (char *)"\n", len ? len : 1, "r");
+	if (!fp) {
+		snprintf(err, errlen, "cannot read zone file '%s': %s", path,
+			 strerror(errno));
+		free(text);
+		ldns_rdf_deep_free(z.apex);
+		return -2;
+	}
+	if (zonefile_read(&z, fp, !len || text[len - 1] == '\n',
+			  default_ttl) == 0) {
 		list = ldns_rr_list_new();
 		if (!list)
 			zonefile_err(&z, 1, "out of memory");
@@ -283,6 +297,7 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		ldns_rr_free(z.ents[i].rr);
 	free(z.ents);
 	fclose(fp);
+	free(text);
 	ldns_rdf_deep_free(z.apex);
 	return rc;
 }

@@ -33,7 +33,12 @@ insertion; a config without a top-level ``control:`` gets one listening
 on ``.control``, i.e. the same 127.0.0.x and another free port, with
 ``.control_url`` = ``"http://" + .control``; ``@CONTROL@`` in a config
 is replaced by ``.control``); ``.reload()`` sends SIGHUP;
-``.log()`` returns the log text;
+``.log()`` returns the log text; ``.log_mark()`` its length now and
+``.wait_log(pattern, timeout=5, since=0)`` waits until the log from offset
+``since`` (a ``.log_mark()``, so that an earlier line does not count)
+matches the regex ``pattern`` and returns the match: how tests await an
+event the daemon logs (a reload done or rejected, a health change)
+instead of sleeping;
 ``.alive()``; ``.stop(sig=SIGTERM)`` -> exit status (idempotent).
 
 ``free_endpoint()`` -> ``(addr, port)``: a fresh 127.0.0.x address and a
@@ -299,6 +304,20 @@ class Gslbd(DnsPeer):
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def log_mark(self):
+        """The log's length now: pass it as wait_log(since=) to skip older lines."""
+        return len(self.log())
+
+    def wait_log(self, pattern, timeout=5.0, since=0):
+        """Wait until the log from offset since matches the regex pattern; return the match."""
+        rx = re.compile(pattern)
+        try:
+            return wait_for(lambda: rx.search(self.log()[since:]), timeout,
+                            what="log line /%s/" % pattern)
+        except AssertionError as e:
+            raise AssertionError("%s; log since the mark:\n%s"
+                                 % (e, self.log()[since:][-3000:])) from None
 
     def alive(self):
         return self.proc.poll() is None
