@@ -536,6 +536,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_control(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
+	cfg_service_dname_conflicts(c);
 	cfg_fill_defaults(c);
 }
 

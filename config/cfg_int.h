@@ -181,6 +181,7 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_services(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_service_conflicts(struct cfg_ctx *c);
+void cfg_service_dname_conflicts(struct cfg_ctx *c);
 void cfg_zone_file_load(struct cfg_ctx *c);
 void cfg_fill_defaults(struct cfg_ctx *c);
 

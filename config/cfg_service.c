@@ -525,6 +525,37 @@ void cfg_service_conflicts(struct cfg_ctx *c)
 	}
 }
 
+/* RFC 6672 2.4: no name exists below a DNAME; a service there would be
+ * answered for its own name while its neighbours are redirected. */
+void cfg_service_dname_conflicts(struct cfg_ctx *c)
+{
+	struct model *m = c->m;
+	ldns_rr_list *rrs = m->zone.static_rrs;
+
+	for (size_t j = 0; rrs && j < ldns_rr_list_rr_count(rrs); j++) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, j);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNAME)
+			continue;
+		for (size_t i = 0; i < m->nsvcs; i++) {
+			ldns_rdf *d;
+			if (!m->svcs[i].name ||
+			    !(d = ldns_dname_new_frm_str(m->svcs[i].name)))
+				continue;
+			ldns_dname2canonical(d);
+			if (ldns_dname_is_subdomain(d, ldns_rr_owner(rr))) {
+				char *o = ldns_rdf2str(ldns_rr_owner(rr));
+				cfg_error_mark(c, c->svc_names[i], "%s: below "
+					       "the DNAME at %s in the zone file "
+					       "%s (RFC 6672 2.4)",
+					       m->svcs[i].name, o ? o : "?",
+					       m->zone.zone_file);
+				free(o);
+			}
+			ldns_rdf_deep_free(d);
+		}
+	}
+}
+
 void cfg_zone_file_load(struct cfg_ctx *c)
 {
 	struct model_zone *z = &c->m->zone;

@@ -11,6 +11,7 @@
 
 #include "config/zonefile.h"
 #include "lib/readfile.h"
+#include "lib/xalloc.h"
 
 /* A record and the line it ended on, for errors found after reading. */
 struct zonefile_ent {
@@ -168,6 +169,113 @@ static int zonefile_check_cname(struct zonefile_ctx *z)
 	return 0;
 }
 
+/* What one owner name holds, for the checks across records. */
+struct zonefile_owner {
+	size_t nds, nns, ndname, ncname, nother;
+	int ds_line, dname_line, second_dname;
+};
+
+static void zonefile_owner_scan(const struct zonefile_ent *s, size_t i,
+				size_t j, struct zonefile_owner *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (size_t k = i; k < j; k++) {
+		switch (ldns_rr_get_type(s[k].rr)) {
+		case LDNS_RR_TYPE_DS:
+			if (!o->nds++)
+				o->ds_line = s[k].line;
+			break;
+		case LDNS_RR_TYPE_NS:
+			o->nns++;
+			break;
+		case LDNS_RR_TYPE_DNAME:
+			if (!o->ndname++)
+				o->dname_line = s[k].line;
+			else if (!o->second_dname)
+				o->second_dname = s[k].line;
+			break;
+		case LDNS_RR_TYPE_CNAME:
+			o->ncname++;
+			break;
+		default:
+			o->nother++;
+			break;
+		}
+	}
+}
+
+/* The rules of one owner; dname: the last DNAME owner seen in canonical
+ * order, whose descendants follow it directly.  Returns 0 or -1. */
+static int zonefile_check_owner(struct zonefile_ctx *z,
+				const struct zonefile_ent *s, size_t i,
+				size_t j, const ldns_rdf **dname)
+{
+	const ldns_rdf *owner = ldns_rr_owner(s[i].rr);
+	bool apex = ldns_dname_compare(owner, z->apex) == 0;
+	char name[LDNS_MAX_DOMAINLEN + 16];
+	struct zonefile_owner o;
+
+	zonefile_owner_scan(s, i, j, &o);
+	zonefile_owner_str(s[i].rr, name, sizeof(name));
+	if (*dname && ldns_dname_is_subdomain(owner, *dname)) {
+		char *d = ldns_rdf2str(*dname);
+		zonefile_err(z, s[i].line, "%s: below the DNAME at %s, where no "
+			     "name may exist (RFC 6672 2.4)", name, d ? d : "?");
+		free(d);
+		return -1;
+	}
+	if (o.nds && (apex || !o.nns)) {
+		zonefile_err(z, o.ds_line, apex ?
+			     "%s: a DS at the apex belongs in the parent zone" :
+			     "%s: a DS belongs at a delegation (NS records at "
+			     "the same name, RFC 4035 2.4)", name);
+		return -1;
+	}
+	if (!o.ndname)
+		return 0;
+	if (o.second_dname) {
+		zonefile_err(z, o.second_dname, "%s: more than one DNAME", name);
+		return -1;
+	}
+	if (o.ncname || (!apex && o.nns)) {
+		zonefile_err(z, o.dname_line, o.ncname ?
+			     "%s: DNAME beside a CNAME (RFC 6672 2.4)" :
+			     "%s: DNAME at a delegation", name);
+		return -1;
+	}
+	*dname = owner;
+	return 0;
+}
+
+/*
+ * DS only at a delegation, DNAME alone of its kind and with nothing
+ * below it: one pass over a copy sorted in canonical order, where a
+ * name's descendants come right after it.
+ */
+static int zonefile_check_owners(struct zonefile_ctx *z)
+{
+	const ldns_rdf *dname = NULL;
+	struct zonefile_ent *s;
+	size_t i = 0;
+	int rc = 0;
+
+	if (!z->n)
+		return 0;
+	s = xreallocarray(NULL, z->n, sizeof(*s));
+	memcpy(s, z->ents, z->n * sizeof(*s));
+	qsort(s, z->n, sizeof(*s), zonefile_ent_cmp);
+	while (i < z->n && rc == 0) {
+		size_t j = i;
+		while (j < z->n && ldns_dname_compare(ldns_rr_owner(s[i].rr),
+				ldns_rr_owner(s[j].rr)) == 0)
+			j++;
+		rc = zonefile_check_owner(z, s, i, j, &dname);
+		i = j;
+	}
+	free(s);
+	return rc;
+}
+
 /* Reads every record; returns 0 or -1 with err set. */
 static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
 			 uint32_t ttl)
@@ -221,6 +329,8 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
 		goto out;
 	}
 	rc = zonefile_check_cname(z);
+	if (rc == 0)
+		rc = zonefile_check_owners(z);
 out:
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);

@@ -308,6 +308,36 @@ out:
 	return rc < 0 ? fail(b, "cannot compile an RRset") : 0;
 }
 
+/* A DNAME (a singleton RRset): owner as a pointer to offset 12, then
+ * type, class, TTL and the target uncompressed (RFC 6672 2.5), so that
+ * answer.c can point the owner at any suffix of a longer query name and
+ * at the target from the CNAME it synthesizes. */
+static int dname_template(struct build *b, ldns_rr_list *set,
+			  struct snap_rrset *out)
+{
+	const ldns_rr *rr = ldns_rr_list_rr(set, 0);
+	const ldns_rdf *t = ldns_rr_rdf(rr, 0);
+	uint8_t buf[12 + DNS_NAME_MAX];
+	size_t tl = t ? ldns_rdf_size(t) : 0;
+
+	if (ldns_rr_list_rr_count(set) != 1 || !tl || tl > DNS_NAME_MAX)
+		return fail(b, "cannot compile a DNAME");
+	wire_put16(buf, 0xc00c);
+	wire_put16(buf + 2, DNS_T_DNAME);
+	wire_put16(buf + 4, DNS_C_IN);
+	wire_put32(buf + 6, ldns_rr_ttl(rr));
+	wire_put16(buf + 10, (uint16_t)tl);
+	memcpy(buf + 12, ldns_rdf_data(t), tl);
+	memset(out, 0, sizeof(*out));
+	out->type = DNS_T_DNAME;
+	out->ancount = 1;
+	out->an_len = (uint16_t)(12 + tl);
+	if (!(out->wire = snap_memdup(b->a, buf, 12 + tl)))
+		return fail(b, "out of memory");
+	b->s->has_dname = true;
+	return 0;
+}
+
 /* Append rr's uncompressed wire to buf (referrals may be answered for
  * names below the cut, where compression offsets would differ). */
 static int append_rr(uint8_t **buf, size_t *len, const ldns_rr *rr)
@@ -405,7 +435,12 @@ static int zone_nodes(struct build *b)
 				rc = ref ? referral_template(b, set, ref) : -1;
 				node->referral = ref;
 				node->flags |= SNAP_N_CUT;
-			} else if (!cut) {
+			} else if (!cut && t == LDNS_RR_TYPE_DNAME) {
+				rc = dname_template(b, set,
+						    &sets[node->nrrsets++]);
+			} else if (!cut || t == LDNS_RR_TYPE_DS) {
+				/* DS lives on the parent side of the cut (RFC
+				 * 4035 3.1.4.1): answered here, with AA. */
 				bool apex_ns = t == LDNS_RR_TYPE_NS;
 				rc = rrset_template(b, owner, set,
 					apex_ns ? b->glue : NULL,

@@ -11,7 +11,9 @@
  * Wire templates are compressed as if they followed a question whose name
  * is the node's own name at offset 12: a query for that node always puts
  * its name there, so compression pointers stay valid whatever the case of
- * the query.
+ * the query.  A DNAME template is the one exception to compression: its
+ * target is never compressed (RFC 6672 2.5) and its owner is the only
+ * pointer, so the query path can move it behind a longer query name.
  */
 #ifndef GSLBD_SNAP_H
 #define GSLBD_SNAP_H
@@ -93,6 +95,7 @@ struct snap {
 	uint8_t apex_len;
 	uint8_t apex_labels;
 	bool has_cuts;
+	bool has_dname;  /* a DNAME somewhere: names below it are redirected */
 	uint16_t edns_udp_size;
 
 	/* SOA for negative answers: type .. rdata, owner is written as a

@@ -1326,7 +1326,7 @@ static void test_zonefile_direct(void)
 	       "non-IN class is refused");
 	rc = zonefile_load("/nonexistent/z", "example.org.", 60, &l, err,
 			   sizeof(err));
-	ok(rc == -2 && !l && strstr(err, "cannot open zone file"),
+	ok(rc == -2 && !l && strstr(err, "cannot read zone file"),
 	   "a missing zone file returns -2 without a place");
 }
 
@@ -1389,7 +1389,7 @@ static void test_zonefile_cfg(void)
 	unlink(zpath);
 	memset(&E, 0, sizeof(E));
 	m = cfg_load(cfgpath, collect, &E);
-	snprintf(want, sizeof(want), "%s:5:14: zone.zone-file: cannot open "
+	snprintf(want, sizeof(want), "%s:5:14: zone.zone-file: cannot read "
 		 "zone file", cfgpath);
 	if (!ok(!m && has_err(want),
 		"a missing zone file is reported at the zone-file key"))
