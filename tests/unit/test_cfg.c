@@ -1210,8 +1210,8 @@ static void test_model_helpers(void)
 	   "malformed prefixes are refused");
 	ok(model_net_parse(&n, "0.0.0.0/0") == 0 &&
 	   model_net_contains(&n, AF_INET, v4), "0/0 contains everything v4");
+	/* A crash here fails the whole test program. */
 	model_free(NULL);
-	ok(1, "model_free(NULL) is a no-op");
 }
 
 /* ---- zone files ---- */
