@@ -146,3 +146,14 @@ def test_reload_to_unreadable_zone_file_keeps_serving_and_probing(gslbd, http_ba
                since=mark, timeout=5)
     assert g.query("txt." + Z, "TXT").rcode() == dns.rcode.NOERROR
     assert g.stop() == 0, g.log()[-3000:]
+
+
+def test_symlinked_zone_file_loads(gslbd, tmp_path):
+    """A zone file reached through symbolic links (as a Kubernetes ConfigMap mount lays it out) loads."""
+    d = tmp_path / "mount"
+    (d / "..2024_01_01").mkdir(parents=True)
+    (d / "..2024_01_01" / "static.zone").write_text(GOOD_ZONE)
+    os.symlink("..2024_01_01", str(d / "..data"))
+    os.symlink("..data/static.zone", str(d / "static.zone"))
+    g = gslbd(config(str(d / "static.zone")))
+    assert g.query("txt." + Z, "TXT").answer[0][0].strings == (b"static",)
