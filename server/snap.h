@@ -159,7 +159,7 @@ const struct snap_rrset *snap_rrset_find(const struct snap_node *n,
 					 uint16_t type);
 
 /* Arena allocation for the builder: zeroed, 16-byte aligned, freed with
- * the snapshot.  NULL when out of memory. */
+ * the snapshot.  Never NULL: out of memory aborts (lib/xalloc.h). */
 struct snap_arena;
 struct snap_arena *snap_arena_new(void);
 void *snap_alloc(struct snap_arena *a, size_t size);
