@@ -77,15 +77,15 @@ def test_dname_owner_itself_is_not_redirected(gslbd):
 def test_dname_too_long_is_yxdomain(gslbd):
     """When the substituted name would pass 255 bytes the answer is YXDOMAIN with the DNAME only (RFC 6672 2.2)."""
     g = gslbd(CONFIG, files={"static.zone": ZONE_FILE})
-    long_label = "e" * 63
-    q = long_label + ".f." + "long." + Z   # 64 + 2 prefix bytes + 195 > 255
-    m = g.query(q, "A")
+    # The target takes 195 bytes: a 60-byte prefix (a label of 59) makes
+    # exactly 255, one more is too long.
+    m = g.query("e" * 60 + ".long." + Z, "A")
     assert m.rcode() == dns.rcode.YXDOMAIN, m
     assert rrs(m) == [("long." + Z, "DNAME", 300, [LONG])], m
     assert m.flags & dns.flags.AA
-    # One byte shorter fits.
-    m = g.query("e" * 55 + ".long." + Z, "A")
+    m = g.query("e" * 59 + ".long." + Z, "A")
     assert m.rcode() == dns.rcode.NOERROR and len(m.answer) == 2, m
+    assert len(m.answer[1][0].target.to_wire()) == 255, m
 
 
 def test_dname_dig_and_kdig(gslbd):
