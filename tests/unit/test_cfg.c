@@ -1325,6 +1325,11 @@ static void test_zonefile_direct(void)
 	zf_err("chaos.zone", "foo CH TXT \"x\"\n",
 	       "1:1: foo.example.org.: only class IN",
 	       "non-IN class is refused");
+	rc = zf("empty.zone", "", 3600, &l, err, sizeof(err));
+	ok(rc == 0 && l && ldns_rr_list_rr_count(l) == 0,
+	   "an empty zone file loads, with no records");
+	ldns_rr_list_deep_free(l);
+	l = NULL;
 	zf_err("ds-apex.zone", "@ DS 1 13 2 00112233\n",
 	       "1:1: example.org.: a DS at the apex belongs in the parent",
 	       "DS at the apex is refused");
