@@ -14,6 +14,7 @@
 #include "config/cfg.h"
 #include "kube/kubecfg.h"
 #include "lib/log.h"
+#include "lib/readfile.h"
 #include "lib/xalloc.h"
 
 #define KUBECFG_MAX_FILE (4u << 20) /* kubeconfigs with many clusters */
@@ -61,32 +62,21 @@ int kube_base64_decode(const char *in, struct kube_blob *out)
 
 /* ---- files ---- */
 
-/* A whole small file; NULL with err set. */
+/* A whole small file; NULL with err set.  Through lib/readfile so a
+ * token "file" that is a FIFO or a device cannot block the control
+ * thread. */
 static char *kc_slurp(const char *path, size_t max, size_t *lenp,
 		      char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t len;
+	struct readfile_pos pos;
+	char why[192];
+	char *buf = readfile_text(path, max, lenp, &pos, why, sizeof(why));
 
-	if (!fp) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
-		       strerror(errno));
-		return NULL;
-	}
-	buf = xmalloc(max + 1);
-	len = fread(buf, 1, max + 1, fp);
-	if (ferror(fp) || len > max) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		       ferror(fp) ? strerror(errno) : "file too large");
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
-	buf[len] = '\0';
-	if (lenp)
-		*lenp = len;
+	if (!buf && pos.line)
+		snprintf(err, errlen, "cannot read %s:%u:%u: %s", path,
+			 pos.line, pos.col, why);
+	else if (!buf)
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
 	return buf;
 }
 
