@@ -6,8 +6,10 @@
  * still gets through over TCP.
  *
  * Grouping (NSD's): a positive answer or ANY by its query name, a
- * referral by its delegation, NXDOMAIN and NODATA by the zone, every
- * error (REFUSED, FORMERR, SERVFAIL, ...) by the source alone.
+ * referral by its delegation, an answer synthesized from a DNAME by the
+ * DNAME (as NSD groups wildcard answers), NXDOMAIN and NODATA by the
+ * zone, every error (REFUSED, FORMERR, SERVFAIL, ...) by the source
+ * alone.
  *
  * One table per UDP thread, allocated when the thread starts: lookups
  * take no lock and allocate nothing; a bucket another key hashes to is
@@ -40,7 +42,7 @@ struct rrl_conf {
 /* How an answer is grouped. */
 enum rrl_kind {
 	RRL_K_POSITIVE = 1, RRL_K_ANY, RRL_K_REFERRAL, RRL_K_NODATA,
-	RRL_K_NXDOMAIN, RRL_K_ERROR,
+	RRL_K_NXDOMAIN, RRL_K_ERROR, RRL_K_DNAME,
 };
 
 /* What the answer writer records about the answer it just wrote, for

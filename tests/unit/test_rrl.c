@@ -48,7 +48,8 @@ static void load(void)
 	int fd = mkstemp(zpath);
 	static const char zone[] =
 		"sub.z.test. 3600 IN NS ns.sub.z.test.\n"
-		"ns.sub.z.test. 3600 IN A 192.0.2.5\n";
+		"ns.sub.z.test. 3600 IN A 192.0.2.5\n"
+		"dn.z.test. 3600 IN DNAME target.example.\n";
 
 	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) < 0) {
 		printf("Bail out! zone file\n");
@@ -154,6 +155,10 @@ static void test_grouping(void)
 	struct rrl_facts r2 = ask("b.c.sub.z.test", DNS_T_AAAA, false);
 	is_int(r1.kind, RRL_K_REFERRAL, "a name below a delegation: referral");
 	ok(same(r1, r2), "referrals to the same delegation: one group");
+	struct rrl_facts d1 = ask("a.dn.z.test", DNS_T_A, false);
+	struct rrl_facts d2 = ask("b.c.dn.z.test", DNS_T_TXT, false);
+	is_int(d1.kind, RRL_K_DNAME, "a name below a DNAME: synthesized");
+	ok(same(d1, d2), "every name below one DNAME: one group");
 	struct rrl_facts e1 = ask("example.com", DNS_T_A, false);
 	struct rrl_facts e2 = ask("other.example.net", DNS_T_AAAA, false);
 	is_int(e1.kind, RRL_K_ERROR, "out of zone: REFUSED is an error");
