@@ -241,6 +241,17 @@ def test_defaults_limit_at_200(gslbd):
     assert metric(g, "gslbd_rrl_limited_total") == limited
 
 
+def test_ipv6_flood_limited(gslbd):
+    """Over IPv6 the same: a flood from ::1 is limited per /56, with the slip pattern."""
+    from conftest import free_endpoint6
+    addr, port = free_endpoint6()
+    g = gslbd(config("rate-limit:\n  responses-per-second: 10\n"), addr=addr, port=port)
+    normal, tc = kinds(flood(g, "::1", 60, plain()))
+    assert 10 <= len(normal) <= 20, len(normal)
+    assert len(tc) == (60 - len(normal)) // 2
+    assert metric(g, "gslbd_rrl_limited_total") == 60 - len(normal)
+
+
 def test_rate_limit_zero_is_off(gslbd):
     """responses-per-second 0 turns limiting off."""
     g = gslbd(config("rate-limit:\n  responses-per-second: 0\n"))
