@@ -103,6 +103,8 @@ def flood(g, src, n, wire_of):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((src, 0))
     s.setblocking(False)
+    # Room for every answer should this process be held up mid-flood.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     got = Flood()
     t0 = time.time()
 
