@@ -210,6 +210,12 @@ void model_service_clear(struct model_service *s);
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
 
+/* Each address of s stays in one endpoint only, the one that would
+ * answer it first (enabled, then the better priority, then the earlier);
+ * endpoints left without addresses are removed (config/model_dedup.c).
+ * Returns how many addresses went. */
+size_t model_service_dedup(struct model_service *s);
+
 /* Release what a kube section owns. */
 void model_kube_clear(struct model_kube *k);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kube/client.h"
 #include "kube/kubefed.h"
@@ -493,6 +494,8 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 		ep->enabled = cls[i].ready;
 		c->svc.neps++;
 	}
+	/* Clusters sharing a load balancer: each address once. */
+	model_service_dedup(&c->svc);
 	if (!c->svc.neps)
 		kf_cand_drop_last(k);
 }
@@ -949,8 +952,77 @@ out:
 
 /* ---- DNSEndpoint ---- */
 
-/* KubeFed's DNS endpoint controller makes one DNSEndpoint per
- * ServiceDNSRecord, with the same names: expected duplicates. */
+/* Label i (from the left) of a DNS name in presentation: start and
+ * length, or false when it has fewer labels. */
+static bool kf_label(const char *name, size_t i, const char **l, size_t *len)
+{
+	const char *p = name, *dot;
+
+	for (; i > 0; i--) {
+		if (!(dot = strchr(p, '.')))
+			return false;
+		p = dot + 1;
+	}
+	dot = strchr(p, '.');
+	*l = p;
+	*len = dot ? (size_t)(dot - p) : strlen(p);
+	return *len > 0;
+}
+
+static bool kf_label_is(const char *name, size_t i, const char *want)
+{
+	const char *l;
+	size_t len;
+
+	return kf_label(name, i, &l, &len) && len == strlen(want) &&
+	       !strncasecmp(l, want, len);
+}
+
+/* A DNSEndpoint as KubeFed's DNS endpoint controller writes it
+ * (pkg/controller/dnsendpoint/controller.go): named "service-<record>"
+ * or "ingress-<record>" in the record's namespace, with no
+ * ownerReferences, so it is known by its name and content.  A service
+ * one has only KubeFed's own names, <svc>.<ns>.<fed>.svc.<...>, and
+ * CNAMEs (its fallbacks and dnsPrefix); an ingress one only A records
+ * and CNAMEs. */
+static bool kf_kubefed_made(const json_t *o)
+{
+	const json_t *md = json_object_get(o, "metadata");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const json_t *eps = json_object_get(json_object_get(o, "spec"),
+					    "endpoints"), *e;
+	bool svc, ing;
+	size_t i;
+
+	if (!name || !ns)
+		return false;
+	svc = !strncmp(name, "service-", 8) && name[8];
+	ing = !strncmp(name, "ingress-", 8) && name[8];
+	if (!svc && !ing)
+		return false;
+	json_array_foreach(eps, i, e) {
+		const char *dn = json_string_value(json_object_get(e,
+								   "dnsName"));
+		const char *rt = json_string_value(json_object_get(
+			e, "recordType"));
+
+		if (!dn || !rt)
+			return false;
+		if (!strcmp(rt, "CNAME"))
+			continue;
+		if (strcmp(rt, "A"))
+			return false;
+		if (svc && (!kf_label_is(dn, 1, ns) || !kf_label_is(dn, 3,
+								    "svc")))
+			return false;
+	}
+	return true;
+}
+
+/* A DNSEndpoint made from a ServiceDNSRecord or IngressDNSRecord, with
+ * the same names: its duplicates are expected.  Older controllers set
+ * an ownerReference; KubeFed v0.6 does not. */
 static bool kf_derived(const json_t *o)
 {
 	const json_t *refs = json_object_get(json_object_get(o, "metadata"),
@@ -961,10 +1033,11 @@ static bool kf_derived(const json_t *o)
 	json_array_foreach(refs, i, r) {
 		const char *kind = json_string_value(json_object_get(r,
 								     "kind"));
-		if (kind && !strcmp(kind, "ServiceDNSRecord"))
+		if (kind && (!strcmp(kind, "ServiceDNSRecord") ||
+			     !strcmp(kind, "IngressDNSRecord")))
 			return true;
 	}
-	return false;
+	return kf_kubefed_made(o);
 }
 
 /* The candidate of this object for name, made on first use. */

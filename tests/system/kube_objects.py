@@ -158,9 +158,12 @@ def endpoint(dns_name, targets, record_type="A", ttl=None, labels=None):
 
 def dns_endpoint(name, namespace="default", endpoints=(), annotations=None,
                  labels=None, owner=None):
-    """A DNSEndpoint (endpoints: endpoint() dicts).  owner: the
-    ServiceDNSRecord it was made from (an ownerReference, as KubeFed's DNS
-    endpoint controller sets; needs the owner's metadata.uid)."""
+    """A DNSEndpoint (endpoints: endpoint() dicts).  owner: an object to
+    name in an ownerReference (needs its metadata.uid).  KubeFed's own DNS
+    endpoint controller sets none: it names the object
+    ``service-<record>`` / ``ingress-<record>`` in the record's namespace
+    (pkg/controller/dnsendpoint/controller.go), which is how gslbd knows
+    it."""
     md = _meta(name, namespace, labels, annotations)
     if owner is not None:
         md["ownerReferences"] = [{

@@ -656,11 +656,11 @@ static void test_dnsendpoint(void)
 	unmap(&m);
 
 	/* KubeFed's controller makes a DNSEndpoint for each SDR with the
-	 * same names: the SDR wins, and quietly. */
+	 * same names, and no ownerReferences (controller.go): the SDR wins,
+	 * and quietly. */
 	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
 		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
-		"  \"prod\", \"ownerReferences\": [{\"kind\":"
-		"  \"ServiceDNSRecord\", \"name\": \"web\"}]},"
+		"  \"prod\"},"
 		" \"spec\": {\"endpoints\": [{\"dnsName\":"
 		"  \"web.prod.fed.svc.example.org\", \"recordType\": \"A\","
 		"  \"targets\": [\"192.0.2.1\"]}]}},"
@@ -674,6 +674,97 @@ static void test_dnsendpoint(void)
 	ok(logged(LOG_LVL_DEBUG, "DNSEndpoint prod/service-web", NULL) &&
 	   logged(LOG_LVL_WARN, "DNSEndpoint prod/other", NULL),
 	   "derived DNSEndpoint duplicates at debug, others warned");
+	unmap(&m);
+}
+
+/* KubeFed's own DNSEndpoints are known by name and content, not by an
+ * ownerReference it never sets; look-alikes are not. */
+static void test_kubefed_dnsendpoints(void)
+{
+	struct mapped m;
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
+		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.prod.fed.svc.eu.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.prod.fed.svc.eu1.eu.example.org\","
+		"   \"recordType\": \"CNAME\", \"targets\":"
+		"   [\"web.prod.fed.svc.eu.example.org\"]}]}},"
+		" {\"metadata\": {\"name\": \"ingress-shop\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}}]");
+	ok(m.n == 2 && m.st.duplicates == 3 && nlogged(LOG_LVL_WARN) == 0,
+	   "service-<name> / ingress-<name> without ownerReferences: their "
+	   "duplicates say nothing at warn");
+	unmap(&m);
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
+		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}},"
+		" {\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"other\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}}]");
+	ok(logged(LOG_LVL_WARN, "DNSEndpoint other/service-web", NULL) &&
+	   logged(LOG_LVL_WARN, "DNSEndpoint prod/service-web", NULL),
+	   "a look-alike (a name KubeFed would not write, another "
+	   "namespace's names) is warned");
+	unmap(&m);
+}
+
+/* RFC 2181 5: two clusters behind one load balancer give one record. */
+static void test_dedup(void)
+{
+	struct mapped m = map(
+		"[{\"metadata\": {\"name\": \"nginx\", \"namespace\": \"dup\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"c1\", \"region\": \"us\", \"zones\": [\"us1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c2\", \"region\": \"eu\", \"zones\": [\"eu1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.1\"},"
+		"    {\"ip\": \"192.0.2.2\"}]}},"
+		"  {\"cluster\": \"c3\", \"region\": \"eu\", \"zones\": [\"eu1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.2\"}]}}"
+		"  ]}}]",
+		"[{\"metadata\": {\"name\": \"c2\", \"namespace\": \"kf\"},"
+		"  \"status\": {\"conditions\": [{\"type\": \"Ready\","
+		"   \"status\": \"False\"}]}}]", NULL);
+	const struct model_service *s;
+	char buf[128];
+
+	s = svc(&m, "nginx.dup.fed.svc.example.org.");
+	ok(s && s->neps == 2 && ep(s, "c1") && ep(s, "c3") && !ep(s, "c2"),
+	   "global: each address once; a not-Ready cluster whose every "
+	   "address a Ready one has goes");
+	is_str(addrs(ep(s, "c1"), buf, sizeof(buf)), "192.0.2.1",
+	       "the first Ready cluster keeps a shared address");
+	s = svc(&m, "nginx.dup.fed.svc.eu.example.org.");
+	is_str(prios(s, buf, sizeof(buf)), "c1=2 c3=1",
+	       "region eu: the shared address stays with its Ready cluster at "
+	       "its best priority");
+	unmap(&m);
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "," 
+		"{\"metadata\": {\"name\": \"api\", \"namespace\": \"prod\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"a\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.5\"}]}},"
+		"  {\"cluster\": \"b\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.5\"}]}}"
+		"  ]}}]", NULL, NULL);
+	s = svc(&m, "api.prod.fed.svc.eu.example.org.");
+	ok(s && s->neps == 1 && !strcmp(s->eps[0].name, "a"),
+	   "equal rank: the earlier cluster keeps the address");
 	unmap(&m);
 }
 
@@ -1600,6 +1691,8 @@ int main(void)
 	test_malformed();
 	test_duplicates_and_zone();
 	test_dnsendpoint();
+	test_kubefed_dnsendpoints();
+	test_dedup();
 	test_equal_and_cache();
 	test_kubeidx_cases();
 	test_kubeidx_bound();
