@@ -404,7 +404,7 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"kubeconfig", "context", "namespaces", "kubefed-namespace",
 		"cache-file", "resync", "timeout", "dnsendpoints", "policy",
-		"ttl", NULL,
+		"ttl", "max-answers", "ingressdnsrecords", NULL,
 	};
 	static const char *const policies[] = { "all", "failover",
 						"weighted", "topology", NULL };
@@ -418,6 +418,8 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	k->dnsendpoints = true;
 	k->policy = POLICY_ALL;
 	k->ttl = 30;
+	k->max_answers = 8;
+	k->ingressdnsrecords = true;
 	if (!(k->kubefed_namespace = strdup("kube-federation-system")))
 		cfg_oom(c, n);
 	/* "kubernetes:" alone: in-cluster credentials, every default. */
@@ -442,6 +444,10 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 			 NULL) == 1)
 		k->policy = (enum model_policy)i;
 	cfg_opt_ttl(c, n, "kubernetes", "ttl", &k->ttl);
+	cfg_opt_u32(c, n, "kubernetes", "max-answers", 0, 65535,
+		    &k->max_answers);
+	cfg_opt_bool(c, n, "kubernetes", "ingressdnsrecords",
+		     &k->ingressdnsrecords);
 }
 
 /* ---- control ---- */

@@ -163,6 +163,8 @@ struct model_kube {
 	bool dnsendpoints;       /* also watch DNSEndpoint; default true */
 	enum model_policy policy; /* for services from the API; default all */
 	uint32_t ttl;            /* default 30 */
+	uint32_t max_answers;    /* addresses per answer; default 8, 0: all */
+	bool ingressdnsrecords;  /* also watch IngressDNSRecord; default true */
 };
 
 /* A probe target: one address probed one way.  Every address of every

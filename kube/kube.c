@@ -49,6 +49,7 @@ struct kube_src {
 	struct probe_spec defaults;
 	enum model_policy policy;
 	uint32_t ttl;
+	uint32_t max_answers;
 	char *cache_file;
 	kube_change_fn fn;
 	void *arg;
@@ -113,6 +114,7 @@ static struct kubefed_opts kube_opts(struct kube_src *k)
 {
 	struct kubefed_opts o = {
 		.apex = k->apex, .policy = k->policy, .ttl = k->ttl,
+		.max_answers = k->max_answers,
 		.defaults = &k->defaults, .log = kube_map_log, .log_arg = k,
 	};
 
@@ -558,6 +560,7 @@ struct kube_src *kube_new(struct event_base *base,
 	k->arg = arg;
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
+	k->max_answers = conf->max_answers;
 	log_info("kube source starting server=%s credentials=\"%s\" "
 		 "namespaces=%zu dnsendpoints=%s", creds.server, creds.source,
 		 conf->nnamespaces, conf->dnsendpoints ? "yes" : "no");
@@ -598,6 +601,7 @@ bool kube_conf_same_source(const struct model_kube *a,
 	    !kube_streq(a->cache_file, b->cache_file) ||
 	    a->resync_ms != b->resync_ms || a->timeout_ms != b->timeout_ms ||
 	    a->dnsendpoints != b->dnsendpoints ||
+	    a->ingressdnsrecords != b->ingressdnsrecords ||
 	    a->nnamespaces != b->nnamespaces)
 		return false;
 	for (size_t i = 0; i < a->nnamespaces; i++)
@@ -622,6 +626,7 @@ int kube_update(struct kube_src *k, const struct model_kube *conf,
 	k->defaults = d;
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
+	k->max_answers = conf->max_answers;
 	/* Every object is mapped again, and what is said about it said
 	 * anew: it may read differently now. */
 	struct kubefed_opts o = kube_opts(k);

@@ -46,6 +46,7 @@ struct kf {
 	size_t n, cap;
 	bool oom;
 	const struct kubefed_clusters *ready;
+	uint32_t max_answers; /* of the object being mapped */
 };
 
 /* One object being mapped, for messages. */
@@ -232,6 +233,8 @@ struct kf_ann {
 	bool has_policy;
 	uint32_t ttl;
 	bool has_ttl;
+	uint32_t max_answers;
+	bool has_max_answers;
 };
 
 static void kf_ann_bad(struct kf *k, const struct kf_obj *ob,
@@ -277,7 +280,8 @@ static bool kf_ann_known(const char *name)
 {
 	const struct probe_spec_field *f;
 
-	if (!strcmp(name, "policy") || !strcmp(name, "ttl"))
+	if (!strcmp(name, "policy") || !strcmp(name, "ttl") ||
+	    !strcmp(name, "max-answers"))
 		return true;
 	return !strncmp(name, "probe-", 6) &&
 	       (f = probe_spec_field(name + 6)) && (f->flags & PSF_ANN);
@@ -326,6 +330,15 @@ static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
 		} else {
 			kf_ann_bad(k, ob, "ttl", v, "expected whole seconds, "
 				   "e.g. 30");
+		}
+	}
+	if ((v = kf_ann(ann, "max-answers"))) {
+		if (parse_u64(v, &x) == 0 && x <= 65535) {
+			a->max_answers = (uint32_t)x;
+			a->has_max_answers = true;
+		} else {
+			kf_ann_bad(k, ob, "max-answers", v, "expected 0 (every "
+				   "address) to 65535");
 		}
 	}
 }
@@ -411,7 +424,7 @@ static struct kf_cand *kf_cand_new(struct kf *k, const struct kf_obj *ob,
 	c->svc.policy = pol;
 	c->svc.all_down = ALLDOWN_SERVE_ALL;
 	c->svc.ttl = ttl;
-	c->svc.max_answers = 8;
+	c->svc.max_answers = k->max_answers;
 	c->svc.source = "kube";
 	c->seq = k->n;
 	snprintf(c->owner, sizeof(c->owner), "%s %s", ob->kind, ob->id);
@@ -931,6 +944,8 @@ static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 		d.policy = a.policy;
 	if (a.has_ttl)
 		d.ttl = a.ttl;
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
 	gparts[0] = d.svc;
 	gparts[1] = d.ns;
 	gparts[2] = d.fed;
@@ -1169,6 +1184,8 @@ static void kf_dep(struct kf *k, const json_t *o, const char *id)
 		d.ttl = a.ttl;
 		d.ttl_from_ann = true;
 	}
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
 	/* Host: NULL, so each name is probed under its own name. */
 	if (kf_probe_resolve(k, &ob, &a, NULL, &ps) < 0) {
 		k->oom = true;
@@ -1303,6 +1320,7 @@ const char *kubefed_kind_name(enum kubefed_kind kind)
 static void kf_object(struct kf *k, enum kubefed_kind kind, const json_t *o,
 		      const char *key)
 {
+	k->max_answers = k->o->max_answers;
 	if (kind == KUBEFED_SDR)
 		kf_sdr(k, o, key);
 	else

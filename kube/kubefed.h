@@ -42,6 +42,7 @@ struct kubefed_opts {
 	const char *apex;          /* zone apex, lower case, trailing dot */
 	enum model_policy policy;  /* for global and DNSEndpoint names */
 	uint32_t ttl;
+	uint32_t max_answers;      /* addresses per answer; 0: every one */
 	const struct probe_spec *defaults; /* config probe-defaults, or NULL */
 	kubefed_log_fn log;        /* NULL: straight to the log */
 	void *log_arg;

@@ -768,6 +768,46 @@ static void test_dedup(void)
 	unmap(&m);
 }
 
+/* kubernetes.max-answers, and gslbd.io/max-answers per object. */
+static void test_max_answers(void)
+{
+	struct kubefed_opts o = {
+		.apex = "example.org.", .policy = POLICY_ALL, .ttl = 30,
+		.max_answers = 8, .log = capture,
+	};
+	json_t *a = J("[" SDR1("web", "prod", "", "", "192.0.2.1") ","
+		      SDR1("all", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"0\"}", "", "192.0.2.2") ","
+		      SDR1("two", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"2\"}", "", "192.0.2.3") ","
+		      SDR1("bad", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"-1\"}", "", "192.0.2.4") "]");
+	json_t *d = J("[{\"metadata\": {\"name\": \"e\", \"namespace\": \"p\","
+		      " \"annotations\": {\"gslbd.io/max-answers\": \"3\"}},"
+		      " \"spec\": {\"endpoints\": [{\"dnsName\":"
+		      " \"e.example.org\", \"recordType\": \"A\","
+		      " \"targets\": [\"192.0.2.9\"]}]}}]");
+	struct mapped m;
+
+	memset(&L, 0, sizeof(L));
+	m.rc = kubefed_map(a, NULL, d, &o, &m.s, &m.n, &m.st);
+	ok(m.rc == 0 && svc(&m, "web.prod.fed.svc.example.org.")->max_answers
+	   == 8 && svc(&m, "web.prod.fed.svc.eu.example.org.")->max_answers
+	   == 8, "kubernetes.max-answers applies to every level");
+	ok(svc(&m, "all.prod.fed.svc.example.org.")->max_answers == 0 &&
+	   svc(&m, "all.prod.fed.svc.eu.example.org.")->max_answers == 0,
+	   "gslbd.io/max-answers: 0 answers every address, at every level");
+	ok(svc(&m, "two.prod.fed.svc.example.org.")->max_answers == 2 &&
+	   svc(&m, "e.example.org.")->max_answers == 3,
+	   "gslbd.io/max-answers on a ServiceDNSRecord and a DNSEndpoint");
+	ok(svc(&m, "bad.prod.fed.svc.example.org.")->max_answers == 8 &&
+	   logged(LOG_LVL_WARN, "gslbd.io/max-answers='-1'", NULL),
+	   "a bad gslbd.io/max-answers is logged and the default used");
+	unmap(&m);
+	json_decref(a);
+	json_decref(d);
+}
+
 /* ---- equality and the cache ---- */
 
 static void test_equal_and_cache(void)
@@ -1693,6 +1733,7 @@ int main(void)
 	test_dnsendpoint();
 	test_kubefed_dnsendpoints();
 	test_dedup();
+	test_max_answers();
 	test_equal_and_cache();
 	test_kubeidx_cases();
 	test_kubeidx_bound();
