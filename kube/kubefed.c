@@ -895,16 +895,53 @@ static int kf_sdr_fields(struct kf *k, const struct kf_obj *ob,
 	return 1;
 }
 
+/* status.dns[] of a record: one entry per cluster.  NULL when the
+ * object is bad (reported) or memory ran out; free with kf_cls_free(cls,
+ * json_array_size(dns)). */
+static struct kf_cl *kf_dns_list(struct kf *k, const struct kf_obj *ob,
+				 const json_t *dns, size_t *np)
+{
+	struct kf_cl *cls = calloc(json_array_size(dns) + 1, sizeof(*cls));
+	const json_t *e;
+	size_t n = 0, i;
+
+	if (!cls) {
+		k->oom = true;
+		return NULL;
+	}
+	json_array_foreach(dns, i, e) {
+		bool dup = false;
+
+		if (kf_dns_entry(k, ob, i, e, &cls[n]) < 0) {
+			kf_cls_free(cls, json_array_size(dns));
+			return NULL;
+		}
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = !strcmp(cls[j].cluster, cls[n].cluster);
+		if (dup) {
+			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
+			       "cluster %s is listed twice in status.dns",
+			       ob->kind, ob->id, cls[n].cluster);
+			free(cls[n].addrs);
+			memset(&cls[n], 0, sizeof(cls[n]));
+			continue;
+		}
+		n++;
+	}
+	*np = n;
+	return cls;
+}
+
 static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 {
 	struct kf_obj ob = { "ServiceDNSRecord", "", o };
 	struct kf_sdr d = { .ttl = k->o->ttl, .policy = k->o->policy };
-	const json_t *dns, *e;
+	const json_t *dns;
 	struct kf_cl *cls = NULL;
 	struct kf_ann a;
 	struct probe_spec ps = { 0 };
 	char *gname = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	const char *gparts[5];
 
 	snprintf(ob.id, sizeof(ob.id), "%s", id);
@@ -918,27 +955,8 @@ static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 	if (!d.svc)
 		kf_str(json_object_get(o, "metadata"), "name", &d.svc);
 	dns = json_object_get(json_object_get(o, "status"), "dns");
-	if (!(cls = calloc(json_array_size(dns), sizeof(*cls)))) {
-		k->oom = true;
+	if (!(cls = kf_dns_list(k, &ob, dns, &n)))
 		return;
-	}
-	json_array_foreach(dns, i, e) {
-		bool dup = false;
-
-		if (kf_dns_entry(k, &ob, i, e, &cls[n]) < 0)
-			goto out;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = !strcmp(cls[j].cluster, cls[n].cluster);
-		if (dup) {
-			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
-			       "cluster %s is listed twice in status.dns",
-			       ob.kind, ob.id, cls[n].cluster);
-			free(cls[n].addrs);
-			memset(&cls[n], 0, sizeof(cls[n]));
-			continue;
-		}
-		n++;
-	}
 	kf_ann_read(k, &ob, &a);
 	if (a.has_policy)
 		d.policy = a.policy;
@@ -961,6 +979,114 @@ static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 out:
 	free(gname);
 	probe_spec_clear(&ps);
+	probe_spec_clear(&a.ps);
+	kf_cls_free(cls, json_array_size(dns));
+}
+
+/* ---- IngressDNSRecord ---- */
+
+/* spec.hosts[] and spec.recordTTL; 1 to go on, 0 to skip quietly, -1
+ * bad. */
+static int kf_idr_fields(struct kf *k, const struct kf_obj *ob,
+			 uint32_t *ttl)
+{
+	const json_t *spec = json_object_get(ob->j, "spec");
+	const json_t *status = json_object_get(ob->j, "status");
+	const json_t *hosts = json_object_get(spec, "hosts"), *h, *t;
+	size_t i;
+
+	if ((spec && !json_is_object(spec)) ||
+	    (status && !json_is_object(status) && !json_is_null(status)) ||
+	    !kf_is_opt(spec, "hosts", kf_is_arr) ||
+	    !kf_is_opt(status, "dns", kf_is_arr)) {
+		kf_bad(k, ob, "%s", "spec, spec.hosts, status or status.dns "
+		       "of the wrong type");
+		return -1;
+	}
+	json_array_foreach(hosts, i, h) {
+		if (!json_is_string(h)) {
+			kf_bad(k, ob, "spec.hosts[%zu]: not a string", i);
+			return -1;
+		}
+	}
+	t = json_object_get(spec, "recordTTL");
+	if (t && !json_is_null(t)) {
+		if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+		    json_integer_value(t) > (json_int_t)KF_TTL_MAX) {
+			kf_bad(k, ob, "%s", "spec.recordTTL is not a TTL");
+			return -1;
+		}
+		if (json_integer_value(t) > 0)
+			*ttl = (uint32_t)json_integer_value(t);
+	}
+	if (!json_array_size(hosts) ||
+	    !json_array_size(json_object_get(status, "dns"))) {
+		kf_log(k, LOG_LVL_DEBUG, "kube object not ready: %s %s: no "
+		       "spec.hosts or status.dns yet", ob->kind, ob->id);
+		return 0;
+	}
+	return 1;
+}
+
+/* Has an earlier host of the list the same name? */
+static bool kf_host_seen(struct kf *k, size_t first, const char *name)
+{
+	for (size_t i = first; i < k->n; i++)
+		if (!strcmp(k->c[i].svc.name, name))
+			return true;
+	return false;
+}
+
+/* One name per spec.hosts[] entry, every cluster's addresses, as
+ * KubeFed's getIngressDNSEndpoints publishes them.  The probe Host is
+ * the host itself: an ingress routes by it. */
+static void kf_idr(struct kf *k, const json_t *o, const char *id)
+{
+	struct kf_obj ob = { "IngressDNSRecord", "", o };
+	uint32_t ttl = k->o->ttl;
+	enum model_policy pol = k->o->policy;
+	const json_t *dns = json_object_get(json_object_get(o, "status"),
+					    "dns"), *h;
+	const char *ns;
+	struct kf_cl *cls;
+	struct kf_ann a;
+	size_t n = 0, i, first = k->n;
+
+	snprintf(ob.id, sizeof(ob.id), "%s", id);
+	if (kf_str(json_object_get(o, "metadata"), "namespace", &ns) <= 0) {
+		kf_bad(k, &ob, "%s", "metadata.namespace is missing");
+		return;
+	}
+	if (kf_idr_fields(k, &ob, &ttl) <= 0 ||
+	    !(cls = kf_dns_list(k, &ob, dns, &n)))
+		return;
+	kf_ann_read(k, &ob, &a);
+	if (a.has_policy)
+		pol = a.policy;
+	if (a.has_ttl)
+		ttl = a.ttl;
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
+	json_array_foreach(json_object_get(json_object_get(o, "spec"),
+					   "hosts"), i, h) {
+		const char *host = json_string_value(h);
+		struct probe_spec ps = { 0 };
+		char *name;
+
+		if (k->oom || !(name = kf_name(k, &ob, &host, 1)))
+			continue;
+		if (kf_host_seen(k, first, name)) {
+			free(name);
+			continue;
+		}
+		if (kf_probe_resolve(k, &ob, &a, name, &ps) < 0) {
+			free(name);
+			k->oom = true;
+			break;
+		}
+		kf_emit(k, &ob, name, pol, ttl, &ps, cls, n, NULL);
+		probe_spec_clear(&ps);
+	}
 	probe_spec_clear(&a.ps);
 	kf_cls_free(cls, json_array_size(dns));
 }
@@ -1313,7 +1439,8 @@ void kubefed_log_duplicate(const struct kubefed_opts *opts,
 
 const char *kubefed_kind_name(enum kubefed_kind kind)
 {
-	return kind == KUBEFED_SDR ? "ServiceDNSRecord" : "DNSEndpoint";
+	return kind == KUBEFED_SDR ? "ServiceDNSRecord" :
+	       kind == KUBEFED_IDR ? "IngressDNSRecord" : "DNSEndpoint";
 }
 
 /* The one way an object becomes candidates, for both entry points. */
@@ -1323,6 +1450,8 @@ static void kf_object(struct kf *k, enum kubefed_kind kind, const json_t *o,
 	k->max_answers = k->o->max_answers;
 	if (kind == KUBEFED_SDR)
 		kf_sdr(k, o, key);
+	else if (kind == KUBEFED_IDR)
+		kf_idr(k, o, key);
 	else
 		kf_dep(k, o, key);
 }
@@ -1334,26 +1463,30 @@ static void kf_cands_clear(struct kf *k)
 	free(k->c);
 }
 
-int kubefed_map(const json_t *sdrs, const json_t *clusters,
-		const json_t *dnseps, const struct kubefed_opts *opts,
-		struct model_service **out, size_t *n,
-		struct kubefed_stats *st)
+int kubefed_map(const json_t *sdrs, const json_t *idrs,
+		const json_t *clusters, const json_t *dnseps,
+		const struct kubefed_opts *opts, struct model_service **out,
+		size_t *n, struct kubefed_stats *st)
 {
 	struct kubefed_clusters *cl = kubefed_clusters_new(clusters);
 	struct kf k = { .o = opts, .ready = cl };
-	struct kf_sorted *s[2] = { NULL, NULL };
-	size_t ns[2] = { 0, 0 };
+	const json_t *in[KUBEFED_NKINDS];
+	struct kf_sorted *s[KUBEFED_NKINDS] = { NULL };
+	size_t ns[KUBEFED_NKINDS] = { 0 };
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
 	if (!cl)
 		goto out;
-	s[KUBEFED_SDR] = kf_sort(&k, sdrs, "ServiceDNSRecord",
-				 &ns[KUBEFED_SDR]);
-	s[KUBEFED_DNSEP] = kf_sort(&k, dnseps, "DNSEndpoint",
-				   &ns[KUBEFED_DNSEP]);
-	for (int kind = KUBEFED_SDR; kind <= KUBEFED_DNSEP; kind++)
+	in[KUBEFED_SDR] = sdrs;
+	in[KUBEFED_IDR] = idrs;
+	in[KUBEFED_DNSEP] = dnseps;
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		s[kind] = kf_sort(&k, in[kind],
+				  kubefed_kind_name((enum kubefed_kind)kind),
+				  &ns[kind]);
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
 		for (size_t i = 0; i < ns[kind] && !k.oom; i++)
 			kf_object(&k, (enum kubefed_kind)kind, s[kind][i].o,
 				  s[kind][i].key);
@@ -1365,8 +1498,8 @@ out:
 	 * kf_finish the others are cleared already. */
 	kf_cands_clear(&k);
 	kubefed_clusters_free(cl);
-	free(s[0]);
-	free(s[1]);
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		free(s[kind]);
 	if (st)
 		*st = k.st;
 	return rc;

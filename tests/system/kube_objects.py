@@ -13,6 +13,8 @@ pkg/apis/multiclusterdns/v1alpha1 and pkg/apis/core/v1beta1):
 - KubeFedCluster (core.kubefed.io/v1beta1): spec ``apiEndpoint``,
   ``secretRef``; status ``conditions[]`` (``Ready`` True/False/Unknown),
   ``region``, ``zones[]``.
+- IngressDNSRecord: spec ``hosts[]``, ``recordTTL``; status ``dns[]`` of
+  ``cluster`` and ``loadBalancer.ingress[]``.
 - Domain: top-level ``domain`` and ``nameServer`` (no spec).
 - DNSEndpoint: spec ``endpoints[]`` of ``dnsName``, ``targets[]``,
   ``recordType``, ``recordTTL``, ``labels``.
@@ -145,6 +147,30 @@ def domain(name="kubefed", domain="example.com", name_server=None,
     if name_server:
         o["nameServer"] = name_server
     return o
+
+
+def cluster_ingress_dns(cluster, addrs=()):
+    """One IngressDNSRecord status.dns[] entry (no region or zones)."""
+    d = {"cluster": cluster, "loadBalancer": {}}
+    if addrs:
+        d["loadBalancer"]["ingress"] = ingress(*addrs)
+    return d
+
+
+def ingress_dns_record(name, namespace="default", hosts=(), dns=(), ttl=None,
+                       annotations=None, labels=None):
+    """An IngressDNSRecord (KubeFed v0.6: spec ``hosts[]``, ``recordTTL``;
+    status ``dns[]`` of ``cluster`` and ``loadBalancer``), named like its
+    Ingress (dns: cluster_ingress_dns() dicts)."""
+    spec = {"hosts": list(hosts)}
+    if ttl is not None:
+        spec["recordTTL"] = ttl
+    obj = {"apiVersion": MCDNS_V, "kind": "IngressDNSRecord",
+           "metadata": _meta(name, namespace, labels, annotations),
+           "spec": spec}
+    if dns:
+        obj["status"] = {"dns": [copy.deepcopy(d) for d in dns]}
+    return obj
 
 
 def endpoint(dns_name, targets, record_type="A", ttl=None, labels=None):

@@ -113,7 +113,7 @@ static struct mapped map_with(const char *sdrs, const char *clusters,
 	struct mapped m;
 
 	memset(&L, 0, sizeof(L));
-	m.rc = kubefed_map(a, b, c, &o, &m.s, &m.n, &m.st);
+	m.rc = kubefed_map(a, NULL, b, c, &o, &m.s, &m.n, &m.st);
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
@@ -790,7 +790,7 @@ static void test_max_answers(void)
 	struct mapped m;
 
 	memset(&L, 0, sizeof(L));
-	m.rc = kubefed_map(a, NULL, d, &o, &m.s, &m.n, &m.st);
+	m.rc = kubefed_map(a, NULL, NULL, d, &o, &m.s, &m.n, &m.st);
 	ok(m.rc == 0 && svc(&m, "web.prod.fed.svc.example.org.")->max_answers
 	   == 8 && svc(&m, "web.prod.fed.svc.eu.example.org.")->max_answers
 	   == 8, "kubernetes.max-answers applies to every level");
@@ -806,6 +806,77 @@ static void test_max_answers(void)
 	unmap(&m);
 	json_decref(a);
 	json_decref(d);
+}
+
+/* IngressDNSRecord: one name per host, every cluster's addresses, the
+ * host as the probe's Host; it beats KubeFed's ingress-<name>
+ * DNSEndpoint for the same names. */
+static void test_ingress(void)
+{
+	struct kubefed_opts o = {
+		.apex = "example.org.", .policy = POLICY_ALL, .ttl = 30,
+		.max_answers = 8, .log = capture,
+	};
+	json_t *idrs = J(
+		"[{\"metadata\": {\"name\": \"shop\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": [\"Shop.example.org\", \"www.example.org\","
+		"  \"shop.example.org\", \"*.example.org\", \"x.example.net\"],"
+		"  \"recordTTL\": 120},"
+		" \"status\": {\"dns\": ["
+		"  {\"cluster\": \"c1\", \"loadBalancer\": {\"ingress\":"
+		"   [{\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c2\", \"loadBalancer\": {\"ingress\":"
+		"   [{\"ip\": \"192.0.2.2\"}, {\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c3\", \"loadBalancer\": {}}]}},"
+		" {\"metadata\": {\"name\": \"new\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": [\"new.example.org\"]}},"
+		" {\"metadata\": {\"name\": \"bad\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": \"bad.example.org\"}}]");
+	json_t *deps = J(
+		"[{\"metadata\": {\"name\": \"ingress-shop\", \"namespace\":"
+		"  \"p\"}, \"spec\": {\"endpoints\": [{\"dnsName\":"
+		"  \"www.example.org\", \"recordType\": \"A\", \"targets\":"
+		"  [\"192.0.2.1\", \"192.0.2.2\"], \"recordTTL\": 180}]}}]");
+	const json_t *clusters = J(
+		"[{\"metadata\": {\"name\": \"c2\", \"namespace\": \"kf\"},"
+		"  \"status\": {\"conditions\": [{\"type\": \"Ready\","
+		"   \"status\": \"False\"}]}}]");
+	const struct model_service *s;
+	struct mapped m;
+	char buf[128];
+
+	memset(&L, 0, sizeof(L));
+	m.rc = kubefed_map(NULL, idrs, clusters, deps, &o, &m.s, &m.n, &m.st);
+	ok(m.rc == 0 && m.n == 2, "IngressDNSRecord: one name per valid host "
+	   "in the zone, each once");
+	s = svc(&m, "www.example.org.");
+	ok(s && s->neps == 2 && s->ttl == 120 && s->policy == POLICY_ALL &&
+	   s->max_answers == 8, "every cluster with addresses, recordTTL, "
+	   "the kubernetes policy and max-answers");
+	is_str(addrs(ep(s, "c1"), buf, sizeof(buf)), "192.0.2.1",
+	       "cluster c1's address");
+	is_str(addrs(ep(s, "c2"), buf, sizeof(buf)), "192.0.2.2",
+	       "an address shared with a Ready cluster is answered once");
+	ok(s && !ep(s, "c2")->enabled, "a not-Ready cluster is disabled");
+	is_str(s ? s->eps[0].probe.host : "", "www.example.org",
+	       "the probe Host is the host");
+	is_str(svc(&m, "shop.example.org.") ?
+	       svc(&m, "shop.example.org.")->eps[0].probe.host : "",
+	       "shop.example.org", "each host probes with its own Host");
+	ok(logged(LOG_LVL_WARN, "'*.example.org' is not a valid", NULL) &&
+	   logged(LOG_LVL_WARN, "x.example.net. is outside the zone", NULL),
+	   "a wildcard host and a host outside the zone are warned");
+	ok(logged(LOG_LVL_WARN, "IngressDNSRecord p/bad", NULL) &&
+	   m.st.bad == 1, "spec.hosts of the wrong type: the object is bad");
+	ok(logged(LOG_LVL_DEBUG, "IngressDNSRecord p/new", "not ready"),
+	   "no status.dns yet: skipped at debug");
+	ok(m.st.duplicates == 1 && !logged(LOG_LVL_WARN, "ingress-shop",
+					    NULL),
+	   "KubeFed's ingress-<name> DNSEndpoint loses its names quietly");
+	unmap(&m);
+	json_decref(idrs);
+	json_decref(deps);
+	json_decref((json_t *)clusters);
 }
 
 /* ---- equality and the cache ---- */
@@ -982,11 +1053,42 @@ static json_t *rand_dep(uint64_t *r, const char *ns, const char *name)
 	return o;
 }
 
+/* An IngressDNSRecord whose hosts meet the other kinds' names. */
+static json_t *rand_idr(uint64_t *r, const char *ns, const char *name)
+{
+	static const char *const hosts[] = { "www.example.org",
+		"web.a.fed.svc.example.org", "Shop.example.org", "*.example.org",
+		"far.example.net" };
+	static const char *const cls[] = { "c1", "c2", "c3" };
+	json_t *dns = json_array(), *h = json_array();
+	uint32_t ncl = rnd(r, 4), nh = rnd(r, 3);
+
+	for (uint32_t i = 0; i < ncl; i++)
+		json_array_append_new(dns, json_pack("{s:s,s:o}", "cluster",
+			PICK(r, cls), "loadBalancer", rand_ingress(r)));
+	for (uint32_t i = 0; i < nh; i++)
+		json_array_append_new(h, json_string(PICK(r, hosts)));
+	json_t *o = json_pack("{s:{s:s,s:s},s:{s:o},s:{s:o}}",
+		"metadata", "name", name, "namespace", ns, "spec", "hosts", h,
+		"status", "dns", dns);
+	if (!rnd(r, 4))
+		json_object_set_new(json_object_get(o, "spec"), "recordTTL",
+				    json_integer(rnd(r, 2) ? 60 : 0));
+	if (!rnd(r, 6))
+		json_object_set_new(json_object_get(o, "metadata"),
+			"annotations", json_pack("{s:s}", rnd(r, 2) ?
+				"gslbd.io/max-answers" : "gslbd.io/ttl", "2"));
+	return o;
+}
+
 static json_t *rand_obj(uint64_t *r, enum kubefed_kind kind)
 {
-	static const char *const depnames[] = { "ep1", "ep2", "service-web" };
+	static const char *const depnames[] = { "ep1", "ep2", "service-web",
+						"ingress-web" };
 	const char *ns = PICK(r, namespaces);
 
+	if (kind == KUBEFED_IDR)
+		return rand_idr(r, ns, PICK(r, svc_names));
 	return kind == KUBEFED_SDR ? rand_sdr(r, ns, PICK(r, svc_names)) :
 	       rand_dep(r, ns, PICK(r, depnames));
 }
@@ -1111,7 +1213,7 @@ static const char *incr_step(struct incr *t, uint64_t *r, json_t *touched,
 			     bool *cluster, bool *quiet_event)
 {
 	static char what[600];
-	enum kubefed_kind kind = rnd(r, 2) ? KUBEFED_SDR : KUBEFED_DNSEP;
+	enum kubefed_kind kind = (enum kubefed_kind)rnd(r, KUBEFED_NKINDS);
 	uint32_t op = rnd(r, 20);
 	const char *key = some_key(r, t->store[kind]);
 	json_t *obj;
@@ -1734,6 +1836,7 @@ int main(void)
 	test_kubefed_dnsendpoints();
 	test_dedup();
 	test_max_answers();
+	test_ingress();
 	test_equal_and_cache();
 	test_kubeidx_cases();
 	test_kubeidx_bound();
