@@ -499,7 +499,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", NULL,
+		"kubernetes", "control", "resolver", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -539,6 +539,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_kube(c, v);
 	if ((v = cfg_get(c, root, "control")))
 		cfg_control(c, v);
+	if ((v = cfg_get(c, root, "resolver")))
+		cfg_resolver(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_fill_defaults(c);
@@ -556,6 +558,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_expire = 604800;
 	m->zone.soa_minimum = 60;
 	cfg_control_defaults(&m->control);
+	cfg_resolver_defaults(&m->resolver);
 }
 
 char *cfg_dirname(const char *path)

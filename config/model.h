@@ -77,6 +77,12 @@ struct model_endpoint {
 	char *name;      /* unique within the service; defaults to region */
 	struct model_addr *addrs;
 	size_t naddrs;
+	/* Load-balancer host names (lower case, no final dot) whose
+	 * addresses the daemon adds to addrs of the live model's copy as the
+	 * resolver finds them (daemon/hostnames.c); the source's own
+	 * services keep only the literal addresses. */
+	char **hostnames;
+	size_t nhostnames;
 	uint32_t weight;   /* default 1 */
 	uint32_t priority; /* lower is preferred; default 1 */
 	bool enabled;      /* default true */
@@ -148,6 +154,18 @@ struct model_control {
 	bool metrics_per_target; /* series per address and probe target */
 };
 
+/* Resolution of endpoint host names (lib/resolver.c): the `resolver:`
+ * section. */
+struct model_resolver {
+	char **servers;          /* "ip" or "ip:port"; none: /etc/resolv.conf */
+	size_t nservers;
+	uint32_t min_ttl_ms;     /* re-resolve no sooner; default 5 s */
+	uint32_t max_ttl_ms;     /* and no later; default 5 min */
+	uint32_t keep_ms;        /* last good addresses kept this long after
+				    lookups start failing; default 10 min */
+	uint32_t timeout_ms;     /* one query; default 2 s */
+};
+
 /* The Kubernetes (KubeFed) source of services: kube/. */
 struct model_kube {
 	bool enabled;            /* a `kubernetes:` section is present */
@@ -191,6 +209,7 @@ struct model {
 	struct model_service *svcs;
 	size_t nsvcs;
 	struct model_kube kube;
+	struct model_resolver resolver;
 	struct model_control control;
 	/* Filled by model_targets_build, kept by model_targets_drop and
 	 * model_targets_add; indexes are stable until the next build. */
@@ -217,6 +236,9 @@ int model_service_copy(struct model_service *dst,
  * endpoints left without addresses are removed (config/model_dedup.c).
  * Returns how many addresses went. */
 size_t model_service_dedup(struct model_service *s);
+
+/* Does any service of m name load balancers by host name? */
+bool model_has_hostnames(const struct model *m);
 
 /* Release what a kube section owns. */
 void model_kube_clear(struct model_kube *k);

@@ -62,13 +62,14 @@ static void dd_compact(struct model_endpoint *e, const bool *drop)
 	e->naddrs = m;
 }
 
-/* Endpoints left without an address go: they could answer nothing. */
+/* Endpoints left without an address go: they could answer nothing.
+ * One with host names stays: its addresses may come from the resolver. */
 static void dd_drop_empty(struct model_service *s)
 {
 	size_t m = 0;
 
 	for (size_t i = 0; i < s->neps; i++) {
-		if (s->eps[i].naddrs) {
+		if (s->eps[i].naddrs || s->eps[i].nhostnames) {
 			s->eps[m++] = s->eps[i];
 			continue;
 		}

@@ -12,6 +12,7 @@
 #include "kube/client.h"
 #include "kube/kubefed.h"
 #include "lib/parse.h"
+#include "lib/xalloc.h"
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */
@@ -63,6 +64,8 @@ struct kf_cl {
 	const char *zone;             /* the older single zone */
 	struct model_addr *addrs;
 	size_t naddrs;
+	char **hosts;       /* load balancers by name, normalised */
+	size_t nhosts;
 	bool ready;
 };
 
@@ -491,7 +494,7 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 	for (size_t i = 0; i < ncl; i++) {
 		struct model_endpoint *ep;
 
-		if (!cls[i].naddrs || (prio && !prio[i]))
+		if ((!cls[i].naddrs && !cls[i].nhosts) || (prio && !prio[i]))
 			continue;
 		if (!(ep = kf_ep_add(k, c, ncl)))
 			break;
@@ -500,6 +503,13 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 			       cls[i].naddrs, ps) < 0) {
 			k->oom = true;
 			break;
+		}
+		if (cls[i].nhosts) {
+			ep->hostnames = xcalloc(cls[i].nhosts,
+						sizeof(*ep->hostnames));
+			for (size_t j = 0; j < cls[i].nhosts; j++)
+				ep->hostnames[j] = xstrdup(cls[i].hosts[j]);
+			ep->nhostnames = cls[i].nhosts;
 		}
 		ep->priority = prio ? prio[i] : 1;
 		/* Not through admin: that is the operator's runtime state,
@@ -634,9 +644,47 @@ static bool kf_ready(const struct kf *k, const char *cluster)
 
 static void kf_cls_free(struct kf_cl *cls, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(cls[i].addrs);
+		for (size_t j = 0; j < cls[i].nhosts; j++)
+			free(cls[i].hosts[j]);
+		free(cls[i].hosts);
+	}
 	free(cls);
+}
+
+/* A load balancer's hostname, as KubeFed resolves it: kept by name
+ * (lower case, no final dot) for the daemon's resolver.  0, or -1 when
+ * it is not a host name (reported; the entry is skipped). */
+static int kf_lb_host(struct kf *k, const struct kf_obj *ob, size_t di,
+		      size_t ii, const char *host, struct kf_cl *cl)
+{
+	char *name;
+	int rc = kf_join(&host, 1, &name);
+
+	if (rc == -2) {
+		k->oom = true;
+		return -1;
+	}
+	if (rc < 0) {
+		k->st.skipped++;
+		kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: %s %s: "
+		       "status.dns[%zu].loadBalancer.ingress[%zu].hostname "
+		       "'%s' is not a host name", ob->kind, ob->id, di, ii,
+		       host);
+		return -1;
+	}
+	name[strlen(name) - 1] = '\0';
+	for (size_t j = 0; j < cl->nhosts; j++) {
+		if (!strcmp(cl->hosts[j], name)) {
+			free(name);
+			return 0;
+		}
+	}
+	if (!cl->hosts)
+		cl->hosts = xcalloc(KF_ADDRS_MAX, sizeof(*cl->hosts));
+	cl->hosts[cl->nhosts++] = name;
+	return 0;
 }
 
 static bool kf_addr_dup(const struct kf_cl *cl, const struct model_addr *a)
@@ -682,13 +730,12 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 			       "ingress[%zu]: wrong type", di, i);
 			return -1;
 		}
-		if (!ip && host) {
-			kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: "
-			       "%s %s: cluster %s has hostname %s and no ip "
-			       "(gslbd answers addresses only)", ob->kind,
-			       ob->id, cl->cluster, host);
-			continue;
-		}
+		/* Both, as KubeFed's ExtractLoadBalancerTargets takes
+		 * them: the ip, and the hostname's addresses. */
+		if (host)
+			kf_lb_host(k, ob, di, i, host, cl);
+		if (k->oom)
+			return -1;
 		if (!ip)
 			continue;
 		if (model_addr_parse(&a, ip) < 0) {
@@ -1563,8 +1610,12 @@ static bool kf_ep_equal(const struct model_endpoint *a,
 	if (strcmp(a->region, b->region) || strcmp(a->name, b->name) ||
 	    a->naddrs != b->naddrs || a->weight != b->weight ||
 	    a->priority != b->priority || a->enabled != b->enabled ||
-	    !probe_spec_equal(&a->probe, &b->probe))
+	    !probe_spec_equal(&a->probe, &b->probe) ||
+	    a->nhostnames != b->nhostnames)
 		return false;
+	for (size_t i = 0; i < a->nhostnames; i++)
+		if (strcmp(a->hostnames[i], b->hostnames[i]))
+			return false;
 	for (size_t i = 0; i < a->naddrs; i++)
 		if (a->addrs[i].family != b->addrs[i].family ||
 		    memcmp(&a->addrs[i].ip, &b->addrs[i].ip,

@@ -358,15 +358,34 @@ static void test_load_balancers(void)
 	const struct model_service *s = svc(&m, "web.prod.fed.svc.example.org.");
 	char buf[128];
 
-	ok(s && s->neps == 1 && ep(s, "mixed"),
-	   "hostname-only and empty load balancers give no endpoint");
+	ok(s && s->neps == 2 && ep(s, "mixed") && ep(s, "aws") &&
+	   !ep(s, "down"), "hostname-only load balancers give an endpoint, "
+	   "empty ones none");
+	ok(ep(s, "aws") && ep(s, "aws")->naddrs == 0 &&
+	   ep(s, "aws")->nhostnames == 1 &&
+	   !strcmp(ep(s, "aws")->hostnames[0], "a1.elb.amazonaws.com"),
+	   "a hostname is kept by name (for the resolver), no address yet");
 	is_str(addrs(ep(s, "mixed"), buf, sizeof(buf)), "192.0.2.7",
 	       "an ingress with ip and hostname uses the ip, once");
-	ok(logged(LOG_LVL_WARN, "cluster aws has hostname "
-		  "a1.elb.amazonaws.com and no ip", NULL),
-	   "hostname-only load balancer: warning names cluster and host");
+	ok(ep(s, "mixed") && ep(s, "mixed")->nhostnames == 2 &&
+	   !strcmp(ep(s, "mixed")->hostnames[0], "lb.x") &&
+	   !strcmp(ep(s, "mixed")->hostnames[1], "lb.y"),
+	   "and the hostname beside an ip too, as KubeFed resolves both");
+	ok(nlogged(LOG_LVL_WARN) == 0, "no warning for hostnames");
 	ok(svc(&m, "web.prod.fed.svc.us.example.org."),
-	   "region us still named: it falls back to the other clusters");
+	   "region us named");
+	unmap(&m);
+
+	m = map("[{\"metadata\": {\"name\": \"web\", \"namespace\": \"prod\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"aws\", \"region\": \"us\","
+		"   \"loadBalancer\": {\"ingress\": [{\"hostname\":"
+		"    \"bad host!\"}, {\"ip\": \"192.0.2.8\"}]}}]}}]",
+		NULL, NULL);
+	ok(m.n == 2 && logged(LOG_LVL_WARN, "'bad host!' is not a host name",
+			      NULL),
+	   "a hostname that is not a host name is warned and skipped");
 	unmap(&m);
 }
 
