@@ -401,6 +401,13 @@ static void rs_conf_keep(struct resolver *r, const struct resolver_conf *c)
 	r->resolv_conf = c->resolv_conf ? xstrdup(c->resolv_conf) : NULL;
 }
 
+/* evdns's own messages (a server marked down, back up): into the log,
+ * not onto stderr; the state changes that matter are logged above. */
+static void rs_evdns_log(int is_warn, const char *msg)
+{
+	log_debug("resolver: %s", msg);
+}
+
 struct resolver *resolver_new(struct event_base *base,
 			      const struct resolver_conf *conf,
 			      resolver_change_fn fn, void *arg,
@@ -411,6 +418,7 @@ struct resolver *resolver_new(struct event_base *base,
 	r->base = base;
 	r->fn = fn;
 	r->arg = arg;
+	evdns_set_log_fn(rs_evdns_log);
 	r->notify = evtimer_new(base, rs_notify_cb, r);
 	/* Inactive, the resolver must not keep the loop from exiting. */
 	r->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
