@@ -12,7 +12,7 @@ CONFIG = """zone:
     - name: ns1
       addresses: [192.0.2.53]
   zone-file: lb.zone
-""" % LB_ZONE
+"""
 
 
 def zone_text(records, ttl=1):
@@ -27,9 +27,10 @@ def zone_text(records, ttl=1):
 class LbDns:
     """The server (a started gslbd) and how to change or silence it."""
 
-    def __init__(self, factory, records, ttl=1):
+    def __init__(self, factory, records, ttl=1, zone=LB_ZONE):
+        """records: {name relative to zone: [addresses]}."""
         self.ttl = ttl
-        self.g = factory(CONFIG, files={"lb.zone": zone_text(records, ttl)})
+        self.g = factory(CONFIG % zone, files={"lb.zone": zone_text(records, ttl)})
         self.stopped = False
 
     @property
