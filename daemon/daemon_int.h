@@ -49,6 +49,10 @@ void daemon_names_build(struct gslbd *g);
 int daemon_services_changed(struct gslbd *g);
 /* kube_change_fn: the Kubernetes source's services changed. */
 void daemon_on_kube_change(void *arg);
+/* The Kubernetes services of these names (sorted, unique) merged into
+ * the live model in place: 1 done, 0 the full path must run, -1 out of
+ * memory before anything changed. */
+int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n);
 
 /* hostnames.c: load balancers by host name.  Needed when m has a
  * Kubernetes source or a config endpoint with `hostnames:` (the live list

@@ -421,6 +421,11 @@ out:
 	return rc;
 }
 
+int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n)
+{
+	return kube_patch(g, names, n);
+}
+
 void daemon_on_kube_change(void *arg)
 {
 	struct gslbd *g = arg;

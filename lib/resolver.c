@@ -56,6 +56,9 @@ struct resolver {
 	resolver_change_fn fn;
 	void *arg;
 	uint64_t lookups, failures, changes;
+	char **rec, **taken;      /* changed names: recorded, handed out */
+	size_t nrec, ntaken;
+	bool rec_all;
 };
 
 static int64_t rs_now_ms(void)
@@ -165,11 +168,29 @@ static void rs_notify_cb(evutil_socket_t fd, short what, void *arg)
 		r->fn(r->arg);
 }
 
-static void rs_changed(struct resolver *r)
+static void rs_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void rs_changed(struct resolver *r, const char *name)
 {
 	struct timeval tv = { 0, 0 };
 
 	r->changes++;
+	if (!r->rec_all && r->nrec == RESOLVER_CHANGES_MAX) {
+		rs_names_free(r->rec, r->nrec);
+		r->rec = NULL;
+		r->nrec = 0;
+		r->rec_all = true;
+	}
+	if (!r->rec_all) {
+		if (!r->rec)
+			r->rec = xcalloc(RESOLVER_CHANGES_MAX, sizeof(*r->rec));
+		r->rec[r->nrec++] = xstrdup(name);
+	}
 	if (!evtimer_pending(r->notify, NULL))
 		evtimer_add(r->notify, &tv);
 }
@@ -210,7 +231,7 @@ static void rs_settle_ok(struct rs_entry *e)
 		log_info("hostname addresses changed name=%s addresses=%s "
 			 "ttl=%u", e->name, txt, e->ttl);
 	if (changed)
-		rs_changed(r);
+		rs_changed(r, e->name);
 	uint64_t next = (uint64_t)e->ttl * 1000;
 	if (next < r->min_ttl_ms)
 		next = r->min_ttl_ms;
@@ -252,7 +273,7 @@ static void rs_settle_fail(struct rs_entry *e)
 		log_warn("hostname has no addresses now name=%s error=\"%s\" "
 			 "(lookups failing for %lldms)", e->name, why,
 			 (long long)(now - e->last_good_ms));
-		rs_changed(r);
+		rs_changed(r, e->name);
 		break;
 	case RS_FAILED:
 		break;
@@ -553,6 +574,38 @@ size_t resolver_get(const struct resolver *r, const char *name,
 	return e ? e->naddrs : 0;
 }
 
+static int rs_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool resolver_take_changes(struct resolver *r, const char *const **names,
+			   size_t *n)
+{
+	bool all = r->rec_all;
+	size_t m = 0;
+
+	rs_names_free(r->taken, r->ntaken);
+	r->taken = r->rec;
+	r->ntaken = r->nrec;
+	r->rec = NULL;
+	r->nrec = 0;
+	r->rec_all = false;
+	if (r->ntaken)
+		qsort(r->taken, r->ntaken, sizeof(*r->taken), rs_str_cmp);
+	for (size_t i = 0; i < r->ntaken; i++) {
+		if (m && !strcmp(r->taken[m - 1], r->taken[i])) {
+			free(r->taken[i]);
+			continue;
+		}
+		r->taken[m++] = r->taken[i];
+	}
+	r->ntaken = m;
+	*names = all ? NULL : (const char *const *)r->taken;
+	*n = all ? 0 : m;
+	return !all;
+}
+
 void resolver_stats(const struct resolver *r, struct resolver_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -589,6 +642,8 @@ void resolver_free(struct resolver *r)
 	free(r->slot);
 	if (r->notify)
 		event_free(r->notify);
+	rs_names_free(r->rec, r->nrec);
+	rs_names_free(r->taken, r->ntaken);
 	rs_conf_free(r);
 	free(r);
 }

@@ -67,6 +67,13 @@ void resolver_end(struct resolver *r);
 size_t resolver_get(const struct resolver *r, const char *name,
 		    const struct resolver_addr **a);
 
+/* The names whose addresses changed since the last call (sorted,
+ * unique; owned by the resolver until the next call).  False: take every
+ * name as changed (more than RESOLVER_CHANGES_MAX); *names NULL then. */
+#define RESOLVER_CHANGES_MAX 256
+bool resolver_take_changes(struct resolver *r, const char *const **names,
+			   size_t *n);
+
 /* For status and tests. */
 struct resolver_stats {
 	size_t names, ok, stale, failed, pending;

@@ -10,6 +10,7 @@ import yaml
 import kube_objects as ko
 from conftest import wait_for
 from fake_kube import fake_kube, kube_certs, write_kubeconfig  # noqa: F401
+from lbdns import LbDns, fqdn
 
 TOKEN = "fake-token"
 TOP = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -210,3 +211,26 @@ def test_rbac_is_what_gslbd_reads(env):
     needed = {(grp, res) for grp, res, _ in used}
     assert {(grp, res) for grp, res, _ in granted} == needed, \
         "granted but never read: %s" % ({(a, b) for a, b, _ in granted} - needed)
+
+
+def test_hostname_lb_followed_in_place(env, gslbd):
+    """A KubeFed load balancer's hostname (HostnameInLB): resolved and answered at every level; a change at its DNS is merged into the five names in place, not by recomposing everything."""
+    lb = LbDns(gslbd, {"a9": ["127.0.0.31"]})
+    env.k.apply(ko.service_dns_record("web", "shop", dns=[
+        ko.cluster_dns("c1", [fqdn("a9")], region="us", zones=["us1"]),
+        ko.cluster_dns("c2", ["10.0.0.2"], region="eu", zones=["eu1"])]))
+    g = env.start(kube_extra="", top_extra="""resolver:
+  servers: ["%s"]
+  min-ttl: 300ms
+  max-ttl: 1s
+""" % lb.server, args=("-l", "debug"))
+    glob = ko.global_name("web", "shop")
+    wait_addrs(g, glob, {"127.0.0.31", "10.0.0.2"})
+    wait_addrs(g, ko.zone_name("web", "shop", "us1", "us"), {"127.0.0.31"})
+    wait_addrs(g, ko.region_name("web", "shop", "eu"), {"10.0.0.2"})
+    lb.set({"a9": ["127.0.0.32"]})
+    wait_addrs(g, glob, {"127.0.0.32", "10.0.0.2"}, 5)
+    wait_addrs(g, ko.region_name("web", "shop", "us"), {"127.0.0.32"}, 2)
+    after = g.log().split("hostname addresses changed name=a9.elb.test")[1]
+    assert "hostname change merged services=5" in after, after[-2000:]
+    assert "recomposing services" not in after, after[-2000:]
