@@ -234,3 +234,17 @@ def test_hostname_lb_followed_in_place(env, gslbd):
     after = g.log().split("hostname addresses changed name=a9.elb.test")[1]
     assert "hostname change merged services=5" in after, after[-2000:]
     assert "recomposing services" not in after, after[-2000:]
+
+
+def test_ingress_crd_missing_changes_nothing(env):
+    """IngressDNSRecord not installed (404) or forbidden (403): logged, and the ServiceDNSRecords are still served."""
+    for how in ("hide", "forbid"):
+        getattr(env.k, how)("ingressdnsrecords")
+        env.k.apply(ko.service_dns_record("web", "shop", dns=[
+            ko.cluster_dns("c1", ["10.0.0.1"], region="us", zones=["us1"])]))
+        g = env.start()
+        wait_addrs(g, ko.global_name("web", "shop"), {"10.0.0.1"})
+        code = "404" if how == "hide" else "403"
+        wait_for(lambda: code in g.log(), 5, what="the %s in the log" % code)
+        g.stop()
+        getattr(env.k, how)("ingressdnsrecords", False)

@@ -948,6 +948,25 @@ static void test_equal_and_cache(void)
 	   "cache round trip: https, status 204, IPv6");
 	kubefed_services_free(r, n);
 
+	/* Load balancers by name, with and without an address beside. */
+	unmap(&a);
+	a = map("[{\"metadata\": {\"name\": \"web\", \"namespace\": \"p\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"aws\", \"region\": \"us\","
+		"   \"loadBalancer\": {\"ingress\": [{\"hostname\":"
+		"    \"a1.elb.example.net\"}]}},"
+		"  {\"cluster\": \"gcp\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.4\","
+		"    \"hostname\": \"lb.example.net\"}]}}]}}]", NULL, NULL);
+	kube_cache_write(file, a.s, a.n, err, sizeof(err));
+	ok(kube_cache_read(file, &r, &n, err, sizeof(err)) == 0 &&
+	   kubefed_services_equal(a.s, a.n, r, n) && n == 3 &&
+	   r[0].eps[0].nhostnames == 1,
+	   "cache round trip: hostnames kept (an endpoint with only a name "
+	   "too)");
+	kubefed_services_free(r, n);
+
 	ok(kube_cache_write(file, NULL, 0, err, sizeof(err)) == 0 &&
 	   kube_cache_read(file, &r, &n, err, sizeof(err)) == 0 && n == 0,
 	   "an empty list round-trips");
