@@ -169,3 +169,20 @@ services:
     assert "bad.yaml:7:" in r.stdout and "not an address" in r.stdout, r.stdout
     assert "bad.yaml:9:" in r.stdout and "less than min-ttl" in r.stdout, r.stdout
     assert "bad.yaml:14:" in r.stdout and "not a host name" in r.stdout, r.stdout
+
+
+def test_reload_changes_resolver(gslbd, lb):
+    """A reload with other resolver servers looks every name up again there; a reload without hostnames serves the file's addresses."""
+    other = LbDns(gslbd, {"a9": ["127.0.0.77"]})
+    g = gslbd(config(lb))
+    wait_addrs(g, ["127.0.0.31", "127.0.0.9"])
+    g.write_config(config(other))
+    g.reload()
+    wait_addrs(g, ["127.0.0.77", "127.0.0.9"], 5)
+    g.write_config(config(lb).replace("hostnames: [%s]" % fqdn("a9"),
+                                      "addresses: [127.0.0.8]"))
+    n = g.log().count("reload done")
+    g.reload()
+    wait_for(lambda: g.log().count("reload done") > n, 5, what="the reload")
+    wait_addrs(g, ["127.0.0.8", "127.0.0.9"], 5)
+    assert g.alive()
