@@ -2,6 +2,9 @@
 control loop against a real DNS server on loopback, re-resolved when the
 TTL runs out, the last good addresses kept for `keep-stale` when lookups
 fail, then dropped; each change logged once."""
+import re
+import urllib.request
+
 import dns.rcode
 import pytest
 
@@ -100,6 +103,9 @@ def test_lookup_failure_keeps_then_drops(gslbd, lb):
     log = g.log()
     assert log.count("hostname has no addresses now name=a9.elb.test") == 1
     assert log.count("hostname lookup failed, keeping") == 1
+    m = urllib.request.urlopen(g.control_url + "/metrics", timeout=5).read().decode()
+    assert 'gslbd_resolver_names{state="failed"} 1' in m, m
+    assert re.search(r"^gslbd_resolver_failures_total [1-9]", m, re.M), m
     lb.resume()
     wait_addrs(g, ["127.0.0.31", "127.0.0.9"], 6)
     assert "hostname resolved name=a9.elb.test addresses=127.0.0.31" in \
