@@ -382,7 +382,7 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"kubeconfig", "context", "namespaces", "kubefed-namespace",
 		"cache-file", "resync", "timeout", "dnsendpoints", "policy",
-		"ttl", NULL,
+		"ttl", "max-answers", "ingressdnsrecords", NULL,
 	};
 	static const char *const policies[] = { "all", "failover",
 						"weighted", "topology", NULL };
@@ -396,6 +396,8 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	k->dnsendpoints = true;
 	k->policy = POLICY_ALL;
 	k->ttl = 30;
+	k->max_answers = 8;
+	k->ingressdnsrecords = true;
 	k->kubefed_namespace = xstrdup("kube-federation-system");
 	/* "kubernetes:" alone: in-cluster credentials, every default. */
 	if (cfg_is_null(n) || !cfg_map_check(c, n, "kubernetes", keys))
@@ -419,6 +421,10 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 			 NULL) == 1)
 		k->policy = (enum model_policy)i;
 	cfg_opt_ttl(c, n, "kubernetes", "ttl", &k->ttl);
+	cfg_opt_u32(c, n, "kubernetes", "max-answers", 0, 65535,
+		    &k->max_answers);
+	cfg_opt_bool(c, n, "kubernetes", "ingressdnsrecords",
+		     &k->ingressdnsrecords);
 }
 
 /* ---- control ---- */
@@ -470,7 +476,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", "rate-limit", NULL,
+		"kubernetes", "control", "rate-limit", "resolver", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -510,6 +516,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_control(c, v);
 	if ((v = cfg_get(c, root, "rate-limit")))
 		cfg_rate_limit(c, v);
+	if ((v = cfg_get(c, root, "resolver")))
+		cfg_resolver(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_service_dname_conflicts(c);
@@ -529,6 +537,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_minimum = 60;
 	cfg_control_defaults(&m->control);
 	cfg_rrl_defaults(m);
+	cfg_resolver_defaults(&m->resolver);
 }
 
 char *cfg_dirname(const char *path)

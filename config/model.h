@@ -77,6 +77,12 @@ struct model_endpoint {
 	char *name;      /* unique within the service; defaults to region */
 	struct model_addr *addrs;
 	size_t naddrs;
+	/* Load-balancer host names (lower case, no final dot) whose
+	 * addresses the daemon adds to addrs of the live model's copy as the
+	 * resolver finds them (daemon/hostnames.c); the source's own
+	 * services keep only the literal addresses. */
+	char **hostnames;
+	size_t nhostnames;
 	uint32_t weight;   /* default 1 */
 	uint32_t priority; /* lower is preferred; default 1 */
 	bool enabled;      /* default true */
@@ -168,6 +174,18 @@ struct model_control {
 	bool metrics_per_target; /* series per address and probe target */
 };
 
+/* Resolution of endpoint host names (lib/resolver.c): the `resolver:`
+ * section. */
+struct model_resolver {
+	char **servers;          /* "ip" or "ip:port"; none: /etc/resolv.conf */
+	size_t nservers;
+	uint32_t min_ttl_ms;     /* re-resolve no sooner; default 5 s */
+	uint32_t max_ttl_ms;     /* and no later; default 5 min */
+	uint32_t keep_ms;        /* last good addresses kept this long after
+				    lookups start failing; default 10 min */
+	uint32_t timeout_ms;     /* one query; default 2 s */
+};
+
 /* The Kubernetes (KubeFed) source of services: kube/. */
 struct model_kube {
 	bool enabled;            /* a `kubernetes:` section is present */
@@ -183,6 +201,8 @@ struct model_kube {
 	bool dnsendpoints;       /* also watch DNSEndpoint; default true */
 	enum model_policy policy; /* for services from the API; default all */
 	uint32_t ttl;            /* default 30 */
+	uint32_t max_answers;    /* addresses per answer; default 8, 0: all */
+	bool ingressdnsrecords;  /* also watch IngressDNSRecord; default true */
 };
 
 /* A probe target: one address probed one way.  Every address of every
@@ -209,6 +229,7 @@ struct model {
 	struct model_service *svcs;
 	size_t nsvcs;
 	struct model_kube kube;
+	struct model_resolver resolver;
 	struct model_control control;
 	struct model_rrl rrl;
 	struct model_cookies cookies;
@@ -230,6 +251,15 @@ void model_service_clear(struct model_service *s);
  * model the original is in).  Returns 0. */
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
+
+/* Each address of s stays in one endpoint only, the one that would
+ * answer it first (enabled, then the better priority, then the earlier);
+ * endpoints left without addresses are removed (config/model_dedup.c).
+ * Returns how many addresses went. */
+size_t model_service_dedup(struct model_service *s);
+
+/* Does any service of m name load balancers by host name? */
+bool model_has_hostnames(const struct model *m);
 
 /* Release what a kube section owns. */
 void model_kube_clear(struct model_kube *k);

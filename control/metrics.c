@@ -356,6 +356,37 @@ static void metrics_kube(struct m_out *o, const struct status_view *v)
 	      "Services from the Kubernetes source.", ks.services);
 }
 
+/* Load balancers' host names (lib/resolver.h). */
+static void metrics_resolver(struct m_out *o, const struct status_view *v)
+{
+	static const char *const states[] = { "ok", "stale", "failed",
+					      "pending" };
+	struct resolver_stats rs;
+	size_t by[4];
+
+	if (!v->resolver || !v->resolver(v->arg, &rs))
+		return;
+	by[0] = rs.ok;
+	by[1] = rs.stale;
+	by[2] = rs.failed;
+	by[3] = rs.pending;
+	m_head(o, "gslbd_resolver_names", "gauge",
+	       "Load balancers' host names, by state (stale: lookups fail, "
+	       "the last addresses kept).");
+	for (size_t i = 0; i < 4; i++)
+		m_u64(o, "gslbd_resolver_names",
+		      &(struct mlabel){ "state", states[i] }, 1, NULL, by[i]);
+	m_head(o, "gslbd_resolver_lookups_total", "counter",
+	       "Host name lookups (A and AAAA together).");
+	m_u64(o, "gslbd_resolver_lookups_total", NULL, 0, NULL, rs.lookups);
+	m_head(o, "gslbd_resolver_failures_total", "counter",
+	       "Host name lookups that failed.");
+	m_u64(o, "gslbd_resolver_failures_total", NULL, 0, NULL, rs.failures);
+	m_head(o, "gslbd_resolver_changes_total", "counter",
+	       "Changes of a host name's addresses.");
+	m_u64(o, "gslbd_resolver_changes_total", NULL, 0, NULL, rs.changes);
+}
+
 /* ---- the parts: totals first, then per address, then per target ---- */
 
 enum m_part {
@@ -699,6 +730,7 @@ enum metrics_step metrics_next(struct metrics_cursor *cur, struct evbuffer *b,
 		metrics_queries(&o, v);
 		metrics_counts(&o, v, m, tot, cur->per_target);
 		metrics_kube(&o, v);
+		metrics_resolver(&o, v);
 		cur->part = cur->per_target && m ? M_EP_UP : M_DONE;
 		cur->pos = 0;
 	}

@@ -30,6 +30,7 @@
 #include "config/model.h"
 #include "control/control.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
 #include "kube/kube.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -236,6 +237,7 @@ static void teardown(struct gslbd *g)
 	listen_close(g->ls); /* joins the workers first */
 	control_free(g->control);
 	kube_free(g->kube);
+	daemon_hostnames_free(g);
 	probe_mgr_free(g->probes);
 	daemon_free_services(g->cfg_svcs, g->ncfg_svcs);
 	admin_free(g->admin);
