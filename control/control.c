@@ -61,6 +61,7 @@ struct control {
 	struct metrics_totals totals; /* the probe totals as last shown */
 	LIST_HEAD(, control_scrape) scrapes; /* streamed /metrics going on */
 	bool public;     /* listening on a non-loopback address */
+	struct model_listen listen; /* its address: a Host allowed too */
 	bool have_token;
 	/* SHA-256 of the token: comparing digests takes the same time
 	 * whatever the length or content of what a client sends. */
@@ -196,31 +197,71 @@ static void jb_push(struct jb *jb, json_t *a, json_t *v)
 /* Without a token the API trusts whoever reaches loopback.  A web page
  * can reach it too, through a name it rebinds to 127.0.0.1 (DNS
  * rebinding: same-origin GETs carry no Origin): its Host is then that
- * name.  So without a token, only loopback Hosts are served. */
-static bool control_host_ok(const struct control *c,
-			    struct evhttp_request *req)
+ * name.  So without a token, only Hosts that are a loopback address,
+ * localhost, or the address the API listens on are served.  The host is
+ * parsed as an address: a prefix test would let "127.0.0.1.nip.io" or
+ * "127.attacker.example" through. */
+bool control_host_allowed(const char *h, const struct sockaddr *listen)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-					   "Host");
 	char host[256];
+	const char *end;
 	size_t n;
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool v6 = h && h[0] == '[';
 
-	if (c->have_token)
-		return true;
 	if (!h)
 		return true; /* HTTP/1.0 tools; a browser always sends Host */
-	if (h[0] == '[') {
-		const char *end = strchr(h, ']');
-		n = end ? (size_t)(end - h + 1) : strlen(h);
+	if (v6) {
+		if (!(end = strchr(h, ']')) || (end[1] && end[1] != ':'))
+			return false;
+		h++;
+		n = (size_t)(end - h);
 	} else {
 		n = strcspn(h, ":");
+		end = h + n;
+		if (*end && *end != ':')
+			return false;
+	}
+	/* The port, if any, must be digits: "127.0.0.1:x@evil" is no host. */
+	if (*end == ':' || (end[0] == ']' && end[1] == ':')) {
+		const char *p = end + (*end == ']' ? 2 : 1);
+		if (!*p || p[strspn(p, "0123456789")])
+			return false;
 	}
 	if (n >= sizeof(host))
 		return false;
 	memcpy(host, h, n);
 	host[n] = '\0';
-	return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
-		!strncmp(host, "127.", 4);
+	if (v6) {
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return false;
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return listen && listen->sa_family == AF_INET6 &&
+			!memcmp(&a6, &((const struct sockaddr_in6 *)
+				       (const void *)listen)->sin6_addr,
+				sizeof(a6));
+	}
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return false;
+	if ((ntohl(a4.s_addr) >> 24) == 127)
+		return true;
+	return listen && listen->sa_family == AF_INET &&
+		a4.s_addr == ((const struct sockaddr_in *)(const void *)
+			      listen)->sin_addr.s_addr;
+}
+
+static bool control_host_ok(const struct control *c,
+			    struct evhttp_request *req)
+{
+	if (c->have_token)
+		return true;
+	return control_host_allowed(evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Host"),
+		(const struct sockaddr *)&c->listen.ss);
 }
 
 static bool control_authorized(const struct control *c,
@@ -856,6 +897,7 @@ struct control *control_new(struct event_base *base,
 	c->v = *v;
 	LIST_INIT(&c->scrapes);
 	c->public = !model_listen_is_loopback(&conf->listen);
+	c->listen = conf->listen;
 	if (control_set_token(c, conf->token) < 0) {
 		snprintf(err, errlen, "control API: cannot hash the token");
 		control_free(c);

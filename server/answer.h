@@ -18,6 +18,18 @@ enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
        ANSWER_QT_ANY, ANSWER_QT_TXT, ANSWER_QT_OTHER, ANSWER_QT_MAX };
 #define ANSWER_RCODES 24
 
+/* Why the server closed a TCP connection (counted in answer_stats). */
+enum answer_tcp_close {
+	ANSWER_TCP_IDLE,      /* tcp-idle-timeout with nothing pending */
+	ANSWER_TCP_SLOW,      /* a message not complete in tcp-query-timeout */
+	ANSWER_TCP_LIFETIME,  /* tcp-max-lifetime reached */
+	ANSWER_TCP_EVICTED,   /* the oldest idle one, to make room */
+	ANSWER_TCP_REFUSED,   /* no room: refused at accept */
+	ANSWER_TCP_PER_SOURCE, /* refused: tcp-max-per-source reached */
+	ANSWER_TCP_MALFORMED, /* a message got no answer: framing lost */
+	ANSWER_TCP_CLOSE_MAX
+};
+
 struct answer_stats {
 	uint64_t udp, tcp;
 	uint64_t qtype[ANSWER_QT_MAX];
@@ -26,6 +38,9 @@ struct answer_stats {
 	uint64_t dropped;
 	uint64_t edns;
 	uint64_t ecs;
+	/* Connection hardening (server/udp.c, server/tcp.c). */
+	uint64_t udp_oversize;   /* datagrams over 4096 bytes, dropped */
+	uint64_t tcp_closed[ANSWER_TCP_CLOSE_MAX]; /* by enum answer_tcp_close */
 };
 
 struct answer_ctx {
