@@ -29,6 +29,7 @@
 #include "config/model.h"
 #include "control/control.h"
 #include "daemon/daemon.h"
+#include "daemon/fdlimit.h"
 #include "kube/kube.h"
 #include "lib/log.h"
 #include "probes/probe.h"
@@ -180,6 +181,7 @@ static int run(struct gslbd *g)
 		log_err("cannot set up the event loop");
 		return 1;
 	}
+	fdlimit_fit(&g->model->server, &g->model->control, workers);
 	if (!(g->ls = listen_open(&g->model->server, workers, err,
 				  sizeof(err)))) {
 		log_err("%s", err);

@@ -23,7 +23,7 @@ enum answer_tcp_close {
 	ANSWER_TCP_IDLE,      /* tcp-idle-timeout with nothing pending */
 	ANSWER_TCP_SLOW,      /* a message not complete in tcp-query-timeout */
 	ANSWER_TCP_LIFETIME,  /* tcp-max-lifetime reached */
-	ANSWER_TCP_EVICTED,   /* the oldest idle one, to make room */
+	ANSWER_TCP_EVICTED,   /* the least recently used, to make room */
 	ANSWER_TCP_REFUSED,   /* no room: refused at accept */
 	ANSWER_TCP_PER_SOURCE, /* refused: tcp-max-per-source reached */
 	ANSWER_TCP_MALFORMED, /* a message got no answer: framing lost */

@@ -37,6 +37,7 @@ struct tcp_conn {
 	struct sockaddr_storage peer;
 	uint64_t born_ms;       /* accepted (monotonic) */
 	bool partial;           /* part of a message is waiting */
+	bool for_partial;       /* the deadline armed is the message's */
 	bool closing;           /* close once the answers queued are out */
 };
 
@@ -125,7 +126,8 @@ static void tcp_arm(struct tcp_conn *c, uint64_t now)
 	const struct tcp_limits *lim = &c->w->lim;
 	uint64_t end = c->born_ms + lim->lifetime_ms;
 
-	if (c->partial && now + lim->query_ms < end)
+	c->for_partial = c->partial && now + lim->query_ms < end;
+	if (c->for_partial)
 		end = now + lim->query_ms;
 	struct timeval tv = ms_tv(end > now ? end - now : 0);
 	evtimer_add(c->deadline, &tv);
@@ -140,8 +142,8 @@ static void tcp_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		tcp_close(c); /* the answers did not go out in time either */
 		return;
 	}
-	w->ctx.st.tcp_closed[now_ms() >= c->born_ms + w->lim.lifetime_ms ?
-		ANSWER_TCP_LIFETIME : ANSWER_TCP_SLOW]++;
+	w->ctx.st.tcp_closed[c->for_partial ? ANSWER_TCP_SLOW :
+			     ANSWER_TCP_LIFETIME]++;
 	tcp_finish(c);
 }
 
@@ -245,8 +247,9 @@ static bool tcp_idle(const struct tcp_conn *c)
 }
 
 /* Room for one more connection from peer: close the least recently used
- * idle connection of that client when it has its share, else of anyone
- * when the worker is full.  False: no room (nothing idle to close). */
+ * idle connection of that client when it has its share (none idle: no
+ * room), else the least recently used one, idle first, when the worker
+ * is full. */
 static bool tcp_make_room(struct tcp_worker *w,
 			  const struct sockaddr_storage *peer)
 {
@@ -277,6 +280,13 @@ static bool tcp_make_room(struct tcp_worker *w,
 	}
 	if (w->clients < w->lim.max_clients)
 		return true;
+	/* Full.  Refusing would let clients that hold their slots (slow
+	 * ones, until tcp-query-timeout; greedy ones, for ever) lock every
+	 * other out; the least recently active one goes instead, idle ones
+	 * first.  A resolver's query arrives in one segment and is answered
+	 * at once, so it is rarely the busy one closed. */
+	if (!idle_any)
+		idle_any = last;
 	if (!idle_any) {
 		w->ctx.st.tcp_closed[ANSWER_TCP_REFUSED]++;
 		return false;
