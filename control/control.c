@@ -68,7 +68,7 @@ struct control {
 	struct acceptguard *guard;
 	unsigned nconns, max_conns;
 	uint32_t request_ms;
-	unsigned long long cap_hits, deadline_hits; /* since last logged */
+	unsigned long long cap_hits; /* times at the cap since last logged */
 	time_t cap_logged;
 	bool public;     /* listening on a non-loopback address */
 	struct model_listen listen; /* its address: a Host allowed too */
@@ -243,6 +243,7 @@ static void control_conn_drop(struct control_conn *cc)
 
 	LIST_REMOVE(cc, link);
 	event_free(cc->deadline);
+	bufferevent_decref(cc->bev);
 	free(cc);
 	if (c->nconns-- == c->max_conns && c->lev)
 		evconnlistener_enable(c->lev);
@@ -262,7 +263,14 @@ static void control_conn_closed(struct evhttp_connection *evcon, void *arg)
  * streamed response in progress is ended through its close callback). */
 static void control_conn_deadline(struct control_conn *cc)
 {
-	cc->c->deadline_hits++;
+	bufferevent_event_cb ev = NULL;
+
+	/* Freed by evhttp without its close callback: nothing to close. */
+	bufferevent_getcb(cc->bev, NULL, NULL, &ev, NULL);
+	if (!ev) {
+		control_conn_drop(cc);
+		return;
+	}
 	log_debug("control API connection past its deadline: closed");
 	bufferevent_trigger_event(cc->bev, BEV_EVENT_READING |
 				  BEV_EVENT_TIMEOUT, 0);
@@ -272,8 +280,10 @@ static void control_conn_deadline(struct control_conn *cc)
 /* Runs first right after evhttp set the connection up (it was made
  * active in the accept callback, so before any read on the socket):
  * evhttp's callback argument on the bufferevent is the connection, and
- * its close callback tells us when it goes.  The reference held since
- * control_conn_new kept the bufferevent alive in between. */
+ * its close callback tells us when it goes.  A reference on the
+ * bufferevent, held from control_conn_new to control_conn_drop, keeps
+ * cc->bev valid whatever evhttp does with it meanwhile (evhttp closes the
+ * socket itself). */
 static void control_conn_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control_conn *cc = arg;
@@ -285,7 +295,6 @@ static void control_conn_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	bufferevent_getcb(cc->bev, NULL, NULL, &ev, &evcon);
-	bufferevent_decref(cc->bev);
 	if (!ev || !evcon) { /* evhttp gave up on it already */
 		control_conn_drop(cc);
 		return;
