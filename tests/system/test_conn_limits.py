@@ -387,10 +387,10 @@ zone:
 probe-defaults:
   type: http
   path: /healthz
-  interval: 200ms
-  timeout: 150ms
+  interval: 500ms
+  timeout: 450ms
   rise: 1
-  fall: 2
+  fall: 3
 services:
   - name: www
     endpoints:
@@ -422,11 +422,11 @@ def test_fd_limit_leaves_room_for_probes(gslbd, http_backend, tmp_path, monkeypa
             except OSError:
                 break
         hits = b.hits
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 3   # three falls' worth of probes
         while time.monotonic() < deadline:
-            assert target_health(g)[0] == "up", target_health(g)
+            assert target_health(g)[0] == "up", (target_health(g), g.log()[-2000:])
             time.sleep(0.2)
-        assert b.hits > hits + 4, "probes stopped"
+        assert b.hits >= hits + 3, "probes stopped"
     finally:
         for s in held:
             s.close()
