@@ -476,3 +476,30 @@ def test_accept_failures_pause_and_log_once(gslbd):
     assert control_request(g, "/healthz")[0] == 200
     wait_for(lambda: "accept works again listener=control" in g.log(), 5,
              what="the end of the control episode")
+
+
+# --- the new keys: bad values are named with file:line:column -----------------
+
+@pytest.mark.parametrize("section,bad", [
+    ("server", "  tcp-query-timeout: 0s\n"),
+    ("server", "  tcp-max-lifetime: soon\n"),
+    ("server", "  tcp-max-per-source: 0\n"),
+    ("control", "  max-connections: -1\n"),
+    ("control", "  request-timeout: 1x\n"),
+])
+def test_bad_limit_values_rejected_with_position(tmp_path, section, bad):
+    """gslbd -t names file:line:column of a bad connection-limit value, and exits non-zero."""
+    from conftest import gslbd_binary
+    import subprocess
+    if section == "server":
+        text = config(server=bad)
+    else:
+        text = config(rest='control:\n  listen: "127.0.0.1:8053"\n' + bad)
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    line = text.splitlines().index(bad.rstrip("\n")) + 1
+    col = bad.index(":") + 3
+    r = subprocess.run([gslbd_binary(), "-t", "-c", str(p)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0
+    assert "%s:%d:%d:" % (p, line, col) in r.stderr + r.stdout, r.stderr
