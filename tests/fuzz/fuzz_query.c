@@ -2,7 +2,8 @@
  * fuzz_query.c -- libFuzzer target for the query path: any bytes in,
  * through the parser and the answer writer over UDP and TCP limits, from
  * a snapshot with every kind of data (services of each policy, static
- * records, a delegation, NSID, CH TXT, topology).  Crashes, sanitizer
+ * records, a delegation with a DS, DNAMEs (one whose substitution is too
+ * long), NSID, CH TXT, topology).  Crashes, sanitizer
  * reports and an answer longer than its limit are failures.
  *
  * Build: ./configure CC=clang --enable-fuzzers --enable-sanitizers
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -29,6 +31,7 @@ static const char conf[] =
 	"  nameservers:\n"
 	"    - name: ns1\n"
 	"      addresses: [192.0.2.1, \"2001:db8::1\"]\n"
+	"  zone-file: %s\n"
 	"topology:\n"
 	"  - region: a\n"
 	"    subnets: [10.0.0.0/8, \"2001:db8::/32\"]\n"
@@ -66,6 +69,20 @@ static const char conf[] =
 	"      - region: b\n"
 	"        addresses: [192.0.2.52]\n";
 
+/* The zone file: written to a temporary file at start. */
+static const char zone[] =
+	"txt TXT \"x\"\n"
+	"dn DNAME t.example.\n"
+	"apex-dn DNAME z.test.\n"
+	"long DNAME "
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	"ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.d.\n"
+	"sub NS ns.sub\n"
+	"sub DS 12345 13 2 "
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	"ns.sub A 192.0.2.77\n";
+
 static const struct snap *snap;
 static struct answer_ctx ctx;
 
@@ -79,9 +96,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[256];
-	struct model *m = cfg_load_string("fuzz.yaml", conf, quiet, NULL);
+	char err[256], path[] = "/tmp/gslbd-fuzz-zone-XXXXXX";
+	char text[sizeof(conf) + sizeof(path)];
+	int fd = mkstemp(path);
+	struct model *m;
 
+	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) !=
+	    (ssize_t)(sizeof(zone) - 1) || close(fd) < 0)
+		abort();
+	snprintf(text, sizeof(text), conf, path);
+	m = cfg_load_string("fuzz.yaml", text, quiet, NULL);
+	unlink(path);
 	if (!m)
 		abort();
 	snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
