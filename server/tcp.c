@@ -95,14 +95,21 @@ static void tcp_push_front(struct tcp_conn *c)
 	w->conns = c;
 }
 
+/* The socket is closed here, not by the bufferevent: libevent closes it
+ * only when the bufferevent's finalizer runs, after the callback that
+ * freed it, and one accept callback that makes room for a burst of new
+ * clients would otherwise hold every evicted descriptor open at once. */
 static void tcp_close(struct tcp_conn *c)
 {
 	struct tcp_worker *w = c->w;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
 
 	tcp_unlink(c);
 	if (c->deadline)
 		event_free(c->deadline);
 	bufferevent_free(c->bev);
+	if (fd >= 0)
+		close(fd);
 	free(c);
 	w->clients--;
 }
@@ -307,13 +314,11 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (c && salen > 0 && (size_t)salen <= sizeof(c->peer))
 		memcpy(&c->peer, sa, (size_t)salen);
 	if (!c || !tcp_make_room(w, &c->peer) ||
-	    !(c->bev = bufferevent_socket_new(w->base, fd,
-					      BEV_OPT_CLOSE_ON_FREE)) ||
+	    !(c->bev = bufferevent_socket_new(w->base, fd, 0)) ||
 	    !(c->deadline = evtimer_new(w->base, tcp_deadline_cb, c))) {
 		if (c && c->bev)
 			bufferevent_free(c->bev);
-		else
-			close(fd);
+		close(fd);
 		free(c);
 		return;
 	}
