@@ -228,7 +228,10 @@ def test_trickling_clients_do_not_lock_out_tcp(gslbd):
     g = gslbd(config(server="  tcp-max-clients: 4\n  tcp-idle-timeout: 10s\n"))
     ts = [Trickler(g, fresh_source(g.addr), 0.5) for _ in range(4)]
     try:
-        time.sleep(1)   # a few bytes each: all four busy, none idle
+        # Not a wait for a condition: it makes the four busy (a partial
+        # message each) rather than idle when the newcomer arrives, so
+        # that the busy one is what makes room.
+        time.sleep(0.6)
         t0 = time.monotonic()
         m = tcp_query_from(g, fresh_source(g.addr), timeout=2)
         assert m is not None and m.rcode() == dns.rcode.NOERROR
@@ -281,10 +284,11 @@ def test_per_source_connection_cap(gslbd):
             s = connect_from(g, src)
             s.sendall(b"\x00")         # half a length prefix: busy, not idle
             held.append(s)
-        time.sleep(0.1)  # let the server read those bytes (no signal to await)
-        assert tcp_query_from(g, src) is None
+        # Served from another source; its answer also shows the one
+        # worker's loop has read the bytes sent before it.
         m = tcp_query_from(g, fresh_source(g.addr))
         assert m is not None and m.rcode() == dns.rcode.NOERROR
+        assert tcp_query_from(g, src) is None
     finally:
         for s in held:
             s.close()
@@ -349,7 +353,8 @@ def test_control_connection_cap(gslbd):
                           "  max-connections: 3\n  request-timeout: 20s\n"))
     held = [control_socket(g) for _ in range(3)]
     try:
-        time.sleep(0.2)  # the server accepts the three (nothing to await)
+        wait_for(lambda: "control API at its connection cap" in g.log(), 5,
+                 what="the cap to be reached")
         fourth = control_socket(g)   # completes in the kernel's backlog
         fourth.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
         fourth.settimeout(0.8)
@@ -362,7 +367,6 @@ def test_control_connection_cap(gslbd):
     finally:
         for s in held:
             s.close()
-    assert "control API at its connection cap" in g.log()
 
 
 # --- finding 2: the open file limit -------------------------------------------
