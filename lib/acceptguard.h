@@ -19,8 +19,8 @@ struct acceptguard;
 /* what: the listener's name in the log ("dns-tcp", "control"). */
 struct acceptguard *acceptguard_new(struct event_base *base, const char *what);
 
-/* Guard l: its accept errors pause every listener of g.  l must outlive
- * neither g nor acceptguard_forget. */
+/* Guard l: its accept errors pause every listener of g.  Free g before
+ * its listeners. */
 void acceptguard_watch(struct acceptguard *g, struct evconnlistener *l);
 
 /* A connection was accepted: ends an episode that is under way. */
@@ -33,7 +33,7 @@ void acceptguard_failed(struct acceptguard *g, int err);
 /* Failures seen since the start, over every episode. */
 unsigned long long acceptguard_failures(const struct acceptguard *g);
 
-/* Stop guarding, unpause nothing, free.  NULL is fine. */
+/* Stop guarding (a paused listener stays paused), free.  NULL is fine. */
 void acceptguard_free(struct acceptguard *g);
 
 #endif
