@@ -95,17 +95,6 @@ static int control_digest(const char *s, size_t len, unsigned char md[32])
  * loop busy with their probes, and could outlast the connection timeout. */
 #define CONTROL_MAX_WRITE (4u << 20)
 
-/* Connections are read through a pass-through filter (control_conn):
- * the socket under it writes too. */
-static void control_max_write(struct bufferevent *bev, size_t n)
-{
-	struct bufferevent *under = bufferevent_get_underlying(bev);
-
-	bufferevent_set_max_single_write(bev, n);
-	if (under)
-		bufferevent_set_max_single_write(under, n);
-}
-
 /* evhttp 2.1 sends a HEAD response's body too: leave it out here. */
 static void control_send(struct evhttp_request *req, int code,
 			 const char *reason, struct evbuffer *b)
@@ -117,7 +106,7 @@ static void control_send(struct evhttp_request *req, int code,
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
 		evbuffer_drain(b, evbuffer_get_length(b));
 	if (bev && evbuffer_get_length(b) > CONTROL_MAX_WRITE / 4)
-		control_max_write(bev, CONTROL_MAX_WRITE);
+		bufferevent_set_max_single_write(bev, CONTROL_MAX_WRITE);
 	evhttp_send_reply(req, code, reason, b);
 }
 
@@ -574,7 +563,7 @@ static void control_metrics_stream(struct control *c,
 		cc->scrape = s; /* its close callback tells the scrape */
 	else
 		evhttp_connection_set_closecb(conn, control_scrape_closed, s);
-	control_max_write(bev, CONTROL_SLICE);
+	bufferevent_set_max_single_write(bev, CONTROL_SLICE);
 	evhttp_send_reply_start(req, HTTP_OK, "OK");
 	control_scrape_more(conn, s);
 }
