@@ -302,7 +302,7 @@ static void cfg_zone(struct cfg_ctx *c, const yaml_node_t *n)
 			free(z->apex);
 			z->apex = NULL;
 		} else if (!(c->apex = ldns_dname_new_frm_str(z->apex))) {
-			cfg_oom(c, v);
+			xalloc_die(strlen(z->apex)); /* cfg_name checked it */
 		}
 	}
 	cfg_opt_ttl(c, n, "zone", "ttl", &z->ttl);
@@ -514,11 +514,9 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		 * Checked alone too, as Kubernetes services start from it;
 		 * but a tcp type may get its port from each service.
 		 */
-		if (probe_spec_copy(&resolved, &c->defaults.ps) == 0 &&
-		    probe_spec_finish(&resolved) == 0)
-			cfg_probe_check(c, &resolved, layers, 1, false);
-		else
-			cfg_oom(c, v);
+		probe_spec_copy(&resolved, &c->defaults.ps);
+		probe_spec_finish(&resolved);
+		cfg_probe_check(c, &resolved, layers, 1, false);
 		probe_spec_clear(&resolved);
 	}
 	if ((v = cfg_get(c, root, "topology")))

@@ -210,8 +210,7 @@ void model_free(struct model *m);
 void model_service_clear(struct model_service *s);
 
 /* Deep copy of a service (without target indexes: they belong to the
- * model the original is in).
- * Returns 0, or -1 (dst then owns nothing). */
+ * model the original is in).  Returns 0. */
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
 
@@ -226,8 +225,7 @@ bool model_answerable(bool enabled, enum model_admin admin,
 /* Give every probed address of m its target: one per distinct
  * (address, port, probe settings, effective Host), with the services that
  * use it.  Replaces targets a previous call made (and compacts them).
- * Returns 0 or -1 (out of memory: m has no targets then, and no address
- * a target). */
+ * Returns 0. */
 int model_targets_build(struct model *m);
 void model_targets_clear(struct model *m);
 
@@ -245,7 +243,7 @@ void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
 
 /* Service slot i (new or replaced) gets targets for its probed
  * addresses: an existing one (revived when retired) or a new one at the
- * end.  Returns 0 or -1 (out of memory: rebuild them all). */
+ * end.  Returns 0. */
 int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d);
 
 /* True when two probed addresses are one target: same address, and the
