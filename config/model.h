@@ -138,6 +138,9 @@ struct model_server {
 	uint16_t edns_udp_size;  /* default 1232 */
 	uint32_t tcp_idle_ms;    /* default 10000 */
 	uint32_t tcp_max_clients; /* per worker, default 256 */
+	uint32_t tcp_query_ms;   /* a message begun must end within; 5000 */
+	uint32_t tcp_lifetime_ms; /* a connection's longest life; 120000 */
+	uint32_t tcp_max_per_source; /* per worker and address; default 16 */
 	char *identity;          /* id.server / hostname.bind; NULL: refused */
 	char *version;           /* version.bind / version.server; NULL: refused */
 	char *nsid;              /* RFC 5001 payload as given (text); NULL: off */
@@ -172,6 +175,8 @@ struct model_control {
 	struct model_listen listen; /* default 127.0.0.1:8053 */
 	char *token;             /* bearer token required when set */
 	bool metrics_per_target; /* series per address and probe target */
+	uint32_t max_connections; /* open at once; default 32 */
+	uint32_t request_ms;     /* accept to whole request; default 10000 */
 };
 
 /* Resolution of endpoint host names (lib/resolver.c): the `resolver:`

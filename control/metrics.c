@@ -273,6 +273,32 @@ static void metrics_queries(struct m_out *o, const struct status_view *v)
 	metrics_guard(o, &q);
 }
 
+/* What the data plane refused or closed to protect itself. */
+static void metrics_conn(struct m_out *o, const struct status_view *v)
+{
+	static const char *const reasons[ANSWER_TCP_CLOSE_MAX] = {
+		[ANSWER_TCP_IDLE] = "idle",
+		[ANSWER_TCP_SLOW] = "slow",
+		[ANSWER_TCP_LIFETIME] = "lifetime",
+		[ANSWER_TCP_EVICTED] = "evicted",
+		[ANSWER_TCP_REFUSED] = "refused",
+		[ANSWER_TCP_PER_SOURCE] = "per-source",
+		[ANSWER_TCP_MALFORMED] = "malformed",
+	};
+	struct answer_stats q;
+
+	v->queries(v->arg, &q);
+	m_head(o, "gslbd_udp_oversize_total", "counter",
+	       "UDP datagrams over 4096 bytes, dropped unanswered.");
+	m_u64(o, "gslbd_udp_oversize_total", NULL, 0, NULL, q.udp_oversize);
+	m_head(o, "gslbd_tcp_closed_total", "counter",
+	       "TCP connections the server closed or refused, by reason.");
+	for (unsigned i = 0; i < ANSWER_TCP_CLOSE_MAX; i++)
+		m_u64(o, "gslbd_tcp_closed_total",
+		      &(struct mlabel){ "reason", reasons[i] }, 1, NULL,
+		      q.tcp_closed[i]);
+}
+
 static void metrics_daemon(struct m_out *o, const struct status_view *v)
 {
 	struct status_stats st;
@@ -728,6 +754,7 @@ enum metrics_step metrics_next(struct metrics_cursor *cur, struct evbuffer *b,
 	if (cur->part == M_HEAD) {
 		metrics_daemon(&o, v);
 		metrics_queries(&o, v);
+		metrics_conn(&o, v);
 		metrics_counts(&o, v, m, tot, cur->per_target);
 		metrics_kube(&o, v);
 		metrics_resolver(&o, v);

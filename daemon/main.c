@@ -31,6 +31,7 @@
 #include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
+#include "daemon/fdlimit.h"
 #include "kube/kube.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -187,6 +188,7 @@ static int run(struct gslbd *g)
 		log_err("cannot set up the event loop");
 		return 1;
 	}
+	fdlimit_fit(&g->model->server, &g->model->control, workers);
 	if (!(g->ls = listen_open(&g->model->server, workers, err,
 				  sizeof(err)))) {
 		log_err("%s", err);
