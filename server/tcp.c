@@ -23,8 +23,11 @@
 #include "server/tcp.h"
 #include "server/tcp_frame.h"
 
-#define TCP_OUT_HIGH (256u * 1024u) /* stop reading a client that does
-				       not read its answers */
+/* Stop reading a client that does not read its answers once this much
+ * waits for it: one largest answer more may still be queued, so a
+ * connection holds at most about 128 KiB, and a worker at most
+ * tcp-max-clients times that until tcp-idle-timeout closes it. */
+#define TCP_OUT_HIGH (64u * 1024u)
 
 /* An open connection.  The worker keeps them in a list, most recently
  * active first: the tail is the one to close when room is needed, and
