@@ -45,12 +45,23 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+static bool admin_find(const struct admin *a, const char *region,
+		       const char *service, const char *endpoint)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (same(a->r[i].region, region) &&
+		    same(a->r[i].service, service) &&
+		    same(a->r[i].endpoint, endpoint))
+			return true;
+	return false;
+}
+
 static const char *dup_field(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
 
-void admin_set(struct admin *a, const char *region, const char *service,
+int admin_set(struct admin *a, const char *region, const char *service,
 	      const char *endpoint, enum model_admin state)
 {
 	struct admin_rule add = { .admin = state };
@@ -58,6 +69,9 @@ void admin_set(struct admin *a, const char *region, const char *service,
 	region = nonempty(region);
 	service = nonempty(service);
 	endpoint = nonempty(endpoint);
+	if (state != ADMIN_NONE && a->n >= ADMIN_MAX_RULES &&
+	    !admin_find(a, region, service, endpoint))
+		return -1;
 	if (state != ADMIN_NONE) {
 		a->r = xreallocarray(a->r, a->n + 1, sizeof(*a->r));
 		add.region = dup_field(region);
@@ -76,6 +90,7 @@ void admin_set(struct admin *a, const char *region, const char *service,
 	}
 	if (state != ADMIN_NONE)
 		a->r[a->n++] = add;
+	return 0;
 }
 
 bool admin_rule_matches(const struct admin_rule *r, const char *apex,

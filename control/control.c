@@ -119,12 +119,7 @@ static void control_reply(struct evhttp_request *req, int code,
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (!b || evbuffer_add(b, body, len) < 0) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
-		if (b)
-			evbuffer_free(b);
-		return;
-	}
+	evbuffer_add(b, body, len);
 	control_send(req, code, reason, b);
 	evbuffer_free(b);
 }
@@ -136,7 +131,8 @@ static void control_text(struct evhttp_request *req, int code,
 		      strlen(text));
 }
 
-/* Send j (consumed) as the response, or 500 when it could not be built. */
+/* Send j (consumed) as the response, or 500 when it could not be built
+ * (a jb marked bad: see below). */
 static void control_json(struct evhttp_request *req, int code,
 			 const char *reason, json_t *j)
 {
@@ -146,17 +142,14 @@ static void control_json(struct evhttp_request *req, int code,
 	json_decref(j);
 	if (!s) {
 		control_text(req, HTTP_INTERNAL, "Internal Server Error",
-			     "out of memory\n");
+			     "cannot encode the answer\n");
 		return;
 	}
 	size_t len = strlen(s);
 	/* A trailing newline: friendlier for curl on a terminal. */
-	char *t = realloc(s, len + 2);
-	if (t) {
-		s = t;
-		s[len++] = '\n';
-		s[len] = '\0';
-	}
+	s = xrealloc(s, len + 2);
+	s[len++] = '\n';
+	s[len] = '\0';
 	control_reply(req, code, reason, "application/json", s, len);
 	free(s);
 }
@@ -543,12 +536,13 @@ static void control_metrics_stream(struct control *c,
 		evhttp_connection_get_bufferevent(conn) : NULL;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *hdr = evhttp_find_header(in, "Connection");
-	struct control_scrape *s = bev ? calloc(1, sizeof(*s)) : NULL;
+	struct control_scrape *s;
 
-	if (!s) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+	if (!bev) {
+		evhttp_send_error(req, HTTP_INTERNAL, "no connection");
 		return;
 	}
+	s = xcalloc(1, sizeof(*s));
 	/* The body has no length: HTTP/1.1 gets it chunked, HTTP/1.0 up to
 	 * the close, so it cannot keep the connection. */
 	if (hdr && !evutil_ascii_strcasecmp(hdr, "keep-alive"))
@@ -588,10 +582,7 @@ static void control_metrics(struct control *c, struct evhttp_request *req)
 		return;
 	}
 	/* Totals only: a few kilobytes, whatever the service list. */
-	if (!(b = evbuffer_new())) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
-		return;
-	}
+	b = evbuffer_new();
 	metrics_write(b, &c->v, &c->totals, false);
 	control_send(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
@@ -759,14 +750,6 @@ static void control_status(struct control *c, struct evhttp_request *req)
 	struct jb jb = { false };
 	json_t *o = json_object(), *svcs = json_array(), *tgts = json_array();
 
-	if (!o || !svcs || !tgts) {
-		json_decref(o);
-		json_decref(svcs);
-		json_decref(tgts);
-		control_text(req, HTTP_INTERNAL, "Internal Server Error",
-			     "out of memory\n");
-		return;
-	}
 	c->v.stats(c->v.arg, &st);
 	jb_set(&jb, o, "version", jb_str(&jb, PACKAGE_VERSION));
 	jb_set(&jb, o, "zone", jb_str(&jb, m ? m->zone.apex : NULL));
@@ -820,9 +803,7 @@ static int control_params(struct evhttp_request *req, struct evkeyvalq *out)
 	if (!len)
 		return 0;
 	/* Bounded by evhttp_set_max_body_size. */
-	char *s = malloc(len + 1);
-	if (!s)
-		return -1;
+	char *s = xmalloc(len + 1);
 	evbuffer_copyout(in, s, len);
 	s[len] = '\0';
 	TAILQ_INIT(&body);
@@ -848,10 +829,8 @@ static char *control_service_name(const struct control *c, const char *s)
 	const struct model *m = c->v.model(c->v.arg);
 	const char *apex = m && m->zone.apex ? m->zone.apex : "";
 	size_t len = strlen(s), alen = strlen(apex);
-	char *out = malloc(len + 2);
+	char *out = xmalloc(len + 2);
 
-	if (!out)
-		return NULL;
 	for (size_t i = 0; i <= len; i++)
 		out[i] = (char)tolower((unsigned char)s[i]);
 	/* apex is "example.org.": compare without its dot. */
@@ -901,19 +880,14 @@ static void control_admin(struct control *c, struct evhttp_request *req,
 		return;
 	}
 	char *svc = v[1] ? control_service_name(c, v[1]) : NULL;
-	if (v[1] && !svc) {
-		evhttp_clear_headers(&params);
-		control_error(req, HTTP_INTERNAL, "Internal Server Error",
-			      "out of memory");
-		return;
-	}
 	/* The daemon logs the change. */
 	int n = c->v.set_admin(c->v.arg, v[0], svc, v[2], a);
 	free(svc);
 	evhttp_clear_headers(&params);
 	if (n < 0) {
-		control_error(req, HTTP_INTERNAL, "Internal Server Error",
-			      "out of memory");
+		snprintf(msg, sizeof(msg), "too many admin rules (at most %u): "
+			 "remove some first", ADMIN_MAX_RULES);
+		control_error(req, 409, "Conflict", msg);
 		return;
 	}
 	control_json(req, HTTP_OK, "OK", json_pack("{s:i,s:s}", "matched", n,
@@ -1063,16 +1037,13 @@ struct control *control_new(struct event_base *base,
 			    const struct model_control *conf, char *err,
 			    size_t errlen)
 {
-	struct control *c = calloc(1, sizeof(*c));
+	struct control *c = xcalloc(1, sizeof(*c));
 	struct evconnlistener *lev;
 	char where[INET6_ADDRSTRLEN + 16];
 
 	control_addr_str(&conf->listen, where, sizeof(where));
-	if (!c || !(c->http = evhttp_new(base))) {
-		snprintf(err, errlen, "control API: out of memory");
-		free(c);
-		return NULL;
-	}
+	if (!(c->http = evhttp_new(base)))
+		xalloc_die(sizeof(*c));
 	c->v = *v;
 	LIST_INIT(&c->scrapes);
 	LIST_INIT(&c->conns);
@@ -1108,12 +1079,8 @@ struct control *control_new(struct event_base *base,
 		control_free(c);
 		return NULL;
 	}
-	if (!evhttp_bind_listener(c->http, lev)) {
-		evconnlistener_free(lev);
-		snprintf(err, errlen, "control API: out of memory");
-		control_free(c);
-		return NULL;
-	}
+	if (!evhttp_bind_listener(c->http, lev))
+		xalloc_die(sizeof(struct evhttp_bound_socket *));
 	c->lev = lev;
 	c->guard = acceptguard_new(base, "control");
 	acceptguard_watch(c->guard, lev);

@@ -221,7 +221,11 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 	};
 	int matched = 0;
 
-	admin_set(g->admin, r.region, r.service, r.endpoint, a);
+	if (admin_set(g->admin, r.region, r.service, r.endpoint, a) < 0) {
+		log_warn("admin change refused: too many rules max=%u",
+			 ADMIN_MAX_RULES);
+		return -1;
+	}
 	for (size_t i = 0; i < m->nsvcs; i++)
 		for (size_t j = 0; j < m->svcs[i].neps; j++)
 			matched += admin_rule_matches(&r, m->zone.apex,

@@ -92,7 +92,8 @@ bool daemon_ready(const struct gslbd *g);
 /* Set the admin state of every endpoint matching region, service and
  * endpoint name (NULL matches any; service is an FQDN or a name relative
  * to the zone).  ADMIN_NONE removes the rule.  Returns the number of
- * endpoints matched now (0 is not an error). */
+ * endpoints matched now (0 is not an error), or -1 when the rule table
+ * is full (ADMIN_MAX_RULES). */
 int daemon_set_admin(struct gslbd *g, const char *region,
 		     const char *service, const char *endpoint,
 		     enum model_admin a);

@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <event2/thread.h>
 
 #include "config/admin.h"
@@ -278,6 +279,19 @@ static int check_only(struct gslbd *g)
 	return 0;
 }
 
+/* The libraries allocate through lib/xalloc too, so out of memory means
+ * the same everywhere and no caller needs a branch for it.  Before any
+ * other call into them: memory must be freed by the allocator that made
+ * it (these all end in malloc/free, which callers may also use). */
+static int hook_allocators(void)
+{
+	event_set_mem_functions(xmalloc, xrealloc, free);
+	json_set_alloc_funcs(xmalloc, free);
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, xmalloc, free,
+				    xrealloc, xstrdup, xcalloc) == CURLE_OK ?
+		0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -318,7 +332,7 @@ int main(int argc, char **argv)
 	}
 	log_init(level, use_syslog);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (hook_allocators() < 0) {
 		log_err("cannot initialise libcurl");
 		return 1;
 	}

@@ -244,10 +244,37 @@ static void test_rules_listed(void)
 	admin_free(NULL);
 }
 
+/* The table is bounded: a loop of requests cannot make builds slower. */
+static void test_rule_cap(void)
+{
+	struct admin *a = admin_new();
+	char region[32];
+	size_t n = 0;
+	int bad = 0;
+
+	for (unsigned i = 0; i < ADMIN_MAX_RULES; i++) {
+		snprintf(region, sizeof(region), "r%u", i);
+		bad |= admin_set(a, region, NULL, NULL, ADMIN_DRAINED);
+	}
+	admin_rules(a, &n);
+	ok(!bad && n == ADMIN_MAX_RULES, "rules up to the cap are taken");
+	ok(admin_set(a, "one-more", NULL, NULL, ADMIN_DRAINED) < 0,
+	   "a new rule past the cap is refused");
+	admin_rules(a, &n);
+	is_int((int)n, (int)ADMIN_MAX_RULES, "a refused rule changes nothing");
+	ok(admin_set(a, "r7", NULL, NULL, ADMIN_FORCE_DOWN) == 0,
+	   "at the cap, an existing rule can still be changed");
+	ok(admin_set(a, "r8", NULL, NULL, ADMIN_NONE) == 0 &&
+	   admin_set(a, "one-more", NULL, NULL, ADMIN_DRAINED) == 0,
+	   "removing a rule makes room for a new one");
+	admin_free(a);
+}
+
 int main(void)
 {
 	test_matches();
 	test_sequences();
 	test_rules_listed();
+	test_rule_cap();
 	return tap_done();
 }

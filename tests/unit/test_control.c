@@ -731,8 +731,12 @@ static void test_admin(void)
 	is_int(sets, before, "admin: a refused request never reaches the view");
 
 	fake_set(true, false, false, -1);
-	is_int(req(&r, "POST", "/admin/drain?region=x", NULL, NULL)->code, 500,
-	       "admin: set_admin failing -> 500");
+	is_int(req(&r, "POST", "/admin/drain?region=x", NULL, NULL)->code, 409,
+	       "admin: a full rule table -> 409");
+	ok(r.json && strstr(json_string_value(json_object_get(r.json, "error")) ?
+			    json_string_value(json_object_get(r.json, "error")) :
+			    "", "too many admin rules"),
+	   "admin: the 409 says the rule table is full");
 	json_decref(r.json);
 }
 
