@@ -123,7 +123,14 @@ static uint64_t probe_elapsed_us(const struct timespec *since)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
-static void probe_arm(struct probe *p, uint32_t delay_ms)
+/* Scheduled runs start on a PROBE_TICK_MS grid of the monotonic clock:
+ * the probes due in the same tick start in one wake-up of the control
+ * thread, and their answers come back together, instead of a wake-up
+ * (and, on a busy core, a context switch away from a DNS worker) per
+ * probe.  A run starts at most one tick late. */
+#define PROBE_TICK_MS 10
+
+static void probe_arm_exact(struct probe *p, uint32_t delay_ms)
 {
 	struct timeval tv = {
 		.tv_sec = delay_ms / 1000,
@@ -131,6 +138,15 @@ static void probe_arm(struct probe *p, uint32_t delay_ms)
 	};
 
 	evtimer_add(p->timer, &tv);
+}
+
+static void probe_arm(struct probe *p, uint32_t delay_ms)
+{
+	int64_t now = probe_now_ms();
+	int64_t due = now + delay_ms;
+
+	due += (PROBE_TICK_MS - due % PROBE_TICK_MS) % PROBE_TICK_MS;
+	probe_arm_exact(p, (uint32_t)(due - now));
 }
 
 static void probe_notify(struct probe_mgr *pm)
@@ -428,7 +444,7 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 		health_suspect_ms(&p->rtt, spec->fast_interval_ms,
 				  spec->timeout_ms) : 0;
 	if (suspect)
-		probe_arm(p, suspect);
+		probe_arm_exact(p, suspect);
 }
 
 /* ---- manager ---- */
