@@ -780,6 +780,56 @@ static void test_suspect(void)
 	is_int(runs, 5, "suspect: healthy slow target, one run per interval");
 }
 
+static void flip_hang(evutil_socket_t fd, short what, void *arg)
+{
+	hang_up = !hang_up;
+}
+
+/* A target that black-holes and answers by turns, every 120 ms, with
+ * interval 400 ms and fall 2: its suspect re-checks add verdicts, never
+ * changes beyond the pace of one per interval x fall (after the first
+ * outage and recovery, which go through at once). */
+static void test_suspect_flapping(void)
+{
+	static const struct ep_def defs[] = {
+		EP("flap", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/hang",
+		   .timeout_ms = 300),
+	};
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "flap");
+	struct health_arg up = { a, HEALTH_UP };
+	struct attempts_arg four = { a, 4 };
+	struct probe_counters c0, c1;
+	struct timeval every = { 0, T(120) * 1000 };
+	struct event *flip = event_new(base, -1, EV_PERSIST, flip_hang, NULL);
+
+	m->svcs[0].eps[0].probe.interval_ms = T(400);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(100);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (!flip || model_targets_build(m) < 0)
+		abort();
+	hang_up = true;
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000) &&
+	   run_until(attempts_reach, &four, 5000), "flapping: target up");
+	probe_mgr_counters(pm, &c0);
+	event_add(flip, &every);
+	run_for(6000);
+	event_free(flip);
+	probe_mgr_counters(pm, &c1);
+	uint64_t n = c1.transitions - c0.transitions;
+	printf("# flapping 6 s: %llu changes, %llu suspect runs, %llu runs\n",
+	       (unsigned long long)n,
+	       (unsigned long long)(c1.suspects - c0.suspects),
+	       (unsigned long long)(c1.attempts - c0.attempts));
+	ok(c1.suspects > c0.suspects, "flapping: suspect runs happened");
+	ok(n <= 2 + 6000 / 800 + 1, "flapping: at most one change per "
+	   "interval x fall after the first two");
+	hang_up = true;
+	probe_mgr_free(pm);
+	model_free(m);
+}
+
 static const struct ep_def toggle_defs[] = {
 	EP("toggle", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/toggle"),
 };
@@ -995,6 +1045,7 @@ int main(void)
 	test_coalesce();
 	test_fast_recheck();
 	test_suspect();
+	test_suspect_flapping();
 
 	if (tls_pid > 0) {
 		kill(tls_pid, SIGTERM);
