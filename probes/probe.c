@@ -428,7 +428,8 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->run[1].busy)
-		return; /* cannot happen: a suspect run outlives none */
+		return; /* cannot happen: while a suspect run outlives the
+			   scheduled one, the timer is not armed */
 	/* Keepalive: reuse only while the target is up and settled, and
 	 * open a new connection now and then. */
 	bool reuse = spec->keepalive && p->hs.state == HEALTH_UP &&
