@@ -30,7 +30,7 @@
 
 #define SVC "probe.test."
 
-enum port_id { P_HTTP, P_HTTP6, P_HANG, P_CLOSED, P_TLS, P_COUNT };
+enum port_id { P_HTTP, P_HTTP6, P_HANG, P_CLOSED, P_TLS, P_HOLE, P_COUNT };
 static uint16_t ports[P_COUNT];
 static struct event_base *base;
 static bool toggle_up = true; /* what /toggle answers */
@@ -780,6 +780,75 @@ static void test_suspect(void)
 	is_int(runs, 5, "suspect: healthy slow target, one run per interval");
 }
 
+/* A nonblocking connect to 127.0.0.1:port, left in flight. */
+static int connect_nowait(uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0)
+		(void)connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	return fd;
+}
+
+/* A TCP target whose SYNs start being dropped (its listen backlog shrunk
+ * to 0 and full: connect never completes) goes down a suspect delay
+ * after its first timeout, as an HTTP one does. */
+static void test_suspect_tcp(void)
+{
+	static const struct ep_def defs[] = {
+		EP("tcp-bh", "127.0.0.1", PROBE_TCP, P_HOLE, .timeout_ms = 400),
+	};
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fill[2];
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(lfd, 128) < 0)
+		abort();
+	ports[P_HOLE] = sock_port(lfd);
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "tcp-bh");
+	struct health_arg down = { a, HEALTH_DOWN }, up = { a, HEALTH_UP };
+	struct attempts_arg five = { a, 5 };
+	struct fail_arg fa = { a };
+	struct timespec t0, t1;
+
+	m->svcs[0].eps[0].probe.interval_ms = T(600);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(200);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (model_targets_build(m) < 0)
+		abort();
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000) &&
+	   run_until(attempts_reach, &five, 6000), "tcp black hole: target up");
+	/* Never accepted, the probes' connections fill the queue; a backlog
+	 * of 0 is then full, and two connects of ours make sure of it. */
+	listen(lfd, 0);
+	fill[0] = connect_nowait(ports[P_HOLE]);
+	fill[1] = connect_nowait(ports[P_HOLE]);
+	ok(run_until(failed_once, &fa, 3000), "tcp black hole: a run failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(run_until(health_is, &down, 3000), "tcp black hole: down");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("# tcp black hole: down %ld ms after the first timeout, %llu "
+	       "suspect runs\n", ms,
+	       (unsigned long long)info_of(a).st->suspects);
+	is_str(info_of(a).reason, "timeout", "tcp black hole: reason timeout");
+	ok(ms < T(200), "tcp black hole: the second timeout overlapped");
+	ok(info_of(a).st->suspects >= 1, "tcp black hole: a suspect run");
+	probe_mgr_free(pm);
+	model_free(m);
+	close(fill[0]);
+	close(fill[1]);
+	close(lfd);
+}
+
 static void flip_hang(evutil_socket_t fd, short what, void *arg)
 {
 	hang_up = !hang_up;
@@ -1046,6 +1115,7 @@ int main(void)
 	test_fast_recheck();
 	test_suspect();
 	test_suspect_flapping();
+	test_suspect_tcp();
 
 	if (tls_pid > 0) {
 		kill(tls_pid, SIGTERM);
