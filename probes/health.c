@@ -70,6 +70,38 @@ bool health_feed_at(struct health *h, bool success, const char *reason,
 	return true;
 }
 
+/* ---- suspect re-checks ---- */
+
+void health_rtt_feed(struct health_rtt *r, uint64_t us)
+{
+	uint32_t m = us > UINT32_MAX / 8 ? UINT32_MAX / 8 : (uint32_t)us;
+
+	if (r->n == 0) {
+		r->srtt_us = m;
+		r->rttvar_us = m / 2;
+	} else {
+		uint32_t dev = r->srtt_us > m ? r->srtt_us - m : m - r->srtt_us;
+		r->rttvar_us = (uint32_t)(((uint64_t)3 * r->rttvar_us + dev) / 4);
+		r->srtt_us = (uint32_t)(((uint64_t)7 * r->srtt_us + m) / 8);
+	}
+	if (r->n < UINT32_MAX)
+		r->n++;
+}
+
+uint32_t health_suspect_ms(const struct health_rtt *r, uint32_t fast_ms,
+			   uint32_t timeout_ms)
+{
+	if (r->n < HEALTH_RTT_MIN_SAMPLES || fast_ms == 0)
+		return 0;
+	uint64_t rto_us = (uint64_t)r->srtt_us + 4 * (uint64_t)r->rttvar_us;
+	uint64_t ms = (rto_us + 999) / 1000;
+	if (ms < fast_ms / 4)
+		ms = fast_ms / 4;
+	if (ms == 0 || ms > fast_ms / 2 || ms >= timeout_ms)
+		return 0;
+	return (uint32_t)ms;
+}
+
 const char *health_name(uint8_t state)
 {
 	switch (state) {

@@ -61,6 +61,37 @@ static inline bool health_unsettled(const struct health *h)
 	return h->state != HEALTH_UNKNOWN && h->streak > 0;
 }
 
+/* ---- suspect re-checks ----
+ *
+ * A black-holed target costs a whole timeout per failing run: with fall
+ * 2 that is two timeouts in a row.  A run of an up target that stays
+ * unanswered far beyond what the target usually takes is suspect, and a
+ * second run starts beside it, so the two timeouts overlap.  "Far beyond"
+ * is the target's own retransmission timeout as TCP computes it (RFC
+ * 6298: smoothed latency + 4 x its mean deviation, over successful runs
+ * only), so a slow-but-healthy target is not probed twice; and a target
+ * whose usual latency is not well below fast-interval is never re-checked
+ * this way (it keeps the plain schedule). */
+
+/* Successful runs needed before a target's latency is trusted. */
+#define HEALTH_RTT_MIN_SAMPLES 3
+
+struct health_rtt {
+	uint32_t srtt_us;   /* smoothed latency */
+	uint32_t rttvar_us; /* its mean deviation */
+	uint32_t n;         /* samples, saturating */
+};
+
+/* One successful run's duration. */
+void health_rtt_feed(struct health_rtt *r, uint64_t us);
+
+/* After how many ms a run still in flight starts a suspect re-check:
+ * srtt + 4 x rttvar, at least fast_ms / 4; 0 (never) before
+ * HEALTH_RTT_MIN_SAMPLES successes, when that exceeds fast_ms / 2, or
+ * when it would not start before timeout_ms. */
+uint32_t health_suspect_ms(const struct health_rtt *r, uint32_t fast_ms,
+			   uint32_t timeout_ms);
+
 /* "unknown", "up", "down". */
 const char *health_name(uint8_t state);
 

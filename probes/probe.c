@@ -2,8 +2,13 @@
  *
  * One struct probe per target.  A probe owns a copy of what it probes
  * (address, settings, Host), its health state, its timer and the
- * transfer in flight; it points into no model, so a new model only
- * re-indexes the probes (probe_mgr_sync). */
+ * transfers in flight; it points into no model, so a new model only
+ * re-indexes the probes (probe_mgr_sync).
+ *
+ * A probe has two run slots: the scheduled run, and a suspect re-check
+ * started beside it when it goes unanswered far beyond the target's usual
+ * latency (health.h).  The first success ends both; a failure is counted
+ * as it comes; the next run is scheduled when the last one ends. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -21,6 +26,17 @@
 #include "probes/probe.h"
 #include "probes/tcp.h"
 
+struct probe;
+
+/* One run slot: an HTTP probe is set up on first use and kept. */
+struct probe_run {
+	struct probe *p;
+	struct http_probe *http; /* NULL until the slot's first HTTP run */
+	struct tcp_probe *tcp;   /* in flight, or NULL */
+	struct timespec started; /* of the run in flight (monotonic) */
+	bool busy;
+};
+
 struct probe {
 	struct probe_mgr *pm;
 	uint32_t index;          /* target index in the current sync */
@@ -35,10 +51,10 @@ struct probe {
 	uint32_t reused;         /* runs on a kept-alive connection in a row */
 	bool have_verdict;
 	bool taken;              /* during sync: claimed by a new target */
-	struct event *timer;
-	struct timespec started; /* of the run in flight (monotonic) */
-	struct http_probe *http; /* in flight, or NULL */
-	struct tcp_probe *tcp;   /* in flight, or NULL */
+	struct event *timer;     /* idle: the next run; busy: a suspect one */
+	struct probe_run run[2]; /* [0] scheduled, [1] suspect re-checks */
+	struct timespec last_start; /* of the latest run */
+	struct health_rtt rtt;
 	struct probe_stats st;
 };
 
@@ -107,7 +123,14 @@ static uint64_t probe_elapsed_us(const struct timespec *since)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
-static void probe_arm(struct probe *p, uint32_t delay_ms)
+/* Scheduled runs start on a PROBE_TICK_MS grid of the monotonic clock:
+ * the probes due in the same tick start in one wake-up of the control
+ * thread, and their answers come back together, instead of a wake-up
+ * (and, on a busy core, a context switch away from a DNS worker) per
+ * probe.  A run starts at most one tick late. */
+#define PROBE_TICK_MS 10
+
+static void probe_arm_exact(struct probe *p, uint32_t delay_ms)
 {
 	struct timeval tv = {
 		.tv_sec = delay_ms / 1000,
@@ -115,6 +138,15 @@ static void probe_arm(struct probe *p, uint32_t delay_ms)
 	};
 
 	evtimer_add(p->timer, &tv);
+}
+
+static void probe_arm(struct probe *p, uint32_t delay_ms)
+{
+	int64_t now = probe_now_ms();
+	int64_t due = now + delay_ms;
+
+	due += (PROBE_TICK_MS - due % PROBE_TICK_MS) % PROBE_TICK_MS;
+	probe_arm_exact(p, (uint32_t)(due - now));
 }
 
 static void probe_notify(struct probe_mgr *pm)
@@ -133,23 +165,25 @@ static void probe_notify_event(evutil_socket_t fd, short what, void *arg)
 		pm->fn(pm->arg);
 }
 
-static void probe_cancel_run(struct probe *p)
+static void probe_stop_run(struct probe_run *r)
 {
-	if (p->http) {
-		http_probe_cancel(p->http);
-		p->http = NULL;
+	if (r->http)
+		http_probe_stop(r->http);
+	if (r->tcp) {
+		tcp_probe_cancel(r->tcp);
+		r->tcp = NULL;
 	}
-	if (p->tcp) {
-		tcp_probe_cancel(p->tcp);
-		p->tcp = NULL;
-	}
+	r->busy = false;
 }
 
 static void probe_free(struct probe *p)
 {
 	if (!p)
 		return;
-	probe_cancel_run(p);
+	for (size_t i = 0; i < 2; i++) {
+		probe_stop_run(&p->run[i]);
+		http_probe_free(p->run[i].http);
+	}
 	if (p->timer)
 		event_free(p->timer);
 	probe_spec_clear(&p->spec);
@@ -200,10 +234,10 @@ enum probe_fail_class probe_fail_classify(const char *reason)
 	return PROBE_FAIL_OTHER;
 }
 
-static void probe_account(struct probe *p, bool ok, const char *reason)
+static void probe_account(struct probe *p, uint64_t us, bool ok,
+			  const char *reason)
 {
 	struct probe_stats *st = &p->st;
-	uint64_t us = probe_elapsed_us(&p->started);
 	size_t b;
 
 	if (!ok) {
@@ -264,16 +298,26 @@ void probe_mgr_foreach(const struct probe_mgr *pm,
 
 /* ---- one run ---- */
 
-static void probe_verdict(struct probe *p, bool ok, const char *reason)
+static void probe_verdict(struct probe_run *r, bool ok, const char *reason)
 {
+	struct probe *p = r->p;
 	struct probe_mgr *pm = p->pm;
 	const struct probe_spec *spec = &p->spec;
+	struct probe_run *other = &p->run[r == &p->run[0]];
+	uint64_t us = probe_elapsed_us(&r->started);
 	int64_t delay;
 
+	r->busy = false;
+	/* The first success ends both runs: the other one's answer, late or
+	 * missing, says nothing newer (one lost SYN costs no failure). */
+	if (ok && other->busy)
+		probe_stop_run(other);
 	p->have_verdict = true;
 	if (!ok)
 		pm->c.failures++;
-	probe_account(p, ok, reason);
+	else
+		health_rtt_feed(&p->rtt, us);
+	probe_account(p, us, ok, reason);
 	/* Flapping is paced: after an outage and its recovery, one change
 	 * per interval x fall at most. */
 	uint64_t hold = (uint64_t)spec->interval_ms * (spec->fall ? spec->fall : 1);
@@ -300,68 +344,108 @@ static void probe_verdict(struct probe *p, bool ok, const char *reason)
 			  p->host ? p->host : "-", ok,
 			  health_name(p->hs.state), p->hs.reason);
 	}
+	if (other->busy)
+		return; /* the next run is planned when that one ends */
 
-	/* The next run starts interval (+ jitter) after this one started, or
-	 * at once when this one took longer: never two at a time.  While the
-	 * target is changing state (a verdict against it, not yet enough),
-	 * re-check after fast-interval, so a dead region leaves after one
-	 * interval plus a re-check rather than fall intervals. */
+	/* The next run starts interval (+ jitter) after the latest one
+	 * started, or at once when that took longer.  While the target is
+	 * changing state (a verdict against it, not yet enough), re-check
+	 * after fast-interval, so a dead region leaves after one interval
+	 * plus a re-check rather than fall intervals. */
 	if (health_unsettled(&p->hs))
 		delay = (int64_t)(spec->fast_interval_ms < spec->interval_ms ?
 				  spec->fast_interval_ms : spec->interval_ms);
 	else
 		delay = (int64_t)spec->interval_ms +
 			probe_jitter(pm, spec->jitter_ms);
-	delay -= probe_elapsed_ms(&p->started);
+	delay -= probe_elapsed_ms(&p->last_start);
 	probe_arm(p, delay > 0 ? (uint32_t)delay : 0);
 }
 
 static void probe_http_done(void *arg, bool ok, const char *reason)
 {
-	struct probe *p = arg;
-
-	p->http = NULL; /* freed by http.c after we return */
-	probe_verdict(p, ok, reason);
+	probe_verdict(arg, ok, reason);
 }
 
 static void probe_tcp_done(void *arg, bool ok, const char *reason)
 {
-	struct probe *p = arg;
+	struct probe_run *r = arg;
 
-	p->tcp = NULL;
-	probe_verdict(p, ok, reason);
+	r->tcp = NULL; /* freed by tcp.c after we return */
+	probe_verdict(r, ok, reason);
 }
 
+/* Start a run in slot r; false when it could not start. */
+static bool probe_start(struct probe *p, struct probe_run *r, bool reuse)
+{
+	struct probe_mgr *pm = p->pm;
+	const struct probe_spec *spec = &p->spec;
+
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	p->last_start = r->started;
+	pm->c.attempts++;
+	p->st.attempts++;
+	if (spec->type == PROBE_TCP) {
+		r->tcp = tcp_probe_start(pm->base, &p->addr, spec->port,
+					 spec->timeout_ms, probe_tcp_done, r);
+		r->busy = r->tcp != NULL;
+		return r->busy;
+	}
+	if (!pm->http)
+		return false;
+	if (!r->http) {
+		/* A suspect re-check always connects anew: it keeps no
+		 * connection of its own. */
+		struct probe_spec one = *spec;
+		if (r != &p->run[0])
+			one.keepalive = false;
+		r->http = http_probe_new(pm->http, &one, &p->addr, p->host,
+					 probe_http_done, r);
+	}
+	r->busy = r->http && http_probe_run(r->http, reuse) == 0;
+	return r->busy;
+}
+
+/* The probe's timer: the next scheduled run when idle; while the
+ * scheduled run is in flight, the suspect re-check beside it. */
 static void probe_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 	struct probe_mgr *pm = p->pm;
 	const struct probe_spec *spec = &p->spec;
 
-	if (p->http || p->tcp)
-		return; /* cannot happen: the timer is only armed when idle */
-	clock_gettime(CLOCK_MONOTONIC, &p->started);
-	pm->c.attempts++;
-	p->st.attempts++;
-	if (spec->type == PROBE_TCP) {
-		p->tcp = tcp_probe_start(pm->base, &p->addr, spec->port,
-					 spec->timeout_ms, probe_tcp_done, p);
-		if (p->tcp)
+	if (p->run[0].busy) {
+		if (p->run[1].busy || p->hs.state != HEALTH_UP)
 			return;
-	} else if (pm->http) {
-		/* Keepalive: reuse only while the target is up and
-		 * settled, and open a new connection now and then. */
-		bool reuse = spec->keepalive && p->hs.state == HEALTH_UP &&
-			!health_unsettled(&p->hs) &&
-			p->reused + 1 < PROBE_KEEPALIVE_FRESH;
-		p->reused = reuse ? p->reused + 1 : 0;
-		p->http = http_probe_start(pm->http, spec, &p->addr, p->host,
-					   reuse, probe_http_done, p);
-		if (p->http)
-			return;
+		if (probe_start(p, &p->run[1], false)) {
+			p->st.suspects++;
+			pm->c.suspects++;
+			log_debug("probe suspect address=%s port=%u host=%s "
+				  "after_ms=%ld", p->addrstr, probe_port(p),
+				  p->host ? p->host : "-",
+				  (long)probe_elapsed_ms(&p->run[0].started));
+		}
+		return;
 	}
-	/* Out of sockets or memory here: say so rather than stay silent. */
-	probe_verdict(p, false, "local error");
+	if (p->run[1].busy)
+		return; /* cannot happen: while a suspect run outlives the
+			   scheduled one, the timer is not armed */
+	/* Keepalive: reuse only while the target is up and settled, and
+	 * open a new connection now and then. */
+	bool reuse = spec->keepalive && p->hs.state == HEALTH_UP &&
+		!health_unsettled(&p->hs) &&
+		p->reused + 1 < PROBE_KEEPALIVE_FRESH;
+	p->reused = reuse ? p->reused + 1 : 0;
+	if (!probe_start(p, &p->run[0], reuse)) {
+		/* Out of sockets here: say so rather than stay silent. */
+		probe_verdict(&p->run[0], false, "local error");
+		return;
+	}
+	uint32_t suspect = p->hs.state == HEALTH_UP ?
+		health_suspect_ms(&p->rtt, spec->fast_interval_ms,
+				  spec->timeout_ms) : 0;
+	if (suspect)
+		probe_arm_exact(p, suspect);
 }
 
 /* ---- manager ---- */
@@ -479,6 +563,7 @@ static struct probe *probe_new(struct probe_mgr *pm,
 		       sizeof(p->addrstr)))
 		strcpy(p->addrstr, "?");
 	health_init(&p->hs);
+	p->run[0].p = p->run[1].p = p;
 	p->timer = evtimer_new(pm->base, probe_run, p);
 	if (!p->timer || probe_spec_copy(&p->spec, &t->spec) < 0 ||
 	    (t->host && !(p->host = strdup(t->host)))) {

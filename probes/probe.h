@@ -89,6 +89,7 @@ extern const double probe_lat_bounds[PROBE_LAT_BUCKETS];
 
 struct probe_stats {
 	uint64_t attempts;                   /* runs started */
+	uint64_t suspects;                   /* of which suspect re-checks */
 	uint64_t failures[PROBE_FAIL_MAX];
 	uint64_t lat_bucket[PROBE_LAT_BUCKETS + 1]; /* per bucket, not
 						       cumulative; last: +Inf */
@@ -101,6 +102,7 @@ struct probe_stats {
  * they never go down when targets go. */
 struct probe_counters {
 	uint64_t attempts;
+	uint64_t suspects;  /* runs started beside a slow one (health.h) */
 	uint64_t failures;
 	uint64_t transitions;
 	uint32_t active; /* probes configured now */

@@ -212,6 +212,73 @@ static void test_flap_rate(void)
 	ok(free_run > damped, "...which it would not without damping");
 }
 
+/* ---- suspect re-checks ---- */
+
+static void feed_rtt(struct health_rtt *r, int n, uint64_t us)
+{
+	for (int i = 0; i < n; i++)
+		health_rtt_feed(r, us);
+}
+
+/* The delay before a suspect re-check follows the target's own latency
+ * (RFC 6298's srtt + 4 rttvar), never below fast-interval / 4, and is
+ * off for targets whose latency is not well below fast-interval. */
+static void test_suspect(void)
+{
+	struct health_rtt r = { 0 };
+
+	feed_rtt(&r, 2, 1000);
+	is_int(health_suspect_ms(&r, 200, 800), 0,
+	       "suspect: off before three samples");
+	feed_rtt(&r, 1, 1000);
+	is_int(health_suspect_ms(&r, 200, 800), 50,
+	       "suspect: a 1 ms target re-checks at fast-interval / 4");
+	is_int(r.srtt_us, 1000, "suspect: srtt of equal samples");
+
+	memset(&r, 0, sizeof(r));
+	feed_rtt(&r, 40, 80000);
+	is_int(health_suspect_ms(&r, 200, 800), 80,
+	       "suspect: a steady 80 ms target re-checks after its own 80 ms");
+
+	memset(&r, 0, sizeof(r));
+	feed_rtt(&r, 40, 150000);
+	is_int(health_suspect_ms(&r, 200, 800), 0,
+	       "suspect: off for a 150 ms (cross-region) target");
+
+	/* Steady at 40 ms but jittery (10/70 ms): the deviation counts. */
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 40; i++)
+		health_rtt_feed(&r, i % 2 ? 70000 : 10000);
+	ok(r.srtt_us > 30000 && r.srtt_us < 50000, "suspect: jittery srtt");
+	is_int(health_suspect_ms(&r, 200, 800), 0,
+	       "suspect: off for a target whose latency varies that much");
+
+	/* One slow success raises the bar at once; it decays after. */
+	memset(&r, 0, sizeof(r));
+	feed_rtt(&r, 10, 2000);
+	health_rtt_feed(&r, 60000);
+	ok(health_suspect_ms(&r, 200, 800) >= 60,
+	   "suspect: one 60 ms success raises the bar past 60 ms at once");
+	health_rtt_feed(&r, 90000);
+	is_int(health_suspect_ms(&r, 200, 800), 0,
+	       "suspect: off after two slow successes");
+	feed_rtt(&r, 30, 2000);
+	is_int(health_suspect_ms(&r, 200, 800), 50,
+	       "suspect: back once the target is quick again");
+
+	memset(&r, 0, sizeof(r));
+	feed_rtt(&r, 5, 1000);
+	is_int(health_suspect_ms(&r, 0, 800), 0,
+	       "suspect: off without fast-interval");
+	is_int(health_suspect_ms(&r, 200, 50), 0,
+	       "suspect: off when it could not start before the timeout");
+	is_int(health_suspect_ms(&r, 1000, 800), 250,
+	       "suspect: floor follows fast-interval");
+	health_rtt_feed(&r, (uint64_t)1 << 40);
+	is_int(health_suspect_ms(&r, 200, 800), 0,
+	       "suspect: an absurd sample saturates, no overflow");
+}
+
 int main(void)
 {
 	test_start();
@@ -222,5 +289,6 @@ int main(void)
 	test_reason();
 	test_damping();
 	test_flap_rate();
+	test_suspect();
 	return tap_done();
 }

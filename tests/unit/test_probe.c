@@ -30,10 +30,11 @@
 
 #define SVC "probe.test."
 
-enum port_id { P_HTTP, P_HTTP6, P_HANG, P_CLOSED, P_TLS, P_COUNT };
+enum port_id { P_HTTP, P_HTTP6, P_HANG, P_CLOSED, P_TLS, P_HOLE, P_COUNT };
 static uint16_t ports[P_COUNT];
 static struct event_base *base;
 static bool toggle_up = true; /* what /toggle answers */
+static bool hang_up = true;   /* false: /hang and /slow never answer */
 static char tmpdir[64];
 /* TEST_TIME_SCALE=N stretches every interval, timeout and wait N times,
  * for runs under valgrind. */
@@ -53,12 +54,27 @@ static void http_reply(struct evhttp_request *req, int code, const char *body)
 		evbuffer_free(b);
 }
 
+/* /slow answers 150 ms late (a cross-region target). */
+static void slow_reply(evutil_socket_t fd, short what, void *arg)
+{
+	http_reply(arg, 200, "slow\n");
+}
+
 static void http_handler(struct evhttp_request *req, void *arg)
 {
 	const char *uri = evhttp_request_get_uri(req);
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 
-	if (strcmp(uri, "/ok") == 0)
+	if ((strcmp(uri, "/hang") == 0 || strcmp(uri, "/slow") == 0) &&
+	    !hang_up)
+		return; /* black hole: the request is never answered (evhttp
+			   frees it when the prober gives up) */
+	if (strcmp(uri, "/hang") == 0)
+		http_reply(req, 200, "fine\n");
+	else if (strcmp(uri, "/slow") == 0) {
+		struct timeval tv = { 0, T(150) * 1000 };
+		event_base_once(base, -1, EV_TIMEOUT, slow_reply, req, &tv);
+	} else if (strcmp(uri, "/ok") == 0)
 		http_reply(req, 200, "fine\n");
 	else if (strcmp(uri, "/fail") == 0)
 		http_reply(req, 503, "sick\n");
@@ -354,6 +370,11 @@ static void wait_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void wait_limit(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(base);
+}
+
 /* Run the loop until pred holds (checked every 10 ms) or ms pass. */
 static bool run_until(pred_fn pred, void *arg, int ms)
 {
@@ -361,17 +382,21 @@ static bool run_until(pred_fn pred, void *arg, int ms)
 	struct timeval tick = { 0, 10000 };
 	struct timeval limit = { T(ms) / 1000, (T(ms) % 1000) * 1000 };
 	struct event *ev = event_new(base, -1, EV_PERSIST, wait_tick, &w);
+	/* An event of our own rather than event_base_loopexit(): a loopexit
+	 * left pending when pred held early would cut the next wait short. */
+	struct event *stop = evtimer_new(base, wait_limit, NULL);
 
-	if (!ev)
+	if (!ev || !stop)
 		abort();
 	if (pred(arg))
 		w.met = true;
 	else {
 		event_add(ev, &tick);
-		event_base_loopexit(base, &limit);
+		evtimer_add(stop, &limit);
 		event_base_dispatch(base);
 	}
 	event_free(ev);
+	event_free(stop);
 	return w.met;
 }
 
@@ -669,6 +694,214 @@ static void test_fast_recheck(void)
 	model_free(m);
 }
 
+struct attempts_arg {
+	struct model_addr *a;
+	uint64_t n;
+};
+
+static bool attempts_reach(void *arg)
+{
+	struct attempts_arg *x = arg;
+	struct probe_info pi = info_of(x->a);
+
+	return pi.st && pi.st->attempts >= x->n;
+}
+
+/* From the first failed verdict of a black-holed target to its down
+ * transition, with the target at path (interval 600 ms, timeout 400 ms,
+ * fast-interval 200 ms, fall 2); also its suspect runs. */
+static long blackhole_gap(const char *path, uint64_t *suspects,
+			  uint64_t *healthy_runs, uint64_t *healthy_suspects)
+{
+	struct ep_def defs[] = {
+		EP("bh", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = path,
+		   .timeout_ms = 400),
+	};
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "bh");
+	struct health_arg down = { a, HEALTH_DOWN }, up = { a, HEALTH_UP };
+	struct attempts_arg five = { a, 5 };
+	struct fail_arg fa = { a };
+	struct timespec t0, t1;
+	struct timespec h0, h1;
+
+	m->svcs[0].eps[0].probe.interval_ms = T(600);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(200);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (model_targets_build(m) < 0)
+		abort();
+	hang_up = true;
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000),
+	   "black hole: target up");
+	/* Five healthy runs: the latency is known, and a healthy target is
+	 * probed once per interval. */
+	clock_gettime(CLOCK_MONOTONIC, &h0);
+	ok(run_until(attempts_reach, &five, 6000), "black hole: five runs");
+	clock_gettime(CLOCK_MONOTONIC, &h1);
+	*healthy_runs = info_of(a).st->attempts;
+	*healthy_suspects = info_of(a).st->suspects;
+	printf("# %s: 5 healthy runs in %ld ms\n", path,
+	       (long)((h1.tv_sec - h0.tv_sec) * 1000 +
+		      (h1.tv_nsec - h0.tv_nsec) / 1000000));
+	hang_up = false;
+	ok(run_until(failed_once, &fa, 3000), "black hole: a run failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(run_until(health_is, &down, 3000), "black hole: down");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	is_str(info_of(a).reason, "timeout", "black hole: reason timeout");
+	*suspects = info_of(a).st->suspects;
+	hang_up = true;
+	probe_mgr_free(pm);
+	model_free(m);
+	return (t1.tv_sec - t0.tv_sec) * 1000 +
+	       (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+/* A run of an up target unanswered past its usual latency starts a
+ * suspect re-check beside it, so the two timeouts of fall 2 overlap; a
+ * slow-but-healthy target (150 ms, more than fast-interval / 2) is never
+ * probed twice and keeps the two timeouts in a row. */
+static void test_suspect(void)
+{
+	uint64_t sus, runs, hsus;
+	long ms = blackhole_gap("/hang", &sus, &runs, &hsus);
+
+	printf("# quick target: down %ld ms after the first timeout, "
+	       "%llu suspect runs\n", ms, (unsigned long long)sus);
+	ok(ms < T(200), "suspect: the second timeout overlapped the first");
+	ok(sus >= 1, "suspect: a suspect run was started");
+	is_int(hsus, 0, "suspect: none while the quick target was healthy");
+	is_int(runs, 5, "suspect: healthy quick target, one run per interval");
+
+	ms = blackhole_gap("/slow", &sus, &runs, &hsus);
+	printf("# slow target: down %ld ms after the first timeout, "
+	       "%llu suspect runs\n", ms, (unsigned long long)sus);
+	ok(ms >= T(350), "suspect: a slow target waits out a second timeout");
+	is_int(sus, 0, "suspect: never for a target slower than "
+	       "fast-interval / 2");
+	is_int(runs, 5, "suspect: healthy slow target, one run per interval");
+}
+
+/* A nonblocking connect to 127.0.0.1:port, left in flight. */
+static int connect_nowait(uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0)
+		(void)connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	return fd;
+}
+
+/* A TCP target whose SYNs start being dropped (its listen backlog shrunk
+ * to 0 and full: connect never completes) goes down a suspect delay
+ * after its first timeout, as an HTTP one does. */
+static void test_suspect_tcp(void)
+{
+	static const struct ep_def defs[] = {
+		EP("tcp-bh", "127.0.0.1", PROBE_TCP, P_HOLE, .timeout_ms = 400),
+	};
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fill[2];
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(lfd, 128) < 0)
+		abort();
+	ports[P_HOLE] = sock_port(lfd);
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "tcp-bh");
+	struct health_arg down = { a, HEALTH_DOWN }, up = { a, HEALTH_UP };
+	struct attempts_arg five = { a, 5 };
+	struct fail_arg fa = { a };
+	struct timespec t0, t1;
+
+	m->svcs[0].eps[0].probe.interval_ms = T(600);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(200);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (model_targets_build(m) < 0)
+		abort();
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000) &&
+	   run_until(attempts_reach, &five, 6000), "tcp black hole: target up");
+	/* Never accepted, the probes' connections fill the queue; a backlog
+	 * of 0 is then full, and two connects of ours make sure of it. */
+	listen(lfd, 0);
+	fill[0] = connect_nowait(ports[P_HOLE]);
+	fill[1] = connect_nowait(ports[P_HOLE]);
+	ok(run_until(failed_once, &fa, 3000), "tcp black hole: a run failed");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(run_until(health_is, &down, 3000), "tcp black hole: down");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("# tcp black hole: down %ld ms after the first timeout, %llu "
+	       "suspect runs\n", ms,
+	       (unsigned long long)info_of(a).st->suspects);
+	is_str(info_of(a).reason, "timeout", "tcp black hole: reason timeout");
+	ok(ms < T(200), "tcp black hole: the second timeout overlapped");
+	ok(info_of(a).st->suspects >= 1, "tcp black hole: a suspect run");
+	probe_mgr_free(pm);
+	model_free(m);
+	close(fill[0]);
+	close(fill[1]);
+	close(lfd);
+}
+
+static void flip_hang(evutil_socket_t fd, short what, void *arg)
+{
+	hang_up = !hang_up;
+}
+
+/* A target that black-holes and answers by turns, every 120 ms, with
+ * interval 400 ms and fall 2: its suspect re-checks add verdicts, never
+ * changes beyond the pace of one per interval x fall (after the first
+ * outage and recovery, which go through at once). */
+static void test_suspect_flapping(void)
+{
+	static const struct ep_def defs[] = {
+		EP("flap", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/hang",
+		   .timeout_ms = 300),
+	};
+	struct model *m = model_build(defs, 1);
+	struct probe_mgr *pm = probe_mgr_new(base, on_change, NULL);
+	struct model_addr *a = addr_of(m, "flap");
+	struct health_arg up = { a, HEALTH_UP };
+	struct attempts_arg four = { a, 4 };
+	struct probe_counters c0, c1;
+	struct timeval every = { 0, T(120) * 1000 };
+	struct event *flip = event_new(base, -1, EV_PERSIST, flip_hang, NULL);
+
+	m->svcs[0].eps[0].probe.interval_ms = T(400);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(100);
+	m->svcs[0].eps[0].probe.jitter_ms = 0;
+	if (!flip || model_targets_build(m) < 0)
+		abort();
+	hang_up = true;
+	ok(pm && sync_model(pm, m) == 0 && run_until(health_is, &up, 3000) &&
+	   run_until(attempts_reach, &four, 5000), "flapping: target up");
+	probe_mgr_counters(pm, &c0);
+	event_add(flip, &every);
+	run_for(6000);
+	event_free(flip);
+	probe_mgr_counters(pm, &c1);
+	uint64_t n = c1.transitions - c0.transitions;
+	printf("# flapping 6 s: %llu changes, %llu suspect runs, %llu runs\n",
+	       (unsigned long long)n,
+	       (unsigned long long)(c1.suspects - c0.suspects),
+	       (unsigned long long)(c1.attempts - c0.attempts));
+	ok(c1.suspects > c0.suspects, "flapping: suspect runs happened");
+	ok(n <= 2 + 6000 / 800 + 1, "flapping: at most one change per "
+	   "interval x fall after the first two");
+	hang_up = true;
+	probe_mgr_free(pm);
+	model_free(m);
+}
+
 static const struct ep_def toggle_defs[] = {
 	EP("toggle", "127.0.0.1", PROBE_HTTP, P_HTTP, .path = "/toggle"),
 };
@@ -883,6 +1116,9 @@ int main(void)
 
 	test_coalesce();
 	test_fast_recheck();
+	test_suspect();
+	test_suspect_flapping();
+	test_suspect_tcp();
 
 	if (tls_pid > 0) {
 		kill(tls_pid, SIGTERM);
