@@ -133,9 +133,8 @@ static void kube_reconfigure(struct gslbd *g, const struct model_kube *old)
 		return;
 	}
 	if (g->kube && kube_conf_same_source(old, &m->kube)) {
-		if (kube_update(g->kube, &m->kube, m->zone.apex,
-				&m->probe_defaults) < 0)
-			log_err("kubernetes settings not updated: out of memory");
+		kube_update(g->kube, &m->kube, m->zone.apex,
+			    &m->probe_defaults);
 		return;
 	}
 	/* A new API or credentials: the new source starts from the cache
