@@ -144,7 +144,7 @@ static void refl_changed(struct kube_reflector *r, const char *key)
 	if (r->changed_all)
 		return;
 	/* jansson allocates through lib/xalloc in the daemon; NULL here
-	 * means out of memory in a test. */
+	 * means memory ran out in a test. */
 	if (!r->changed && !(r->changed = json_object()))
 		xalloc_die(sizeof(json_t));
 	if (json_object_size(r->changed) >= KUBE_CHANGED_MAX ||
