@@ -493,7 +493,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", NULL,
+		"kubernetes", "control", "dnssec", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -536,6 +536,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_fill_defaults(c);
+	if ((v = cfg_get(c, root, "dnssec")))
+		cfg_dnssec(c, v);
 }
 
 static void cfg_model_init(struct model *m)

@@ -159,6 +159,7 @@ void model_free(struct model *m)
 	free(m->svcs);
 	model_kube_clear(&m->kube);
 	free(m->control.token);
+	model_dnssec_clear(&m->dnssec);
 	free(m);
 }
 

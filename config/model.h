@@ -24,6 +24,7 @@
 #include "config/probe_spec.h"
 
 struct ldns_struct_rr_list;
+struct ldns_struct_key_list;
 
 /* The health of a probe target, as the probe manager reports it. */
 enum model_health {
@@ -113,6 +114,30 @@ struct model_zone {
 	struct ldns_struct_rr_list *static_rrs; /* from zone_file, owned */
 };
 
+/* DNSSEC (config/cfg_dnssec.c): keys loaded once at config load, so
+ * the compiler signs without touching the files. */
+enum model_denial {
+	DENIAL_NSEC = 0, /* a precomputed, presigned NSEC chain */
+};
+
+struct model_dnssec {
+	bool enabled;        /* a `dnssec:` section with keys */
+	char **key_paths;    /* as configured, without .key/.private */
+	size_t nkeys;
+	enum model_denial denial;
+	uint32_t validity;   /* seconds; default 14 days */
+	/* Owned.  Signing keys (flags, key tag and owner set); ksk_mask has
+	 * bit i set when key i signs the DNSKEY RRset (flag 257, or a lone
+	 * CSK), zsk_mask when it signs everything else. */
+	struct ldns_struct_key_list *keys;
+	uint32_t ksk_mask, zsk_mask;
+	/* The DNSKEY records, owner the apex, as the .key files hold them. */
+	struct ldns_struct_rr_list *dnskeys;
+};
+
+/* Release what a dnssec section owns. */
+void model_dnssec_clear(struct model_dnssec *d);
+
 /* Topology: client prefixes that prefer one region. */
 struct model_topology {
 	char *region;
@@ -190,6 +215,7 @@ struct model {
 	size_t nsvcs;
 	struct model_kube kube;
 	struct model_control control;
+	struct model_dnssec dnssec;
 	/* Filled by model_targets_build, kept by model_targets_drop and
 	 * model_targets_add; indexes are stable until the next build. */
 	struct model_target *targets;

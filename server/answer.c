@@ -25,6 +25,7 @@ struct resp {
 	unsigned rcode;   /* up to 12 bits; the upper 8 go in OPT */
 	bool ecs;         /* echo ECS */
 	uint8_t scope;
+	bool dnssec;      /* signed zone and DO: RRSIGs and NSECs go in */
 };
 
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -93,13 +94,17 @@ static void negative(struct resp *r, const struct snap *s, unsigned apex_off,
 static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 {
 	size_t save = r->len;
+	bool sig = r->dnssec && rs->sig.len;
 
-	if (!put(r, rs->wire, (size_t)rs->an_len + rs->ns_len)) {
+	/* RRSIGs follow the answer records they cover; never dropped. */
+	if (!put(r, rs->wire, rs->an_len) ||
+	    (sig && !put(r, rs->sig.wire, rs->sig.len)) ||
+	    !put(r, rs->wire + rs->an_len, rs->ns_len)) {
 		r->len = save;
 		r->flags |= DNS_F_TC;
 		return;
 	}
-	r->an = rs->ancount;
+	r->an = (uint16_t)(rs->ancount + (sig ? rs->sig.count : 0));
 	r->ns = rs->nscount;
 	if (rs->ar_len && !put(r, rs->wire + rs->an_len + rs->ns_len,
 			       rs->ar_len)) {
@@ -107,6 +112,83 @@ static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 			r->flags |= DNS_F_TC;
 		return;
 	}
+	r->ar = rs->arcount;
+}
+
+/* --- DNSSEC: proofs appended to negative answers and referrals ------ */
+
+/* Records for the authority section; no room: truncated, never cut. */
+static void authority(struct resp *r, const struct snap_rrs *x)
+{
+	if (!x || !x->len || (r->flags & DNS_F_TC))
+		return;
+	if (!put(r, x->wire, x->len)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->ns = (uint16_t)(r->ns + x->count);
+}
+
+/* NODATA: the SOA's RRSIGs and the name's NSEC (a service whose family
+ * has nothing to answer has its own). */
+static void nodata_proof(struct resp *r, const struct snap *s,
+			 const struct snap_node *n, const struct snap_svc *svc)
+{
+	if (!r->dnssec)
+		return;
+	authority(r, &s->soa_sig);
+	authority(r, svc && svc->nsec ? svc->nsec : n->nsec);
+}
+
+/* NXDOMAIN: the SOA's RRSIGs, the NSEC covering the name and the one
+ * covering the wildcard at its closest encloser (RFC 4035 3.1.3.2). */
+static void nxdomain_proof(struct resp *r, const struct snap *s,
+			   const struct wire_query *q)
+{
+	const struct snap_node *ce = NULL;
+	unsigned stop = q->nlabels - s->apex_labels;
+	uint8_t wc[DNS_NAME_MAX];
+
+	authority(r, &s->soa_sig);
+	for (unsigned i = 1; i <= stop && !ce; i++) {
+		unsigned off = q->label_off[i];
+		uint8_t len = (uint8_t)(q->qname_len - off);
+		ce = snap_lookup(s, q->qname + off, len,
+				 wire_name_hash(q->qname + off, len));
+	}
+	const struct snap_node *cover = snap_chain_floor(s, q->qname,
+							 q->qname_len);
+	authority(r, cover->nsec);
+	if (!ce)
+		return; /* cannot be: the apex is a node */
+	wc[0] = 1;
+	wc[1] = '*';
+	memcpy(wc + 2, ce->name, ce->name_len);
+	const struct snap_node *wcover = snap_chain_floor(s, wc,
+							  ce->name_len + 2u);
+	if (wcover != cover)
+		authority(r, wcover->nsec);
+}
+
+/* A referral: NS in authority, then (DNSSEC) the DS RRset or the NSEC
+ * proving the child unsigned, then the glue, which must fit. */
+static void referral(struct resp *r, const struct snap_node *n)
+{
+	const struct snap_rrset *rs = n->referral;
+	const struct snap_rrs *sec = r->dnssec ? n->ref_sec : NULL;
+	size_t save = r->len;
+
+	if (!sec) {
+		rrset(r, rs, true);
+		return;
+	}
+	if (!put(r, rs->wire, rs->ns_len) || !put(r, sec->wire, sec->len) ||
+	    !put(r, rs->wire + rs->ns_len, rs->ar_len)) {
+		r->len = save;
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->ns = (uint16_t)(rs->nscount + sec->count);
 	r->ar = rs->arcount;
 }
 
@@ -220,9 +302,9 @@ static const struct snap_group *pick_weighted(struct answer_ctx *c,
 
 /* A/AAAA of a service, chosen by its policy. */
 static void service(struct answer_ctx *c, struct resp *r,
-		    const struct snap *s, const struct snap_svc *svc,
-		    const struct wire_query *q, const struct sockaddr *from,
-		    unsigned apex_off)
+		    const struct snap *s, const struct snap_node *node,
+		    const struct snap_svc *svc, const struct wire_query *q,
+		    const struct sockaddr *from, unsigned apex_off)
 {
 	const struct snap_group *g;
 
@@ -232,6 +314,7 @@ static void service(struct answer_ctx *c, struct resp *r,
 	}
 	if (unlikely(svc->down == SNAP_DOWN_NODATA || !svc->ngroups)) {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, node, svc);
 		return;
 	}
 	switch (svc->policy) {
@@ -261,15 +344,19 @@ static void service(struct answer_ctx *c, struct resp *r,
 	r->flags |= DNS_F_AA;
 	if (!n) {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, node, svc);
 		return;
 	}
 	unsigned cnt = svc->max_answers && n > svc->max_answers ?
 		svc->max_answers : n;
-	if (r->len + cnt * rl > r->limit) {
+	unsigned start = c->rot++ % n;
+	const struct snap_rrs *sig = NULL;
+	if (r->dnssec && (sig = v6 ? g->sig6 : g->sig4))
+		sig += cnt < n ? start : 0; /* each window is signed apart */
+	if (r->len + cnt * rl + (sig ? sig->len : 0) > r->limit) {
 		r->flags |= DNS_F_TC;
 		return;
 	}
-	unsigned start = c->rot++ % n;
 	for (unsigned i = 0, k = start; i < cnt; i++) {
 		memcpy(r->buf + r->len, base + k * rl, rl);
 		r->len += rl;
@@ -277,6 +364,11 @@ static void service(struct answer_ctx *c, struct resp *r,
 			k = 0;
 	}
 	r->an = (uint16_t)cnt;
+	if (sig) {
+		memcpy(r->buf + r->len, sig->wire, sig->len);
+		r->len += sig->len;
+		r->an = (uint16_t)(r->an + sig->count);
+	}
 }
 
 /* In-zone data for an existing name. */
@@ -289,12 +381,12 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 	const struct snap_rrset *rs;
 
 	if (unlikely(n->flags & SNAP_N_CUT) && qt != DNS_T_DS) {
-		rrset(r, n->referral, true);
+		referral(r, n);
 		return;
 	}
 	const struct snap_svc *svc = snap_node_svc(s, n);
 	if (svc && (qt == DNS_T_A || qt == DNS_T_AAAA || qt == DNS_T_ANY)) {
-		service(c, r, s, svc, q, from, apex_off);
+		service(c, r, s, n, svc, q, from, apex_off);
 		return;
 	}
 	r->flags |= DNS_F_AA;
@@ -302,10 +394,12 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */
 	else if (!(rs = snap_rrset_find(n, qt)))
 		rs = snap_rrset_find(n, DNS_T_CNAME);
-	if (rs)
+	if (rs) {
 		rrset(r, rs, false);
-	else
+	} else {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, n, NULL);
+	}
 }
 
 /* A name that does not exist: below a delegation, or NXDOMAIN. */
@@ -321,12 +415,14 @@ static void no_node(struct resp *r, const struct snap *s,
 				q->qname + off, len,
 				wire_name_hash(q->qname + off, len));
 			if (n && (n->flags & SNAP_N_CUT)) {
-				rrset(r, n->referral, true);
+				referral(r, n);
 				return;
 			}
 		}
 	}
 	negative(r, s, apex_off, DNS_R_NXDOMAIN);
+	if (r->dnssec)
+		nxdomain_proof(r, s, q);
 }
 
 /* CH TXT id.server / hostname.bind / version.bind / version.server. */
@@ -517,6 +613,7 @@ size_t answer_query(struct answer_ctx *c, const struct snap *s,
 	switch (v) {
 	case WIRE_OK:
 		r.ecs = q.ecs;
+		r.dnssec = s->dnssec && q.edns && (q.edns_flags & EDNS_F_DO);
 		resolve(c, &r, s, &q, from);
 		break;
 	case WIRE_NOTIMP:

@@ -112,4 +112,9 @@ static inline uint16_t wire_get16(const uint8_t *p)
 	return (uint16_t)((p[0] << 8) | p[1]);
 }
 
+static inline uint32_t wire_get32(const uint8_t *p)
+{
+	return ((uint32_t)wire_get16(p) << 16) | wire_get16(p + 2);
+}
+
 #endif

@@ -1,0 +1,46 @@
+/*
+ * sign.h -- DNSSEC signatures for the compiler (control thread only):
+ * RRSIGs made with the keys config/cfg_dnssec.c loaded, rendered as the
+ * wire blobs the query path appends (snap.h, struct snap_rrs).
+ *
+ * Signing happens when a snapshot is built or patched, never per query.
+ * Each signature expires at now + validity minus up to a tenth of it
+ * (jitter, so that refreshes spread out); inception is now - 1 h for
+ * clocks behind ours.
+ */
+#ifndef GSLBD_SIGN_H
+#define GSLBD_SIGN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+
+#include "config/model.h"
+#include "server/snap.h"
+
+struct sign;
+
+/* A signer for one build; d must stay alive while it is used (its keys
+ * are borrowed).  NULL when d is not enabled. */
+struct sign *sign_new(const struct model_dnssec *d, time_t now);
+void sign_free(struct sign *sg);
+
+/* The RRSIGs over rrset (records of one owner, type and TTL): the KSKs
+ * for DNSKEY, the ZSKs for anything else.  Caller frees the list.  NULL
+ * when a key failed to sign. */
+ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset);
+
+/* The earliest expiration this signer has put in a signature (unix
+ * time), UINT32_MAX when it made none. */
+uint32_t sign_earliest(const struct sign *sg);
+
+/* rrs as wire into the arena.  ptr: each owner is written as a pointer
+ * to the question name (0xc00c), else in full, uncompressed.  ttl: when
+ * non-zero, every record's TTL (negative answers shorten the SOA's).
+ * Returns 0, or -1 when it does not fit in 64 KiB. */
+int sign_wire(struct snap_arena *a, const ldns_rr_list *rrs, bool ptr,
+	      uint32_t ttl, struct snap_rrs *out);
+
+#endif
