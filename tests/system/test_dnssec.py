@@ -1,0 +1,404 @@
+"""DNSSEC presigned at snapshot time (issue 12): a validating Unbound with
+the zone's DS as its only trust anchor gives AD for service answers,
+NXDOMAIN, NODATA, the apex and zone-file records, before and after
+backends die; expired signatures or a wrong anchor make the same checks
+fail; RRSIG/NSEC only with DO; key problems are config errors."""
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import threading
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype as T
+import pytest
+
+from conftest import Daemon, DnsPeer, free_endpoint, wait_for
+
+ZONE = "global.example.org."
+WWW = "www." + ZONE
+
+ZONE_FILE = """$TTL 300
+txt     TXT "hello"
+mail    A   192.0.2.25
+deep.x  TXT "deep"
+sub     NS  ns.sub
+ns.sub  A   192.0.2.77
+"""
+
+
+def keygen(d, *args):
+    """ldns-keygen in d; returns the key's base name (a path)."""
+    r = subprocess.run(["ldns-keygen"] + list(args) + [ZONE.rstrip(".")],
+                       cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60, check=True)
+    base = os.path.join(d, r.stdout.strip().splitlines()[-1])
+    for ext in (".ds",):
+        if os.path.exists(base + ext):
+            os.unlink(base + ext)
+    return base
+
+
+def ds_of(base):
+    r = subprocess.run(["ldns-key2ds", "-n", "-2", base + ".key"],
+                       stdout=subprocess.PIPE, text=True, timeout=30, check=True)
+    return r.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """A KSK and a ZSK (ECDSA P-256), and an unrelated KSK."""
+    d = str(tmp_path_factory.mktemp("keys"))
+    ksk = keygen(d, "-a", "ECDSAP256SHA256", "-k")
+    zsk = keygen(d, "-a", "ECDSAP256SHA256")
+    other_d = os.path.join(d, "other")
+    os.makedirs(other_d)
+    other = keygen(other_d, "-a", "ECDSAP256SHA256", "-k")
+    return {"dir": d, "ksk": ksk, "zsk": zsk, "other": other}
+
+
+class V6Backend:
+    """An HTTP health endpoint on [::1]: the IPv6 address of a service."""
+
+    def __init__(self):
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = Server(("::1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+        self.stopped = False
+
+    def stop(self):
+        if not self.stopped:
+            self.stopped = True
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+
+
+class Validator(Daemon, DnsPeer):
+    pass
+
+
+@pytest.fixture
+def validator(tmp_path):
+    """Factory: a validating Unbound (validator + iterator) whose only
+    trust anchor is the DS given, with a stub-zone to gslbd and no cache
+    for answers (so each query reaches gslbd).  override_date: validate
+    as if it were that date (YYYYMMDDhhmmss)."""
+    exe = shutil.which("unbound") or "/usr/sbin/unbound"
+    made = []
+
+    def make(ds, stub_addr, stub_port, override_date=None):
+        d = os.path.join(str(tmp_path), "validator%d" % len(made))
+        os.makedirs(d)
+        addr, port = free_endpoint()
+        extra = ('  val-override-date: "%s"\n' % override_date) if override_date else ""
+        with open(os.path.join(d, "unbound.conf"), "w") as f:
+            f.write("""server:
+  interface: %(addr)s
+  port: %(port)d
+  do-ip6: no
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "%(d)s"
+  pidfile: "%(d)s/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  val-log-level: 2
+  num-threads: 1
+  module-config: "validator iterator"
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  cache-max-ttl: 0
+  cache-max-negative-ttl: 0
+  trust-anchor-signaling: no
+  trust-anchor: "%(ds)s"
+%(extra)sremote-control:
+  control-enable: no
+stub-zone:
+  name: "%(zone)s"
+  stub-addr: %(saddr)s@%(sport)d
+""" % dict(addr=addr, port=port, d=d, ds=ds, zone=ZONE, saddr=stub_addr,
+                sport=stub_port, extra=extra))
+        log_path = os.path.join(d, "unbound.log")
+        with open(log_path, "wb") as lf:
+            proc = subprocess.Popen([exe, "-d", "-c", os.path.join(d, "unbound.conf")],
+                                    stdin=subprocess.DEVNULL, stdout=lf,
+                                    stderr=subprocess.STDOUT)
+        u = Validator(proc, addr, port, d, log_path)
+        made.append(u)
+        probe = dns.message.make_query("localhost.", "A").to_wire()
+
+        def up():
+            if proc.poll() is not None:
+                raise AssertionError("unbound exited:\n" + u.log())
+            return u.raw(probe, timeout=0.3) is not None
+        wait_for(up, 10, what="unbound to answer")
+        return u
+    yield make
+    for u in made:
+        u.stop()
+
+
+def config(keylines, www_eps, validity="14d", extra=""):
+    return """server:
+  workers: 1
+zone:
+  name: global.example.org
+  zone-file: static.zone
+  soa:
+    minimum: 60s
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: http
+  interval: 200ms
+  timeout: 200ms
+  jitter: 0ms
+  rise: 1
+  fall: 1
+  path: /
+dnssec:
+  keys: [%s]
+  signature-validity: %s
+services:
+  - name: www
+    policy: weighted
+    endpoints:
+%s
+  - name: pool
+    policy: all
+    max-answers: 2
+    probe: {type: none}
+    endpoints:
+      - region: a
+        addresses: [192.0.2.11, 192.0.2.12, 192.0.2.13]
+%s""" % (", ".join(keylines), validity, www_eps, extra)
+
+
+def www_endpoints(a, b, v6):
+    return """      - region: a
+        addresses: [%s]
+        probe: {port: %d}
+      - region: b
+        addresses: [%s]
+        probe: {port: %d}
+      - region: c
+        addresses: ["::1"]
+        probe: {port: %d}""" % (a.addr, a.port, b.addr, b.port, v6.port)
+
+
+def validated(u, name, rdtype, rcode=dns.rcode.NOERROR):
+    """Ask the validator with DO; the answer must be AD with rcode."""
+    m = u.query(name, rdtype, want_dnssec=True, timeout=5)
+    assert m.rcode() == rcode and m.flags & dns.flags.AD, (
+        "%s %s: %s AD=%s\n%s\n%s" % (name, rdtype, dns.rcode.to_text(m.rcode()),
+                                    bool(m.flags & dns.flags.AD), m, u.log()[-3000:]))
+    return m
+
+
+def addrs(m, rdtype):
+    return sorted(rd.address for rr in m.answer if rr.rdtype == rdtype for rd in rr)
+
+
+def check_all(u, a4, v6):
+    """Every kind of answer validates (AD), none SERVFAILs."""
+    m = validated(u, WWW, "A")
+    assert set(addrs(m, T.A)) <= set(a4) and addrs(m, T.A), m
+    m = validated(u, WWW, "AAAA")
+    assert addrs(m, T.AAAA) == v6, m
+    m = validated(u, "pool." + ZONE, "A")
+    assert len(addrs(m, T.A)) == 2, m
+    validated(u, "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
+    validated(u, "a.b.c.nope." + ZONE, "TXT", dns.rcode.NXDOMAIN)
+    m = validated(u, WWW, "TXT")                  # NODATA at a service
+    assert not m.answer, m
+    m = validated(u, "x." + ZONE, "A")            # NODATA at an empty non-terminal
+    assert not m.answer, m
+    m = validated(u, "txt." + ZONE, "MX")         # NODATA at a zone-file name
+    assert not m.answer, m
+    m = validated(u, ZONE, "SOA")
+    assert m.answer and m.answer[0].rdtype == T.SOA, m
+    m = validated(u, "txt." + ZONE, "TXT")
+    assert m.answer[0][0].strings == (b"hello",), m
+    m = validated(u, "deep.x." + ZONE, "TXT")
+    assert m.answer[0][0].strings == (b"deep",), m
+    validated(u, "mail." + ZONE, "A")
+
+
+def test_validating_resolver_before_and_after_backends_die(gslbd, validator, http_backend, keys):
+    """A validating Unbound (DS trust anchor only) gives AD for service answers, NXDOMAIN, NODATA, the apex and zone-file records; after a v4 backend and the only IPv6 backend die, still AD (AAAA NODATA proven by an NSEC without AAAA), never SERVFAIL."""
+    a, b, v6 = http_backend(), http_backend(), V6Backend()
+    try:
+        g = gslbd(config([keys["ksk"], keys["zsk"]], www_endpoints(a, b, v6)),
+                  files={"static.zone": ZONE_FILE})
+        u = validator(ds_of(keys["ksk"]), g.addr, g.port)
+        wait_for(lambda: addrs(g.query(WWW, "AAAA"), T.AAAA) == ["::1"], 10,
+                 what="the IPv6 endpoint to be up")
+        check_all(u, [a.addr, b.addr], ["::1"])
+        a.stop()
+        v6.stop()
+        wait_for(lambda: not addrs(g.query(WWW, "AAAA"), T.AAAA) and
+                 all(addrs(g.query(WWW, "A"), T.A) == [b.addr] for _ in range(5)),
+                 10, what="the dead backends to leave the answers")
+        check_all(u, [b.addr], [])
+        # The NODATA for AAAA comes with an NSEC whose bitmap has A only.
+        m = g.query(WWW, "AAAA", want_dnssec=True)
+        nsec = [r for r in m.authority if r.rdtype == T.NSEC]
+        assert nsec, m
+        text = nsec[0].to_text() + " "
+        assert "AAAA" not in text and " A " in text, m
+    finally:
+        v6.stop()
+
+
+def test_expired_signatures_fail_validation(gslbd, validator, keys):
+    """The same zone checked as if it were 2040 (every signature expired): the validator SERVFAILs, never AD."""
+    g = gslbd(config([keys["ksk"], keys["zsk"]], """      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}"""), files={"static.zone": ZONE_FILE})
+    u = validator(ds_of(keys["ksk"]), g.addr, g.port, override_date="20400101000000")
+    for name, rdtype in ((WWW, "A"), ("nope." + ZONE, "A"), (ZONE, "SOA")):
+        m = u.query(name, rdtype, want_dnssec=True, timeout=5)
+        assert m.rcode() == dns.rcode.SERVFAIL and not m.flags & dns.flags.AD, m
+    with pytest.raises(AssertionError):
+        validated(u, WWW, "A")
+
+
+def test_wrong_trust_anchor_fails_validation(gslbd, validator, keys):
+    """With another key's DS as the anchor the chain does not verify: SERVFAIL, never AD."""
+    g = gslbd(config([keys["ksk"], keys["zsk"]], """      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}"""), files={"static.zone": ZONE_FILE})
+    u = validator(ds_of(keys["other"]), g.addr, g.port)
+    m = u.query(WWW, "A", want_dnssec=True, timeout=5)
+    assert m.rcode() == dns.rcode.SERVFAIL and not m.flags & dns.flags.AD, m
+
+
+def test_ed25519_csk(gslbd, validator, tmp_path):
+    """One Ed25519 key (algorithm 15, flags 257) as a CSK signs everything; the validator gives AD."""
+    d = str(tmp_path)
+    csk = keygen(d, "-a", "ED25519", "-k")
+    g = gslbd(config([csk], """      - region: a
+        addresses: [192.0.2.1, "2001:db8::1"]
+        probe: {type: none}"""), files={"static.zone": ZONE_FILE})
+    u = validator(ds_of(csk), g.addr, g.port)
+    assert addrs(validated(u, WWW, "A"), T.A) == ["192.0.2.1"]
+    assert addrs(validated(u, WWW, "AAAA"), T.AAAA) == ["2001:db8::1"]
+    validated(u, "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
+    m = g.query(ZONE, "DNSKEY", want_dnssec=True)
+    sigs = [r for r in m.answer if r.rdtype == T.RRSIG]
+    assert sigs and sigs[0][0].algorithm == 15, m
+
+
+def test_rrsig_only_with_do(gslbd, keys):
+    """Without DO a signed zone answers as an unsigned one (no RRSIG, no NSEC); with DO every answer and proof carries them; the capped `all` answer's signature covers exactly its rotation window."""
+    g = gslbd(config([keys["ksk"], keys["zsk"]], """      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}"""), files={"static.zone": ZONE_FILE})
+    for name, rdtype in ((WWW, "A"), ("nope." + ZONE, "A"), (WWW, "TXT"),
+                         ("txt." + ZONE, "TXT")):
+        m = g.query(name, rdtype, use_edns=0)
+        assert not [r for r in m.answer + m.authority
+                    if r.rdtype in (T.RRSIG, T.NSEC)], m
+        m = g.query(name, rdtype, want_dnssec=True)
+        assert [r for r in m.answer + m.authority if r.rdtype == T.RRSIG], m
+    m = g.query("nope." + ZONE, "A", want_dnssec=True)
+    assert len([r for r in m.authority if r.rdtype == T.NSEC]) == 2, m
+    seen = set()
+    for _ in range(6):
+        m = g.query("pool." + ZONE, "A", want_dnssec=True)
+        a = [r for r in m.answer if r.rdtype == T.A][0]
+        assert len(a) == 2
+        seen.add(tuple(sorted(rd.address for rd in a)))
+    assert len(seen) == 3, seen   # three windows of two, each signed
+    # A referral with DO proves the child unsigned (NSEC at the cut, NS bit, no DS).
+    m = g.query("host.sub." + ZONE, "A", want_dnssec=True)
+    nsec = [r for r in m.authority if r.rdtype == T.NSEC]
+    assert nsec and nsec[0].name.to_text() == "sub." + ZONE, m
+    assert " NS " in nsec[0].to_text() + " " and " DS" not in nsec[0].to_text(), m
+
+
+def test_do_answer_that_does_not_fit_is_truncated(gslbd, keys):
+    """A DO answer too big for 512 bytes is TC over UDP, and whole (with its RRSIGs) over TCP."""
+    big = "".join('big TXT "%s"\n' % (chr(ord("a") + i) * 60) for i in range(6))
+    g = gslbd(config([keys["ksk"], keys["zsk"]], """      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}"""), files={"static.zone": ZONE_FILE + big})
+    m = g.query("big." + ZONE, "TXT", use_edns=0, payload=512, want_dnssec=True)
+    assert m.flags & dns.flags.TC and not m.answer, m
+    m = g.query("big." + ZONE, "TXT", want_dnssec=True, tcp=True)
+    assert len([r for r in m.answer if r.rdtype == T.RRSIG]) == 1, m
+
+
+def check_error(gslbd_bin, d, text, want):
+    p = os.path.join(d, "bad.yaml")
+    with open(p, "w") as f:
+        f.write(text)
+    with open(os.path.join(d, "static.zone"), "w") as f:
+        f.write(ZONE_FILE)
+    r = subprocess.run([gslbd_bin, "-t", "-c", p], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert r.returncode == 1 and want in r.stdout, r.stdout
+    assert "bad.yaml:" in r.stdout, r.stdout
+    return r.stdout
+
+
+EP = """      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}"""
+
+
+def test_key_problems_are_config_errors(tmp_path, keys):
+    """A .private readable by others, a key owned by another name, an unsupported algorithm, a missing file, a validity under a day or under twice the largest TTL: each a file:line:column error."""
+    from conftest import gslbd_binary
+    exe = gslbd_binary()
+    d = str(tmp_path)
+    # readable by group/others
+    loose = keygen(d, "-a", "ECDSAP256SHA256", "-k")
+    os.chmod(loose + ".private", 0o644)
+    out = check_error(exe, d, config([loose], EP), "readable by group or others")
+    assert "dnssec.keys[0]" in out and "chmod 600" in out, out
+    # another owner
+    r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "other.example."],
+                       cwd=d, stdout=subprocess.PIPE, text=True, check=True)
+    other = os.path.join(d, r.stdout.strip())
+    check_error(exe, d, config([other], EP), "not the zone apex")
+    # RSA: not algorithm 13 or 15
+    rsa = keygen(d, "-a", "RSASHA256", "-b", "1024", "-k")
+    check_error(exe, d, config([rsa], EP), "algorithm 8 is not supported")
+    check_error(exe, d, config([os.path.join(d, "Knope")], EP), "No such file")
+    check_error(exe, d, config([keys["ksk"]], EP, validity="12h"), "under one day")
+    check_error(exe, d, config([keys["ksk"]], EP, validity="1d") +
+                "\n".join(["", "  - name: slow", "    ttl: 50000", "    probe: {type: none}",
+                           "    endpoints:", EP]), "twice the largest TTL")
+    # and the same keys, well kept, are fine
+    p = os.path.join(d, "ok.yaml")
+    with open(p, "w") as f:
+        f.write(config([keys["ksk"], keys["zsk"]], EP))
+    r = subprocess.run([exe, "-t", "-c", p], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout
