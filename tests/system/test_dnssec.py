@@ -230,8 +230,9 @@ def check_all(u, a4, v6):
     assert set(addrs(m, T.A)) <= set(a4) and addrs(m, T.A), m
     m = validated(u, WWW, "AAAA")
     assert addrs(m, T.AAAA) == v6, m
-    m = validated(u, "pool." + ZONE, "A")
-    assert len(addrs(m, T.A)) == 2, m
+    for _ in range(3):  # each rotation window is its own signed RRset
+        m = validated(u, "pool." + ZONE, "A")
+        assert len(addrs(m, T.A)) == 2, m
     validated(u, "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
     validated(u, "a.b.c.nope." + ZONE, "TXT", dns.rcode.NXDOMAIN)
     m = validated(u, WWW, "TXT")                  # NODATA at a service
@@ -402,3 +403,71 @@ def test_key_problems_are_config_errors(tmp_path, keys):
     r = subprocess.run([exe, "-t", "-c", p], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=30)
     assert r.returncode == 0, r.stdout
+
+
+def gslbctl(g, *args):
+    exe = os.environ.get("GSLBCTL") or os.path.join(os.path.dirname(
+        os.environ["GSLBD"]), "gslbctl")
+    r = subprocess.run([exe, "-s", g.control_url] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def verify_zone(path):
+    r = subprocess.run(["ldns-verify-zone", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert r.returncode == 0 and "verified" in r.stdout, r.stdout
+    if shutil.which("dnssec-verify"):
+        r = subprocess.run(["dnssec-verify", "-o", ZONE, path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        assert r.returncode == 0 and "Zone fully signed" in r.stdout, r.stdout
+
+
+def test_gslbctl_zone_verifies_before_and_after_a_health_change(gslbd, http_backend, keys, tmp_path):
+    """`gslbctl zone` prints the zone as served (signed, with its NSEC chain and the other policy variants as comments); ldns-verify-zone and dnssec-verify accept it, and again after a backend died; `gslbctl ds` prints the KSK's DS."""
+    a, b = http_backend(), http_backend()
+    eps = """      - region: a
+        addresses: [%s]
+        probe: {port: %d}
+      - region: b
+        addresses: [%s]
+        probe: {port: %d}""" % (a.addr, a.port, b.addr, b.port)
+    g = gslbd(config([keys["ksk"], keys["zsk"]], eps), files={"static.zone": ZONE_FILE})
+    wait_for(lambda: a.hits and b.hits, 10, what="both backends probed")
+    text = gslbctl(g, "zone")
+    assert "; variant: www." in text and "; rotation: pool." in text, text
+    assert "IN\tNSEC\t" in text and "IN\tDNSKEY\t" in text, text
+    p = str(tmp_path / "zone1")
+    with open(p, "w") as f:
+        f.write(text)
+    verify_zone(p)
+    a.stop()
+    wait_for(lambda: a.addr not in gslbctl(g, "zone"), 10, what="a to leave the zone")
+    p = str(tmp_path / "zone2")
+    with open(p, "w") as f:
+        f.write(gslbctl(g, "zone"))
+    verify_zone(p)
+    ds = gslbctl(g, "ds").split()
+    want = ds_of(keys["ksk"]).split()
+    assert ds[-4:] == want[-4:] and len(ds) == len(want), (ds, want)
+
+
+def test_zone_unsigned_and_ds_empty_without_dnssec(gslbd):
+    """Without a dnssec section `gslbctl zone` still prints the zone (no RRSIG, no NSEC) and `gslbctl ds` prints nothing."""
+    g = gslbd("""zone:
+  name: global.example.org
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+services:
+  - name: www
+    endpoints:
+      - region: a
+        addresses: [192.0.2.1]
+        probe: {type: none}
+""")
+    text = gslbctl(g, "zone")
+    assert "www.global.example.org.\t30\tIN\tA\t192.0.2.1" in text, text
+    assert "RRSIG" not in text and "NSEC" not in text, text
+    assert gslbctl(g, "ds") == ""
