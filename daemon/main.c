@@ -166,6 +166,10 @@ static int setup_events(struct gslbd *g)
 	if (event_add(g->ev_hup, NULL) || event_add(g->ev_term, NULL) ||
 	    event_add(g->ev_int, NULL) || event_add(g->ev_reclaim, &tick))
 		return -1;
+	struct timeval second = { 1, 0 };
+	g->ev_resign = event_new(g->base, -1, EV_PERSIST, daemon_dnssec_tick, g);
+	if (!g->ev_resign || event_add(g->ev_resign, &second))
+		return -1;
 	return 0;
 }
 
@@ -244,7 +248,7 @@ static void teardown(struct gslbd *g)
 	qsbr_free(g->qsbr);
 	model_free(g->model);
 	struct event *evs[] = { g->ev_hup, g->ev_term, g->ev_int,
-				g->ev_reclaim };
+				g->ev_reclaim, g->ev_resign };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -471,3 +471,43 @@ services:
     assert "www.global.example.org.\t30\tIN\tA\t192.0.2.1" in text, text
     assert "RRSIG" not in text and "NSEC" not in text, text
     assert gslbctl(g, "ds") == ""
+
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def expiry_metric(g):
+    for line in gslbctl(g, "metrics").splitlines():
+        if line.startswith("gslbd_dnssec_signature_expiry_timestamp_seconds "):
+            return int(float(line.split()[1]))
+    return None
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="faketime is not installed (tests/deps.sh)")
+def test_signatures_refreshed_when_a_third_is_left(gslbd, keys, tmp_path, monkeypatch):
+    """Signatures expire within validity minus 10% jitter; when the (faked) clock leaves less than a third, gslbd re-signs everything (log line, later expiry in the metric and in the RRSIGs served)."""
+    import time
+    ft = str(tmp_path / "faketime")
+    with open(ft, "w") as f:
+        f.write("+0\n")
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
+    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
+    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
+    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
+    monkeypatch.delenv("LD_PRELOAD")
+    now = int(time.time())
+    e0 = expiry_metric(g)
+    assert now + 14 * 86400 * 0.9 - 60 <= e0 <= now + 14 * 86400, (now, e0)
+    m = g.query(WWW, "A", want_dnssec=True)
+    sig = [r for r in m.answer if r.rdtype == T.RRSIG][0][0]
+    assert sig.inception <= now - 3600 + 60 and sig.expiration >= e0, sig
+    assert "re-signing" not in g.log()
+    with open(ft, "w") as f:
+        f.write("+11d\n")   # 3 days or less left of 14: under a third
+    wait_for(lambda: "re-signing the zone" in g.log(), 10, what="re-signing")
+    e1 = wait_for(lambda: (expiry_metric(g) or 0) > e0 + 10 * 86400 and expiry_metric(g), 10,
+                  what="the metric to move")
+    m = g.query(WWW, "A", want_dnssec=True)
+    sig = [r for r in m.answer if r.rdtype == T.RRSIG][0][0]
+    assert sig.expiration >= e1 and sig.inception > now + 10 * 86400, sig
