@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 #include <yaml.h>
@@ -27,6 +28,7 @@ void model_dnssec_clear(struct model_dnssec *d)
 		ldns_key_list_free(d->keys);
 	if (d->dnskeys)
 		ldns_rr_list_deep_free(d->dnskeys);
+	free(d->times);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -115,6 +117,45 @@ static ldns_key *read_private(const char *path, char *err, size_t errlen)
 	return k;
 }
 
+/* "Publish: 20240101000000" and its kin, as dnssec-keygen writes them
+ * into the .private file (UTC). */
+static int key_times(const char *path, struct model_key_time *t,
+		     char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		"Publish", "Activate", "Inactive", "Delete",
+	};
+	int64_t *field[] = { &t->publish, &t->activate, &t->inactive,
+			     &t->delete_ };
+	FILE *fp = fopen(path, "r");
+	char line[512];
+
+	memset(t, 0, sizeof(*t));
+	if (!fp)
+		return 0; /* already reported by the key reader */
+	while (fgets(line, sizeof(line), fp)) {
+		for (size_t i = 0; i < 4; i++) {
+			size_t n = strlen(names[i]);
+			struct tm tm = { 0 };
+			if (strncmp(line, names[i], n) || line[n] != ':')
+				continue;
+			const char *v = line + n + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			char *end = strptime(v, "%Y%m%d%H%M%S", &tm);
+			if (!end || (*end && *end != '\n' && *end != ' ')) {
+				snprintf(err, errlen, "%s: %s: not a time "
+					 "YYYYMMDDHHMMSS", path, names[i]);
+				fclose(fp);
+				return -1;
+			}
+			*field[i] = (int64_t)timegm(&tm);
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
 /* Does the private key give the public key in the DNSKEY? */
 static bool key_matches(ldns_key *k, const ldns_rr *dnskey)
 {
@@ -164,6 +205,11 @@ static int load_key(struct cfg_ctx *c, struct model_dnssec *d,
 		snprintf(err, errlen, "%s: does not match %s.key", path, base);
 		goto out;
 	}
+	d->times = xreallocarray(d->times, ldns_key_list_key_count(d->keys) + 1,
+				 sizeof(*d->times));
+	if (key_times(path, &d->times[ldns_key_list_key_count(d->keys)], err,
+		      errlen) < 0)
+		goto out;
 	ldns_key_set_flags(k, flags);
 	ldns_key_set_pubkey_owner(k, ldns_rdf_clone(c->apex));
 	ldns_key_set_keytag(k, ldns_calc_keytag(rr));
@@ -185,6 +231,8 @@ out:
  * rest; keys of one kind only are CSKs and sign everything. */
 static void key_roles(struct model_dnssec *d)
 {
+	/* Timing decides, per build, which of these publish and sign
+	 * (server/sign.c); the roles are by flags alone. */
 	uint32_t k257 = 0, k256 = 0;
 
 	for (size_t i = 0; i < ldns_key_list_key_count(d->keys); i++) {
@@ -237,12 +285,37 @@ static void cfg_dnssec_validity(struct cfg_ctx *c, const yaml_node_t *n,
 			  "twice the largest TTL (%u s)", d->validity, ttl);
 }
 
+/* A configuration must be able to sign now: an active key for each
+ * role.  (Later timing events are the daemon's to follow.) */
+static void cfg_dnssec_active(struct cfg_ctx *c, const yaml_node_t *kl,
+			      struct model_dnssec *d)
+{
+	time_t now = time(NULL);
+	bool ksk = false, zsk = false;
+
+	for (size_t i = 0; i < d->nkeys; i++) {
+		const struct model_key_time *t = &d->times[i];
+		bool active = (!t->activate || now >= t->activate) &&
+			(!t->inactive || now < t->inactive) &&
+			(!t->publish || now >= t->publish) &&
+			(!t->delete_ || now < t->delete_);
+		ksk = ksk || (active && (d->ksk_mask & (1u << i)));
+		zsk = zsk || (active && (d->zsk_mask & (1u << i)));
+	}
+	if (!ksk || !zsk)
+		cfg_error(c, kl, "dnssec.keys: no %s is active now (see the "
+			  "keys' Publish, Activate, Inactive and Delete times)",
+			  !ksk ? "key signing the DNSKEY RRset" :
+			  "key signing the zone");
+}
+
 void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"keys", "denial", "signature-validity", NULL,
+		"keys", "denial", "signature-validity", "cds", NULL,
 	};
 	static const char *const denials[] = { "nsec", NULL };
+	static const char *const cds[] = { "publish", "none", "delete", NULL };
 	struct model_dnssec *d = &c->m->dnssec;
 	const yaml_node_t *kl;
 	int denial = 0;
@@ -252,6 +325,9 @@ void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 	cfg_opt_enum(c, n, "dnssec", "denial", denials, "denial", &denial,
 		     NULL);
 	d->denial = (enum model_denial)denial;
+	int c_ds = 0;
+	cfg_opt_enum(c, n, "dnssec", "cds", cds, "cds", &c_ds, NULL);
+	d->cds = (enum model_cds)c_ds;
 	cfg_dnssec_validity(c, n, d);
 	if (!(kl = cfg_require(c, n, "dnssec", "keys")) ||
 	    !cfg_want_seq(c, kl, "dnssec.keys"))
@@ -281,5 +357,6 @@ void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 	if (ldns_key_list_key_count(d->keys) == len) {
 		key_roles(d);
 		d->enabled = true;
+		cfg_dnssec_active(c, kl, d);
 	}
 }

@@ -120,8 +120,22 @@ enum model_denial {
 	DENIAL_NSEC = 0, /* a precomputed, presigned NSEC chain */
 };
 
+/* BIND key timing (the .private file's Publish/Activate/Inactive/Delete),
+ * unix time; 0: not set.  A key is in the DNSKEY RRset from publish until
+ * delete and signs from activate until inactive. */
+struct model_key_time {
+	int64_t publish, activate, inactive, delete_;
+};
+
+enum model_cds {
+	CDS_PUBLISH = 0, /* CDS + CDNSKEY for the active KSKs (RFC 7344) */
+	CDS_NONE,
+	CDS_DELETE,      /* the delete form: the parent removes the DS (RFC 8078) */
+};
+
 struct model_dnssec {
 	bool enabled;        /* a `dnssec:` section with keys */
+	enum model_cds cds;
 	char **key_paths;    /* as configured, without .key/.private */
 	size_t nkeys;
 	enum model_denial denial;
@@ -133,6 +147,7 @@ struct model_dnssec {
 	uint32_t ksk_mask, zsk_mask;
 	/* The DNSKEY records, owner the apex, as the .key files hold them. */
 	struct ldns_struct_rr_list *dnskeys;
+	struct model_key_time *times; /* per key, in the same order */
 };
 
 /* Release what a dnssec section owns. */

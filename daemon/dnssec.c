@@ -47,6 +47,15 @@ void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg)
 	if (!s || !s->dnssec || !g->model || !g->model->dnssec.enabled)
 		return;
 	int64_t left = dnssec_left(s);
+	if (s->key_event && time(NULL) >= (time_t)s->key_event) {
+		/* A key is published, activated, retired or deleted now. */
+		log_info("key timing event: rebuilding the DNSKEY RRset and "
+			 "signatures at=%u", s->key_event);
+		if (daemon_rebuild(g, true) < 0)
+			log_err("re-signing failed, still serving the previous "
+				"snapshot");
+		return;
+	}
 	if (left >= (int64_t)g->model->dnssec.validity / 3)
 		return;
 	log_info("re-signing the zone: signatures expire soon "

@@ -41,6 +41,7 @@ struct build {
 	uint32_t mask;
 	uint32_t nnodes;
 	bool patch;           /* table shared with the previous snapshot's */
+	time_t now;           /* for signatures and key timing */
 	struct sign *sign;    /* DNSSEC: NULL when the zone is not signed */
 	char *err;
 	size_t errlen;
@@ -62,6 +63,7 @@ static int sign_soa(struct build *b, const ldns_rr *soa, uint32_t ttl);
 static int svc_sign(struct build *b, const struct model_service *ms,
 		    const struct snap_svc *svc, struct snap_group *groups);
 static int nsec_chain(struct build *b);
+static int apex_keys(struct build *b);
 static int patch_svc_nsec(struct build *b, const struct snap *prev,
 			  uint32_t k);
 
@@ -251,10 +253,8 @@ static int zone_data(struct build *b)
 		}
 		ldns_dname2canonical(ldns_rr_owner(rr));
 	}
-	const ldns_rr_list *dk = b->m->dnssec.dnskeys;
-	for (size_t i = 0; b->sign && i < ldns_rr_list_rr_count(dk); i++)
-		ldns_rr_list_push_rr(b->zone,
-				     ldns_rr_clone(ldns_rr_list_rr(dk, i)));
+	if (b->sign && apex_keys(b) < 0)
+		return -1;
 	ldns_rr_list_sort(b->zone);
 	return 0;
 }
@@ -919,12 +919,14 @@ struct snap *compile_snapshot(const struct model *m,
 	b.s->arenas[0] = b.a;
 	b.s->narenas = 1;
 	b.s->generation = generation;
-	b.sign = sign_new(&m->dnssec, time(NULL));
+	b.now = time(NULL);
+	b.sign = sign_new(&m->dnssec, b.now);
 	rc = build_all(&b);
 	if (b.sign) {
 		b.s->dnssec = true;
 		b.s->sig_expire = sign_earliest(b.sign);
-		b.s->sig_made = (uint32_t)time(NULL);
+		b.s->sig_made = (uint32_t)b.now;
+		b.s->key_event = sign_next_event(&m->dnssec, b.now);
 	}
 	sign_free(b.sign);
 	free(b.admin);
@@ -973,7 +975,10 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 {
 	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 
-	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs > m->nsvcs) {
+	/* A key timing event passed: the DNSKEY RRset and the signing keys
+	 * change together, in a full build. */
+	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs > m->nsvcs ||
+	    (prev->key_event && time(NULL) >= (time_t)prev->key_event)) {
 		snprintf(err, errlen, "a full rebuild is due");
 		return NULL;
 	}
@@ -994,7 +999,8 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 	if (service_tables(&b, m->nsvcs) < 0)
 		goto fail;
 	memcpy(b.s->svcs, prev->svcs, prev->nsvcs * sizeof(*b.s->svcs));
-	b.sign = sign_new(&m->dnssec, time(NULL));
+	b.now = time(NULL);
+	b.sign = sign_new(&m->dnssec, b.now);
 	if (m->nsvcs > prev->nsvcs) {
 		/* New names change the NSEC chain: a full build signs it. */
 		if (b.sign || patch_table(&b, prev) < 0) {
@@ -1361,4 +1367,45 @@ static int patch_svc_nsec(struct build *b, const struct snap *prev,
 	if (!n || !n->nsec)
 		return fail(b, "a full rebuild is due");
 	return svc_nsec(b, n, (struct snap_svc *)b->s->svcs[k], ms);
+}
+
+/* The apex's DNSKEY RRset (the keys published now), and CDS/CDNSKEY for
+ * the parent (RFC 7344): the active KSKs', or the delete form (RFC 8078,
+ * going insecure). */
+static int apex_keys(struct build *b)
+{
+	const struct model_dnssec *d = &b->m->dnssec;
+	char line[512];
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(d->dnskeys); i++) {
+		const ldns_rr *k = ldns_rr_list_rr(d->dnskeys, i);
+		if (!sign_key_published(d, i, b->now))
+			continue;
+		ldns_rr_list_push_rr(b->zone, ldns_rr_clone(k));
+		if (d->cds != CDS_PUBLISH || !(d->ksk_mask & (1u << i)) ||
+		    !sign_key_active(d, i, b->now))
+			continue;
+		ldns_rr *cdnskey = ldns_rr_clone(k);
+		ldns_rr *cds = ldns_key_rr2ds(k, LDNS_SHA256);
+		if (!cds) {
+			ldns_rr_free(cdnskey);
+			return fail(b, "cannot make a CDS record");
+		}
+		ldns_rr_set_type(cdnskey, LDNS_RR_TYPE_CDNSKEY);
+		ldns_rr_set_type(cds, LDNS_RR_TYPE_CDS);
+		ldns_rr_set_ttl(cds, b->m->zone.ttl);
+		ldns_rr_list_push_rr(b->zone, cdnskey);
+		ldns_rr_list_push_rr(b->zone, cds);
+	}
+	if (d->cds == CDS_DELETE) {
+		snprintf(line, sizeof(line), "%s %u IN CDS 0 0 0 00",
+			 b->m->zone.apex, b->m->zone.ttl);
+		if (push_str(b, b->zone, line) < 0)
+			return -1;
+		snprintf(line, sizeof(line), "%s %u IN CDNSKEY 0 3 0 AA==",
+			 b->m->zone.apex, b->m->zone.ttl);
+		if (push_str(b, b->zone, line) < 0)
+			return -1;
+	}
+	return 0;
 }

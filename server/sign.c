@@ -17,6 +17,37 @@ struct sign {
 	uint64_t rng;
 };
 
+bool sign_key_published(const struct model_dnssec *d, size_t i, time_t now)
+{
+	const struct model_key_time *t = d->times ? &d->times[i] : NULL;
+
+	return !t || ((!t->publish || now >= t->publish) &&
+		      (!t->delete_ || now < t->delete_));
+}
+
+bool sign_key_active(const struct model_dnssec *d, size_t i, time_t now)
+{
+	const struct model_key_time *t = d->times ? &d->times[i] : NULL;
+
+	return sign_key_published(d, i, now) &&
+		(!t || ((!t->activate || now >= t->activate) &&
+			(!t->inactive || now < t->inactive)));
+}
+
+uint32_t sign_next_event(const struct model_dnssec *d, time_t now)
+{
+	int64_t next = 0;
+
+	for (size_t i = 0; d->times && i < d->nkeys; i++) {
+		const struct model_key_time *t = &d->times[i];
+		int64_t v[] = { t->publish, t->activate, t->inactive, t->delete_ };
+		for (size_t j = 0; j < 4; j++)
+			if (v[j] > now && (!next || v[j] < next))
+				next = v[j];
+	}
+	return next > UINT32_MAX ? UINT32_MAX : (uint32_t)next;
+}
+
 static ldns_key_list *key_view(ldns_key_list *all, uint32_t mask)
 {
 	ldns_key_list *l = ldns_key_list_new();
@@ -42,8 +73,12 @@ struct sign *sign_new(const struct model_dnssec *d, time_t now)
 	if (!d || !d->enabled)
 		return NULL;
 	struct sign *sg = xcalloc(1, sizeof(*sg));
-	sg->ksk = key_view(d->keys, d->ksk_mask);
-	sg->zsk = key_view(d->keys, d->zsk_mask);
+	uint32_t active = 0;
+	for (size_t i = 0; i < d->nkeys; i++)
+		if (sign_key_active(d, i, now))
+			active |= 1u << i;
+	sg->ksk = key_view(d->keys, d->ksk_mask & active);
+	sg->zsk = key_view(d->keys, d->zsk_mask & active);
 	sg->inception = (uint32_t)now - 3600;
 	sg->expiration = (uint32_t)now + d->validity;
 	sg->jitter = d->validity / 10;
@@ -71,6 +106,9 @@ ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 	bool dnskey = ldns_rr_get_type(ldns_rr_list_rr(rrset, 0)) ==
 		LDNS_RR_TYPE_DNSKEY;
 	ldns_key_list *keys = dnskey ? sg->ksk : sg->zsk;
+
+	if (!ldns_key_list_key_count(keys))
+		return NULL; /* no key active: refuse to build unsigned */
 	uint32_t exp = sg->expiration -
 		(sg->jitter ? (uint32_t)(rand_next(&sg->rng) % sg->jitter) : 0);
 

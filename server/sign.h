@@ -32,6 +32,13 @@ void sign_free(struct sign *sg);
  * when a key failed to sign. */
 ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset);
 
+/* BIND key timing at time now: key i of d is in the DNSKEY RRset
+ * (published) / signs (active). */
+bool sign_key_published(const struct model_dnssec *d, size_t i, time_t now);
+bool sign_key_active(const struct model_dnssec *d, size_t i, time_t now);
+/* The first timing event of any key after now (unix time), 0: none. */
+uint32_t sign_next_event(const struct model_dnssec *d, time_t now);
+
 /* The earliest expiration this signer has put in a signature (unix
  * time), UINT32_MAX when it made none. */
 uint32_t sign_earliest(const struct sign *sg);

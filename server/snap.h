@@ -143,6 +143,7 @@ struct snap {
 	uint32_t nchain;
 	uint32_t sig_expire;       /* earliest signature expiration */
 	uint32_t sig_made;         /* when the oldest signatures were made */
+	uint32_t key_event;        /* next key timing event (unix), 0: none */
 
 	const struct snap_topo *topo; /* longest prefix first */
 	uint32_t ntopo;
