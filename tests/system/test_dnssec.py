@@ -515,3 +515,98 @@ def test_signatures_refreshed_when_a_third_is_left(gslbd, keys, tmp_path, monkey
     m = g.query(WWW, "A", want_dnssec=True)
     sig = [r for r in m.answer if r.rdtype == T.RRSIG][0][0]
     assert sig.expiration >= e1 and sig.inception > now + 10 * 86400, sig
+
+
+def bind_keygen(d, *args):
+    """dnssec-keygen (bind9-utils) in d, with timing options; the base name."""
+    r = subprocess.run(["dnssec-keygen", "-q", "-K", d, "-a", "ECDSAP256SHA256"] +
+                       list(args) + [ZONE.rstrip(".")], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60, check=True)
+    base = os.path.join(d, r.stdout.strip().splitlines()[-1])
+    os.chmod(base + ".private", 0o600)
+    return base
+
+
+def key_tag(base):
+    return int(base.rsplit("+", 1)[1])
+
+
+def dnskey_tags(g):
+    import dns.dnssec
+    m = g.query(ZONE, "DNSKEY", want_dnssec=True, tcp=True)
+    return sorted(dns.dnssec.key_id(rd) for rr in m.answer if rr.rdtype == T.DNSKEY
+                  for rd in rr)
+
+
+def rrsig_tags(g, name, rdtype):
+    m = g.query(name, rdtype, want_dnssec=True, tcp=True)
+    return sorted(rd.key_tag for rr in m.answer if rr.rdtype == T.RRSIG for rd in rr)
+
+
+def test_cds_and_cdnskey(gslbd, validator, keys):
+    """CDS and CDNSKEY for the KSK at the apex, signed (AD through the validator); `cds: delete` publishes the RFC 8078 delete form; `cds: none` neither (the apex NSEC then has no CDS bit)."""
+    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
+    u = validator(ds_of(keys["ksk"]), g.addr, g.port)
+    m = validated(u, ZONE, "CDS")
+    cds = [rr for rr in m.answer if rr.rdtype == T.CDS][0]
+    want = ds_of(keys["ksk"]).split()
+    assert [(rd.key_tag, rd.algorithm, rd.digest_type, rd.digest.hex())
+            for rd in cds] == [(int(want[4]), 13, 2, want[7].lower())], m
+    m = validated(u, ZONE, "CDNSKEY")
+    assert [rd.flags for rr in m.answer if rr.rdtype == T.CDNSKEY for rd in rr] == [257], m
+    g2 = gslbd(config([keys["ksk"], keys["zsk"]], EP).replace(
+        "  signature-validity: 14d\n", "  signature-validity: 14d\n  cds: delete\n"),
+        files={"static.zone": ZONE_FILE})
+    m = g2.query(ZONE, "CDS", want_dnssec=True)
+    assert [rd.to_text() for rr in m.answer if rr.rdtype == T.CDS for rd in rr] == ["0 0 0 00"], m
+    m = g2.query(ZONE, "CDNSKEY", want_dnssec=True)
+    assert [rd.to_text() for rr in m.answer if rr.rdtype == T.CDNSKEY for rd in rr] == ["0 3 0 AA=="], m
+    g3 = gslbd(config([keys["ksk"], keys["zsk"]], EP).replace(
+        "  signature-validity: 14d\n", "  signature-validity: 14d\n  cds: none\n"),
+        files={"static.zone": ZONE_FILE})
+    m = g3.query(ZONE, "CDS", want_dnssec=True)
+    assert not m.answer, m
+    nsec = [r for r in m.authority if r.rdtype == T.NSEC][0].to_text()
+    assert "CDS" not in nsec and "DNSKEY" in nsec, m
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or not shutil.which("dnssec-keygen"),
+                    reason="faketime or bind9-utils missing (tests/deps.sh)")
+def test_zsk_prepublish_rollover_follows_bind_timing(gslbd, tmp_path, monkeypatch):
+    """A pre-published ZSK (Publish now, Activate +2d) is in the DNSKEY RRset but does not sign; when the (faked) clock passes its Activate and the old ZSK's Inactive, gslbd rebuilds and signs with the new one; past the old one's Delete it leaves the DNSKEY RRset.  A key set with nothing active is a config error."""
+    d = str(tmp_path / "keys")
+    os.makedirs(d)
+    ksk = bind_keygen(d, "-f", "KSK")
+    old = bind_keygen(d, "-I", "+2d", "-D", "+4d")
+    new = bind_keygen(d, "-P", "now", "-A", "+2d")
+    ft = str(tmp_path / "faketime")
+    with open(ft, "w") as f:
+        f.write("+0\n")
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
+    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
+    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
+    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
+                       "verify_asan_link_order=0")
+    g = gslbd(config([ksk, old, new], EP), files={"static.zone": ZONE_FILE})
+    monkeypatch.delenv("LD_PRELOAD")
+    assert dnskey_tags(g) == sorted(map(key_tag, (ksk, old, new)))
+    assert rrsig_tags(g, WWW, "A") == [key_tag(old)]
+    assert rrsig_tags(g, ZONE, "DNSKEY") == [key_tag(ksk)]
+    with open(ft, "w") as f:
+        f.write("+50h\n")   # past the new ZSK's Activate, the old one's Inactive
+    wait_for(lambda: "key timing event" in g.log(), 10, what="the key event")
+    wait_for(lambda: rrsig_tags(g, WWW, "A") == [key_tag(new)], 10,
+             what="the new ZSK to sign")
+    assert dnskey_tags(g) == sorted(map(key_tag, (ksk, old, new)))  # old still published
+    with open(ft, "w") as f:
+        f.write("+98h\n")   # past the old ZSK's Delete
+    wait_for(lambda: dnskey_tags(g) == sorted(map(key_tag, (ksk, new))), 10,
+             what="the old ZSK to leave the DNSKEY RRset")
+    assert rrsig_tags(g, "txt." + ZONE, "TXT") == [key_tag(new)]
+    # Nothing active now: refused.
+    from conftest import gslbd_binary
+    late = bind_keygen(d, "-P", "+1d", "-A", "+1d")
+    check_error(gslbd_binary(), str(tmp_path), config([ksk, late], EP),
+                "no key signing the zone is active now")
