@@ -22,6 +22,8 @@
 
 #include <event2/util.h>
 
+struct sign_cache;
+
 #include "config/model.h"
 #include "control/status.h"
 
@@ -63,6 +65,7 @@ struct gslbd {
 	bool need_full;            /* the last build failed: patch nothing */
 	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
 	struct event *ev_resign; /* DNSSEC: daemon_dnssec_tick each second */
+	struct sign_cache *sigcache; /* DNSSEC signatures across builds */
 };
 
 /* Make m live: its services composed with the Kubernetes source's, its

@@ -35,6 +35,7 @@
 #include "server/compile.h"
 #include "server/listen.h"
 #include "server/qsbr.h"
+#include "server/sign.h"
 #include "server/snap.h"
 
 #define DEFAULT_CONFIG "/etc/gslbd/gslbd.yaml"
@@ -167,6 +168,7 @@ static int setup_events(struct gslbd *g)
 	    event_add(g->ev_int, NULL) || event_add(g->ev_reclaim, &tick))
 		return -1;
 	struct timeval second = { 1, 0 };
+	g->sigcache = sign_cache_new();
 	g->ev_resign = event_new(g->base, -1, EV_PERSIST, daemon_dnssec_tick, g);
 	if (!g->ev_resign || event_add(g->ev_resign, &second))
 		return -1;
@@ -245,6 +247,7 @@ static void teardown(struct gslbd *g)
 		log_warn("cannot remove the pidfile file=%s", g->pidfile);
 	free(g->pidfile);
 	snap_release_current();
+	sign_cache_free(g->sigcache);
 	qsbr_free(g->qsbr);
 	model_free(g->model);
 	struct event *evs[] = { g->ev_hup, g->ev_term, g->ev_int,

@@ -46,7 +46,8 @@ struct compile_view daemon_view(const struct gslbd *g,
 				   const uint8_t *health, size_t n)
 {
 	struct compile_view v = { .health = health, .nhealth = n,
-				  .admin = view_admin, .admin_arg = av };
+				  .admin = view_admin, .admin_arg = av,
+				  .sigcache = g->sigcache };
 
 	av->a = g->admin;
 	av->apex = m->zone.apex;

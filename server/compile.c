@@ -920,15 +920,19 @@ struct snap *compile_snapshot(const struct model *m,
 	b.s->narenas = 1;
 	b.s->generation = generation;
 	b.now = time(NULL);
-	b.sign = sign_new(&m->dnssec, b.now);
+	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, true);
 	rc = build_all(&b);
 	if (b.sign) {
+		size_t made, reused;
+		sign_counts(b.sign, &made, &reused);
 		b.s->dnssec = true;
 		b.s->sig_expire = sign_earliest(b.sign);
 		b.s->sig_made = (uint32_t)b.now;
 		b.s->key_event = sign_next_event(&m->dnssec, b.now);
+		log_info("zone signed signatures_made=%zu reused=%zu "
+			 "earliest_expiry=%u", made, reused, b.s->sig_expire);
 	}
-	sign_free(b.sign);
+	sign_free(b.sign, rc == 0);
 	free(b.admin);
 	free(b.cuts);
 	free(b.table);
@@ -1000,7 +1004,7 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 		goto fail;
 	memcpy(b.s->svcs, prev->svcs, prev->nsvcs * sizeof(*b.s->svcs));
 	b.now = time(NULL);
-	b.sign = sign_new(&m->dnssec, b.now);
+	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, false);
 	if (m->nsvcs > prev->nsvcs) {
 		/* New names change the NSEC chain: a full build signs it. */
 		if (b.sign || patch_table(&b, prev) < 0) {
@@ -1023,11 +1027,11 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 	}
 	if (b.sign && sign_earliest(b.sign) < b.s->sig_expire)
 		b.s->sig_expire = sign_earliest(b.sign);
-	sign_free(b.sign);
+	sign_free(b.sign, true);
 	free(b.admin);
 	return b.s;
 fail:
-	sign_free(b.sign);
+	sign_free(b.sign, false);
 	free(b.admin);
 	snap_free(b.s);
 	return NULL;

@@ -22,10 +22,28 @@
 
 struct sign;
 
+/*
+ * Signatures kept across builds, so that a reload or a full build after
+ * a Kubernetes change re-signs only the RRsets that changed.  An entry is
+ * an RRset's content (records, TTL, signing key tags) and its RRSIGs; it
+ * is reused while at least half of the validity is left, so the refresh
+ * (a third left) always signs anew.  A full build drops the entries it
+ * did not use.  Owned by the daemon; control thread only.
+ */
+struct sign_cache;
+struct sign_cache *sign_cache_new(void);
+void sign_cache_free(struct sign_cache *c);
+
 /* A signer for one build; d must stay alive while it is used (its keys
- * are borrowed).  NULL when d is not enabled. */
-struct sign *sign_new(const struct model_dnssec *d, time_t now);
-void sign_free(struct sign *sg);
+ * are borrowed).  NULL when d is not enabled.  cache may be NULL; full:
+ * a full build (its end sweeps the cache, see sign_free). */
+struct sign *sign_new(const struct model_dnssec *d, time_t now,
+		      struct sign_cache *cache, bool full);
+/* ok: the build succeeded; a full one then drops unused cache entries. */
+void sign_free(struct sign *sg, bool ok);
+
+/* Signatures made and taken from the cache by this signer. */
+void sign_counts(const struct sign *sg, size_t *made, size_t *reused);
 
 /* The RRSIGs over rrset (records of one owner, type and TTL): the KSKs
  * for DNSKEY, the ZSKs for anything else.  Caller frees the list.  NULL

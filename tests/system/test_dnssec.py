@@ -610,3 +610,40 @@ def test_zsk_prepublish_rollover_follows_bind_timing(gslbd, tmp_path, monkeypatc
     late = bind_keygen(d, "-P", "+1d", "-A", "+1d")
     check_error(gslbd_binary(), str(tmp_path), config([ksk, late], EP),
                 "no key signing the zone is active now")
+
+
+def signed_counts(g):
+    import re
+    return [(int(a), int(b)) for a, b in re.findall(
+        r"zone signed signatures_made=(\d+) reused=(\d+)", g.log())]
+
+
+def test_reload_resigns_only_what_changed(gslbd, validator, keys):
+    """A reload reuses the signatures of unchanged RRsets (signature cache): unchanged config, only the SOA (new serial) is signed again; a changed zone-file record is signed anew, and everything still validates."""
+    cfg = config([keys["ksk"], keys["zsk"]], EP)
+    g = gslbd(cfg, files={"static.zone": ZONE_FILE})
+    u = validator(ds_of(keys["ksk"]), g.addr, g.port)
+    first = signed_counts(g)[0]
+    assert first[0] > 20, first
+    n = len(signed_counts(g))
+    g.reload()
+    wait_for(lambda: len(signed_counts(g)) > n, 10, what="the reload's build")
+    made, reused = signed_counts(g)[-1]
+    assert made <= 1 and reused >= first[0] - 1, signed_counts(g)
+    with open(os.path.join(g.dir, "static.zone"), "w") as f:
+        f.write(ZONE_FILE.replace('"hello"', '"changed"'))
+    n = len(signed_counts(g))
+    g.reload()
+    wait_for(lambda: len(signed_counts(g)) > n, 10, what="the second reload's build")
+    made, reused = signed_counts(g)[-1]
+    assert 1 <= made <= 2, signed_counts(g)
+    m = validated(u, "txt." + ZONE, "TXT")
+    assert m.answer[0][0].strings == (b"changed",), m
+    check_all_static(u)
+
+
+def check_all_static(u):
+    validated(u, "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
+    validated(u, ZONE, "SOA")
+    validated(u, "mail." + ZONE, "A")
+    validated(u, WWW, "A")
