@@ -1236,8 +1236,26 @@ static const uint8_t *nsec_next(const struct snap_node *n, size_t *len)
 	return p;
 }
 
-/* A service with a configured family that has nothing to answer: its
- * NODATA needs an NSEC without that type, or validators call it bogus. */
+/* Does the NSEC in n's wire list type t? */
+static bool nsec_has(const struct snap_node *n, ldns_rr_type t)
+{
+	ldns_rr *rr = NULL;
+	size_t pos = 0;
+	bool has = false;
+
+	if (ldns_wire2rr(&rr, n->nsec->wire, n->nsec->len, &pos,
+			 LDNS_SECTION_ANSWER) == LDNS_STATUS_OK &&
+	    ldns_rr_rd_count(rr) == 2)
+		has = ldns_nsec_bitmap_covers_type(ldns_rr_rdf(rr, 1), t);
+	ldns_rr_free(rr);
+	return has;
+}
+
+/* A service whose NODATA would be proven wrong by its name's NSEC: a
+ * configured family with nothing to answer now (all its addresses out),
+ * or (a Kubernetes edit patched in) families the chain's NSEC does not
+ * match.  Its NODATA then carries an NSEC of its own, whose bitmap lists
+ * what it answers now; validators would call the other one bogus. */
 static int svc_nsec(struct build *b, const struct snap_node *n,
 		    struct snap_svc *svc, const struct model_service *ms)
 {
@@ -1247,7 +1265,8 @@ static int svc_nsec(struct build *b, const struct snap_node *n,
 	bool none = svc->down == SNAP_DOWN_NODATA;
 	bool a4 = c4 && svc->n4 && !none, a6 = c6 && svc->n6 && !none;
 	svc->nsec = NULL;
-	if (a4 == c4 && a6 == c6)
+	if (a4 == nsec_has(n, LDNS_RR_TYPE_A) &&
+	    a6 == nsec_has(n, LDNS_RR_TYPE_AAAA))
 		return 0;
 	struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
 	size_t nl;
