@@ -314,8 +314,11 @@ uint32_t sign_earliest(const struct sign *sg)
 
 ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 {
-	bool dnskey = ldns_rr_get_type(ldns_rr_list_rr(rrset, 0)) ==
-		LDNS_RR_TYPE_DNSKEY;
+	/* CDS/CDNSKEY too: RFC 7344 4.1 wants them signed by a key the
+	 * parent's DS points to. */
+	ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(rrset, 0));
+	bool dnskey = t == LDNS_RR_TYPE_DNSKEY || t == LDNS_RR_TYPE_CDS ||
+		t == LDNS_RR_TYPE_CDNSKEY;
 	ldns_key_list *keys = dnskey ? sg->ksk : sg->zsk;
 
 	uint8_t key[32];

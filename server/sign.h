@@ -46,7 +46,7 @@ void sign_free(struct sign *sg, bool ok);
 void sign_counts(const struct sign *sg, size_t *made, size_t *reused);
 
 /* The RRSIGs over rrset (records of one owner, type and TTL): the KSKs
- * for DNSKEY, the ZSKs for anything else.  Caller frees the list.  NULL
+ * for DNSKEY, CDS and CDNSKEY, the ZSKs for anything else.  Caller frees the list.  NULL
  * when a key failed to sign. */
 ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset);
 

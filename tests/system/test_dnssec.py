@@ -647,3 +647,31 @@ def check_all_static(u):
     validated(u, ZONE, "SOA")
     validated(u, "mail." + ZONE, "A")
     validated(u, WWW, "A")
+
+
+@pytest.mark.skipif(not shutil.which("zonemaster-cli"), reason="zonemaster-cli missing (tests/deps.sh)")
+@pytest.mark.skipif(os.geteuid() != 0, reason="Zonemaster asks port 53 only")
+def test_zonemaster_dnssec_no_errors(gslbd, keys):
+    """Zonemaster's DNSSEC test module (undelegated: our name server and the KSK's DS given) reports no warning, error or critical."""
+    import random
+    from conftest import _port_free
+    for _ in range(50):
+        addr = "127.0.0.%d" % random.randint(2, 250)
+        if _port_free(addr, 53):
+            break
+    else:
+        pytest.skip("no 127.0.0.x with port 53 free")
+    cfg = config([keys["ksk"], keys["zsk"]], EP).replace(
+        "      addresses: [192.0.2.53]", "      addresses: [%s]" % addr)
+    g = gslbd(cfg, files={"static.zone": ZONE_FILE}, addr=addr, port=53)
+    ds = ds_of(keys["ksk"]).split()
+    r = subprocess.run(["zonemaster-cli", "--no-ipv6", "--ns",
+                        "ns1.%s/%s" % (ZONE.rstrip("."), g.addr),
+                        "--ds", ",".join(ds[4:8]), "--test", "DNSSEC",
+                        "--level", "INFO", ZONE.rstrip(".")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout
+    bad = [ln for ln in r.stdout.splitlines()
+           if any(" %s " % lv in ln for lv in ("WARNING", "ERROR", "CRITICAL"))]
+    assert not bad and "NSEC records" in r.stdout, r.stdout
