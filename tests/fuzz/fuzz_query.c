@@ -2,8 +2,10 @@
  * fuzz_query.c -- libFuzzer target for the query path: any bytes in,
  * through the parser and the answer writer over UDP and TCP limits, from
  * a snapshot with every kind of data (services of each policy, static
- * records, a delegation, NSID, CH TXT, topology).  Crashes, sanitizer
- * reports and an answer longer than its limit are failures.
+ * records, a delegation, NSID, CH TXT, topology), and from the same zone
+ * signed (a key made at start: RRSIGs, NSEC proofs, referrals with DO).
+ * Crashes, sanitizer reports and an answer longer than its limit are
+ * failures.
  *
  * Build: ./configure CC=clang --enable-fuzzers --enable-sanitizers
  * Run:   tests/fuzz/fuzz_query -max_total_time=60 tests/fuzz/corpus
@@ -13,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
 
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -66,8 +72,39 @@ static const char conf[] =
 	"      - region: b\n"
 	"        addresses: [192.0.2.52]\n";
 
-static const struct snap *snap;
+static const struct snap *snap, *signed_snap;
 static struct answer_ctx ctx;
+
+/* A CSK for z.test in a fresh directory; its base name. */
+static char *make_key(void)
+{
+	static char dir[] = "/tmp/gslbd-fuzz-key.XXXXXX";
+	static char base[sizeof(dir) + 16];
+	char path[sizeof(base) + 16];
+	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	ldns_rdf *owner = ldns_dname_new_frm_str("z.test.");
+	FILE *f;
+
+	if (!mkdtemp(dir) || !k || !owner)
+		abort();
+	ldns_key_set_pubkey_owner(k, owner);
+	ldns_key_set_flags(k, 257);
+	ldns_rr *rr = ldns_key2rr(k);
+	snprintf(base, sizeof(base), "%s/Kz", dir);
+	snprintf(path, sizeof(path), "%s.key", base);
+	if (!rr || !(f = fopen(path, "w")))
+		abort();
+	ldns_rr_print(f, rr);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s.private", base);
+	if (!(f = fopen(path, "w")) || fchmod(fileno(f), 0600) < 0)
+		abort();
+	ldns_key_print(f, k);
+	fclose(f);
+	ldns_rr_free(rr);
+	ldns_key_deep_free(k);
+	return base;
+}
 
 static void quiet(void *arg, const char *line)
 {
@@ -90,6 +127,30 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	model_free(m);
+
+	char *base = make_key();
+	size_t len = sizeof(conf) + strlen(base) + 128;
+	char *sconf = malloc(len);
+	snprintf(sconf, len, "%s  - name: sub\n    endpoints:\n"
+		 "      - region: a\n        addresses: [192.0.2.60]\n"
+		 "dnssec:\n  keys: [%s]\n", conf, base);
+	if (!(m = cfg_load_string("fuzz-signed.yaml", sconf, quiet, NULL)))
+		abort();
+	signed_snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
+	if (!signed_snap) {
+		fprintf(stderr, "compile (signed): %s\n", err);
+		abort();
+	}
+	model_free(m);
+	free(sconf);
+	/* The keys were read at load: the files are not needed any more. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s.key", base);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.private", base);
+	unlink(path);
+	*strrchr(base, '/') = 0;
+	rmdir(base);
 	answer_ctx_init(&ctx, 1);
 	return 0;
 }
@@ -106,6 +167,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	n = answer_query(&ctx, snap, data, size, (struct sockaddr *)&from,
 			 true, out, sizeof(out));
+	if (n && n < 12)
+		abort();
+	n = answer_query(&ctx, signed_snap, data, size,
+			 (struct sockaddr *)&from, false, out, 4096);
+	if (n > 4096)
+		abort();
+	n = answer_query(&ctx, signed_snap, data, size,
+			 (struct sockaddr *)&from, true, out, sizeof(out));
 	if (n && n < 12)
 		abort();
 	return 0;
