@@ -19,6 +19,8 @@
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
 #include "lib/parse.h"
+#include "lib/readfile.h"
+#include "lib/xalloc.h"
 
 /* ---- server ---- */
 
@@ -110,10 +112,7 @@ static void cfg_listen_default(struct cfg_ctx *c, uint16_t port)
 	struct sockaddr_in *sin;
 	struct sockaddr_in6 *sin6;
 
-	if (!(srv->listen = calloc(2, sizeof(*srv->listen)))) {
-		cfg_oom(c, NULL);
-		return;
-	}
+	srv->listen = xcalloc(2, sizeof(*srv->listen));
 	sin = (struct sockaddr_in *)&srv->listen[0].ss;
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
@@ -258,7 +257,6 @@ static void cfg_zone_file_path(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	struct model_zone *z = &c->m->zone;
 	const char *s = cfg_want_str(c, n, "zone.zone-file");
-	size_t len;
 
 	c->zone_file_node = n;
 	if (!s)
@@ -267,15 +265,7 @@ static void cfg_zone_file_path(struct cfg_ctx *c, const yaml_node_t *n)
 		cfg_error(c, n, "zone.zone-file: empty string");
 		return;
 	}
-	if (s[0] == '/') {
-		z->zone_file = strdup(s);
-	} else {
-		len = strlen(c->dir) + strlen(s) + 2;
-		if ((z->zone_file = malloc(len)))
-			snprintf(z->zone_file, len, "%s/%s", c->dir, s);
-	}
-	if (!z->zone_file)
-		cfg_oom(c, n);
+	z->zone_file = cfg_path_join(c->dir, s);
 }
 
 static void cfg_zone(struct cfg_ctx *c, const yaml_node_t *n)
@@ -315,13 +305,7 @@ static void cfg_zone(struct cfg_ctx *c, const yaml_node_t *n)
 /* A path as written, or joined to the config file's directory. */
 static char *cfg_rel_path(struct cfg_ctx *c, const char *s)
 {
-	char *out;
-
-	if (s[0] == '/')
-		return strdup(s);
-	if (asprintf(&out, "%s/%s", c->dir, s) < 0)
-		return NULL;
-	return out;
+	return cfg_path_join(c->dir, s);
 }
 
 static void cfg_kube_path(struct cfg_ctx *c, const yaml_node_t *n,
@@ -331,8 +315,7 @@ static void cfg_kube_path(struct cfg_ctx *c, const yaml_node_t *n,
 
 	if (cfg_opt_str(c, n, "kubernetes", key, &s) != 1)
 		return;
-	if (!(full = cfg_rel_path(c, s)))
-		cfg_oom(c, cfg_get(c, n, key));
+	full = cfg_rel_path(c, s);
 	free(s);
 	free(*out);
 	*out = full;
@@ -366,10 +349,7 @@ static void cfg_kube_namespaces(struct cfg_ctx *c, const yaml_node_t *n)
 			  "namespace)", path);
 		return;
 	}
-	if (!(k->namespaces = calloc(len, sizeof(*k->namespaces)))) {
-		cfg_oom(c, n);
-		return;
-	}
+	k->namespaces = xcalloc(len, sizeof(*k->namespaces));
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		char p[CFG_PATH];
@@ -391,11 +371,7 @@ static void cfg_kube_namespaces(struct cfg_ctx *c, const yaml_node_t *n)
 			cfg_error(c, it, "%s: duplicate namespace '%s'", p, s);
 			continue;
 		}
-		if (!(k->namespaces[k->nnamespaces] = strdup(s))) {
-			cfg_oom(c, it);
-			continue;
-		}
-		k->nnamespaces++;
+		k->namespaces[k->nnamespaces++] = xstrdup(s);
 	}
 }
 
@@ -418,8 +394,7 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	k->dnsendpoints = true;
 	k->policy = POLICY_ALL;
 	k->ttl = 30;
-	if (!(k->kubefed_namespace = strdup("kube-federation-system")))
-		cfg_oom(c, n);
+	k->kubefed_namespace = xstrdup("kube-federation-system");
 	/* "kubernetes:" alone: in-cluster credentials, every default. */
 	if (cfg_is_null(n) || !cfg_map_check(c, n, "kubernetes", keys))
 		return;
@@ -535,6 +510,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_control(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
+	cfg_service_dname_conflicts(c);
 	cfg_fill_defaults(c);
 	if ((v = cfg_get(c, root, "dnssec")))
 		cfg_dnssec(c, v);
@@ -559,10 +535,17 @@ char *cfg_dirname(const char *path)
 	const char *slash = strrchr(path, '/');
 
 	if (!slash)
-		return strdup(".");
+		return xstrdup(".");
 	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+char *cfg_path_join(const char *dir, const char *rel)
+{
+	if (rel[0] == '/' || !dir)
+		return xstrdup(rel);
+	return xasprintf("%s/%s", dir, rel);
 }
 
 struct model *cfg_load_string(const char *name, const char *text,
@@ -570,21 +553,15 @@ struct model *cfg_load_string(const char *name, const char *text,
 {
 	struct cfg_ctx c = { .name = name, .err = err, .arg = arg };
 
-	c.m = calloc(1, sizeof(*c.m));
+	c.m = xcalloc(1, sizeof(*c.m));
 	c.dir = cfg_dirname(name);
-	if (!c.m || !c.dir || !(c.m->path = strdup(name))) {
-		cfg_error_at(&c, 1, 1, "out of memory");
-		goto out;
-	}
+	c.m->path = xstrdup(name);
 	cfg_model_init(c.m);
 	if (cfg_yaml_load(&c, text, strlen(text)) == 0)
 		cfg_root(&c, cfg_yaml_root(&c));
-out:
 	cfg_yaml_free(&c);
-	if (c.m) {
-		c.m->probe_defaults = c.defaults.ps; /* given fields only */
-		memset(&c.defaults.ps, 0, sizeof(c.defaults.ps));
-	}
+	c.m->probe_defaults = c.defaults.ps; /* given fields only */
+	memset(&c.defaults.ps, 0, sizeof(c.defaults.ps));
 	cfg_flush(&c);
 	ldns_rdf_deep_free(c.apex);
 	free(c.svc_names);
@@ -599,49 +576,16 @@ out:
 /* The whole file as a string; NULL with line set on failure. */
 static char *cfg_slurp(const char *path, char *line, size_t linelen)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf = NULL, *nb;
-	size_t len = 0, cap = 0, got;
+	struct readfile_pos pos;
+	char why[256];
+	size_t len;
+	char *buf = readfile_text(path, READFILE_MAX, &len, &pos, why,
+				  sizeof(why));
 
-	if (!fp) {
-		snprintf(line, linelen, "%s:1:1: cannot open: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	do {
-		if (len + 1 >= cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > CFG_MAX_FILE + 2) {
-				snprintf(line, linelen, "%s:1:1: larger than "
-					 "%u bytes", path, CFG_MAX_FILE);
-				goto fail;
-			}
-			if (!(nb = realloc(buf, cap))) {
-				snprintf(line, linelen, "%s:1:1: out of "
-					 "memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len - 1, fp);
-		len += got;
-	} while (got);
-	if (ferror(fp)) {
-		snprintf(line, linelen, "%s:1:1: read error: %s", path,
-			 strerror(errno));
-		goto fail;
-	}
-	if (memchr(buf, '\0', len)) {
-		snprintf(line, linelen, "%s:1:1: NUL byte in the file", path);
-		goto fail;
-	}
-	buf[len] = '\0';
-	fclose(fp);
+	if (!buf)
+		snprintf(line, linelen, "%s:%u:%u: %s", path,
+			 pos.line ? pos.line : 1, pos.line ? pos.col : 1, why);
 	return buf;
-fail:
-	fclose(fp);
-	free(buf);
-	return NULL;
 }
 
 struct model *cfg_load(const char *path, cfg_err_fn err, void *arg)

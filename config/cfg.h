@@ -28,5 +28,7 @@ struct model *cfg_load_string(const char *name, const char *text,
 /* The directory part of a path ("." when there is none), as a new
  * string; relative paths in a config or kubeconfig are taken from it. */
 char *cfg_dirname(const char *path);
+/* rel as is when absolute (or dir is NULL), else dir/rel; a new string. */
+char *cfg_path_join(const char *dir, const char *rel);
 
 #endif

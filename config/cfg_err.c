@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "config/cfg_int.h"
+#include "lib/xalloc.h"
 
 /* ---- errors ---- */
 
@@ -17,7 +18,6 @@
 /*
  * Keep the line to report it in order of place: the parser checks the
  * zone before the server section, say, and a reader wants line order.
- * Without memory to keep it, it goes out at once.
  */
 void cfg_emit(struct cfg_ctx *c, size_t line, size_t col,
 	      const char *text)
@@ -29,18 +29,10 @@ void cfg_emit(struct cfg_ctx *c, size_t line, size_t col,
 		return;
 	if (c->nmsgs == c->capmsgs) {
 		size_t cap = c->capmsgs ? c->capmsgs * 2 : 16;
-		struct cfg_msg *m = realloc(c->msgs, cap * sizeof(*m));
-		if (!m) {
-			c->err(c->arg, text);
-			return;
-		}
-		c->msgs = m;
+		c->msgs = xreallocarray(c->msgs, cap, sizeof(*c->msgs));
 		c->capmsgs = cap;
 	}
-	if (!(t = strdup(text))) {
-		c->err(c->arg, text);
-		return;
-	}
+	t = xstrdup(text);
 	c->msgs[c->nmsgs] = (struct cfg_msg){ line, col, c->nmsgs, t };
 	c->nmsgs++;
 }

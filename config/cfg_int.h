@@ -16,7 +16,6 @@
 
 #include "config/cfg.h"
 
-#define CFG_MAX_FILE (16u << 20)  /* a config is small; refuse surprises */
 #define CFG_TTL_MAX  2147483647u  /* RFC 2181 8 */
 #define CFG_PATH     160          /* room for "services[12].endpoints[3].probe.x" */
 
@@ -185,6 +184,7 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 void cfg_topology(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_services(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_service_conflicts(struct cfg_ctx *c);
+void cfg_service_dname_conflicts(struct cfg_ctx *c);
 void cfg_zone_file_load(struct cfg_ctx *c);
 void cfg_fill_defaults(struct cfg_ctx *c);
 /* cfg_dnssec.c: after the zone, services and zone file (TTLs checked) */

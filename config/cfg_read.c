@@ -19,6 +19,7 @@
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
 #include "lib/parse.h"
+#include "lib/xalloc.h"
 
 /* ---- small helpers ---- */
 
@@ -98,10 +99,7 @@ void *cfg_seq_array(struct cfg_ctx *c, const yaml_node_t *n,
 			cfg_error(c, n, "%s: %s", path, empty);
 		return NULL;
 	}
-	if (!(a = calloc(cfg_seq_len(n), size))) {
-		cfg_oom(c, n);
-		return NULL;
-	}
+	a = xcalloc(cfg_seq_len(n), size);
 	*len = cfg_seq_len(n);
 	return a;
 }
@@ -333,10 +331,7 @@ int cfg_opt_str(struct cfg_ctx *c, const yaml_node_t *map,
 		cfg_error(c, v, "%s: empty string", p);
 		return -1;
 	}
-	if (!(d = strdup(s))) {
-		cfg_oom(c, v);
-		return -1;
-	}
+	d = xstrdup(s);
 	free(*out);
 	*out = d;
 	return 1;
@@ -376,10 +371,8 @@ int cfg_addrs(struct cfg_ctx *c, const yaml_node_t *n,
 	if (!cfg_want_seq(c, n, path))
 		return -1;
 	len = cfg_seq_len(n);
-	if (len && !(*out = calloc(len, sizeof(**out)))) {
-		cfg_oom(c, n);
-		return -1;
-	}
+	if (len)
+		*out = xcalloc(len, sizeof(**out));
 	for (i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, n, i);
 		char p[CFG_PATH];
@@ -499,7 +492,7 @@ char *cfg_name(struct cfg_ctx *c, const yaml_node_t *n,
 	out = ldns_rdf2str(d);
 	ldns_rdf_deep_free(d);
 	if (!out)
-		cfg_oom(c, n);
+		xalloc_die(0);
 	return out;
 }
 

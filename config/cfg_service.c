@@ -19,6 +19,7 @@
 #include "config/cfg_int.h"
 #include "config/zonefile.h"
 #include "lib/parse.h"
+#include "lib/xalloc.h"
 
 /* ---- probes ---- */
 
@@ -295,8 +296,8 @@ static void cfg_endpoint(struct cfg_ctx *c, const yaml_node_t *n,
 	if (cfg_require(c, n, path, "region"))
 		cfg_opt_str(c, n, path, "region", &ep->region);
 	cfg_opt_str(c, n, path, "name", &ep->name);
-	if (!ep->name && ep->region && !(ep->name = strdup(ep->region)))
-		cfg_oom(c, n);
+	if (!ep->name && ep->region)
+		ep->name = xstrdup(ep->region);
 	if ((v = cfg_get(c, n, "addresses"))) {
 		cfg_path(p, path, "addresses");
 		if (cfg_addrs(c, v, p, &ep->addrs, &ep->naddrs) == 0 &&
@@ -333,12 +334,8 @@ static int cfg_svc_idx_cmp(const void *a, const void *b)
 
 static void cfg_services_dups(struct cfg_ctx *c, struct model *m)
 {
-	size_t n = m->nsvcs, *idx = malloc((n ? n : 1) * sizeof(*idx));
+	size_t n = m->nsvcs, *idx = xcalloc(n, sizeof(*idx));
 
-	if (!idx) {
-		cfg_oom(c, NULL);
-		return;
-	}
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	cfg_dup_base = m->svcs;
@@ -464,12 +461,8 @@ void cfg_services(struct cfg_ctx *c, const yaml_node_t *n)
 	len = cfg_items_open(c, n, &it);
 	if (!len)
 		goto out;
-	m->svcs = calloc(len, sizeof(*m->svcs));
-	c->svc_names = calloc(len, sizeof(*c->svc_names));
-	if (!m->svcs || !c->svc_names) {
-		cfg_oom(c, n);
-		goto out;
-	}
+	m->svcs = xcalloc(len, sizeof(*m->svcs));
+	c->svc_names = xcalloc(len, sizeof(*c->svc_names));
 	while ((item = cfg_items_next(c, &it))) {
 		struct model_service *s = &m->svcs[m->nsvcs];
 		char p[CFG_PATH];
@@ -525,6 +518,37 @@ void cfg_service_conflicts(struct cfg_ctx *c)
 	}
 }
 
+/* RFC 6672 2.4: no name exists below a DNAME; a service there would be
+ * answered for its own name while its neighbours are redirected. */
+void cfg_service_dname_conflicts(struct cfg_ctx *c)
+{
+	struct model *m = c->m;
+	ldns_rr_list *rrs = m->zone.static_rrs;
+
+	for (size_t j = 0; rrs && j < ldns_rr_list_rr_count(rrs); j++) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, j);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNAME)
+			continue;
+		for (size_t i = 0; i < m->nsvcs; i++) {
+			ldns_rdf *d;
+			if (!m->svcs[i].name ||
+			    !(d = ldns_dname_new_frm_str(m->svcs[i].name)))
+				continue;
+			ldns_dname2canonical(d);
+			if (ldns_dname_is_subdomain(d, ldns_rr_owner(rr))) {
+				char *o = ldns_rdf2str(ldns_rr_owner(rr));
+				cfg_error_mark(c, c->svc_names[i], "%s: below "
+					       "the DNAME at %s in the zone file "
+					       "%s (RFC 6672 2.4)",
+					       m->svcs[i].name, o ? o : "?",
+					       m->zone.zone_file);
+				free(o);
+			}
+			ldns_rdf_deep_free(d);
+		}
+	}
+}
+
 void cfg_zone_file_load(struct cfg_ctx *c)
 {
 	struct model_zone *z = &c->m->zone;
@@ -556,15 +580,9 @@ void cfg_fill_defaults(struct cfg_ctx *c)
 	}
 	if (!z->soa_serial)
 		z->soa_serial = (uint32_t)time(NULL);
-	if (!z->soa_mname && z->nns && z->ns[0].name &&
-	    !(z->soa_mname = strdup(z->ns[0].name)))
-		cfg_oom(c, NULL);
-	if (!z->soa_rname && z->apex) {
-		size_t len = strlen(z->apex) + sizeof("hostmaster.");
-		if ((z->soa_rname = malloc(len)))
-			snprintf(z->soa_rname, len, "hostmaster.%s", z->apex);
-		else
-			cfg_oom(c, NULL);
-	}
+	if (!z->soa_mname && z->nns && z->ns[0].name)
+		z->soa_mname = xstrdup(z->ns[0].name);
+	if (!z->soa_rname && z->apex)
+		z->soa_rname = xasprintf("hostmaster.%s", z->apex);
 }
 

@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "config/cfg_int.h"
+#include "lib/xalloc.h"
 
 struct cfg_anchor {
 	char *name;
@@ -89,7 +90,7 @@ static void cfg_anchors_free(struct cfg_anchors *a)
 }
 
 /* Array a of *cap items of size bytes with room for one more than n:
- * a itself, or a larger copy, or NULL (a untouched) without memory. */
+ * a itself, or a larger copy. */
 static void *cfg_grow(void *a, size_t *cap, size_t n, size_t size)
 {
 	size_t nc;
@@ -97,18 +98,17 @@ static void *cfg_grow(void *a, size_t *cap, size_t n, size_t size)
 	if (n < *cap)
 		return a;
 	nc = *cap ? *cap * 2 : 16;
-	if (!(a = realloc(a, nc * size)))
-		return NULL;
+	a = xreallocarray(a, nc, size);
 	*cap = nc;
 	return a;
 }
 
 /* ---- composing ---- */
 
-static int cfg_oom_error(struct cfg_composer *k)
+static int cfg_too_big(struct cfg_composer *k)
 {
 	k->p.error = YAML_MEMORY_ERROR;
-	k->p.problem = "out of memory";
+	k->p.problem = "too many nodes";
 	return -1;
 }
 
@@ -149,10 +149,7 @@ static int cfg_anchor_add(struct cfg_composer *k, yaml_char_t *name,
 						  "second occurrence", mark);
 		}
 	}
-	if (!(v = cfg_grow(a->v, &a->cap, a->n, sizeof(*v)))) {
-		free(name);
-		return cfg_oom_error(k);
-	}
+	v = cfg_grow(a->v, &a->cap, a->n, sizeof(*v));
 	a->v = v;
 	a->v[a->n++] = (struct cfg_anchor){ (char *)name, index, mark };
 	return 0;
@@ -183,7 +180,7 @@ static int cfg_node_new(struct cfg_composer *k, yaml_event_t *ev)
 	if (s->base + s->n < INT_MAX - 1)
 		v = cfg_grow(s->v, &s->cap, s->n, sizeof(*v));
 	if (!v) {
-		cfg_oom_error(k);
+		cfg_too_big(k);
 		return 0;
 	}
 	s->v = v;
@@ -221,39 +218,31 @@ static int cfg_node_new(struct cfg_composer *k, yaml_event_t *ev)
 
 /*
  * Appends x to st, one of libyaml's arrays of items or of pairs (start,
- * top, end): 0, or -1 without memory.
+ * top, end).
  */
 #define cfg_push(st, x) __extension__ ({				\
 	size_t n_ = (size_t)((st).top - (st).start);			\
 	size_t cap_ = (size_t)((st).end - (st).start);			\
 	__typeof__((st).start) v_ = cfg_grow((st).start, &cap_, n_,	\
 					     sizeof(*v_));		\
-	if (v_) {							\
-		(st).start = v_;					\
-		(st).end = v_ + cap_;					\
-		(st).top = v_ + n_ + 1;					\
-		v_[n_] = (x);						\
-	}								\
-	v_ ? 0 : -1;							\
+	(st).start = v_;						\
+	(st).end = v_ + cap_;						\
+	(st).top = v_ + n_ + 1;						\
+	v_[n_] = (x);							\
 })
 
 /* Adds node child to the collection parent (a key, then its value). */
-static int cfg_node_add(struct cfg_composer *k, int parent, int child)
+static void cfg_node_add(struct cfg_composer *k, int parent, int child)
 {
 	yaml_node_t *p = cfg_nodes_get(k->out, parent);
-	int rc;
 
-	if (p->type == YAML_SEQUENCE_NODE) {
-		rc = cfg_push(p->data.sequence.items, child);
-	} else if (p->data.mapping.pairs.top > p->data.mapping.pairs.start &&
-		   !p->data.mapping.pairs.top[-1].value) {
+	if (p->type == YAML_SEQUENCE_NODE)
+		cfg_push(p->data.sequence.items, child);
+	else if (p->data.mapping.pairs.top > p->data.mapping.pairs.start &&
+		 !p->data.mapping.pairs.top[-1].value)
 		p->data.mapping.pairs.top[-1].value = child;
-		rc = 0;
-	} else {
-		rc = cfg_push(p->data.mapping.pairs,
-			      ((yaml_node_pair_t){ child, 0 }));
-	}
-	return rc < 0 ? cfg_oom_error(k) : 0;
+	else
+		cfg_push(p->data.mapping.pairs, ((yaml_node_pair_t){ child, 0 }));
 }
 
 /* The node alias event ev names, or 0 after setting an error. */
@@ -295,16 +284,13 @@ static int cfg_compose_event(struct cfg_composer *k, yaml_event_t *ev)
 		assert(!"an event outside a node");
 		return 0;
 	}
-	if (!index || (k->nopen &&
-		       cfg_node_add(k, k->open[k->nopen - 1], index) < 0))
+	if (!index)
 		return 0;
+	if (k->nopen)
+		cfg_node_add(k, k->open[k->nopen - 1], index);
 	if (ev->type == YAML_SEQUENCE_START_EVENT ||
 	    ev->type == YAML_MAPPING_START_EVENT) {
-		if (!(open = cfg_grow(k->open, &k->capopen, k->nopen,
-				      sizeof(*open)))) {
-			cfg_oom_error(k);
-			return 0;
-		}
+		open = cfg_grow(k->open, &k->capopen, k->nopen, sizeof(*open));
 		k->open = open;
 		k->open[k->nopen++] = index;
 	}
@@ -423,39 +409,40 @@ static int cfg_compose_root(struct cfg_composer *k, yaml_event_t *ev,
 			return -1;
 		if (ev->type == YAML_MAPPING_END_EVENT)
 			break;
-		if (cfg_compose(k, ev, &key) < 0 ||
-		    cfg_node_add(k, root, key) < 0 || cfg_next(k, ev) < 0)
+		if (cfg_compose(k, ev, &key) < 0)
+			return -1;
+		cfg_node_add(k, root, key);
+		if (cfg_next(k, ev) < 0)
 			return -1;
 		if (!seen && cfg_is_key(k->out, key, "services")) {
 			seen = true;
 			if (ev->type == YAML_SEQUENCE_START_EVENT &&
 			    !cfg_is_anchored(ev)) {
-				if (cfg_list_skip(k, ev, y) < 0 ||
-				    cfg_node_add(k, root, y->list) < 0)
+				if (cfg_list_skip(k, ev, y) < 0)
 					return -1;
+				cfg_node_add(k, root, y->list);
 				continue;
 			}
 		}
-		if (cfg_compose(k, ev, &value) < 0 ||
-		    cfg_node_add(k, root, value) < 0)
+		if (cfg_compose(k, ev, &value) < 0)
 			return -1;
+		cfg_node_add(k, root, value);
 	}
 	cfg_nodes_get(k->out, root)->end_mark = ev->end_mark;
 	yaml_event_delete(ev);
 	return 0;
 }
 
-static int cfg_composer_init(struct cfg_composer *k, struct cfg_yaml *y,
+static void cfg_composer_init(struct cfg_composer *k, struct cfg_yaml *y,
 			     struct cfg_nodes *out, struct cfg_anchors *anchors)
 {
 	memset(k, 0, sizeof(*k));
 	if (!yaml_parser_initialize(&k->p))
-		return -1;
+		xalloc_die(sizeof(k->p));
 	yaml_parser_set_input_string(&k->p, (const unsigned char *)y->text,
 				     y->len);
 	k->out = out;
 	k->anchors = anchors;
-	return 0;
 }
 
 static void cfg_composer_done(struct cfg_composer *k)
@@ -519,10 +506,7 @@ int cfg_yaml_load(struct cfg_ctx *c, const char *text, size_t len)
 
 	y->text = text;
 	y->len = len;
-	if (cfg_composer_init(&k, y, &y->doc, &y->anchors) < 0) {
-		cfg_error_at(c, 1, 1, "out of memory");
-		return -1;
-	}
+	cfg_composer_init(&k, y, &y->doc, &y->anchors);
 	if (cfg_next(&k, &ev) < 0)      /* the stream's start */
 		goto yaml_error;
 	yaml_event_delete(&ev);
@@ -600,13 +584,8 @@ size_t cfg_items_open(struct cfg_ctx *c, const yaml_node_t *n,
 	if (!y->list_len)
 		return 0;
 	y->items.base = (int)y->doc.n;
-	if (!(it->k = malloc(sizeof(*it->k))) ||
-	    cfg_composer_init(it->k, y, &y->items, &y->anchors) < 0) {
-		free(it->k);
-		it->k = NULL;
-		cfg_oom(c, n);
-		return 0;
-	}
+	it->k = xmalloc(sizeof(*it->k));
+	cfg_composer_init(it->k, y, &y->items, &y->anchors);
 	while (it->k->events < y->list_events) {
 		if (cfg_next(it->k, &ev) < 0) {
 			cfg_yaml_error(c, &it->k->p);

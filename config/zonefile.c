@@ -10,6 +10,8 @@
 #include <ldns/ldns.h>
 
 #include "config/zonefile.h"
+#include "lib/readfile.h"
+#include "lib/xalloc.h"
 
 /* A record and the line it ended on, for errors found after reading. */
 struct zonefile_ent {
@@ -167,19 +169,117 @@ static int zonefile_check_cname(struct zonefile_ctx *z)
 	return 0;
 }
 
-/* Whether the last byte of the file is a newline; leaves fp rewound. */
-static bool zonefile_ends_nl(FILE *fp)
-{
-	bool nl = fseek(fp, -1, SEEK_END) == 0 && fgetc(fp) == '\n';
+/* What one owner name holds, for the checks across records. */
+struct zonefile_owner {
+	size_t nds, nns, ndname, ncname, nother;
+	int ds_line, dname_line, second_dname;
+};
 
-	rewind(fp);
-	return nl;
+static void zonefile_owner_scan(const struct zonefile_ent *s, size_t i,
+				size_t j, struct zonefile_owner *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (size_t k = i; k < j; k++) {
+		switch (ldns_rr_get_type(s[k].rr)) {
+		case LDNS_RR_TYPE_DS:
+			if (!o->nds++)
+				o->ds_line = s[k].line;
+			break;
+		case LDNS_RR_TYPE_NS:
+			o->nns++;
+			break;
+		case LDNS_RR_TYPE_DNAME:
+			if (!o->ndname++)
+				o->dname_line = s[k].line;
+			else if (!o->second_dname)
+				o->second_dname = s[k].line;
+			break;
+		case LDNS_RR_TYPE_CNAME:
+			o->ncname++;
+			break;
+		default:
+			o->nother++;
+			break;
+		}
+	}
+}
+
+/* The rules of one owner; dname: the last DNAME owner seen in canonical
+ * order, whose descendants follow it directly.  Returns 0 or -1. */
+static int zonefile_check_owner(struct zonefile_ctx *z,
+				const struct zonefile_ent *s, size_t i,
+				size_t j, const ldns_rdf **dname)
+{
+	const ldns_rdf *owner = ldns_rr_owner(s[i].rr);
+	bool apex = ldns_dname_compare(owner, z->apex) == 0;
+	char name[LDNS_MAX_DOMAINLEN + 16];
+	struct zonefile_owner o;
+
+	zonefile_owner_scan(s, i, j, &o);
+	zonefile_owner_str(s[i].rr, name, sizeof(name));
+	if (*dname && ldns_dname_is_subdomain(owner, *dname)) {
+		char *d = ldns_rdf2str(*dname);
+		zonefile_err(z, s[i].line, "%s: below the DNAME at %s, where no "
+			     "name may exist (RFC 6672 2.4)", name, d ? d : "?");
+		free(d);
+		return -1;
+	}
+	if (o.nds && (apex || !o.nns)) {
+		zonefile_err(z, o.ds_line, apex ?
+			     "%s: a DS at the apex belongs in the parent zone" :
+			     "%s: a DS belongs at a delegation (NS records at "
+			     "the same name, RFC 4035 2.4)", name);
+		return -1;
+	}
+	if (!o.ndname)
+		return 0;
+	if (o.second_dname) {
+		zonefile_err(z, o.second_dname, "%s: more than one DNAME", name);
+		return -1;
+	}
+	if (o.ncname || (!apex && o.nns)) {
+		zonefile_err(z, o.dname_line, o.ncname ?
+			     "%s: DNAME beside a CNAME (RFC 6672 2.4)" :
+			     "%s: DNAME at a delegation", name);
+		return -1;
+	}
+	*dname = owner;
+	return 0;
+}
+
+/*
+ * DS only at a delegation, DNAME alone of its kind and with nothing
+ * below it: one pass over a copy sorted in canonical order, where a
+ * name's descendants come right after it.
+ */
+static int zonefile_check_owners(struct zonefile_ctx *z)
+{
+	const ldns_rdf *dname = NULL;
+	struct zonefile_ent *s;
+	size_t i = 0;
+	int rc = 0;
+
+	if (!z->n)
+		return 0;
+	s = xreallocarray(NULL, z->n, sizeof(*s));
+	memcpy(s, z->ents, z->n * sizeof(*s));
+	qsort(s, z->n, sizeof(*s), zonefile_ent_cmp);
+	while (i < z->n && rc == 0) {
+		size_t j = i;
+		while (j < z->n && ldns_dname_compare(ldns_rr_owner(s[i].rr),
+				ldns_rr_owner(s[j].rr)) == 0)
+			j++;
+		rc = zonefile_check_owner(z, s, i, j, &dname);
+		i = j;
+	}
+	free(s);
+	return rc;
 }
 
 /* Reads every record; returns 0 or -1 with err set. */
-static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
+static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
+			 uint32_t ttl)
 {
-	bool ends_nl = zonefile_ends_nl(fp);
 	ldns_rdf *origin = ldns_rdf_clone(z->apex);
 	ldns_rdf *prev = ldns_rdf_clone(z->apex);
 	int line = 1, rc = -1;
@@ -188,7 +288,9 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 		zonefile_err(z, 1, "out of memory");
 		goto out;
 	}
-	while (!feof(fp)) {
+	/* fp reads memory, so it cannot fail; were it to, ldns would answer
+	 * SYNTAX_EMPTY for ever, hence the ferror() test. */
+	while (!feof(fp) && !ferror(fp)) {
 		ldns_rr *rr = NULL;
 		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin,
 						     &prev, &line);
@@ -223,10 +325,12 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, uint32_t ttl)
 		}
 	}
 	if (ferror(fp)) {
-		zonefile_err(z, line, "read error: %s", strerror(errno));
+		zonefile_err(z, line, "read error");
 		goto out;
 	}
 	rc = zonefile_check_cname(z);
+	if (rc == 0)
+		rc = zonefile_check_owners(z);
 out:
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
@@ -240,6 +344,9 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		.path = path, .err = err, .errlen = errlen,
 	};
 	ldns_rr_list *list = NULL;
+	struct readfile_pos pos;
+	char why[256], *text;
+	size_t len;
 	FILE *fp;
 	int rc = -1;
 
@@ -252,14 +359,31 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		return -2;
 	}
 	ldns_dname2canonical(z.apex);
-	fp = fopen(path, "r");
-	if (!fp) {
-		snprintf(err, errlen, "cannot open zone file '%s': %s", path,
-			 strerror(errno));
+	text = readfile_text(path, READFILE_MAX, &len, &pos, why, sizeof(why));
+	if (!text && pos.line) {
+		/* Something in the text (a NUL byte): a place in the file. */
+		snprintf(err, errlen, "%s:%u:%u: %s", path, pos.line, pos.col,
+			 why);
+		ldns_rdf_deep_free(z.apex);
+		return -1;
+	}
+	if (!text) {
+		snprintf(err, errlen, "cannot read zone file '%s': %s", path,
+			 why);
 		ldns_rdf_deep_free(z.apex);
 		return -2;
 	}
-	if (zonefile_read(&z, fp, default_ttl) == 0) {
+	/* An empty stream: fmemopen may refuse a zero size. */
+	fp = fmemopen(len ? text : (char *)"\n", len ? len : 1, "r");
+	if (!fp) {
+		snprintf(err, errlen, "cannot read zone file '%s': %s", path,
+			 strerror(errno));
+		free(text);
+		ldns_rdf_deep_free(z.apex);
+		return -2;
+	}
+	if (zonefile_read(&z, fp, !len || text[len - 1] == '\n',
+			  default_ttl) == 0) {
 		list = ldns_rr_list_new();
 		if (!list)
 			zonefile_err(&z, 1, "out of memory");
@@ -283,6 +407,7 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 		ldns_rr_free(z.ents[i].rr);
 	free(z.ents);
 	fclose(fp);
+	free(text);
 	ldns_rdf_deep_free(z.apex);
 	return rc;
 }

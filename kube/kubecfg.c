@@ -14,6 +14,8 @@
 #include "config/cfg.h"
 #include "kube/kubecfg.h"
 #include "lib/log.h"
+#include "lib/readfile.h"
+#include "lib/xalloc.h"
 
 #define KUBECFG_MAX_FILE (4u << 20) /* kubeconfigs with many clusters */
 #define KUBECFG_MAX_TOKEN (64u << 10)
@@ -28,8 +30,9 @@ int kube_base64_decode(const char *in, struct kube_blob *out)
 
 	out->data = NULL;
 	out->len = 0;
-	if (n > INT32_MAX || !(clean = malloc(n + 1)))
+	if (n > INT32_MAX)
 		return -1;
+	clean = xmalloc(n + 1);
 	/* PEM-style line breaks are common in hand-made kubeconfigs. */
 	for (size_t i = 0; i < n; i++)
 		if (in[i] != ' ' && in[i] != '\n' && in[i] != '\r' &&
@@ -44,10 +47,7 @@ int kube_base64_decode(const char *in, struct kube_blob *out)
 		pad++;
 	if (clean[k - 2] == '=')
 		pad++;
-	if (!(buf = malloc(k / 4 * 3 + 1))) {
-		free(clean);
-		return -1;
-	}
+	buf = xmalloc(k / 4 * 3 + 1);
 	/* EVP_DecodeBlock counts the padding as zero bytes; drop them. */
 	got = EVP_DecodeBlock(buf, clean, (int)k);
 	free(clean);
@@ -62,47 +62,21 @@ int kube_base64_decode(const char *in, struct kube_blob *out)
 
 /* ---- files ---- */
 
-static char *kc_join(const char *dir, const char *rel)
-{
-	char *out;
-
-	if (rel[0] == '/' || !dir)
-		return strdup(rel);
-	if (asprintf(&out, "%s/%s", dir, rel) < 0)
-		return NULL;
-	return out;
-}
-
-/* A whole small file; NULL with err set. */
+/* A whole small file; NULL with err set.  Through lib/readfile so a
+ * token "file" that is a FIFO or a device cannot block the control
+ * thread. */
 static char *kc_slurp(const char *path, size_t max, size_t *lenp,
 		      char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t len;
+	struct readfile_pos pos;
+	char why[192];
+	char *buf = readfile_text(path, max, lenp, &pos, why, sizeof(why));
 
-	if (!fp) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
-		       strerror(errno));
-		return NULL;
-	}
-	if (!(buf = malloc(max + 1))) {
-		fclose(fp);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	len = fread(buf, 1, max + 1, fp);
-	if (ferror(fp) || len > max) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		       ferror(fp) ? strerror(errno) : "file too large");
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
-	buf[len] = '\0';
-	if (lenp)
-		*lenp = len;
+	if (!buf && pos.line)
+		snprintf(err, errlen, "cannot read %s:%u:%u: %s", path,
+			 pos.line, pos.col, why);
+	else if (!buf)
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
 	return buf;
 }
 
@@ -222,10 +196,8 @@ static int kc_pem(yaml_document_t *d, const yaml_node_t *map,
 		}
 		return 0;
 	}
-	if ((s = kc_str(d, map, key)) && !(*file = kc_join(dir, s))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if ((s = kc_str(d, map, key)))
+		*file = cfg_path_join(dir, s);
 	return 0;
 }
 
@@ -243,10 +215,7 @@ static int kc_server(struct kube_creds *c, const char *s, char *err,
 			 "clear server=%s", s);
 	while (len > 8 && s[len - 1] == '/')
 		len--;
-	if (!(c->server = strndup(s, len))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	c->server = xstrndup(s, len);
 	return 0;
 }
 
@@ -297,16 +266,11 @@ static int kc_user(struct kube_creds *c, yaml_document_t *d,
 		   errlen) < 0)
 		return -1;
 	if ((s = kc_str(d, u, "tokenFile"))) {
-		if (!(c->token_file = kc_join(dir, s))) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
+		c->token_file = cfg_path_join(dir, s);
 		return kc_read_token(c, err, errlen);
 	}
-	if ((s = kc_str(d, u, "token")) && !(c->token = strdup(s))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if ((s = kc_str(d, u, "token")))
+		c->token = xstrdup(s);
 	return 0;
 }
 
@@ -346,11 +310,7 @@ static int kc_resolve(struct kube_creds *c, yaml_document_t *d,
 	if (kc_cluster(c, d, cl, dir, err, errlen) < 0 ||
 	    (u && kc_user(c, d, u, dir, err, errlen) < 0))
 		return -1;
-	if (asprintf(&c->source, "context %s", name) < 0) {
-		c->source = NULL;
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	c->source = xasprintf("context %s", name);
 	return 0;
 }
 
@@ -366,12 +326,9 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	memset(c, 0, sizeof(*c));
 	if (!(text = kc_slurp(path, KUBECFG_MAX_FILE, &len, err, errlen)))
 		return -1;
-	if (!(dir = cfg_dirname(path)) || !yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "out of memory");
-		free(dir);
-		free(text);
-		return -1;
-	}
+	dir = cfg_dirname(path);
+	if (!yaml_parser_initialize(&parser))
+		xalloc_die(sizeof(parser));
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
 				     len);
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -389,14 +346,10 @@ int kube_creds_kubeconfig(struct kube_creds *c, const char *path,
 	free(dir);
 	free(text);
 	if (rc == 0 && c->source) {
-		char *src;
-		if (asprintf(&src, "kubeconfig %s %s", path, c->source) < 0) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-		} else {
-			free(c->source);
-			c->source = src;
-		}
+		char *src = xasprintf("kubeconfig %s %s", path, c->source);
+
+		free(c->source);
+		c->source = src;
 	}
 	if (rc < 0)
 		kube_creds_clear(c);
@@ -409,7 +362,6 @@ int kube_creds_in_cluster(struct kube_creds *c, char *err, size_t errlen)
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
 	struct stat st;
-	char *url;
 
 	memset(c, 0, sizeof(*c));
 	if (!dir || !*dir)
@@ -420,15 +372,12 @@ int kube_creds_in_cluster(struct kube_creds *c, char *err, size_t errlen)
 		       "kubernetes.kubeconfig given");
 		return -1;
 	}
-	if (asprintf(&url, "https://%s%s%s:%s", strchr(host, ':') ? "[" : "",
-		     host, strchr(host, ':') ? "]" : "", port) < 0 ||
-	    asprintf(&c->token_file, "%s/token", dir) < 0 ||
-	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 ||
-	    asprintf(&c->source, "in-cluster %s", dir) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	c->server = url;
+	c->server = xasprintf("https://%s%s%s:%s",
+			      strchr(host, ':') ? "[" : "", host,
+			      strchr(host, ':') ? "]" : "", port);
+	c->token_file = xasprintf("%s/token", dir);
+	c->ca_file = xasprintf("%s/ca.crt", dir);
+	c->source = xasprintf("in-cluster %s", dir);
 	if (stat(c->ca_file, &st) < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", c->ca_file,
 		       strerror(errno));
@@ -481,10 +430,8 @@ int kube_creds_apply(const struct kube_creds *c, CURL *e,
 		return -1;
 	if (c->token) {
 		struct curl_slist *l;
-		char *h;
+		char *h = xasprintf("Authorization: Bearer %s", c->token);
 
-		if (asprintf(&h, "Authorization: Bearer %s", c->token) < 0)
-			return -1;
 		l = curl_slist_append(*headers, h);
 		/* The token must not linger in freed memory longer than
 		 * needed; curl keeps its own copy. */

@@ -8,6 +8,7 @@
 
 #include "lib/curlev.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* A socket curl asked us to watch. */
 struct curlev_sock {
@@ -97,8 +98,7 @@ static int curlev_sock_cb(CURL *easy, curl_socket_t fd, int what,
 	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) |
 	       ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	if (!s) {
-		if (!(s = calloc(1, sizeof(*s))))
-			return -1;
+		s = xcalloc(1, sizeof(*s));
 		s->next = c->socks;
 		if (c->socks)
 			c->socks->prev = s;
@@ -145,8 +145,7 @@ struct curlev *curlev_new(struct event_base *base, curlev_done_fn done,
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return NULL;
-	if (!(c = calloc(1, sizeof(*c))))
-		goto fail;
+	c = xcalloc(1, sizeof(*c));
 	c->base = base;
 	c->done = done;
 	c->what = what;
@@ -162,13 +161,11 @@ struct curlev *curlev_new(struct event_base *base, curlev_done_fn done,
 		goto fail;
 	return c;
 fail:
-	if (c) {
-		if (c->multi)
-			curl_multi_cleanup(c->multi);
-		if (c->timer)
-			event_free(c->timer);
-		free(c);
-	}
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
 	curl_global_cleanup();
 	return NULL;
 }

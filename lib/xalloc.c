@@ -1,9 +1,13 @@
 /*
  * xalloc.c -- see xalloc.h for why out of memory aborts.
  */
+#include "config.h"
+
 #include "lib/xalloc.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,5 +66,19 @@ char *xstrndup(const char *s, size_t n)
 
 	if (!p)
 		xalloc_die(n + 1);
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		xalloc_die(strlen(fmt));
 	return p;
 }

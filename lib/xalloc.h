@@ -21,6 +21,8 @@ void *xreallocarray(void *p, size_t nmemb, size_t size)
 	__attribute__((returns_nonnull));
 char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
 char *xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
+char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), returns_nonnull));
 /* Logs "out of memory" with what was asked for, then aborts. */
 void xalloc_die(size_t n) __attribute__((noreturn, cold));
 

@@ -402,20 +402,94 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 	}
 }
 
-/* A name that does not exist: below a delegation, or NXDOMAIN. */
+/* DNSSEC: the DNAME's RRSIGs after it, owned (like it) by the qname's
+ * suffix at offset off; the CNAME made from it stays unsigned, as RFC
+ * 6672 5.3.1 lets validators accept.  False when it does not fit. */
+static bool dname_sig(struct resp *r, const struct snap_rrset *dn,
+		      unsigned off)
+{
+	size_t at = r->len;
+
+	if (!dn->sig.len)
+		return true;
+	if (!put(r, dn->sig.wire, dn->sig.len))
+		return false;
+	for (size_t p = at; p + 12 <= r->len;
+	     p += 12 + wire_get16(r->buf + p + 10))
+		wire_put16(r->buf + p, (uint16_t)(0xc000u | (DNS_HDR_LEN + off)));
+	r->an = (uint16_t)(r->an + dn->sig.count);
+	return true;
+}
+
+/*
+ * RFC 6672 3.2: the query name is below the DNAME at its label i (the
+ * owner starts at qname offset off).  The answer is the DNAME, its owner
+ * pointing into the question, and a CNAME from the query name to the
+ * query name with the owner replaced by the target, with the DNAME's TTL:
+ * the labels before the owner, as the client wrote them, then a pointer
+ * to the target in the DNAME.  Like a CNAME, the new name is not chased:
+ * resolvers ask for it.  A new name over 255 bytes: YXDOMAIN.
+ */
+static void dname_answer(struct resp *r, const struct snap_rrset *dn,
+			 const struct wire_query *q, unsigned off)
+{
+	size_t at = r->len, tlen = (size_t)dn->an_len - 12;
+	uint8_t rr[12];
+
+	r->flags |= DNS_F_AA;
+	if (!put(r, dn->wire, dn->an_len)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	wire_put16(r->buf + at, (uint16_t)(0xc000u | (DNS_HDR_LEN + off)));
+	r->an = 1;
+	if (r->dnssec && !dname_sig(r, dn, off)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	if (off + tlen > DNS_NAME_MAX) {
+		r->rcode = DNS_R_YXDOMAIN;
+		return;
+	}
+	wire_put16(rr, 0xc00c);
+	wire_put16(rr + 2, DNS_T_CNAME);
+	wire_put16(rr + 4, DNS_C_IN);
+	memcpy(rr + 6, dn->wire + 6, 4); /* the DNAME's TTL */
+	wire_put16(rr + 10, (uint16_t)(off + 2));
+	uint8_t ptr[2];
+	wire_put16(ptr, (uint16_t)(0xc000u | (at + 12)));
+	if (!put(r, rr, sizeof(rr)) ||
+	    !put(r, r->buf + DNS_HDR_LEN, off) || !put(r, ptr, 2)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->an = (uint16_t)(r->an + 1); /* the CNAME */
+}
+
+/* A name that does not exist: below a delegation, below a DNAME, or
+ * NXDOMAIN.  The nearest such ancestor decides; a DNAME may sit at the
+ * apex, a delegation cannot. */
 static void no_node(struct resp *r, const struct snap *s,
 		    const struct wire_query *q, unsigned apex_off)
 {
-	if (s->has_cuts) {
+	if (s->has_cuts || s->has_dname) {
 		unsigned stop = q->nlabels - s->apex_labels;
-		for (unsigned i = 1; i < stop; i++) {
-			unsigned off = q->label_off[i];
+		for (unsigned i = 1; i <= stop; i++) {
+			unsigned off = i == stop ? apex_off : q->label_off[i];
 			uint8_t len = (uint8_t)(q->qname_len - off);
 			const struct snap_node *n = snap_lookup(s,
 				q->qname + off, len,
 				wire_name_hash(q->qname + off, len));
-			if (n && (n->flags & SNAP_N_CUT)) {
+			const struct snap_rrset *dn;
+			if (!n)
+				continue;
+			if (i < stop && (n->flags & SNAP_N_CUT)) {
 				referral(r, n);
+				return;
+			}
+			if (s->has_dname &&
+			    (dn = snap_rrset_find(n, DNS_T_DNAME))) {
+				dname_answer(r, dn, q, off);
 				return;
 			}
 		}

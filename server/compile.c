@@ -37,6 +37,8 @@ struct build {
 	ldns_rr_list *glue;   /* A/AAAA of in-zone name servers */
 	ldns_rdf **cuts;
 	size_t ncuts;
+	ldns_rdf **dnames;    /* DNAME owners: no name may lie below one */
+	size_t ndnames;
 	struct snap_node **table;
 	uint32_t mask;
 	uint32_t nnodes;
@@ -192,6 +194,14 @@ static bool below_cut(const struct build *b, const ldns_rdf *name)
 	return false;
 }
 
+static bool below_dname(const struct build *b, const ldns_rdf *name)
+{
+	for (size_t i = 0; i < b->ndnames; i++)
+		if (ldns_dname_is_subdomain(name, b->dnames[i]))
+			return true;
+	return false;
+}
+
 static bool is_cut(const struct build *b, const ldns_rdf *name)
 {
 	for (size_t i = 0; i < b->ncuts; i++)
@@ -259,6 +269,21 @@ static int zone_data(struct build *b)
 	return 0;
 }
 
+/* The config and the zone file have no name below a DNAME; a Kubernetes
+ * name may, and is hidden as one below a delegation is. */
+static int find_dnames(struct build *b)
+{
+	size_t n = ldns_rr_list_rr_count(b->zone);
+
+	b->dnames = xcalloc(n ? n : 1, sizeof(*b->dnames));
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNAME)
+			b->dnames[b->ndnames++] = ldns_rr_owner(rr);
+	}
+	return 0;
+}
+
 static int find_cuts(struct build *b)
 {
 	size_t n = ldns_rr_list_rr_count(b->zone);
@@ -274,7 +299,7 @@ static int find_cuts(struct build *b)
 			b->cuts[b->ncuts++] = o;
 	}
 	b->s->has_cuts = b->ncuts > 0;
-	return 0;
+	return find_dnames(b);
 }
 
 /* Wire for one RRset, compressed as if after a question for `owner`:
@@ -323,6 +348,36 @@ out:
 	free(w1);
 	free(w2);
 	return rc < 0 ? fail(b, "cannot compile an RRset") : 0;
+}
+
+/* A DNAME (a singleton RRset): owner as a pointer to offset 12, then
+ * type, class, TTL and the target uncompressed (RFC 6672 2.5), so that
+ * answer.c can point the owner at any suffix of a longer query name and
+ * at the target from the CNAME it synthesizes. */
+static int dname_template(struct build *b, ldns_rr_list *set,
+			  struct snap_rrset *out)
+{
+	const ldns_rr *rr = ldns_rr_list_rr(set, 0);
+	const ldns_rdf *t = ldns_rr_rdf(rr, 0);
+	uint8_t buf[12 + DNS_NAME_MAX];
+	size_t tl = t ? ldns_rdf_size(t) : 0;
+
+	if (ldns_rr_list_rr_count(set) != 1 || !tl || tl > DNS_NAME_MAX)
+		return fail(b, "cannot compile a DNAME");
+	wire_put16(buf, 0xc00c);
+	wire_put16(buf + 2, DNS_T_DNAME);
+	wire_put16(buf + 4, DNS_C_IN);
+	wire_put32(buf + 6, ldns_rr_ttl(rr));
+	wire_put16(buf + 10, (uint16_t)tl);
+	memcpy(buf + 12, ldns_rdf_data(t), tl);
+	memset(out, 0, sizeof(*out));
+	out->type = DNS_T_DNAME;
+	out->ancount = 1;
+	out->an_len = (uint16_t)(12 + tl);
+	if (!(out->wire = snap_memdup(b->a, buf, 12 + tl)))
+		return fail(b, "out of memory");
+	b->s->has_dname = true;
+	return 0;
 }
 
 /* Append rr's uncompressed wire to buf (referrals may be answered for
@@ -423,7 +478,12 @@ static int zone_nodes(struct build *b)
 				rc = ref ? referral_template(b, set, ref) : -1;
 				node->referral = ref;
 				node->flags |= SNAP_N_CUT;
-			} else if (!cut) {
+			} else if (!cut && t == LDNS_RR_TYPE_DNAME) {
+				rc = dname_template(b, set,
+						    &sets[node->nrrsets++]);
+			} else if (!cut || t == LDNS_RR_TYPE_DS) {
+				/* DS lives on the parent side of the cut (RFC
+				 * 4035 3.1.4.1): answered here, with AA. */
 				bool apex_ns = t == LDNS_RR_TYPE_NS;
 				rc = rrset_template(b, owner, set,
 					apex_ns ? b->glue : NULL,
@@ -762,6 +822,11 @@ static int compile_service(struct build *b, size_t idx)
 		ldns_rdf_deep_free(name);
 		return 0;
 	}
+	if (below_dname(b, name)) {
+		log_warn("service hidden by a DNAME service=%s", ms->name);
+		ldns_rdf_deep_free(name);
+		return 0;
+	}
 	struct snap_node *node = b->patch ? node_own(b, name) : NULL;
 	if (!node)
 		node = node_add(b, name);
@@ -935,6 +1000,7 @@ struct snap *compile_snapshot(const struct model *m,
 	sign_free(b.sign, rc == 0);
 	free(b.admin);
 	free(b.cuts);
+	free(b.dnames);
 	free(b.table);
 	ldns_rr_list_deep_free(b.zone);
 	ldns_rr_list_deep_free(b.glue);
@@ -948,7 +1014,7 @@ struct snap *compile_snapshot(const struct model *m,
 
 /* Room in a copy of prev's name table for the services new in m (slots
  * past prev->nsvcs), each with its empty non-terminals; or -1 when a full
- * build is due (no room, or delegations to check them against). */
+ * build is due (no room, or delegations or DNAMEs to check them against). */
 static int patch_table(struct build *b, const struct snap *prev)
 {
 	size_t add = 0;
@@ -959,7 +1025,8 @@ static int patch_table(struct build *b, const struct snap *prev)
 		for (; *n; n++)
 			add += *n == '.';
 	}
-	if (prev->has_cuts || 2 * (prev->nnodes + add) > prev->mask + 1)
+	if (prev->has_cuts || prev->has_dname ||
+	    2 * (prev->nnodes + add) > prev->mask + 1)
 		return -1;
 	b->mask = prev->mask;
 	b->nnodes = prev->nnodes;
@@ -1194,7 +1261,9 @@ static int nsec_make(struct build *b, const struct snap_node *n,
 		types[nt++] = LDNS_RR_TYPE_AAAA;
 	if (n->flags & SNAP_N_CUT) {
 		types[nt++] = LDNS_RR_TYPE_NS;
-		if (has_ds(b, n->name, n->name_len, NULL))
+		/* The DS, when the zone has one, is an RRset of the node. */
+		if (!snap_rrset_find(n, DNS_T_DS) &&
+		    has_ds(b, n->name, n->name_len, NULL))
 			types[nt++] = LDNS_RR_TYPE_DS;
 	}
 	types[nt++] = LDNS_RR_TYPE_RRSIG;
@@ -1307,10 +1376,12 @@ static int cut_sec(struct build *b, struct snap_node *n)
 	struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
 	int rc = -1;
 	if (sigs && v) {
-		ldns_rr_list *all = ldns_rr_list_clone(ds);
+		/* Shallow: the DS records are the zone's, the RRSIGs sigs'. */
+		ldns_rr_list *all = ldns_rr_list_new();
+		ldns_rr_list_cat(all, ds);
 		ldns_rr_list_cat(all, sigs);
 		rc = sign_wire(b->a, all, false, 0, v);
-		ldns_rr_list_deep_free(all);
+		ldns_rr_list_free(all);
 	}
 	ldns_rr_list_deep_free(sigs);
 	ldns_rr_list_free(ds); /* not deep: the zone's records */

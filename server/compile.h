@@ -44,7 +44,7 @@ struct snap *compile_snapshot(const struct model *m,
  * the service list prev was built from in the same slots; a reload or a
  * removed service needs compile_snapshot.  Returns NULL (err) when a full
  * rebuild is due (a long patch chain, no room for new names, delegations
- * to check them against) or memory ran out. */
+ * or DNAMEs to check them against) or memory ran out. */
 struct snap *compile_patch(const struct snap *prev, const struct model *m,
 			   const struct compile_view *v,
 			   const uint32_t *dirty, size_t ndirty,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "server/qsbr.h"
+#include "lib/xalloc.h"
 
 /* One cache line per worker so their stores do not contend. */
 struct qsbr_slot {
@@ -31,14 +32,11 @@ struct qsbr {
 
 struct qsbr *qsbr_new(unsigned nthreads)
 {
-	struct qsbr *q = calloc(1, sizeof(*q));
-	if (!q)
-		return NULL;
-	if (posix_memalign((void **)&q->slots, 64,
-			   sizeof(*q->slots) * (nthreads ? nthreads : 1))) {
-		free(q);
-		return NULL;
-	}
+	struct qsbr *q = xcalloc(1, sizeof(*q));
+	size_t size = sizeof(*q->slots) * (nthreads ? nthreads : 1);
+
+	if (posix_memalign((void **)&q->slots, 64, size))
+		xalloc_die(size);
 	q->n = nthreads;
 	atomic_init(&q->epoch, 1);
 	for (unsigned i = 0; i < nthreads; i++)
@@ -65,9 +63,8 @@ void qsbr_offline(struct qsbr *q, unsigned tid)
 
 int qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *))
 {
-	struct qsbr_item *it = malloc(sizeof(*it));
-	if (!it)
-		return -1;
+	struct qsbr_item *it = xmalloc(sizeof(*it));
+
 	it->obj = obj;
 	it->fn = fn;
 	/* Readers that report an epoch greater than this one have loaded

@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
+#include "lib/xalloc.h"
 
 /* Chunks of at least 64 KiB; a snapshot of 100k names takes a few MiB,
  * and freeing it is a walk over a short list. */
@@ -28,9 +29,9 @@ struct snap_arena {
 
 struct snap_arena *snap_arena_new(void)
 {
-	struct snap_arena *a = calloc(1, sizeof(struct snap_arena));
-	if (a)
-		atomic_init(&a->refs, 1);
+	struct snap_arena *a = xcalloc(1, sizeof(struct snap_arena));
+
+	atomic_init(&a->refs, 1);
 	return a;
 }
 
@@ -45,9 +46,7 @@ void *snap_alloc(struct snap_arena *a, size_t size)
 	struct snap_chunk *c = a->head;
 	if (!c || c->size - c->used < size) {
 		size_t want = size > CHUNK_MIN ? size : CHUNK_MIN;
-		c = malloc(sizeof(*c) + want);
-		if (!c)
-			return NULL;
+		c = xmalloc(sizeof(*c) + want);
 		c->size = want;
 		c->used = 0;
 		c->next = a->head;
@@ -63,7 +62,8 @@ void *snap_alloc(struct snap_arena *a, size_t size)
 void *snap_memdup(struct snap_arena *a, const void *p, size_t size)
 {
 	void *d = snap_alloc(a, size ? size : 1);
-	if (d && size)
+
+	if (size)
 		memcpy(d, p, size);
 	return d;
 }

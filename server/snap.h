@@ -11,7 +11,9 @@
  * Wire templates are compressed as if they followed a question whose name
  * is the node's own name at offset 12: a query for that node always puts
  * its name there, so compression pointers stay valid whatever the case of
- * the query.
+ * the query.  A DNAME template is the one exception to compression: its
+ * target is never compressed (RFC 6672 2.5) and its owner is the only
+ * pointer, so the query path can move it behind a longer query name.
  */
 #ifndef GSLBD_SNAP_H
 #define GSLBD_SNAP_H
@@ -115,6 +117,7 @@ struct snap {
 	uint8_t apex_len;
 	uint8_t apex_labels;
 	bool has_cuts;
+	bool has_dname;  /* a DNAME somewhere: names below it are redirected */
 	uint16_t edns_udp_size;
 
 	/* SOA for negative answers: type .. rdata, owner is written as a
@@ -231,7 +234,7 @@ const struct snap_rrset *snap_rrset_find(const struct snap_node *n,
 					 uint16_t type);
 
 /* Arena allocation for the builder: zeroed, 16-byte aligned, freed with
- * the snapshot.  NULL when out of memory. */
+ * the snapshot.  Never NULL: out of memory aborts (lib/xalloc.h). */
 struct snap_arena;
 struct snap_arena *snap_arena_new(void);
 void *snap_alloc(struct snap_arena *a, size_t size);

@@ -168,7 +168,10 @@ static void out_node(struct out *o, const struct snap *s,
 	if (n->flags & SNAP_N_CUT) {
 		const struct snap_rrset *r = n->referral;
 		out_full(o, r->wire, r->ns_len);
-		if (n->ref_sec && n->ref_sec != n->nsec)
+		/* The DS, when the zone has one, is also an RRset of the
+		 * node (printed below): print it once. */
+		if (n->ref_sec && n->ref_sec != n->nsec &&
+		    !snap_rrset_find(n, DNS_T_DS))
 			out_full(o, n->ref_sec->wire, n->ref_sec->len);
 		out_full(o, r->wire + r->ns_len, r->ar_len);
 	}

@@ -2,10 +2,10 @@
  * fuzz_query.c -- libFuzzer target for the query path: any bytes in,
  * through the parser and the answer writer over UDP and TCP limits, from
  * a snapshot with every kind of data (services of each policy, static
- * records, a delegation, NSID, CH TXT, topology), and from the same zone
- * signed (a key made at start: RRSIGs, NSEC proofs, referrals with DO).
- * Crashes, sanitizer reports and an answer longer than its limit are
- * failures.
+ * records, a delegation with a DS, DNAMEs (one whose substitution is too
+ * long), NSID, CH TXT, topology), and from the same zone signed (a key
+ * made at start: RRSIGs, NSEC proofs, referrals with DO).  Crashes,
+ * sanitizer reports and an answer longer than its limit are failures.
  *
  * Build: ./configure CC=clang --enable-fuzzers --enable-sanitizers
  * Run:   tests/fuzz/fuzz_query -max_total_time=60 tests/fuzz/corpus
@@ -35,6 +35,7 @@ static const char conf[] =
 	"  nameservers:\n"
 	"    - name: ns1\n"
 	"      addresses: [192.0.2.1, \"2001:db8::1\"]\n"
+	"  zone-file: %s\n"
 	"topology:\n"
 	"  - region: a\n"
 	"    subnets: [10.0.0.0/8, \"2001:db8::/32\"]\n"
@@ -71,6 +72,20 @@ static const char conf[] =
 	"        addresses: [192.0.2.50, 192.0.2.51]\n"
 	"      - region: b\n"
 	"        addresses: [192.0.2.52]\n";
+
+/* The zone file: written to a temporary file at start. */
+static const char zone[] =
+	"txt TXT \"x\"\n"
+	"dn DNAME t.example.\n"
+	"apex-dn DNAME z.test.\n"
+	"long DNAME "
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	"ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.d.\n"
+	"sub NS ns.sub\n"
+	"sub DS 12345 13 2 "
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	"ns.sub A 192.0.2.77\n";
 
 static const struct snap *snap, *signed_snap;
 static struct answer_ctx ctx;
@@ -116,9 +131,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[256];
-	struct model *m = cfg_load_string("fuzz.yaml", conf, quiet, NULL);
+	char err[256], path[] = "/tmp/gslbd-fuzz-zone-XXXXXX";
+	char text[sizeof(conf) + sizeof(path)];
+	int fd = mkstemp(path);
+	struct model *m;
 
+	if (fd < 0 || write(fd, zone, sizeof(zone) - 1) !=
+	    (ssize_t)(sizeof(zone) - 1) || close(fd) < 0)
+		abort();
+	snprintf(text, sizeof(text), conf, path);
+	m = cfg_load_string("fuzz.yaml", text, quiet, NULL);
 	if (!m)
 		abort();
 	snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
@@ -128,14 +150,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	model_free(m);
 
+	/* The same zone (the DS and DNAMEs too), signed. */
 	char *base = make_key();
-	size_t len = sizeof(conf) + strlen(base) + 128;
+	size_t len = sizeof(text) + strlen(base) + 32;
 	char *sconf = malloc(len);
-	snprintf(sconf, len, "%s  - name: sub\n    endpoints:\n"
-		 "      - region: a\n        addresses: [192.0.2.60]\n"
-		 "dnssec:\n  keys: [%s]\n", conf, base);
+	snprintf(sconf, len, "%sdnssec:\n  keys: [%s]\n", text, base);
 	if (!(m = cfg_load_string("fuzz-signed.yaml", sconf, quiet, NULL)))
 		abort();
+	unlink(path);
 	signed_snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
 	if (!signed_snap) {
 		fprintf(stderr, "compile (signed): %s\n", err);
@@ -144,11 +166,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	model_free(m);
 	free(sconf);
 	/* The keys were read at load: the files are not needed any more. */
-	char path[256];
-	snprintf(path, sizeof(path), "%s.key", base);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s.private", base);
-	unlink(path);
+	char kpath[256];
+	snprintf(kpath, sizeof(kpath), "%s.key", base);
+	unlink(kpath);
+	snprintf(kpath, sizeof(kpath), "%s.private", base);
+	unlink(kpath);
 	*strrchr(base, '/') = 0;
 	rmdir(base);
 	answer_ctx_init(&ctx, 1);

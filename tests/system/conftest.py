@@ -33,7 +33,16 @@ insertion; a config without a top-level ``control:`` gets one listening
 on ``.control``, i.e. the same 127.0.0.x and another free port, with
 ``.control_url`` = ``"http://" + .control``; ``@CONTROL@`` in a config
 is replaced by ``.control``); ``.reload()`` sends SIGHUP;
-``.log()`` returns the log text;
+``.log()`` returns the log text; ``.log_mark()`` its length now and
+``.wait_log(pattern, timeout=5, since=0)`` waits until the log from offset
+``since`` (a ``.log_mark()``, so that an earlier line does not count)
+matches the regex ``pattern`` and returns the match: how tests await an
+event the daemon logs (a reload done or rejected, a health change)
+instead of sleeping; ``.metric(name, **labels)`` sums the samples of
+``name`` with those labels in the control API's /metrics (0 when none) and
+``.wait_metric(name, pred, timeout=5, **labels)`` waits until
+``pred(value)`` holds: how tests await what the daemon counts (reloads,
+Kubernetes watch events and errors);
 ``.alive()``; ``.stop(sig=SIGTERM)`` -> exit status (idempotent).
 
 ``free_endpoint()`` -> ``(addr, port)``: a fresh 127.0.0.x address and a
@@ -72,6 +81,7 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.request
 
 import dns.flags
 import dns.message
@@ -299,6 +309,50 @@ class Gslbd(DnsPeer):
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def log_mark(self):
+        """The log's length now: pass it as wait_log(since=) to skip older lines."""
+        return len(self.log())
+
+    def wait_log(self, pattern, timeout=5.0, since=0):
+        """Wait until the log from offset since matches the regex pattern; return the match."""
+        rx = re.compile(pattern)
+        try:
+            return wait_for(lambda: rx.search(self.log()[since:]), timeout,
+                            what="log line /%s/" % pattern)
+        except AssertionError as e:
+            raise AssertionError("%s; log since the mark:\n%s"
+                                 % (e, self.log()[since:][-3000:])) from None
+
+    _SAMPLE = re.compile(r'^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)')
+    _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+    def metric(self, name, **labels):
+        """Sum of the /metrics samples called name with these labels; 0 when none."""
+        with urllib.request.urlopen(self.control_url + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            m = self._SAMPLE.match(line)
+            if not m or m.group(1) != name:
+                continue
+            lab = dict(self._LABEL.findall(m.group(2) or ""))
+            if all(lab.get(k) == v for k, v in labels.items()):
+                total += float(m.group(3))
+        return total
+
+    def wait_metric(self, name, pred, timeout=5.0, **labels):
+        """Wait until pred(metric(name, **labels)) holds; return the value."""
+        last = []
+
+        def check():
+            last[:] = [self.metric(name, **labels)]
+            return pred(last[0])
+        try:
+            wait_for(check, timeout, what="metric %s%s" % (name, labels or ""))
+        except AssertionError as e:
+            raise AssertionError("%s; last value %s" % (e, last)) from None
+        return last[0]
 
     def alive(self):
         return self.proc.poll() is None

@@ -348,6 +348,7 @@ class FakeKube:
         self.watches = set()
         self.conns = set()
         self.requests = []
+        self.bookmarks = {}  # id of a watch stream -> resourceVersions sent
         self.failures = None  # dict(code, count, watch, list, message)
         self.forbidden = set()
         self.hidden = set()
@@ -634,6 +635,13 @@ class FakeKube:
                 return True
             time.sleep(0.02)
         return False
+
+    def bookmarked_watches(self, rv, times=1):
+        """Open watch streams that sent a BOOKMARK at resourceVersion >= rv
+        at least `times` times (a second one proves the first was delivered)."""
+        with self.lock:
+            return sum(1 for w in self.watches
+                       if sum(1 for v in self.bookmarks.get(id(w), ()) if v >= rv) >= times)
 
     def requests_matching(self, path=None, watch=None, status=None):
         with self.lock:
@@ -1007,6 +1015,8 @@ class FakeKube:
                         _chunk(h, _event_line("BOOKMARK", {
                             "kind": res.kind, "apiVersion": res.api_version,
                             "metadata": {"resourceVersion": str(rv)}}))
+                        with self.lock:
+                            self.bookmarks.setdefault(id(w), []).append(rv)
                     next_bm = time.monotonic() + self.bookmark_interval
                 continue
             if kind == "event" or kind == "raw":

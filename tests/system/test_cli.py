@@ -6,7 +6,7 @@ import subprocess
 
 import dns.rcode
 
-from conftest import free_endpoint, gslbd_binary
+from conftest import free_endpoint, gslbd_binary, wait_for
 
 GOOD = """server:
   listen: ["127.0.0.1"]
@@ -157,15 +157,25 @@ def test_start_with_bad_config_fails(tmp_path):
     assert re.search(r"^%s:%d:\d+: " % (re.escape(str(p)), BAD_LINES[0]), r.stderr, re.M), r.stderr
 
 
+def server_recv_queue(port, peer_port):
+    """Bytes waiting in the server's socket of one TCP connection (ss), or None."""
+    r = subprocess.run(["ss", "-Htn", "( sport = :%d and dport = :%d )" % (port, peer_port)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+    fields = r.stdout.split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def test_sigterm_with_open_tcp_connections(gslbd):
     """SIGTERM while TCP clients are connected (one mid-message) exits 0, with no leak under sanitizers."""
     import socket
-    import time
     g = gslbd(RUNNABLE, check=False)   # this test checks the exit itself
     held = [socket.create_connection((g.addr, g.port), timeout=2) for _ in range(3)]
     try:
         held[0].sendall(b"\x00")
-        time.sleep(0.2)
+        # Mid-message for real: gslbd has read the byte (its socket's
+        # receive queue is empty again).
+        wait_for(lambda: server_recv_queue(g.port, held[0].getsockname()[1]) == 0,
+                 5, what="gslbd to read the first byte")
         rc = g.stop(signal.SIGTERM)
     finally:
         for s in held:

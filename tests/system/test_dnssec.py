@@ -675,3 +675,28 @@ def test_zonemaster_dnssec_no_errors(gslbd, keys):
     bad = [ln for ln in r.stdout.splitlines()
            if any(" %s " % lv in ln for lv in ("WARNING", "ERROR", "CRITICAL"))]
     assert not bad and "NSEC records" in r.stdout, r.stdout
+
+
+ZONE_FILE_DS_DNAME = ZONE_FILE + """sub     DS  12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+dn      DNAME x.global.example.org.
+"""
+
+
+def test_ds_at_delegation_and_dname_validate(gslbd, validator, keys, tmp_path):
+    """With a DS for a delegated child and a DNAME in the zone file: the DS answer and a name below the DNAME (its signed DNAME, an unsigned synthesized CNAME, then the target's TXT) validate; a DO referral carries the DS and its RRSIG; `gslbctl zone` still verifies."""
+    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE_DS_DNAME})
+    u = validator(ds_of(keys["ksk"]), g.addr, g.port)
+    m = validated(u, "sub." + ZONE, "DS")
+    assert [rd.key_tag for rr in m.answer if rr.rdtype == T.DS for rd in rr] == [12345], m
+    m = validated(u, "deep.dn." + ZONE, "TXT")
+    assert [rd.strings for rr in m.answer if rr.rdtype == T.TXT for rd in rr] == [(b"deep",)], m
+    m = g.query("deep.dn." + ZONE, "TXT", want_dnssec=True)
+    sigs = [rr for rr in m.answer if rr.rdtype == T.RRSIG]
+    assert sigs and sigs[0].name.to_text() == "dn." + ZONE and sigs[0][0].type_covered == T.DNAME, m
+    m = g.query("host.sub." + ZONE, "A", want_dnssec=True)
+    assert [rr.rdtype for rr in m.authority] == [T.NS, T.DS, T.RRSIG], m
+    assert all(rr.name.to_text() == "sub." + ZONE for rr in m.authority), m
+    p = str(tmp_path / "zone")
+    with open(p, "w") as f:
+        f.write(gslbctl(g, "zone"))
+    verify_zone(p)

@@ -818,7 +818,8 @@ def test_disabled_endpoint_never_answered(gslbd, backend):
         svc("wt", [backend_ep("eu", on, weight=1),
                    backend_ep("us", off, weight=100, enabled="false")], policy="weighted")))
     wait_change(g, on.addr, "up")
-    time.sleep(2 * INTERVAL)
+    hits = on.hits   # two more probe rounds: time for a wrong verdict to show
+    wait_for(lambda: on.hits >= hits + 2, 5, what="two more probes")
     for name in ("www", "fo", "wt"):
         for _ in range(20):
             assert aset(g, name) == {on.addr}, name
@@ -837,12 +838,14 @@ def test_reload_keeps_state_and_probes_new_endpoints(gslbd, backend):
     wait_answer(g, {a.addr})
     n_changes = len(changes(g, dead[0]))
 
+    fails = g.metric("gslbd_probe_failures_total")
     g.reload()
     wait_for(lambda: g.log().count("reload done") >= 1, 5, what="reload done")
     for _ in range(20):
         assert aset(g) == {a.addr}
         time.sleep(0.02)
-    time.sleep(2 * (INTERVAL + JITTER))
+    # The dead target probed twice more since: a reset state would show.
+    g.wait_metric("gslbd_probe_failures_total", lambda v: v >= fails + 2)
     assert aset(g) == {a.addr}
     assert len(changes(g, dead[0])) == n_changes, changes(g, dead[0])
     assert len(changes(g, a.addr)) == 1, changes(g, a.addr)

@@ -115,10 +115,18 @@ def test_reload_loses_no_query(gslbd):
         t.start()
     try:
         for k in range(6):
-            time.sleep(0.3)
+            # Queries before each reload, and each reload done before
+            # the next: awaited, not slept.
+            ok = stats["ok"]
+            wait_for(lambda: stats["ok"] >= ok + 20 or stats["fail"], 10,
+                     what="queries answered between reloads")
             g.write_config(cfg(B if k % 2 == 0 else A, serial=10 + k))
             g.reload()
-        time.sleep(0.5)
+            g.wait_metric("gslbd_reloads_total", lambda v, k=k: v >= k + 1,
+                          result="ok")
+        ok = stats["ok"]
+        wait_for(lambda: stats["ok"] >= ok + 20 or stats["fail"], 10,
+                 what="queries answered after the last reload")
     finally:
         stop.set()
         for t in threads:
@@ -152,8 +160,9 @@ def test_reload_unreadable_config_keeps_serving(gslbd):
     import os
     g = gslbd(cfg(A))
     os.rename(g.config_path, g.config_path + ".gone")
+    mark = g.log_mark()
     g.reload()
-    time.sleep(0.5)
+    g.wait_log(r"reload rejected, keeping the running configuration", since=mark)
     assert g.alive(), g.log()
     assert answer_set(g) == A
     os.rename(g.config_path + ".gone", g.config_path)

@@ -245,8 +245,8 @@ static void test_rules_listed(void)
 	   r[1].admin == ADMIN_FORCE_DOWN,
 	   "a replaced rule is listed last, with its new state");
 	admin_free(a);
+	/* A crash here fails the whole test program. */
 	admin_free(NULL);
-	ok(1, "admin_free(NULL) is harmless");
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -317,6 +318,19 @@ static void test_files(void)
 			printf("#   rc %d: %s\n", rc, err);
 	}
 	unlink(path);
+	/* A FIFO without a writer: opening it for reading would block the
+	 * control thread for good; it is refused before any read. */
+	if (ok(mkfifo(path, 0600) == 0, "a FIFO made as a kubeconfig")) {
+		struct kube_creds c;
+		int rc = kube_creds_kubeconfig(&c, path, NULL, err,
+					       sizeof(err));
+
+		if (!ok(rc < 0 && strstr(err, "not a regular file") &&
+			strstr(err, path), "a FIFO as kubeconfig: refused "
+			"at once, not read"))
+			printf("#   rc %d: %s\n", rc, err);
+		unlink(path);
+	}
 }
 
 /* ---- the credentials on a request ---- */

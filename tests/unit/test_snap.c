@@ -54,8 +54,50 @@ static struct snap *build(size_t nsvc, struct model **mp)
 	return s;
 }
 
+/* A name below a DNAME (as a Kubernetes object could bring) is hidden,
+ * as one below a delegation is; the DNAME's node keeps its DNAME. */
+static void test_dname_hides(void)
+{
+	char err[256];
+	ldns_rr *rr = NULL;
+	struct model *m = cfg_load_string("dn.yaml",
+		"zone:\n  name: z.test\n  nameservers:\n"
+		"    - name: ns1\n      addresses: [192.0.2.1]\n"
+		"probe-defaults: { type: none }\nservices:\n"
+		"  - name: a.dn\n    endpoints:\n"
+		"      - region: a\n        addresses: [10.0.0.1]\n"
+		"  - name: b\n    endpoints:\n"
+		"      - region: a\n        addresses: [10.0.0.2]\n",
+		errline, NULL);
+
+	if (!ok(m, "a model with a service a.dn"))
+		return;
+	/* After the config check, which refuses this in a config. */
+	ldns_rr_new_frm_str(&rr, "dn.z.test. 300 IN DNAME t.example.", 0,
+			    NULL, NULL);
+	if (!m->zone.static_rrs)
+		m->zone.static_rrs = ldns_rr_list_new();
+	ldns_rr_list_push_rr(m->zone.static_rrs, rr);
+	struct snap *s = compile_snapshot(m, NULL, 8, err, sizeof(err));
+	if (ok(s, "compiles")) {
+		ok(s->has_dname, "the snapshot knows it has a DNAME");
+		ok(!find(s, "a.dn.z.test."), "the service below the DNAME is hidden");
+		ok(find(s, "b.z.test.") && find(s, "b.z.test.")->svc,
+		   "a service beside it is not");
+		const struct snap_rrset *d =
+			snap_rrset_find(find(s, "dn.z.test."), DNS_T_DNAME);
+		ok(d && d->ancount == 1 && d->an_len == 12 + 11 &&
+		   !memcmp(d->wire + 12, "\001t\007example", 11),
+		   "the DNAME's template: owner pointer, target uncompressed");
+		snap_free(s);
+	}
+	model_free(m);
+}
+
 int main(void)
 {
+	test_dname_hides();
+
 	struct model *m;
 	struct snap *s = build(3, &m);
 
