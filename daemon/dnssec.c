@@ -1,8 +1,9 @@
 /*
  * dnssec.c -- keeping signatures fresh (daemon.h): a once-a-second look
  * at the current snapshot's earliest signature expiration; when less
- * than a third of the validity is left, a full build signs everything
- * again.  Readiness fails when less than a day is left, so that a load
+ * than a third of the validity is left, a full build re-signs the slice
+ * of signatures that expire first (server/sign.h: the signature cache
+ * gives the others).  Readiness fails when less than a day is left, so that a load
  * balancer stops sending to an instance whose answers are about to go
  * bogus.
  */

@@ -329,7 +329,12 @@ ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 		cache_key(rrset, keys, key);
 		struct cache_entry *e = cache_find(sg->cache, key);
 		ldns_rr_list *l;
-		if (e && (int64_t)e->expire - sg->now >= sg->validity / 2 &&
+		/* Reused until a little past the refresh point (a third left):
+		 * a refresh then re-signs only the slice of signatures that
+		 * expire first (the jitter spreads them over a tenth of the
+		 * validity), and the next slice at the next refresh. */
+		if (e && (int64_t)e->expire - sg->now >=
+			 sg->validity / 3 + sg->validity / 100 &&
 		    (l = cache_sigs(e))) {
 			e->gen = sg->cache->gen;
 			if (e->expire < sg->earliest)

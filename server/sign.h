@@ -26,9 +26,11 @@ struct sign;
  * Signatures kept across builds, so that a reload or a full build after
  * a Kubernetes change re-signs only the RRsets that changed.  An entry is
  * an RRset's content (records, TTL, signing key tags) and its RRSIGs; it
- * is reused while at least half of the validity is left, so the refresh
- * (a third left) always signs anew.  A full build drops the entries it
- * did not use.  Owned by the daemon; control thread only.
+ * is reused while more than a third of the validity (and a hundredth) is
+ * left, so that a refresh (daemon/dnssec.c, at a third left) re-signs the
+ * slice of signatures that expire first, not the whole zone.  A full
+ * build drops the entries it did not use.  Owned by the daemon; control
+ * thread only.
  */
 struct sign_cache;
 struct sign_cache *sign_cache_new(void);

@@ -700,3 +700,41 @@ def test_ds_at_delegation_and_dname_validate(gslbd, validator, keys, tmp_path):
     with open(p, "w") as f:
         f.write(gslbctl(g, "zone"))
     verify_zone(p)
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="faketime is not installed (tests/deps.sh)")
+def test_refresh_resigns_in_slices(gslbd, keys, tmp_path, monkeypatch):
+    """When the earliest signature reaches a third of its validity, the refresh re-signs only the slice that expires first (the rest is reused from the signature cache), and every signature served then has more than a third left."""
+    import time
+    ft = str(tmp_path / "faketime")
+    with open(ft, "w") as f:
+        f.write("+0\n")
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
+    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
+    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
+    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
+                       "verify_asan_link_order=0")
+    validity = 14 * 86400
+    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
+    monkeypatch.delenv("LD_PRELOAD")
+    total = signed_counts(g)[0][0]
+    e0 = expiry_metric(g)
+    n = len(signed_counts(g))
+    # Just past the point where the earliest has a third left.
+    skew = e0 - validity // 3 + 60 - int(time.time())
+    with open(ft, "w") as f:
+        f.write("+%d\n" % skew)
+    wait_for(lambda: len(signed_counts(g)) > n, 10, what="the refresh build")
+    made, reused = signed_counts(g)[n]
+    assert 0 < made < total and reused > 0, signed_counts(g)
+    e1 = expiry_metric(g)
+    fake_now = int(time.time()) + skew
+    assert e1 > e0 and e1 - fake_now > validity // 3, (e0, e1, fake_now)
+    for name, rdtype in ((WWW, "A"), ("txt." + ZONE, "TXT"), ("nope." + ZONE, "A"),
+                         (ZONE, "DNSKEY")):
+        m = g.query(name, rdtype, want_dnssec=True, tcp=True)
+        for rr in m.answer + m.authority:
+            if rr.rdtype == T.RRSIG:
+                assert all(rd.expiration - fake_now > validity // 3 for rd in rr), m
