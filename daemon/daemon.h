@@ -66,6 +66,7 @@ struct gslbd {
 	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
 	struct event *ev_resign; /* DNSSEC: daemon_dnssec_tick each second */
 	struct sign_cache *sigcache; /* DNSSEC signatures across builds */
+	int64_t resign_after;    /* DNSSEC: a failed re-sign waits until then */
 };
 
 /* Make m live: its services composed with the Kubernetes source's, its

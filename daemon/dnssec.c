@@ -38,6 +38,16 @@ bool daemon_dnssec_fresh(const struct gslbd *g)
 	return dnssec_left(s) >= min;
 }
 
+/* A failed re-sign (no active key, say) is tried again a minute later,
+ * not every second: the log says it once a minute. */
+static void dnssec_rebuild(struct gslbd *g)
+{
+	if (daemon_rebuild(g, true) < 0) {
+		log_err("re-signing failed, still serving the previous snapshot");
+		g->resign_after = (int64_t)time(NULL) + 60;
+	}
+}
+
 void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct gslbd *g = arg;
@@ -45,16 +55,15 @@ void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!s || !s->dnssec || !g->model || !g->model->dnssec.enabled)
+	if (!s || !s->dnssec || !g->model || !g->model->dnssec.enabled ||
+	    (int64_t)time(NULL) < g->resign_after)
 		return;
 	int64_t left = dnssec_left(s);
 	if (s->key_event && time(NULL) >= (time_t)s->key_event) {
 		/* A key is published, activated, retired or deleted now. */
 		log_info("key timing event: rebuilding the DNSKEY RRset and "
 			 "signatures at=%u", s->key_event);
-		if (daemon_rebuild(g, true) < 0)
-			log_err("re-signing failed, still serving the previous "
-				"snapshot");
+		dnssec_rebuild(g);
 		return;
 	}
 	if (left >= (int64_t)g->model->dnssec.validity / 3)
@@ -62,6 +71,5 @@ void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg)
 	log_info("re-signing the zone: signatures expire soon "
 		 "earliest_expiry=%u left_s=%lld", s->sig_expire,
 		 (long long)left);
-	if (daemon_rebuild(g, true) < 0)
-		log_err("re-signing failed, still serving the previous snapshot");
+	dnssec_rebuild(g);
 }

@@ -738,3 +738,38 @@ def test_refresh_resigns_in_slices(gslbd, keys, tmp_path, monkeypatch):
         for rr in m.answer + m.authority:
             if rr.rdtype == T.RRSIG:
                 assert all(rd.expiration - fake_now > validity // 3 for rd in rr), m
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or not shutil.which("dnssec-keygen"),
+                    reason="faketime or bind9-utils missing (tests/deps.sh)")
+def test_not_ready_when_signatures_cannot_be_refreshed(gslbd, tmp_path, monkeypatch):
+    """The only ZSK goes inactive with no successor: gslbd refuses to build an unsigned snapshot (the signed one keeps serving, RRSIGs and all), and once less than a day of validity is left /readyz fails."""
+    d = str(tmp_path / "keys")
+    os.makedirs(d)
+    ksk = bind_keygen(d, "-f", "KSK")
+    zsk = bind_keygen(d, "-I", "+2d")
+    ft = str(tmp_path / "faketime")
+    with open(ft, "w") as f:
+        f.write("+0\n")
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
+    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
+    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
+    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
+                       "verify_asan_link_order=0")
+    g = gslbd(config([ksk, zsk], EP), files={"static.zone": ZONE_FILE})
+    monkeypatch.delenv("LD_PRELOAD")
+    exe = os.environ.get("GSLBCTL") or os.path.join(os.path.dirname(
+        os.environ["GSLBD"]), "gslbctl")
+    wait_for(lambda: subprocess.run([exe, "-s", g.control_url, "ready"],
+                                    stdout=subprocess.PIPE).returncode == 0,
+             10, what="ready")
+    with open(ft, "w") as f:
+        f.write("+13d\n")   # the ZSK went inactive at +2d; < 1 day of validity left
+    wait_for(lambda: "snapshot build failed" in g.log(), 10, what="the refused build")
+    r = subprocess.run([exe, "-s", g.control_url, "ready"], stdout=subprocess.PIPE,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "not ready" in r.stdout, r.stdout
+    m = g.query(WWW, "A", want_dnssec=True)
+    assert [rr for rr in m.answer if rr.rdtype == T.RRSIG], m   # never unsigned
