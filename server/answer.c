@@ -371,6 +371,26 @@ static void service(struct answer_ctx *c, struct resp *r,
 	}
 }
 
+/* qtype NSEC at a name of a signed zone: its NSEC (and, with DO, the
+ * RRSIGs after it in the same wire).  False for an empty non-terminal,
+ * which has none of its own. */
+static bool nsec_answer(struct resp *r, const struct snap_node *n)
+{
+	const struct snap_rrs *x = n->nsec;
+
+	if (!x || x->len < n->name_len + 10u ||
+	    memcmp(x->wire, n->name, n->name_len) != 0)
+		return false;
+	size_t one = n->name_len + 10u + wire_get16(x->wire + n->name_len + 8);
+	size_t len = r->dnssec ? x->len : one;
+	if (!put(r, x->wire, len)) {
+		r->flags |= DNS_F_TC;
+		return true;
+	}
+	r->an = r->dnssec ? x->count : 1;
+	return true;
+}
+
 /* In-zone data for an existing name. */
 static void node_answer(struct answer_ctx *c, struct resp *r,
 			const struct snap *s, const struct snap_node *n,
@@ -390,6 +410,8 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 		return;
 	}
 	r->flags |= DNS_F_AA;
+	if (unlikely(qt == DNS_T_NSEC) && nsec_answer(r, n))
+		return;
 	if (qt == DNS_T_ANY)
 		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */
 	else if (!(rs = snap_rrset_find(n, qt)))

@@ -336,6 +336,14 @@ def test_rrsig_only_with_do(gslbd, keys):
         assert len(a) == 2
         seen.add(tuple(sorted(rd.address for rd in a)))
     assert len(seen) == 3, seen   # three windows of two, each signed
+    # qtype NSEC: the name's NSEC (its RRSIG only with DO); an empty
+    # non-terminal has none: NODATA.
+    m = g.query("txt." + ZONE, "NSEC", use_edns=0)
+    assert [rr.rdtype for rr in m.answer] == [T.NSEC], m
+    m = g.query("txt." + ZONE, "NSEC", want_dnssec=True)
+    assert [rr.rdtype for rr in m.answer] == [T.NSEC, T.RRSIG], m
+    m = g.query("x." + ZONE, "NSEC", want_dnssec=True)
+    assert not m.answer and m.rcode() == dns.rcode.NOERROR, m
     # A referral with DO proves the child unsigned (NSEC at the cut, NS bit, no DS).
     m = g.query("host.sub." + ZONE, "A", want_dnssec=True)
     nsec = [r for r in m.authority if r.rdtype == T.NSEC]
