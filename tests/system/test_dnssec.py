@@ -484,6 +484,33 @@ services:
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
+def faked_gslbd(gslbd, monkeypatch, tmp_path, *args, **kw):
+    """Start gslbd under libfaketime (wall clock only; monotonic timers
+    run true); returns it and shift(offset) that moves its clock, e.g.
+    shift("+11d")."""
+    ft = str(tmp_path / "faketime")
+
+    def shift(offset):
+        with open(ft, "w") as f:
+            f.write(offset + "\n")
+    shift("+0")
+    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
+    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
+    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
+    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    # Under ASan (tests/run.sh's second round) libfaketime comes first.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
+                       "verify_asan_link_order=0")
+    g = gslbd(*args, **kw)
+    monkeypatch.delenv("LD_PRELOAD")
+    if asan:
+        monkeypatch.setenv("ASAN_OPTIONS", asan)
+    else:
+        monkeypatch.delenv("ASAN_OPTIONS")
+    return g, shift
+
+
 def expiry_metric(g):
     for line in gslbctl(g, "metrics").splitlines():
         if line.startswith("gslbd_dnssec_signature_expiry_timestamp_seconds "):
@@ -495,19 +522,8 @@ def expiry_metric(g):
 def test_signatures_refreshed_when_a_third_is_left(gslbd, keys, tmp_path, monkeypatch):
     """Signatures expire within validity minus 10% jitter; when the (faked) clock leaves less than a third, gslbd re-signs everything (log line, later expiry in the metric and in the RRSIGs served)."""
     import time
-    ft = str(tmp_path / "faketime")
-    with open(ft, "w") as f:
-        f.write("+0\n")
-    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
-    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
-    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
-    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-    # Under ASan (tests/run.sh's second round) libfaketime comes first.
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
-                       "verify_asan_link_order=0")
-    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
-    monkeypatch.delenv("LD_PRELOAD")
+    g, shift = faked_gslbd(
+        gslbd, monkeypatch, tmp_path, config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
     now = int(time.time())
     e0 = expiry_metric(g)
     assert now + 14 * 86400 * 0.9 - 60 <= e0 <= now + 14 * 86400, (now, e0)
@@ -515,8 +531,7 @@ def test_signatures_refreshed_when_a_third_is_left(gslbd, keys, tmp_path, monkey
     sig = [r for r in m.answer if r.rdtype == T.RRSIG][0][0]
     assert sig.inception <= now - 3600 + 60 and sig.expiration >= e0, sig
     assert "re-signing" not in g.log()
-    with open(ft, "w") as f:
-        f.write("+11d\n")   # 3 days or less left of 14: under a third
+    shift("+11d")   # 3 days or less left of 14: under a third
     wait_for(lambda: "re-signing the zone" in g.log(), 10, what="re-signing")
     e1 = wait_for(lambda: (expiry_metric(g) or 0) > e0 + 10 * 86400 and expiry_metric(g), 10,
                   what="the metric to move")
@@ -587,29 +602,17 @@ def test_zsk_prepublish_rollover_follows_bind_timing(gslbd, tmp_path, monkeypatc
     ksk = bind_keygen(d, "-f", "KSK")
     old = bind_keygen(d, "-I", "+2d", "-D", "+4d")
     new = bind_keygen(d, "-P", "now", "-A", "+2d")
-    ft = str(tmp_path / "faketime")
-    with open(ft, "w") as f:
-        f.write("+0\n")
-    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
-    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
-    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
-    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
-                       "verify_asan_link_order=0")
-    g = gslbd(config([ksk, old, new], EP), files={"static.zone": ZONE_FILE})
-    monkeypatch.delenv("LD_PRELOAD")
+    g, shift = faked_gslbd(
+        gslbd, monkeypatch, tmp_path, config([ksk, old, new], EP), files={"static.zone": ZONE_FILE})
     assert dnskey_tags(g) == sorted(map(key_tag, (ksk, old, new)))
     assert rrsig_tags(g, WWW, "A") == [key_tag(old)]
     assert rrsig_tags(g, ZONE, "DNSKEY") == [key_tag(ksk)]
-    with open(ft, "w") as f:
-        f.write("+50h\n")   # past the new ZSK's Activate, the old one's Inactive
+    shift("+50h")   # past the new ZSK's Activate, the old one's Inactive
     wait_for(lambda: "key timing event" in g.log(), 10, what="the key event")
     wait_for(lambda: rrsig_tags(g, WWW, "A") == [key_tag(new)], 10,
              what="the new ZSK to sign")
     assert dnskey_tags(g) == sorted(map(key_tag, (ksk, old, new)))  # old still published
-    with open(ft, "w") as f:
-        f.write("+98h\n")   # past the old ZSK's Delete
+    shift("+98h")   # past the old ZSK's Delete
     wait_for(lambda: dnskey_tags(g) == sorted(map(key_tag, (ksk, new))), 10,
              what="the old ZSK to leave the DNSKEY RRset")
     assert rrsig_tags(g, "txt." + ZONE, "TXT") == [key_tag(new)]
@@ -714,26 +717,15 @@ def test_ds_at_delegation_and_dname_validate(gslbd, validator, keys, tmp_path):
 def test_refresh_resigns_in_slices(gslbd, keys, tmp_path, monkeypatch):
     """When the earliest signature reaches a third of its validity, the refresh re-signs only the slice that expires first (the rest is reused from the signature cache), and every signature served then has more than a third left."""
     import time
-    ft = str(tmp_path / "faketime")
-    with open(ft, "w") as f:
-        f.write("+0\n")
-    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
-    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
-    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
-    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
-                       "verify_asan_link_order=0")
     validity = 14 * 86400
-    g = gslbd(config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
-    monkeypatch.delenv("LD_PRELOAD")
+    g, shift = faked_gslbd(
+        gslbd, monkeypatch, tmp_path, config([keys["ksk"], keys["zsk"]], EP), files={"static.zone": ZONE_FILE})
     total = signed_counts(g)[0][0]
     e0 = expiry_metric(g)
     n = len(signed_counts(g))
     # Just past the point where the earliest has a third left.
     skew = e0 - validity // 3 + 60 - int(time.time())
-    with open(ft, "w") as f:
-        f.write("+%d\n" % skew)
+    shift("+%d" % skew)
     wait_for(lambda: len(signed_counts(g)) > n, 10, what="the refresh build")
     made, reused = signed_counts(g)[n]
     assert 0 < made < total and reused > 0, signed_counts(g)
@@ -756,25 +748,14 @@ def test_not_ready_when_signatures_cannot_be_refreshed(gslbd, tmp_path, monkeypa
     os.makedirs(d)
     ksk = bind_keygen(d, "-f", "KSK")
     zsk = bind_keygen(d, "-I", "+2d")
-    ft = str(tmp_path / "faketime")
-    with open(ft, "w") as f:
-        f.write("+0\n")
-    monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
-    monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
-    monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
-    monkeypatch.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (asan + ":" if asan else "") +
-                       "verify_asan_link_order=0")
-    g = gslbd(config([ksk, zsk], EP), files={"static.zone": ZONE_FILE})
-    monkeypatch.delenv("LD_PRELOAD")
+    g, shift = faked_gslbd(
+        gslbd, monkeypatch, tmp_path, config([ksk, zsk], EP), files={"static.zone": ZONE_FILE})
     exe = os.environ.get("GSLBCTL") or os.path.join(os.path.dirname(
         os.environ["GSLBD"]), "gslbctl")
     wait_for(lambda: subprocess.run([exe, "-s", g.control_url, "ready"],
                                     stdout=subprocess.PIPE).returncode == 0,
              10, what="ready")
-    with open(ft, "w") as f:
-        f.write("+13d\n")   # the ZSK went inactive at +2d; < 1 day of validity left
+    shift("+13d")   # the ZSK went inactive at +2d; < 1 day of validity left
     wait_for(lambda: "snapshot build failed" in g.log(), 10, what="the refused build")
     r = subprocess.run([exe, "-s", g.control_url, "ready"], stdout=subprocess.PIPE,
                        text=True, timeout=30)
