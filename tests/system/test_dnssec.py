@@ -17,6 +17,7 @@ import dns.rdatatype as T
 import pytest
 
 from conftest import Daemon, DnsPeer, free_endpoint, wait_for
+from fake_kube import fake_kube, kube_certs  # noqa: F401  (fixtures)
 
 ZONE = "global.example.org."
 WWW = "www." + ZONE
@@ -103,12 +104,13 @@ class Validator(Daemon, DnsPeer):
 def validator(tmp_path):
     """Factory: a validating Unbound (validator + iterator) whose only
     trust anchor is the DS given, with a stub-zone to gslbd and no cache
-    for answers (so each query reaches gslbd).  override_date: validate
+    for answers, not even NSEC ranges (RFC 8198), so each query reaches
+    gslbd.  override_date: validate
     as if it were that date (YYYYMMDDhhmmss)."""
     exe = shutil.which("unbound") or "/usr/sbin/unbound"
     made = []
 
-    def make(ds, stub_addr, stub_port, override_date=None):
+    def make(ds, stub_addr, stub_port, override_date=None, zone=ZONE):
         d = os.path.join(str(tmp_path), "validator%d" % len(made))
         os.makedirs(d)
         addr, port = free_endpoint()
@@ -133,6 +135,7 @@ def validator(tmp_path):
   access-control: 127.0.0.0/8 allow
   cache-max-ttl: 0
   cache-max-negative-ttl: 0
+  aggressive-nsec: no
   trust-anchor-signaling: no
   trust-anchor: "%(ds)s"
 %(extra)sremote-control:
@@ -140,7 +143,7 @@ def validator(tmp_path):
 stub-zone:
   name: "%(zone)s"
   stub-addr: %(saddr)s@%(sport)d
-""" % dict(addr=addr, port=port, d=d, ds=ds, zone=ZONE, saddr=stub_addr,
+""" % dict(addr=addr, port=port, d=d, ds=ds, zone=zone, saddr=stub_addr,
                 sport=stub_port, extra=extra))
         log_path = os.path.join(d, "unbound.log")
         with open(log_path, "wb") as lf:
@@ -762,3 +765,61 @@ def test_not_ready_when_signatures_cannot_be_refreshed(gslbd, tmp_path, monkeypa
     assert r.returncode == 1 and "not ready" in r.stdout, r.stdout
     m = g.query(WWW, "A", want_dnssec=True)
     assert [rr for rr in m.answer if rr.rdtype == T.RRSIG], m   # never unsigned
+
+
+def test_kubernetes_names_signed_as_they_come_and_change(fake_kube, gslbd, validator, tmp_path):
+    """Services from the Kubernetes API in a signed zone: a new ServiceDNSRecord (new names: a full build from the signature cache) validates at once; an edit that leaves a name IPv6 only (patched in place) gets its A NODATA proven by an NSEC without A, AD; NXDOMAIN stays AD."""
+    import kube_objects as ko
+    from fake_kube import write_kubeconfig
+    k = fake_kube(bookmark_interval=0.5)
+    k.apply(ko.domain("kubefed", "example.com", "ns1.example.com"))
+    k.apply(ko.kubefed_cluster("c1", True, "eu-west", ["eu-west-1a"]))
+    k.apply(ko.kubefed_cluster("c2", True, "us-east", ["us-east-1a"]))
+
+    def sdr(name, a1, a2):
+        return ko.service_dns_record(name, "shop", dns=[
+            ko.cluster_dns("c1", a1, region="eu-west", zones=["eu-west-1a"]),
+            ko.cluster_dns("c2", a2, region="us-east", zones=["us-east-1a"])])
+    k.apply(sdr("web", ("192.0.2.1",), ("192.0.2.2",)))
+    d = str(tmp_path / "kube")
+    os.makedirs(d)
+    kubeconfig = os.path.join(d, "kubeconfig")
+    write_kubeconfig(kubeconfig, k.server, ca=k.certs["ca"], token="fake-token")
+    kd = str(tmp_path / "keys")
+    os.makedirs(kd)
+    ksk, zsk = [os.path.join(kd, subprocess.run(
+        ["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra + ["example.com"], cwd=kd,
+        stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout.strip())
+        for extra in (["-k"], [])]
+    g = gslbd("""server:
+  workers: 2
+zone:
+  name: example.com
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: none
+kubernetes:
+  kubeconfig: %s
+  timeout: 2s
+dnssec:
+  keys: [%s, %s]
+""" % (kubeconfig, ksk, zsk))
+    web, cart = ko.global_name("web", "shop"), ko.global_name("cart", "shop")
+    wait_for(lambda: addrs(g.query(web, "A"), T.A) == ["192.0.2.1", "192.0.2.2"], 10,
+             what="web from the API")
+    u = validator(ds_of(ksk), g.addr, g.port, zone="example.com.")
+    assert addrs(validated(u, web, "A"), T.A) == ["192.0.2.1", "192.0.2.2"]
+    validated(u, cart, "A", dns.rcode.NXDOMAIN)
+    k.apply(sdr("cart", ("192.0.2.11",), ("192.0.2.12",)))
+    wait_for(lambda: addrs(g.query(cart, "A"), T.A) == ["192.0.2.11", "192.0.2.12"], 10,
+             what="cart from the API")
+    assert addrs(validated(u, cart, "A"), T.A) == ["192.0.2.11", "192.0.2.12"]
+    k.apply(sdr("web", ("2001:db8::1",), ("2001:db8::2",)))
+    wait_for(lambda: addrs(g.query(web, "AAAA"), T.AAAA) == ["2001:db8::1", "2001:db8::2"],
+             10, what="web to turn IPv6 only")
+    m = validated(u, web, "A")
+    assert not m.answer, m
+    assert addrs(validated(u, web, "AAAA"), T.AAAA) == ["2001:db8::1", "2001:db8::2"]
+    validated(u, "nope.example.com.", "A", dns.rcode.NXDOMAIN)
