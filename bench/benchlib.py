@@ -84,3 +84,84 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+
+
+# --- shared by bench/soak (and fit for the other scripts) -------------------
+
+def fd_count(pid):
+    """Open file descriptors of a process (entries of /proc/PID/fd)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    """VmRSS in KiB (proc_status rounds to MiB, too coarse for a 5% test
+    of a small process)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def thread_cpu_seconds(pid, tid):
+    """utime + stime of one thread (the main thread: tid = pid)."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def loadavg():
+    """The 1-minute load average."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def http_backend(ip, port, root, wait=5.0):
+    """A python3 -m http.server on ip:port serving the directory root;
+    with wait, returns once it accepts connections (bounded)."""
+    import socket
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "http.server", str(port),
+                          "--bind", ip, "--directory", root],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + (wait or 0)
+    while wait and time.monotonic() < deadline:
+        try:
+            socket.create_connection((ip, port), timeout=0.2).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    if wait:
+        stop(p, signal.SIGKILL)
+        raise RuntimeError(f"backend {ip}:{port} did not start")
+    return p
+
+
+def scrape_metrics(url, timeout=10):
+    """GET a Prometheus text page: {'name{labels}': value}, comments left
+    out; sum() over a family with metric_sum."""
+    import urllib.request
+    body = urllib.request.urlopen(url, timeout=timeout).read().decode()
+    out = {}
+    for line in body.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, val = line.rpartition(" ")
+        try:
+            out[key] = float(val)
+        except ValueError:
+            pass
+    return out
+
+
+def metric_sum(m, name, **labels):
+    """The sum of the series of one family, optionally those with the
+    given label values."""
+    total = 0.0
+    for k, v in m.items():
+        base, _, rest = k.partition("{")
+        if base != name:
+            continue
+        if all(f'{lk}="{lv}"' in rest for lk, lv in labels.items()):
+            total += v
+    return total

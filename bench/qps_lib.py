@@ -110,6 +110,7 @@ class Server:
         self.pin = pin
         self.proc = None
         self.log = os.path.join(self.dir, "stderr.log")
+        self.dnsperf_extra = []  # options only this server's runs get
 
     def argv(self):
         raise NotImplementedError
@@ -157,6 +158,8 @@ class Gslbd(Server):
   port: {PORT}
   workers: {workers}
 control: {{ enabled: false }}
+# The peers run without rate limiting; gslbd+rrl measures what it costs.
+rate-limit: {{ responses-per-second: 0 }}
 zone:
   name: {ZONE}
   ttl: 1h
@@ -194,6 +197,60 @@ services:
     def argv(self):
         return [self.binary, "-c", self.conf, "-l", "warn"]
 
+
+
+COOKIE_SECRET = "00112233445566778899aabbccddeeff"
+
+
+class GslbdRrl(Gslbd):
+    """gslbd with rate limiting on at a limit nothing reaches, so every
+    answer takes the whole rate-limiting path (classify, hash, count) and
+    none is limited: what RRL costs an answer.  With cookie, dnsperf also
+    sends a valid server cookie in every query (EDNS, -E), which gslbd
+    checks (SipHash-2-4) and echoes: what cookies cost."""
+    name = "gslbd+rrl"
+
+    def __init__(self, work, addr, workers, pin, binary, cookie=False):
+        if cookie:
+            self.name = "gslbd+ck"
+        super().__init__(work, addr, workers, pin, binary)
+        self.cookie = cookie
+        with open(self.conf) as f:
+            text = f.read()
+        text = text.replace("rate-limit: { responses-per-second: 0 }",
+                            "rate-limit: { responses-per-second: 1000000 }")
+        text = text.replace("server:\n", "server:\n  cookie-secret: "
+                            f'"{COOKIE_SECRET}"\n', 1)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self):
+        super().start()
+        if self.cookie:
+            self.dnsperf_extra = ["-E", "10:" + learn_cookie(self.addr)]
+
+
+def learn_cookie(addr):
+    """The server cookie gslbd gives this host's loopback source (the
+    address dnsperf sends from too), as client + server cookie in hex."""
+    client = bytes.fromhex("0102030405060708")
+    q = bytearray(struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 1))
+    for label in ("s000", ZONE.split(".")[0], ZONE.split(".")[1]):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    q += b"\0" + struct.pack(">HHIH", 41, 1232, 0, 12)
+    q += struct.pack(">HH", 10, 8) + client
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    try:
+        s.sendto(bytes(q), (addr, PORT))
+        r = s.recv(4096)
+    finally:
+        s.close()
+    i = r.find(struct.pack(">HH", 10, 24) + client)
+    if i < 0:
+        raise RuntimeError("gslbd+ck: no server cookie in the answer")
+    return r[i + 4:i + 28].hex()
 
 
 class GslbdProbed(Gslbd):
@@ -456,10 +513,11 @@ def server_pid(srv):
     return srv.proc.pid
 
 
-def dnsperf(addr, qfile, seconds, qps_limit, cpu, clients, outstanding):
+def dnsperf(addr, qfile, seconds, qps_limit, cpu, clients, outstanding,
+            extra=()):
     argv = ["dnsperf", "-s", addr, "-p", str(PORT), "-d", qfile,
             "-l", str(seconds), "-c", str(clients), "-T", "1",
-            "-q", str(outstanding), "-t", "1"]
+            "-q", str(outstanding), "-t", "1"] + list(extra)
     if qps_limit:
         argv += ["-Q", str(qps_limit)]
     if KEYS:
@@ -494,13 +552,13 @@ def dnsperf(addr, qfile, seconds, qps_limit, cpu, clients, outstanding):
 def measure(srv, args, qfile, dcpu):
     """One round for one server: unthrottled qps, then CPU at fixed load."""
     free = dnsperf(srv.addr, qfile, args.duration, 0, dcpu, args.clients,
-                   args.outstanding)
+                   args.outstanding, srv.dnsperf_extra)
     pid = server_pid(srv)
     t0 = time.monotonic()
     b0, c0 = busy_ticks()
     u0, s0 = cpu_ticks(pid)
     fixed = dnsperf(srv.addr, qfile, args.duration, args.load, dcpu,
-                    args.clients, args.outstanding)
+                    args.clients, args.outstanding, srv.dnsperf_extra)
     u1, s1 = cpu_ticks(pid)
     b1, c1 = busy_ticks()
     elapsed = max(time.monotonic() - t0, 0.001)
@@ -582,6 +640,8 @@ def print_table(title, summ, args, notes):
               f"{100 * s['cpu_util'][0]:>4.0f}% {100 * s['other'][0]:>5.0f}% "
               f"{s['resp_size'][0]:>6.0f}  "
               f"{rq:>14} {rc:>14}")
+    if not peers:
+        return  # gslbd variants only (--servers): no targets to check
     best_total = min(summ[p]["total_us"][0] for p in peers)
     best_user = min(summ[p]["user_pool"] for p in peers)
     best_total_name = min(peers, key=lambda p: summ[p]["total_us"][0])
@@ -638,6 +698,27 @@ def print_table(title, summ, args, notes):
                   f"{100 * s['nx_share']:.1f}% (expected 10%)")
 
 
+def print_rrl_cost(title, results):
+    """gslbd+rrl and gslbd+ck against gslbd, round by round: each round
+    runs them back to back, so the ratio within a round cancels most of
+    the machine's drift."""
+    for name, what in (("gslbd+rrl", "rate limiting on (nothing limited)"),
+                       ("gslbd+ck", "rate limiting on + a valid cookie in "
+                        "every query (EDNS)")):
+        if name not in results or "gslbd" not in results:
+            continue
+        pairs = list(zip(results[name], results["gslbd"]))
+        tot = sorted(a["total_us"] / b["total_us"] for a, b in pairs
+                     if b["total_us"])
+        qps = sorted(a["qps"] / b["qps"] for a, b in pairs if b["qps"])
+        if not tot:
+            continue
+        print(f"  {name} / gslbd ({what}; {title}): total CPU per answer "
+              f"x{med(tot):.3f} median (min {tot[0]:.3f}, max {tot[-1]:.3f}) "
+              f"over {len(tot)} rounds; unthrottled qps x{med(qps):.3f} "
+              f"({qps[0]:.3f}-{qps[-1]:.3f})")
+
+
 def run_mode(args, work, qfile, workers):
     pin = workers == 1 and not args.no_pin
     scpu, dcpu = (0, 1) if pin else (None, None)
@@ -646,10 +727,14 @@ def run_mode(args, work, qfile, workers):
                                 args.probed),
           lambda a: GslbdProbed(work, a, workers, scpu, args.gslbd,
                                 args.probed, keepalive=True),
+          lambda a: GslbdRrl(work, a, workers, scpu, args.gslbd),
+          lambda a: GslbdRrl(work, a, workers, scpu, args.gslbd,
+                             cookie=True),
           lambda a: Nsd(work, a, workers, scpu),
           lambda a: Knot(work, a, workers, scpu),
           lambda a: Gdnsd(work, a, workers, scpu)]
-    names = ["gslbd", "gslbd+p", "gslbd+k", "nsd", "knot", "gdnsd"]
+    names = ["gslbd", "gslbd+p", "gslbd+k", "gslbd+rrl", "gslbd+ck", "nsd",
+             "knot", "gdnsd"]
     only = args.servers.split(",") if args.servers else names
     if not args.probed:
         only = [n for n in only if n not in ("gslbd+p", "gslbd+k")]
@@ -657,11 +742,13 @@ def run_mode(args, work, qfile, workers):
         only = [n for n in only if n != "gslbd+k"]
     if KEYS:
         only = [n for n in only if n != "gdnsd"]   # no DNSSEC in gdnsd 3
+    if not args.rrl:
+        only = [n for n in only if n not in ("gslbd+rrl", "gslbd+ck")]
     servers = []
     base = 60 + 10 * workers
     for i, f in enumerate(mk):
         if names[i] in only:
-            servers.append(f(f"127.0.0.{base + i}"))
+            servers.append(f(f"127.0.{args.net}.{base + i}"))
     results = {s.name: [] for s in servers}
     try:
         for s in servers:
@@ -669,7 +756,7 @@ def run_mode(args, work, qfile, workers):
         # Warm up each once (page faults, caches), unmeasured.
         for s in servers:
             dnsperf(s.addr, qfile, 1, 0, dcpu, args.clients,
-                    args.outstanding)
+                    args.outstanding, s.dnsperf_extra)
         for rnd in range(args.rounds):
             for s in servers:
                 if s.proc.poll() is not None:
@@ -709,6 +796,7 @@ def run_mode(args, work, qfile, workers):
                          f"at a lower load")
     if len(summ) > 1 and "gslbd" in summ:
         print_table(title, summ, args, notes)
+    print_rrl_cost(title, results)
     return {"workers": workers, "pinned": pin, "runs": results,
             "summary": summ}
 
@@ -743,6 +831,13 @@ def main():
                     help="signed zone, every query with DO: gslbd signing "
                     "with a KSK+ZSK against NSD and Knot serving the zone "
                     "presigned by ldns-signzone (gdnsd left out)")
+    ap.add_argument("--rrl", action="store_true",
+                    help="also gslbd with rate limiting on at a limit "
+                    "nothing reaches (gslbd+rrl) and with a valid DNS "
+                    "cookie in every query (gslbd+ck): what they cost")
+    ap.add_argument("--net", type=int, default=0,
+                    help="serve on 127.0.NET.61-77 (default 0), so that two "
+                    "runs at once do not answer each other's queries")
     ap.add_argument("--json", help="also write every run to this file")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/admin.h"
+#include "lib/xalloc.h"
 
 struct admin {
 	struct admin_rule *r;
@@ -14,7 +15,7 @@ struct admin {
 
 struct admin *admin_new(void)
 {
-	return calloc(1, sizeof(struct admin));
+	return xcalloc(1, sizeof(struct admin));
 }
 
 static void rule_clear(struct admin_rule *r)
@@ -44,13 +45,12 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static int dup_field(const char *s, const char **out)
+static const char *dup_field(const char *s)
 {
-	*out = NULL;
-	return s && !(*out = strdup(s)) ? -1 : 0;
+	return s ? xstrdup(s) : NULL;
 }
 
-int admin_set(struct admin *a, const char *region, const char *service,
+void admin_set(struct admin *a, const char *region, const char *service,
 	      const char *endpoint, enum model_admin state)
 {
 	struct admin_rule add = { .admin = state };
@@ -58,18 +58,11 @@ int admin_set(struct admin *a, const char *region, const char *service,
 	region = nonempty(region);
 	service = nonempty(service);
 	endpoint = nonempty(endpoint);
-	/* Everything that can fail first: failing changes nothing. */
 	if (state != ADMIN_NONE) {
-		struct admin_rule *nr = realloc(a->r, (a->n + 1) * sizeof(*nr));
-		if (!nr)
-			return -1;
-		a->r = nr;
-		if (dup_field(region, &add.region) < 0 ||
-		    dup_field(service, &add.service) < 0 ||
-		    dup_field(endpoint, &add.endpoint) < 0) {
-			rule_clear(&add);
-			return -1;
-		}
+		a->r = xreallocarray(a->r, a->n + 1, sizeof(*a->r));
+		add.region = dup_field(region);
+		add.service = dup_field(service);
+		add.endpoint = dup_field(endpoint);
 	}
 	for (size_t i = 0; i < a->n; i++) {
 		struct admin_rule *r = &a->r[i];
@@ -83,7 +76,6 @@ int admin_set(struct admin *a, const char *region, const char *service,
 	}
 	if (state != ADMIN_NONE)
 		a->r[a->n++] = add;
-	return 0;
 }
 
 bool admin_rule_matches(const struct admin_rule *r, const char *apex,

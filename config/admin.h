@@ -26,9 +26,8 @@ void admin_free(struct admin *a);
 
 /* Set the state for (region, service, endpoint); empty strings are NULL.
  * A rule for the same three replaces the old one; ADMIN_NONE removes it.
- * service is an FQDN or a name relative to the zone apex.  Returns 0, or
- * -1 when out of memory (nothing changed). */
-int admin_set(struct admin *a, const char *region, const char *service,
+ * service is an FQDN or a name relative to the zone apex. */
+void admin_set(struct admin *a, const char *region, const char *service,
 	      const char *endpoint, enum model_admin state);
 
 /* The state of endpoint e of service s in a zone with this apex. */

@@ -131,7 +131,8 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"listen", "port", "workers", "edns-udp-size",
 		"tcp-idle-timeout", "tcp-max-clients", "identity", "version",
-		"nsid", "user", "group", "pidfile", "log-level", NULL,
+		"nsid", "user", "group", "pidfile", "log-level",
+		"cookies", "cookie-secret", "cookie-secret-previous", NULL,
 	};
 	static const char *const levels[] = {
 		"err", "warn", "info", "debug", NULL,
@@ -173,6 +174,7 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 	if (cfg_opt_enum(c, n, "server", "log-level", levels, "log level",
 			 &lvl, NULL) == 1)
 		srv->log_level = lvl;
+	cfg_cookies(c, n);
 }
 
 /* ---- zone ---- */
@@ -288,7 +290,7 @@ static void cfg_zone(struct cfg_ctx *c, const yaml_node_t *n)
 			free(z->apex);
 			z->apex = NULL;
 		} else if (!(c->apex = ldns_dname_new_frm_str(z->apex))) {
-			cfg_oom(c, v);
+			xalloc_die(strlen(z->apex)); /* cfg_name checked it */
 		}
 	}
 	cfg_opt_ttl(c, n, "zone", "ttl", &z->ttl);
@@ -468,7 +470,7 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", "dnssec", NULL,
+		"kubernetes", "control", "rate-limit", "dnssec", NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -493,11 +495,9 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		 * Checked alone too, as Kubernetes services start from it;
 		 * but a tcp type may get its port from each service.
 		 */
-		if (probe_spec_copy(&resolved, &c->defaults.ps) == 0 &&
-		    probe_spec_finish(&resolved) == 0)
-			cfg_probe_check(c, &resolved, layers, 1, false);
-		else
-			cfg_oom(c, v);
+		probe_spec_copy(&resolved, &c->defaults.ps);
+		probe_spec_finish(&resolved);
+		cfg_probe_check(c, &resolved, layers, 1, false);
 		probe_spec_clear(&resolved);
 	}
 	if ((v = cfg_get(c, root, "topology")))
@@ -508,6 +508,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_kube(c, v);
 	if ((v = cfg_get(c, root, "control")))
 		cfg_control(c, v);
+	if ((v = cfg_get(c, root, "rate-limit")))
+		cfg_rate_limit(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_service_dname_conflicts(c);
@@ -528,6 +530,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_expire = 604800;
 	m->zone.soa_minimum = 60;
 	cfg_control_defaults(&m->control);
+	cfg_rrl_defaults(m);
 }
 
 char *cfg_dirname(const char *path)

@@ -74,8 +74,3 @@ void cfg_error_at(struct cfg_ctx *c, size_t line, size_t col,
 	cfg_emit(c, line, col, full);
 }
 
-void cfg_oom(struct cfg_ctx *c, const yaml_node_t *n)
-{
-	cfg_error(c, n, "out of memory");
-}
-

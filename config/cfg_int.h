@@ -130,7 +130,6 @@ void cfg_flush(struct cfg_ctx *c);
 void cfg_error_at(struct cfg_ctx *c, size_t line, size_t col,
 		  const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-void cfg_oom(struct cfg_ctx *c, const yaml_node_t *n);
 void cfg_path(char *buf, const char *path, const char *key);
 void cfg_path_idx(char *buf, const char *path, size_t i);
 bool cfg_is_null(const yaml_node_t *n);
@@ -189,5 +188,9 @@ void cfg_zone_file_load(struct cfg_ctx *c);
 void cfg_fill_defaults(struct cfg_ctx *c);
 /* cfg_dnssec.c: after the zone, services and zone file (TTLs checked) */
 void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n);
+/* cfg_rrl.c: rate limiting and DNS cookies */
+void cfg_rrl_defaults(struct model *m);
+void cfg_rate_limit(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_cookies(struct cfg_ctx *c, const yaml_node_t *server);
 
 #endif

@@ -27,9 +27,7 @@
 static void cfg_probe_report(struct cfg_ctx *c, const yaml_node_t *n,
 			     const char *path, int rc, const char *err)
 {
-	if (rc == -2)
-		cfg_oom(c, n);
-	else if (rc < 0)
+	if (rc < 0)
 		cfg_error(c, n, "%s: %s", path, err);
 }
 
@@ -161,21 +159,21 @@ void cfg_probe_check(struct cfg_ctx *c, const struct probe_spec *ps,
 }
 
 /* built-in <- probe-defaults <- service <- endpoint, into out. */
-static int cfg_probe_resolve(struct cfg_ctx *c, struct probe_spec *out,
-			     struct cfg_probe_src *svc,
-			     struct cfg_probe_src *ep)
+static void cfg_probe_resolve(struct cfg_ctx *c, struct probe_spec *out,
+			      struct cfg_probe_src *svc,
+			      struct cfg_probe_src *ep)
 {
 	struct cfg_probe_src *layers[] = { ep, svc, &c->defaults };
 
 	memset(out, 0, sizeof(*out));
-	if (probe_spec_overlay(out, &c->defaults.ps) < 0 ||
-	    (svc && probe_spec_overlay(out, &svc->ps) < 0) ||
-	    (ep && probe_spec_overlay(out, &ep->ps) < 0) ||
-	    probe_spec_finish(out) < 0)
-		return -1;
+	probe_spec_overlay(out, &c->defaults.ps);
+	if (svc)
+		probe_spec_overlay(out, &svc->ps);
+	if (ep)
+		probe_spec_overlay(out, &ep->ps);
+	probe_spec_finish(out);
 	cfg_probe_check(c, out, layers, sizeof(layers) / sizeof(layers[0]),
 			true);
-	return 0;
 }
 
 /* ---- topology ---- */
@@ -315,8 +313,7 @@ static void cfg_endpoint(struct cfg_ctx *c, const yaml_node_t *n,
 		cfg_path(p, path, "probe");
 		cfg_probe(c, v, p, &src);
 	}
-	if (cfg_probe_resolve(c, &ep->probe, svc_probe, v ? &src : NULL) < 0)
-		cfg_oom(c, n);
+	cfg_probe_resolve(c, &ep->probe, svc_probe, v ? &src : NULL);
 	probe_spec_clear(&src.ps);
 }
 

@@ -10,6 +10,7 @@
 
 #include "config/model.h"
 #include "lib/prefix.h"
+#include "lib/xalloc.h"
 
 /* ---- addresses and prefixes ---- */
 
@@ -160,6 +161,7 @@ void model_free(struct model *m)
 	model_kube_clear(&m->kube);
 	free(m->control.token);
 	model_dnssec_clear(&m->dnssec);
+	free(m->rrl.exempt);
 	free(m);
 }
 
@@ -179,34 +181,26 @@ int model_service_copy(struct model_service *dst,
 		       const struct model_service *src)
 {
 	*dst = *src;
-	dst->name = NULL;
-	dst->eps = NULL;
-	dst->neps = 0;
-	if (!(dst->name = strdup(src->name)))
-		return -1;
-	if (src->neps && !(dst->eps = calloc(src->neps, sizeof(*dst->eps)))) {
-		model_service_clear(dst);
-		return -1;
-	}
-	for (size_t i = 0; i < src->neps; i++, dst->neps++) {
+	dst->name = xstrdup(src->name);
+	dst->eps = src->neps ? xcalloc(src->neps, sizeof(*dst->eps)) : NULL;
+	for (size_t i = 0; i < src->neps; i++) {
 		const struct model_endpoint *se = &src->eps[i];
 		struct model_endpoint *de = &dst->eps[i];
+
 		*de = *se;
-		de->region = strdup(se->region);
-		de->name = strdup(se->name);
-		de->addrs = se->naddrs ? malloc(se->naddrs * sizeof(*de->addrs)) : NULL;
-		memset(&de->probe, 0, sizeof(de->probe));
-		if (de->addrs) {
-			memcpy(de->addrs, se->addrs, se->naddrs * sizeof(*de->addrs));
+		de->region = se->region ? xstrdup(se->region) : NULL;
+		de->name = se->name ? xstrdup(se->name) : NULL;
+		de->addrs = NULL;
+		if (se->naddrs) {
+			de->addrs = xreallocarray(NULL, se->naddrs,
+						  sizeof(*de->addrs));
+			memcpy(de->addrs, se->addrs,
+			       se->naddrs * sizeof(*de->addrs));
 			for (size_t k = 0; k < se->naddrs; k++)
 				de->addrs[k].target = 0;
 		}
-		if (!de->region || !de->name || (se->naddrs && !de->addrs) ||
-		    probe_spec_copy(&de->probe, &se->probe) < 0) {
-			dst->neps++;
-			model_service_clear(dst);
-			return -1;
-		}
+		memset(&de->probe, 0, sizeof(de->probe));
+		probe_spec_copy(&de->probe, &se->probe);
 	}
 	return 0;
 }

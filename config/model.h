@@ -180,6 +180,26 @@ struct model_server {
 	int log_level;           /* enum log_level; -1: not set (info) */
 };
 
+/* Response rate limiting (server/rrl.h): the `rate-limit` section. */
+struct model_rrl {
+	uint32_t rps;            /* per prefix and answer group; 0: off.  200 */
+	uint32_t slip;           /* every slip-th limited answer truncated; 2 */
+	uint8_t v4_prefix;       /* 24 */
+	uint8_t v6_prefix;       /* 56 */
+	struct model_net *exempt; /* never limited */
+	size_t nexempt;
+};
+
+/* DNS cookies (server/cookie.h): server.cookies, server.cookie-secret,
+ * server.cookie-secret-previous. */
+struct model_cookies {
+	bool enabled;            /* default true */
+	bool has_secret;         /* false: a random secret per process */
+	bool has_previous;
+	uint8_t secret[16];
+	uint8_t previous[16];    /* still accepted, while rotating */
+};
+
 /* The control and metrics HTTP API: control/control.c. */
 struct model_control {
 	bool enabled;            /* default true */
@@ -231,6 +251,8 @@ struct model {
 	struct model_kube kube;
 	struct model_control control;
 	struct model_dnssec dnssec;
+	struct model_rrl rrl;
+	struct model_cookies cookies;
 	/* Filled by model_targets_build, kept by model_targets_drop and
 	 * model_targets_add; indexes are stable until the next build. */
 	struct model_target *targets;
@@ -246,8 +268,7 @@ void model_free(struct model *m);
 void model_service_clear(struct model_service *s);
 
 /* Deep copy of a service (without target indexes: they belong to the
- * model the original is in).
- * Returns 0, or -1 (dst then owns nothing). */
+ * model the original is in).  Returns 0. */
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
 
@@ -262,8 +283,7 @@ bool model_answerable(bool enabled, enum model_admin admin,
 /* Give every probed address of m its target: one per distinct
  * (address, port, probe settings, effective Host), with the services that
  * use it.  Replaces targets a previous call made (and compacts them).
- * Returns 0 or -1 (out of memory: m has no targets then, and no address
- * a target). */
+ * Returns 0. */
 int model_targets_build(struct model *m);
 void model_targets_clear(struct model *m);
 
@@ -281,7 +301,7 @@ void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
 
 /* Service slot i (new or replaced) gets targets for its probed
  * addresses: an existing one (revived when retired) or a new one at the
- * end.  Returns 0 or -1 (out of memory: rebuild them all). */
+ * end.  Returns 0. */
 int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d);
 
 /* True when two probed addresses are one target: same address, and the

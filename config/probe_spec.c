@@ -8,6 +8,7 @@
 
 #include "config/probe_spec.h"
 #include "lib/parse.h"
+#include "lib/xalloc.h"
 
 /* ---- the table ---- */
 
@@ -196,46 +197,43 @@ static void probe_spec_field_free(struct probe_spec *ps,
 	*probe_spec_count(ps, f) = 0;
 }
 
-/* Field f of src into dst, where dst holds nothing of its own.  On
- * failure dst may hold part of it: the caller clears dst. */
-static int probe_spec_field_dup(struct probe_spec *dst,
-				const struct probe_spec *src,
-				const struct probe_spec_field *f)
+/* Field f of src into dst, where dst holds nothing of its own. */
+static void probe_spec_field_dup(struct probe_spec *dst,
+				 const struct probe_spec *src,
+				 const struct probe_spec_field *f)
 {
 	size_t n = 0;
 
 	switch (f->kind) {
 	case PSK_STR:
-		return !*probe_spec_str(src, f) || (*probe_spec_str(dst, f) =
-			strdup(*probe_spec_str(src, f))) ? 0 : -1;
+		if (*probe_spec_str(src, f))
+			*probe_spec_str(dst, f) = xstrdup(*probe_spec_str(src, f));
+		return;
 	case PSK_STATUS:
 		n = *probe_spec_count(src, f);
-		if (n && !(*probe_spec_status(dst, f) = malloc(n *
-			   sizeof(struct probe_status_range))))
-			return -1;
-		if (n)
+		if (n) {
+			*probe_spec_status(dst, f) = xreallocarray(NULL, n,
+				sizeof(struct probe_status_range));
 			memcpy(*probe_spec_status(dst, f),
 			       *probe_spec_status(src, f),
 			       n * sizeof(struct probe_status_range));
+		}
 		*probe_spec_count(dst, f) = n;
-		return 0;
+		return;
 	case PSK_HEADERS:
 		n = *probe_spec_count(src, f);
-		if (n && !(*probe_spec_headers(dst, f) = calloc(n,
-			   sizeof(char *))))
-			return -1;
+		if (n)
+			*probe_spec_headers(dst, f) = xcalloc(n, sizeof(char *));
 		for (size_t i = 0; i < n; i++) {
-			char *h = strdup((*probe_spec_headers(src, f))[i]);
-			if (!h)
-				return -1;
-			(*probe_spec_headers(dst, f))[i] = h;
+			(*probe_spec_headers(dst, f))[i] =
+				xstrdup((*probe_spec_headers(src, f))[i]);
 			(*probe_spec_count(dst, f))++;
 		}
-		return 0;
+		return;
 	default:
 		memcpy(probe_spec_slot(dst, f), probe_spec_slot(src, f),
 		       f->size);
-		return 0;
+		return;
 	}
 }
 
@@ -336,9 +334,7 @@ int probe_spec_parse_item(struct probe_spec *ps,
 				 "or a range like 200-399)", s);
 			return -1;
 		}
-		rs = realloc(*probe_spec_status(ps, f), (*n + 1) * sizeof(r));
-		if (!rs)
-			return -2;
+		rs = xreallocarray(*probe_spec_status(ps, f), *n + 1, sizeof(r));
 		rs[(*n)++] = r;
 		*probe_spec_status(ps, f) = rs;
 	} else {
@@ -347,13 +343,10 @@ int probe_spec_parse_item(struct probe_spec *ps,
 				 "value\")", s);
 			return -1;
 		}
-		hs = realloc(*probe_spec_headers(ps, f), (*n + 1) * sizeof(h));
-		if (!hs)
-			return -2;
+		hs = xreallocarray(*probe_spec_headers(ps, f), *n + 1,
+				   sizeof(h));
 		*probe_spec_headers(ps, f) = hs;
-		if (!(hs[*n] = strdup(s)))
-			return -2;
-		(*n)++;
+		hs[(*n)++] = xstrdup(s);
 	}
 	ps->set |= f->bit;
 	return 0;
@@ -438,8 +431,7 @@ static int probe_spec_parse_into(struct probe_spec *ps,
 		const char *val;
 		if (probe_spec_str_ok(f, s, &val, err, errlen) < 0)
 			return -1;
-		if (!(*probe_spec_str(ps, f) = strdup(val)))
-			return -2;
+		*probe_spec_str(ps, f) = xstrdup(val);
 		return 0;
 	}
 	default:
@@ -474,31 +466,21 @@ void probe_spec_clear(struct probe_spec *ps)
 	memset(ps, 0, sizeof(*ps));
 }
 
-/*
- * The fields of src named by mask, deep-copied into a zeroed staging
- * spec.  Copying into staging first means a failed allocation leaves the
- * destination untouched.
- */
-static int probe_spec_stage(struct probe_spec *st,
-			    const struct probe_spec *src, uint32_t mask)
+/* The fields of src named by mask, deep-copied into a zeroed spec. */
+static void probe_spec_stage(struct probe_spec *st,
+			     const struct probe_spec *src, uint32_t mask)
 {
 	memset(st, 0, sizeof(*st));
-	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
-		const struct probe_spec_field *f = &probe_spec_fields[i];
-		if ((mask & f->bit) && probe_spec_field_dup(st, src, f) < 0) {
-			probe_spec_clear(st);
-			return -1;
-		}
-	}
-	return 0;
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++)
+		if (mask & probe_spec_fields[i].bit)
+			probe_spec_field_dup(st, src, &probe_spec_fields[i]);
 }
 
 int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src)
 {
 	struct probe_spec st;
 
-	if (probe_spec_stage(&st, src, src->set) < 0)
-		return -1;
+	probe_spec_stage(&st, src, src->set);
 	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++)
 		if (src->set & probe_spec_fields[i].bit)
 			probe_spec_field_move(dst, &st, &probe_spec_fields[i]);
@@ -508,8 +490,7 @@ int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src)
 
 int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src)
 {
-	if (probe_spec_stage(dst, src, UINT32_MAX) < 0)
-		return -1;
+	probe_spec_stage(dst, src, UINT32_MAX);
 	dst->set = src->set;
 	return 0;
 }
@@ -538,10 +519,9 @@ int probe_spec_finish(struct probe_spec *dst)
 		    !strcmp(*probe_spec_str(dst, f), f->dflt_text))
 			continue;
 		rc = probe_spec_parse(dst, f, f->dflt_text, err, sizeof(err));
-		assert(rc != -1 && "a built-in default parses");
+		assert(rc == 0 && "a built-in default parses");
+		(void)rc;
 		dst->set = set; /* a default is not given */
-		if (rc < 0)
-			return -1;
 	}
 	if (!(dst->set & PS_PORT))
 		dst->port = dst->type == PROBE_HTTP ? 80 :

@@ -133,9 +133,8 @@ const struct probe_spec_field *probe_spec_field(const char *key);
  * Text s as the value of setting f in ps: the old value is replaced, and
  * f->bit set.  A list is comma-separated for status codes ("200-299,302",
  * spaces around each item ignored) and a single item for headers.
- * Returns 0; -1 with a message in err (PARSE_ERRLEN) that says what is
- * wrong with the value but not where, and ps unchanged; or -2 when out
- * of memory.  s may be NULL for "a value of another kind" (see parse.h).
+ * Returns 0; or -1 with a message in err (PARSE_ERRLEN) that says what
+ * is wrong with the value but not where, and ps unchanged.  s may be NULL for "a value of another kind" (see parse.h).
  */
 int probe_spec_parse(struct probe_spec *ps, const struct probe_spec_field *f,
 		     const char *s, char *err, size_t errlen);
@@ -176,14 +175,13 @@ size_t *probe_spec_count(const struct probe_spec *ps,
 void probe_spec_clear(struct probe_spec *ps);
 
 /* dst := the fields of src that src->set names, over what dst has; deep
- * copies.  Returns 0, or -1 when out of memory (dst then unchanged). */
+ * copies.  Returns 0. */
 int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src);
 
-/* Fill what dst does not set with the built-in defaults.  Returns 0 or
- * -1 (out of memory). */
+/* Fill what dst does not set with the built-in defaults.  Returns 0. */
 int probe_spec_finish(struct probe_spec *dst);
 
-/* Deep copy.  Returns 0, or -1 (dst then owns nothing). */
+/* Deep copy.  Returns 0. */
 int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
 
 /* True when two resolved specs would probe the same way: every setting

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config/model.h"
+#include "lib/xalloc.h"
 
 static const void *addr_bytes(const struct model_addr *a, size_t *len)
 {
@@ -113,33 +114,23 @@ static void ids_push(struct model_target_ids *d, uint32_t id)
 	if (!d)
 		return;
 	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 64;
-		uint32_t *n = realloc(d->ids, cap * sizeof(*n));
-		if (!n) {
-			/* Too many to list: say "everything", as -1 would. */
-			d->n = SIZE_MAX;
-			return;
-		}
-		d->ids = n;
-		d->cap = cap;
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->ids = xreallocarray(d->ids, d->cap, sizeof(*d->ids));
 	}
-	if (d->n != SIZE_MAX)
-		d->ids[d->n++] = id;
+	d->ids[d->n++] = id;
 }
 
 /* Keep the index at most half full. */
-static int index_reserve(struct model *m, size_t n)
+static void index_reserve(struct model *m, size_t n)
 {
 	size_t size = (size_t)m->target_mask + 1;
 
 	if (m->target_index && 2 * n <= size)
-		return 0;
+		return;
 	size = 16;
 	while (size < 2 * n + 2)
 		size <<= 1;
-	uint32_t *ix = calloc(size, sizeof(*ix));
-	if (!ix)
-		return -1;
+	uint32_t *ix = xcalloc(size, sizeof(*ix));
 	for (size_t t = 0; t < m->ntargets; t++) {
 		uint32_t k = (uint32_t)m->targets[t].hash & (uint32_t)(size - 1);
 		while (ix[k])
@@ -149,46 +140,39 @@ static int index_reserve(struct model *m, size_t n)
 	free(m->target_index);
 	m->target_index = ix;
 	m->target_mask = (uint32_t)(size - 1);
-	return 0;
 }
 
 /* The Host an HTTP probe of this address sends: the setting, else the
  * service's name without its final dot. */
-static int target_host(const struct model_service *s,
-		       const struct model_endpoint *e, char **out)
+static char *target_host(const struct model_service *s,
+			 const struct model_endpoint *e)
 {
-	*out = NULL;
 	if (e->probe.type == PROBE_TCP)
-		return 0;
+		return NULL;
 	const char *h = e->probe.host ? e->probe.host : s->name;
 	size_t n = strlen(h);
 	if (!e->probe.host && n && h[n - 1] == '.')
 		n--;
-	return (*out = strndup(h, n)) ? 0 : -1;
+	return xstrndup(h, n);
 }
 
-static int user_add(struct model_target *t, uint32_t svc)
+static void user_add(struct model_target *t, uint32_t svc)
 {
 	/* A service is added whole, after being dropped whole: if it
 	 * already uses t, it was the last to be added. */
 	if (t->nsvcs && t->svcs[t->nsvcs - 1] == svc)
-		return 0;
+		return;
 	if (t->nsvcs == t->cap) {
-		uint32_t cap = t->cap ? 2 * t->cap : 2;
-		uint32_t *n = realloc(t->svcs, cap * sizeof(*n));
-		if (!n)
-			return -1;
-		t->svcs = n;
-		t->cap = cap;
+		t->cap = t->cap ? 2 * t->cap : 2;
+		t->svcs = xreallocarray(t->svcs, t->cap, sizeof(*t->svcs));
 	}
 	t->svcs[t->nsvcs++] = svc;
-	return 0;
 }
 
 /* The target of one probed address, found or made. */
-static int target_get(struct model *m, const struct model_addr *a,
-		      const struct probe_spec *spec, const char *host,
-		      uint32_t *out, bool *made)
+static void target_get(struct model *m, const struct model_addr *a,
+		       const struct probe_spec *spec, const char *host,
+		       uint32_t *out, bool *made)
 {
 	uint64_t h = model_target_hash(a, spec, host);
 	uint32_t k = (uint32_t)h & m->target_mask;
@@ -201,26 +185,19 @@ static int target_get(struct model *m, const struct model_addr *a,
 		if (t->hash == h && model_target_same(&t->addr, &t->spec,
 						      t->host, a, spec, host)) {
 			*out = m->target_index[k] - 1;
-			return 0;
+			return;
 		}
 	}
-	if (index_reserve(m, m->ntargets + 1) < 0)
-		return -1;
+	index_reserve(m, m->ntargets + 1);
 	if (m->ntargets == m->target_cap) {
-		size_t cap = m->target_cap ? 2 * m->target_cap : 16;
-		struct model_target *n = realloc(m->targets, cap * sizeof(*n));
-		if (!n)
-			return -1;
-		m->targets = n;
-		m->target_cap = cap;
+		m->target_cap = m->target_cap ? 2 * m->target_cap : 16;
+		m->targets = xreallocarray(m->targets, m->target_cap,
+					   sizeof(*m->targets));
 	}
 	struct model_target *t = &m->targets[m->ntargets];
 	memset(t, 0, sizeof(*t));
-	if (probe_spec_copy(&t->spec, spec) < 0 ||
-	    (host && !(t->host = strdup(host)))) {
-		target_free(t);
-		return -1;
-	}
+	probe_spec_copy(&t->spec, spec);
+	t->host = host ? xstrdup(host) : NULL;
 	t->addr = *a;
 	t->addr.target = (uint32_t)m->ntargets + 1;
 	t->hash = h;
@@ -230,7 +207,6 @@ static int target_get(struct model *m, const struct model_addr *a,
 	while (m->target_index[k])
 		k = (k + 1) & m->target_mask;
 	m->target_index[k] = *out + 1;
-	return 0;
 }
 
 int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
@@ -239,24 +215,15 @@ int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
 
 	for (size_t j = 0; j < s->neps; j++) {
 		struct model_endpoint *e = &s->eps[j];
-		char *host;
 		if (e->probe.type == PROBE_NONE || !e->naddrs)
 			continue;
-		if (target_host(s, e, &host) < 0)
-			return -1;
+		char *host = target_host(s, e);
 		for (size_t k = 0; k < e->naddrs; k++) {
 			uint32_t t;
 			bool made;
-			if (target_get(m, &e->addrs[k], &e->probe, host, &t,
-				       &made) < 0) {
-				free(host);
-				return -1;
-			}
+			target_get(m, &e->addrs[k], &e->probe, host, &t, &made);
 			bool revived = !made && !m->targets[t].nsvcs;
-			if (user_add(&m->targets[t], i) < 0) {
-				free(host);
-				return -1;
-			}
+			user_add(&m->targets[t], i);
 			e->addrs[k].target = t + 1;
 			if (made || revived)
 				ids_push(d, t);
@@ -301,17 +268,10 @@ int model_targets_build(struct model *m)
 				n += m->svcs[i].eps[j].naddrs;
 	if (!n)
 		return 0;
-	if (index_reserve(m, n) < 0 ||
-	    !(m->targets = malloc(n * sizeof(*m->targets)))) {
-		model_targets_clear(m);
-		return -1;
-	}
+	index_reserve(m, n);
+	m->targets = xreallocarray(NULL, n, sizeof(*m->targets));
 	m->target_cap = n;
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		if (model_targets_add(m, (uint32_t)i, NULL) < 0) {
-			model_targets_clear(m);
-			return -1;
-		}
-	}
+	for (size_t i = 0; i < m->nsvcs; i++)
+		model_targets_add(m, (uint32_t)i, NULL);
 	return 0;
 }

@@ -42,29 +42,26 @@ static void zonefile_err(struct zonefile_ctx *z, int line, const char *fmt, ...)
 	snprintf(z->err, z->errlen, "%s:%d:1: %s", z->path, line, msg);
 }
 
-/* The owner as text for messages; "?" when out of memory. */
+/* The owner as text for messages. */
 static void zonefile_owner_str(const ldns_rr *rr, char *buf, size_t len)
 {
 	char *s = ldns_rdf2str(ldns_rr_owner(rr));
 
-	snprintf(buf, len, "%s", s ? s : "?");
+	if (!s)
+		xalloc_die(ldns_rdf_size(ldns_rr_owner(rr)));
+	snprintf(buf, len, "%s", s);
 	free(s);
 }
 
-static int zonefile_push(struct zonefile_ctx *z, ldns_rr *rr, int line)
+static void zonefile_push(struct zonefile_ctx *z, ldns_rr *rr, int line)
 {
 	if (z->n == z->cap) {
-		size_t cap = z->cap ? z->cap * 2 : 64;
-		struct zonefile_ent *e = realloc(z->ents, cap * sizeof(*e));
-		if (!e)
-			return -1;
-		z->ents = e;
-		z->cap = cap;
+		z->cap = z->cap ? z->cap * 2 : 64;
+		z->ents = xreallocarray(z->ents, z->cap, sizeof(*z->ents));
 	}
 	z->ents[z->n].rr = rr;
 	z->ents[z->n].line = line;
 	z->n++;
-	return 0;
 }
 
 /* Checks one record can stand in the zone.  Returns 0 or -1 (err set). */
@@ -131,11 +128,7 @@ static int zonefile_check_cname(struct zonefile_ctx *z)
 
 	if (z->n < 2)
 		return 0;
-	s = malloc(z->n * sizeof(*s));
-	if (!s) {
-		zonefile_err(z, 1, "out of memory");
-		return -1;
-	}
+	s = xreallocarray(NULL, z->n, sizeof(*s));
 	memcpy(s, z->ents, z->n * sizeof(*s));
 	qsort(s, z->n, sizeof(*s), zonefile_ent_cmp);
 	while (i < z->n) {
@@ -284,10 +277,8 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
 	ldns_rdf *prev = ldns_rdf_clone(z->apex);
 	int line = 1, rc = -1;
 
-	if (!origin || !prev) {
-		zonefile_err(z, 1, "out of memory");
-		goto out;
-	}
+	if (!origin || !prev)
+		xalloc_die(ldns_rdf_size(z->apex));
 	/* fp reads memory, so it cannot fail; were it to, ldns would answer
 	 * SYNTAX_EMPTY for ever, hence the ferror() test. */
 	while (!feof(fp) && !ferror(fp)) {
@@ -318,11 +309,7 @@ static int zonefile_read(struct zonefile_ctx *z, FILE *fp, bool ends_nl,
 			ldns_rr_free(rr);
 			goto out;
 		}
-		if (zonefile_push(z, rr, at) < 0) {
-			ldns_rr_free(rr);
-			zonefile_err(z, at, "out of memory");
-			goto out;
-		}
+		zonefile_push(z, rr, at);
 	}
 	if (ferror(fp)) {
 		zonefile_err(z, line, "read error");
@@ -384,24 +371,15 @@ int zonefile_load(const char *path, const char *apex, uint32_t default_ttl,
 	}
 	if (zonefile_read(&z, fp, !len || text[len - 1] == '\n',
 			  default_ttl) == 0) {
-		list = ldns_rr_list_new();
-		if (!list)
-			zonefile_err(&z, 1, "out of memory");
-	}
-	if (list) {
-		size_t i;
-		for (i = 0; i < z.n; i++) {
+		if (!(list = ldns_rr_list_new()))
+			xalloc_die(sizeof(ldns_rr_list));
+		for (size_t i = 0; i < z.n; i++) {
 			if (!ldns_rr_list_push_rr(list, z.ents[i].rr))
-				break;
+				xalloc_die(z.n * sizeof(ldns_rr *));
 			z.ents[i].rr = NULL; /* the list owns it now */
 		}
-		if (i == z.n) {
-			*out = list;
-			rc = 0;
-		} else {
-			zonefile_err(&z, z.ents[i].line, "out of memory");
-			ldns_rr_list_deep_free(list);
-		}
+		*out = list;
+		rc = 0;
 	}
 	for (size_t i = 0; i < z.n; i++)
 		ldns_rr_free(z.ents[i].rr);

@@ -200,6 +200,33 @@ static const char *metrics_rcode_name(unsigned r, char *buf, size_t len)
 	return buf;
 }
 
+/* Rate limiting and DNS cookies (server/rrl.h, server/cookie.h). */
+static void metrics_guard(struct m_out *o, const struct answer_stats *q)
+{
+	m_head(o, "gslbd_rrl_limited_total", "counter",
+	       "UDP answers over the rate limit (slipped plus dropped).");
+	m_u64(o, "gslbd_rrl_limited_total", NULL, 0, NULL,
+	      q->guard[ANSWER_G_RRL_LIMITED]);
+	m_head(o, "gslbd_rrl_slipped_total", "counter",
+	       "Rate-limited answers sent cut down: TC=1, or BADCOOKIE to a "
+	       "client that sent a cookie.");
+	m_u64(o, "gslbd_rrl_slipped_total", NULL, 0, NULL,
+	      q->guard[ANSWER_G_RRL_SLIPPED]);
+	m_head(o, "gslbd_rrl_dropped_total", "counter",
+	       "Rate-limited answers not sent.");
+	m_u64(o, "gslbd_rrl_dropped_total", NULL, 0, NULL,
+	      q->guard[ANSWER_G_RRL_DROPPED]);
+	m_head(o, "gslbd_cookie_queries_total", "counter",
+	       "Queries with a DNS COOKIE option, by whether their server "
+	       "cookie was valid (valid queries are never rate-limited).");
+	m_u64(o, "gslbd_cookie_queries_total",
+	      &(struct mlabel){ "server_cookie", "valid" }, 1, NULL,
+	      q->guard[ANSWER_G_COOKIE_VALID]);
+	m_u64(o, "gslbd_cookie_queries_total",
+	      &(struct mlabel){ "server_cookie", "none_or_invalid" }, 1, NULL,
+	      q->guard[ANSWER_G_COOKIE_CLIENT]);
+}
+
 static void metrics_queries(struct m_out *o, const struct status_view *v)
 {
 	struct answer_stats q;
@@ -243,6 +270,7 @@ static void metrics_queries(struct m_out *o, const struct status_view *v)
 	m_head(o, "gslbd_ecs_queries_total", "counter",
 	       "Queries with an EDNS Client Subnet option.");
 	m_u64(o, "gslbd_ecs_queries_total", NULL, 0, NULL, q.ecs);
+	metrics_guard(o, &q);
 }
 
 static void metrics_daemon(struct m_out *o, const struct status_view *v)

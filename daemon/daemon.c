@@ -215,8 +215,7 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 	};
 	int matched = 0;
 
-	if (admin_set(g->admin, r.region, r.service, r.endpoint, a) < 0)
-		return -1;
+	admin_set(g->admin, r.region, r.service, r.endpoint, a);
 	for (size_t i = 0; i < m->nsvcs; i++)
 		for (size_t j = 0; j < m->svcs[i].neps; j++)
 			matched += admin_rule_matches(&r, m->zone.apex,

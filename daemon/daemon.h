@@ -103,7 +103,7 @@ void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg);
 /* Set the admin state of every endpoint matching region, service and
  * endpoint name (NULL matches any; service is an FQDN or a name relative
  * to the zone).  ADMIN_NONE removes the rule.  Returns the number of
- * endpoints matched now (0 is not an error), or -1 (out of memory). */
+ * endpoints matched now (0 is not an error). */
 int daemon_set_admin(struct gslbd *g, const char *region,
 		     const char *service, const char *endpoint,
 		     enum model_admin a);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -31,6 +32,7 @@
 #include "daemon/daemon.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "probes/probe.h"
 #include "server/compile.h"
 #include "server/listen.h"
@@ -82,28 +84,32 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The pidfile is written while still root (it usually lives in /run)
- * and removed at exit when the dropped user still may. */
+ * and removed at exit when the dropped user still may.  The temporary
+ * file is created afresh (O_EXCL, O_NOFOLLOW): whoever may write the
+ * directory must not get root to write through a planted symlink. */
 static int write_pidfile(struct gslbd *g, const char *path)
 {
-	char tmp[4096];
-	FILE *f;
+	char tmp[4096], line[32];
+	int fd = -1, n;
 
 	if (!path)
 		return 0;
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-	    !(f = fopen(tmp, "w"))) {
+	    (unlink(tmp) < 0 && errno != ENOENT) ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		       O_CLOEXEC, 0644)) < 0 ||
+	    write(fd, line, (size_t)n) != n || close(fd) < 0 ||
+	    rename(tmp, path) < 0) {
 		log_err("cannot write the pidfile file=%s error=\"%s\"", path,
 			strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
 		return -1;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		log_err("cannot write the pidfile file=%s error=\"%s\"", path,
-			strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	g->pidfile = strdup(path);
+	g->pidfile = xstrdup(path);
 	return 0;
 }
 

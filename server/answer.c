@@ -10,6 +10,7 @@
 
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/model.h"
 #include "server/answer.h"
@@ -25,8 +26,17 @@ struct resp {
 	unsigned rcode;   /* up to 12 bits; the upper 8 go in OPT */
 	bool ecs;         /* echo ECS */
 	uint8_t scope;
+	/* for rate limiting (server/rrl.h) and cookies */
+	bool referral, dname;
+	uint32_t qhash;   /* the query name's, once looked up */
+	uint32_t cut;     /* the delegation's or the DNAME's owner */
+	bool cookie;      /* answer with a COOKIE option: sc */
+	uint8_t sc[COOKIE_SERVER_LEN];
 	bool dnssec;      /* signed zone and DO: RRSIGs and NSECs go in */
 };
+
+/* A COOKIE option in a response: client and server cookie. */
+#define COOKIE_OPT_LEN (4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN)
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -402,6 +412,8 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 
 	if (unlikely(n->flags & SNAP_N_CUT) && qt != DNS_T_DS) {
 		referral(r, n);
+		r->referral = true;
+		r->cut = n->hash;
 		return;
 	}
 	const struct snap_svc *svc = snap_node_svc(s, n);
@@ -507,11 +519,15 @@ static void no_node(struct resp *r, const struct snap *s,
 				continue;
 			if (i < stop && (n->flags & SNAP_N_CUT)) {
 				referral(r, n);
+				r->referral = true;
+				r->cut = n->hash;
 				return;
 			}
 			if (s->has_dname &&
 			    (dn = snap_rrset_find(n, DNS_T_DNAME))) {
 				dname_answer(r, dn, q, off);
+				r->dname = true;
+				r->cut = n->hash;
 				return;
 			}
 		}
@@ -601,6 +617,13 @@ static void write_opt(struct resp *r, const struct snap *s,
 		memcpy(o + 8, q->ecs_addr, alen);
 		o += 8 + alen;
 	}
+	if (r->cookie) {
+		wire_put16(o, EDNS_O_COOKIE);
+		wire_put16(o + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+		memcpy(o + 4, q->cookie_data, COOKIE_CLIENT_LEN);
+		memcpy(o + 4 + COOKIE_CLIENT_LEN, r->sc, COOKIE_SERVER_LEN);
+		o += COOKIE_OPT_LEN;
+	}
 	rdlen = (size_t)(o - (p + 11));
 	wire_put16(p + 9, (uint16_t)rdlen);
 	r->len += 11 + rdlen;
@@ -625,6 +648,58 @@ static void count(struct answer_ctx *c, const struct wire_query *q, bool tcp)
 		c->st.edns++;
 	if (q->ecs)
 		c->st.ecs++;
+}
+
+/* RFC 7873 5.2: check the client's server cookie and make the one to
+ * answer with.  Never BADCOOKIE here: without a policy that requires
+ * cookies, a missing or stale one gets a normal answer and a fresh
+ * cookie (5.2.3, 5.2.4); only rate limiting answers BADCOOKIE
+ * (rrl_slip). */
+static void answer_cookie(struct answer_ctx *c, struct resp *r,
+			  const struct snap *s, const struct wire_query *q,
+			  const struct sockaddr *from)
+{
+	struct timespec ts;
+
+	/* The coarse clock: a vDSO read of the last tick, no syscall. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	c->last.cookie = (uint8_t)cookie_answer(&s->cookie, q->cookie_data,
+		q->cookie_len, from, (uint32_t)ts.tv_sec, r->sc);
+	c->st.guard[c->last.cookie == COOKIE_VALID ? ANSWER_G_COOKIE_VALID :
+		    ANSWER_G_COOKIE_CLIENT]++;
+	r->cookie = true;
+}
+
+/* What rate limiting groups this answer by (NSD's classes, rrl.h). */
+static void rrl_facts(struct answer_ctx *c, const struct snap *s,
+		      const struct wire_query *q, const struct resp *r)
+{
+	struct rrl_facts *f = &c->last;
+
+	if (r->rcode == DNS_R_NXDOMAIN) {
+		f->kind = RRL_K_NXDOMAIN;
+		f->name = s->rrl.apex_hash;
+	} else if (r->rcode != DNS_R_NOERROR) {
+		f->kind = RRL_K_ERROR;
+		f->name = 0;
+	} else if (r->referral) {
+		f->kind = RRL_K_REFERRAL;
+		f->name = r->cut;
+	} else if (r->dname) {
+		/* by the DNAME, not the query name: random names below it
+		 * must not each get an allowance (NSD's wildcard class) */
+		f->kind = RRL_K_DNAME;
+		f->name = r->cut;
+	} else if (q->qtype == DNS_T_ANY) {
+		f->kind = RRL_K_ANY;
+		f->name = r->qhash;
+	} else if (!r->an) {
+		f->kind = RRL_K_NODATA;
+		f->name = s->rrl.apex_hash;
+	} else {
+		f->kind = RRL_K_POSITIVE;
+		f->name = r->qhash;
+	}
 }
 
 /* Decide the answer for a query that parsed. */
@@ -664,8 +739,9 @@ static void resolve(struct answer_ctx *c, struct resp *r,
 	default:
 		break;
 	}
+	r->qhash = wire_name_hash(q->qname, q->qname_len);
 	const struct snap_node *n = snap_lookup(s, q->qname, q->qname_len,
-		wire_name_hash(q->qname, q->qname_len));
+						r->qhash);
 	if (n)
 		node_answer(c, r, s, n, q, from, apex_off);
 	else
@@ -680,6 +756,8 @@ size_t answer_query(struct answer_ctx *c, const struct snap *s,
 	struct resp r = { .buf = out };
 	enum wire_verdict v = wire_parse_query(pkt, len, &q);
 
+	c->last.kind = 0;
+	c->last.cookie = COOKIE_NONE;
 	if (unlikely(v == WIRE_DROP)) {
 		c->st.dropped++;
 		return 0;
@@ -703,7 +781,10 @@ size_t answer_query(struct answer_ctx *c, const struct snap *s,
 	r.flags = DNS_F_QR | (q.flags & (0x7800u | DNS_F_RD | DNS_F_CD));
 	bool opt = q.edns && (v == WIRE_OK || v == WIRE_NOTIMP ||
 			      v == WIRE_REFUSED);
-	size_t reserve = opt ? opt_size(s, &q) : 0;
+	if (q.cookie && v == WIRE_OK && s->cookie.on)
+		answer_cookie(c, &r, s, &q, from);
+	size_t reserve = opt ? opt_size(s, &q) +
+		(r.cookie ? COOKIE_OPT_LEN : 0) : 0;
 	r.limit = max > reserve ? max - reserve : 0;
 
 	switch (v) {
@@ -722,12 +803,15 @@ size_t answer_query(struct answer_ctx *c, const struct snap *s,
 		r.rcode = DNS_R_FORMERR;
 		break;
 	}
+	rrl_facts(c, s, &q, &r);
 	if (r.flags & DNS_F_TC) {
 		/* Truncated: the client retries over TCP for everything. */
 		r.len = qlen;
 		r.an = r.ns = r.ar = 0;
 		c->st.truncated++;
 	}
+	c->last.qlen = (uint16_t)qlen;
+	c->last.opt = opt ? (uint16_t)r.len : 0;
 	if (opt)
 		write_opt(&r, s, &q);
 	wire_put16(out + 2, (uint16_t)(r.flags | (r.rcode & 0xfu)));

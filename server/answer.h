@@ -18,6 +18,10 @@ enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
        ANSWER_QT_ANY, ANSWER_QT_TXT, ANSWER_QT_OTHER, ANSWER_QT_MAX };
 #define ANSWER_RCODES 24
 
+/* Rate limiting and cookie counters (server/rrl.h, server/cookie.h). */
+enum { ANSWER_G_RRL_LIMITED, ANSWER_G_RRL_SLIPPED, ANSWER_G_RRL_DROPPED,
+       ANSWER_G_COOKIE_CLIENT, ANSWER_G_COOKIE_VALID, ANSWER_G_MAX };
+
 struct answer_stats {
 	uint64_t udp, tcp;
 	uint64_t qtype[ANSWER_QT_MAX];
@@ -26,12 +30,14 @@ struct answer_stats {
 	uint64_t dropped;
 	uint64_t edns;
 	uint64_t ecs;
+	uint64_t guard[ANSWER_G_MAX];
 };
 
 struct answer_ctx {
 	uint32_t rot;      /* rotation of address answers */
 	uint64_t rng;      /* xorshift state for weighted choice */
 	struct answer_stats st;
+	struct rrl_facts last; /* about the answer answer_query just wrote */
 };
 
 void answer_ctx_init(struct answer_ctx *c, uint64_t seed);

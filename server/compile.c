@@ -916,6 +916,16 @@ static const uint8_t *txt_rdata(struct build *b, const char *text,
 	return p;
 }
 
+/* Rate limiting and cookie keys: settings the workers read per query. */
+static int guard_data(struct build *b)
+{
+	cookie_keys_build(&b->s->cookie, &b->m->cookies);
+	if (rrl_conf_build(&b->s->rrl, &b->m->rrl, b->a) < 0)
+		return fail(b, "out of memory");
+	b->s->rrl.apex_hash = wire_name_hash(b->s->apex, b->s->apex_len);
+	return 0;
+}
+
 static int server_data(struct build *b)
 {
 	const struct model_server *sv = &b->m->server;
@@ -934,7 +944,7 @@ static int server_data(struct build *b)
 		if (!(s->nsid = snap_memdup(b->a, sv->nsid, s->nsid_len)))
 			return fail(b, "out of memory");
 	}
-	return 0;
+	return guard_data(b);
 }
 
 static int build_all(struct build *b)

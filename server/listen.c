@@ -220,6 +220,8 @@ static void add_stats(struct answer_stats *sum, const struct answer_stats *st)
 	sum->dropped += st->dropped;
 	sum->edns += st->edns;
 	sum->ecs += st->ecs;
+	for (int k = 0; k < ANSWER_G_MAX; k++)
+		sum->guard[k] += st->guard[k];
 }
 
 void listen_stats(const struct listen_set *ls, struct answer_stats *sum)

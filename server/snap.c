@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
-#include "lib/xalloc.h"
 
 /* Chunks of at least 64 KiB; a snapshot of 100k names takes a few MiB,
  * and freeing it is a walk over a short list. */

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/cookie.h"
+#include "server/rrl.h"
 #include "server/wire.h"
 
 /* Whole records as wire, appended as they are: RRSIGs (owner a pointer
@@ -147,6 +149,9 @@ struct snap {
 	uint32_t sig_expire;       /* earliest signature expiration */
 	uint32_t sig_made;         /* when the oldest signatures were made */
 	uint32_t key_event;        /* next key timing event (unix), 0: none */
+	/* Abuse handling: rate limiting (UDP) and DNS cookies. */
+	struct rrl_conf rrl;
+	struct cookie_keys cookie;
 
 	const struct snap_topo *topo; /* longest prefix first */
 	uint32_t ntopo;

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "server/qsbr.h"
+#include "server/rrl.h"
 #include "server/snap.h"
 #include "server/udp.h"
 
@@ -20,6 +22,7 @@
 #define UDP_IN_MAX  4096  /* larger queries are not queries we answer */
 #define UDP_OUT_MAX 4096  /* edns-udp-size is at most this */
 #define UDP_WAKE_MS 200   /* how soon a blocked thread sees a stop */
+#define UDP_RRL_BITS 16   /* rate-limit buckets per thread: 1.5 MB */
 
 /* A wildcard-bound socket must answer from the address the query was
  * sent to, or clients on multi-address hosts drop the reply. */
@@ -37,6 +40,7 @@ struct udp_thread {
 	struct qsbr *qsbr;
 	unsigned qid;
 	struct answer_ctx ctx;
+	struct rrl_table *rrl;
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
 	struct sockaddr_storage from[UDP_BATCH];
@@ -60,6 +64,7 @@ struct udp_thread *udp_thread_new(int fd, bool pktinfo, struct qsbr *q,
 	u->qid = qsbr_id;
 	atomic_init(&u->stop, false);
 	answer_ctx_init(&u->ctx, seed);
+	u->rrl = rrl_table_new(UDP_RRL_BITS, seed * 0x9e3779b97f4a7c15ull);
 	for (unsigned i = 0; i < UDP_BATCH; i++) {
 		u->in_iov[i].iov_base = u->inbuf[i];
 		u->in_iov[i].iov_len = UDP_IN_MAX;
@@ -74,6 +79,7 @@ struct udp_thread *udp_thread_new(int fd, bool pktinfo, struct qsbr *q,
 	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		rrl_table_free(u->rrl);
 		free(u);
 		return NULL;
 	}
@@ -134,16 +140,42 @@ static void send_all(int fd, struct mmsghdr *m, unsigned n)
 	}
 }
 
+/* Rate limiting: the answer just written to out[0..len) goes out as it
+ * is, cut down (slip) or not at all (0). */
+static size_t udp_rrl(struct udp_thread *u, const struct snap *s,
+		      const struct sockaddr *from, uint8_t *out, size_t len,
+		      uint32_t now)
+{
+	uint64_t *g = u->ctx.st.guard;
+
+	switch (rrl_check(u->rrl, &s->rrl, from, &u->ctx.last, now)) {
+	case RRL_PASS:
+		return len;
+	case RRL_SLIP:
+		g[ANSWER_G_RRL_LIMITED]++;
+		g[ANSWER_G_RRL_SLIPPED]++;
+		return rrl_slip(out, len, &u->ctx.last);
+	default:
+		g[ANSWER_G_RRL_LIMITED]++;
+		g[ANSWER_G_RRL_DROPPED]++;
+		return 0;
+	}
+}
+
 /* Answer one batch from the current snapshot. */
 static void answer_batch(struct udp_thread *u, unsigned n)
 {
 	const struct snap *s = snap_current();
+	uint32_t now = s->rrl.rps ? (uint32_t)time(NULL) : 0;
 	unsigned m = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		size_t len = answer_query(&u->ctx, s, u->inbuf[i],
 			u->in[i].msg_len, (const struct sockaddr *)&u->from[i],
 			false, u->outbuf[m], UDP_OUT_MAX);
+		if (len && s->rrl.rps)
+			len = udp_rrl(u, s, (const struct sockaddr *)&u->from[i],
+				      u->outbuf[m], len, now);
 		if (!len)
 			continue;
 		u->out_iov[m].iov_base = u->outbuf[m];
@@ -201,6 +233,7 @@ void udp_thread_free(struct udp_thread *u)
 		atomic_store(&u->stop, true);
 		pthread_join(u->th, NULL);
 	}
+	rrl_table_free(u->rrl);
 	free(u);
 }
 

@@ -94,6 +94,19 @@ static int parse_ecs(const uint8_t *d, uint16_t dlen, struct wire_query *q)
 	return 0;
 }
 
+/* RFC 7873 5.2.2: a client cookie of 8 bytes, then nothing or a server
+ * cookie of 8 to 32; anything else (or a second COOKIE) is malformed. */
+static int parse_cookie(const uint8_t *d, uint16_t dlen, struct wire_query *q)
+{
+	if (q->cookie || dlen < 8 || (dlen > 8 && dlen < 16) ||
+	    dlen > EDNS_COOKIE_MAX)
+		return -1;
+	memcpy(q->cookie_data, d, dlen);
+	q->cookie_len = (uint8_t)dlen;
+	q->cookie = true;
+	return 0;
+}
+
 static int parse_opt(const uint8_t *pkt, size_t owner, size_t rr,
 		     struct wire_query *q)
 {
@@ -117,6 +130,9 @@ static int parse_opt(const uint8_t *pkt, size_t owner, size_t rr,
 		if (code == EDNS_O_NSID)
 			q->nsid = true;
 		else if (code == EDNS_O_ECS && parse_ecs(d + o, olen, q) < 0)
+			return -1;
+		else if (code == EDNS_O_COOKIE &&
+			 parse_cookie(d + o, olen, q) < 0)
 			return -1;
 		/* Unknown options are ignored (RFC 6891 6.1.2). */
 		o += olen;
@@ -167,7 +183,7 @@ enum wire_verdict wire_parse_query(const uint8_t *pkt, size_t len,
 				   struct wire_query *q)
 {
 	q->qd_ok = false;
-	q->edns = q->nsid = q->ecs = false;
+	q->edns = q->nsid = q->ecs = q->cookie = false;
 	if (len < DNS_HDR_LEN)
 		return WIRE_DROP;
 	q->id = wire_get16(pkt);
@@ -192,7 +208,7 @@ enum wire_verdict wire_parse_query(const uint8_t *pkt, size_t len,
 		/* Still find the OPT, so the NOTIMP carries one (RFC 6891 7). */
 		if (!q->qd_ok || an || ns ||
 		    parse_additional(pkt, len, off, ar, q) != WIRE_OK)
-			q->edns = q->nsid = q->ecs = false;
+			q->edns = q->nsid = q->ecs = q->cookie = false;
 		return WIRE_NOTIMP;
 	}
 	/* RFC 1995: an IXFR query carries the client's SOA in authority. */

@@ -43,7 +43,8 @@ enum {
 #define DNS_F_CD 0x0010u
 #define DNS_OPCODE(flags) (((flags) >> 11) & 0xfu)
 
-enum { EDNS_O_NSID = 3, EDNS_O_ECS = 8 };
+enum { EDNS_O_NSID = 3, EDNS_O_ECS = 8, EDNS_O_COOKIE = 10 };
+#define EDNS_COOKIE_MAX 40 /* RFC 7873 4: client 8 + server 8..32 */
 #define EDNS_F_DO 0x8000u
 
 /* What the parser decided about a packet. */
@@ -73,6 +74,9 @@ struct wire_query {
 	uint8_t ecs_source;   /* source prefix length */
 	uint16_t ecs_family;  /* 1 = IPv4, 2 = IPv6 */
 	uint8_t ecs_addr[16]; /* zero-padded */
+	bool cookie;          /* a well-formed COOKIE option was present */
+	uint8_t cookie_len;   /* 8 (client only) or 16..40 */
+	uint8_t cookie_data[EDNS_COOKIE_MAX]; /* client, then server cookie */
 	/* offsets of each label inside qname (and so inside the packet,
 	 * at DNS_HDR_LEN + offset) */
 	uint8_t label_off[DNS_LABELS_MAX];

@@ -23,6 +23,7 @@
 #include "config/cfg.h"
 #include "server/answer.h"
 #include "server/compile.h"
+#include "server/rrl.h"
 
 static const char conf[] =
 	"server:\n"
@@ -89,6 +90,7 @@ static const char zone[] =
 
 static const struct snap *snap, *signed_snap;
 static struct answer_ctx ctx;
+static struct rrl_table *rrl;
 
 /* A CSK for z.test in a fresh directory; its base name. */
 static char *make_key(void)
@@ -174,7 +176,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	*strrchr(base, '/') = 0;
 	rmdir(base);
 	answer_ctx_init(&ctx, 1);
+	rrl = rrl_table_new(4, 1);
 	return 0;
+}
+
+/* Rate limiting on the UDP answer: counting any answer, and cutting it
+ * down from the offsets the writer recorded, must stay inside it. */
+static void fuzz_rrl(uint8_t *out, size_t n, const struct sockaddr *from)
+{
+	static struct rrl_conf c = { .rps = 1, .slip = 1,
+				     .v4_prefix = 24, .v6_prefix = 56 };
+
+	if (!n)
+		return;
+	rrl_conf_masks(&c);
+	if (rrl_check(rrl, &c, from, &ctx.last, 1) == RRL_SLIP) {
+		size_t m = rrl_slip(out, n, &ctx.last);
+		if (m < 12 || m > n)
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -187,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(struct sockaddr *)&from, false, out, 4096);
 	if (n > 4096)
 		abort();
+	fuzz_rrl(out, n, (struct sockaddr *)&from);
 	n = answer_query(&ctx, snap, data, size, (struct sockaddr *)&from,
 			 true, out, sizeof(out));
 	if (n && n < 12)

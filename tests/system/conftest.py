@@ -13,6 +13,11 @@ Fixture API (reuse it in any tests/system/test_*.py):
       added; if it has one without ``listen:``, ``listen`` and ``port`` are
       inserted.  ``@ADDR@``, ``@PORT@`` and ``@DIR@`` in the config and in
       ``files`` are replaced by the address, port and directory.
+    - Rate limiting is on by default (200 answers a second per /24), and
+      every test client is on 127.0.0.0/8: a config without a top-level
+      ``rate-limit:`` gets one that exempts loopback, so tests that send
+      many queries are not limited.  Tests of rate limiting write their
+      own ``rate-limit:`` section (``rate-limit: {}`` for the defaults).
     - ``files`` maps file names (relative to the config's directory) to
       text, e.g. ``{"static.zone": "..."}`` for ``zone-file: static.zone``.
     - ``check=False`` skips the exit-status check at teardown (for a test
@@ -254,6 +259,8 @@ def _prepare_config(text, addr, port, d, control=None):
     # between servers running at the same time.
     if control and not any(re.match(r"^control:", l) for l in lines):
         lines += ["control:", '  listen: "%s"' % control]
+    if not any(re.match(r"^rate-limit:", l) for l in lines):
+        lines += ["rate-limit:", '  exempt: [127.0.0.0/8, "::1/128"]']
     server_idx = [i for i, l in enumerate(lines) if re.match(r"^server:\s*(#.*)?$", l)]
     listen = ['  listen: ["%s"]' % addr, "  port: %d" % port]
     if not server_idx:

@@ -140,6 +140,21 @@ def test_pidfile_and_log_level(gslbd, tmp_path):
     assert not pidfile.exists()
 
 
+def test_pidfile_tmp_symlink_not_followed(gslbd, tmp_path):
+    """A symlink planted at <pidfile>.tmp is replaced, never written through: the file it points to keeps its contents."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    pidfile = tmp_path / "gslbd.pid"
+    (tmp_path / "gslbd.pid.tmp").symlink_to(victim)
+    conf = RUNNABLE.replace("  port: @PORT@",
+                            f"  port: @PORT@\n  pidfile: {pidfile}")
+    g = gslbd(conf, check=False)
+    assert g.query("www.global.example.org.", "A").rcode() == dns.rcode.NOERROR
+    assert victim.read_text() == "precious\n"
+    assert not pidfile.is_symlink() and int(pidfile.read_text()) == g.proc.pid
+    assert g.stop(signal.SIGTERM) == 0, g.log()
+
+
 def test_sigint_exits_zero(gslbd):
     """A running server exits 0 on SIGINT."""
     g = gslbd(RUNNABLE, check=False)   # this test checks the exit itself

@@ -191,23 +191,18 @@ static void test_sequences(void)
 
 	for (size_t i = 0; i < sizeof(seq_cases) / sizeof(seq_cases[0]); i++) {
 		struct admin *a = admin_new();
-		int rc = 0;
 		size_t n = 99;
 
-		if (!a) {
-			ok(0, "admin_new");
-			return;
-		}
 		for (const struct op *o = seq_cases[i].ops; o->state != END;
 		     o++)
-			rc |= admin_set(a, o->region, o->service, o->endpoint,
-					o->state);
+			admin_set(a, o->region, o->service, o->endpoint,
+				  o->state);
 		admin_rules(a, &n);
-		if (!ok(rc == 0 && n == seq_cases[i].nrules &&
+		if (!ok(n == seq_cases[i].nrules &&
 			!strcmp(grid(a, APEX, buf), seq_cases[i].grid),
 			seq_cases[i].what))
-			printf("#   rc %d, %zu rules (want %zu), grid %s "
-			       "(want %s)\n", rc, n, seq_cases[i].nrules, buf,
+			printf("#   %zu rules (want %zu), grid %s "
+			       "(want %s)\n", n, seq_cases[i].nrules, buf,
 			       seq_cases[i].grid);
 		admin_free(a);
 	}
