@@ -126,11 +126,24 @@ static void cfg_listen_default(struct cfg_ctx *c, uint16_t port)
 	srv->nlisten = 2;
 }
 
+/* Slow and greedy TCP clients (RFC 7766 section 10). */
+static void cfg_server_tcp_limits(struct cfg_ctx *c, const yaml_node_t *n,
+				  struct model_server *srv)
+{
+	cfg_opt_ms32(c, n, "server", "tcp-query-timeout", 1,
+		     &srv->tcp_query_ms, NULL);
+	cfg_opt_ms32(c, n, "server", "tcp-max-lifetime", 1,
+		     &srv->tcp_lifetime_ms, NULL);
+	cfg_opt_u32(c, n, "server", "tcp-max-per-source", 1, 1000000,
+		    &srv->tcp_max_per_source);
+}
+
 static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
 		"listen", "port", "workers", "edns-udp-size",
-		"tcp-idle-timeout", "tcp-max-clients", "identity", "version",
+		"tcp-idle-timeout", "tcp-max-clients", "tcp-query-timeout",
+		"tcp-max-lifetime", "tcp-max-per-source", "identity", "version",
 		"nsid", "user", "group", "pidfile", "log-level",
 		"cookies", "cookie-secret", "cookie-secret-previous", NULL,
 	};
@@ -160,6 +173,7 @@ static void cfg_server(struct cfg_ctx *c, const yaml_node_t *n)
 		     NULL);
 	cfg_opt_u32(c, n, "server", "tcp-max-clients", 1, 1000000,
 		    &srv->tcp_max_clients);
+	cfg_server_tcp_limits(c, n, srv);
 	cfg_opt_str(c, n, "server", "identity", &srv->identity);
 	cfg_opt_str(c, n, "server", "version", &srv->version);
 	cfg_opt_str(c, n, "server", "nsid", &srv->nsid);
@@ -382,7 +396,7 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = {
 		"kubeconfig", "context", "namespaces", "kubefed-namespace",
 		"cache-file", "resync", "timeout", "dnsendpoints", "policy",
-		"ttl", NULL,
+		"ttl", "max-answers", "ingressdnsrecords", NULL,
 	};
 	static const char *const policies[] = { "all", "failover",
 						"weighted", "topology", NULL };
@@ -396,6 +410,8 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 	k->dnsendpoints = true;
 	k->policy = POLICY_ALL;
 	k->ttl = 30;
+	k->max_answers = 8;
+	k->ingressdnsrecords = true;
 	k->kubefed_namespace = xstrdup("kube-federation-system");
 	/* "kubernetes:" alone: in-cluster credentials, every default. */
 	if (cfg_is_null(n) || !cfg_map_check(c, n, "kubernetes", keys))
@@ -419,6 +435,10 @@ static void cfg_kube(struct cfg_ctx *c, const yaml_node_t *n)
 			 NULL) == 1)
 		k->policy = (enum model_policy)i;
 	cfg_opt_ttl(c, n, "kubernetes", "ttl", &k->ttl);
+	cfg_opt_u32(c, n, "kubernetes", "max-answers", 0, 65535,
+		    &k->max_answers);
+	cfg_opt_bool(c, n, "kubernetes", "ingressdnsrecords",
+		     &k->ingressdnsrecords);
 }
 
 /* ---- control ---- */
@@ -430,6 +450,8 @@ static void cfg_control_defaults(struct model_control *ctl)
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ctl->listen.ss;
 
 	ctl->enabled = true;
+	ctl->max_connections = 32;
+	ctl->request_ms = 10000;
 	memset(&ctl->listen, 0, sizeof(ctl->listen));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(8053);
@@ -440,7 +462,8 @@ static void cfg_control_defaults(struct model_control *ctl)
 static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"enabled", "listen", "token", "metrics-per-target", NULL,
+		"enabled", "listen", "token", "metrics-per-target",
+		"max-connections", "request-timeout", NULL,
 	};
 	struct model_control *ctl = &c->m->control;
 	const yaml_node_t *l;
@@ -457,6 +480,10 @@ static void cfg_control(struct cfg_ctx *c, const yaml_node_t *n)
 			  "or control characters");
 	cfg_opt_bool(c, n, "control", "metrics-per-target",
 		     &ctl->metrics_per_target);
+	cfg_opt_u32(c, n, "control", "max-connections", 1, 100000,
+		    &ctl->max_connections);
+	cfg_opt_ms32(c, n, "control", "request-timeout", 1,
+		     &ctl->request_ms, NULL);
 	/* Admin actions and reloads are not for the whole network to take:
 	 * an address others can reach must come with a token. */
 	if (ctl->enabled && !ctl->token && !model_listen_is_loopback(&ctl->listen))
@@ -470,7 +497,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", "rate-limit", "dnssec", NULL,
+		"kubernetes", "control", "rate-limit", "resolver", "dnssec",
+		NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -510,6 +538,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 		cfg_control(c, v);
 	if ((v = cfg_get(c, root, "rate-limit")))
 		cfg_rate_limit(c, v);
+	if ((v = cfg_get(c, root, "resolver")))
+		cfg_resolver(c, v);
 	cfg_zone_file_load(c);
 	cfg_service_conflicts(c);
 	cfg_service_dname_conflicts(c);
@@ -524,6 +554,9 @@ static void cfg_model_init(struct model *m)
 	m->server.log_level = -1;
 	m->server.tcp_idle_ms = 10000;
 	m->server.tcp_max_clients = 256;
+	m->server.tcp_query_ms = 5000;
+	m->server.tcp_lifetime_ms = 120000;
+	m->server.tcp_max_per_source = 16;
 	m->zone.ttl = 3600;
 	m->zone.soa_refresh = 3600;
 	m->zone.soa_retry = 600;
@@ -531,6 +564,7 @@ static void cfg_model_init(struct model *m)
 	m->zone.soa_minimum = 60;
 	cfg_control_defaults(&m->control);
 	cfg_rrl_defaults(m);
+	cfg_resolver_defaults(&m->resolver);
 }
 
 char *cfg_dirname(const char *path)

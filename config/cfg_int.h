@@ -174,6 +174,11 @@ int cfg_addrs(struct cfg_ctx *c, const yaml_node_t *n,
 bool cfg_in_zone(struct cfg_ctx *c, const ldns_rdf *d);
 char *cfg_name(struct cfg_ctx *c, const yaml_node_t *n,
 	       const char *path, enum cfg_name_kind kind);
+/* cfg_resolver.c */
+void cfg_resolver_defaults(struct model_resolver *r);
+void cfg_resolver(struct cfg_ctx *c, const yaml_node_t *n);
+void cfg_hostnames(struct cfg_ctx *c, const yaml_node_t *v, const char *path,
+		   struct model_endpoint *ep);
 /* cfg_service.c */
 void cfg_probe(struct cfg_ctx *c, const yaml_node_t *n,
 	       const char *path, struct cfg_probe_src *src);

@@ -279,8 +279,8 @@ static void cfg_endpoint(struct cfg_ctx *c, const yaml_node_t *n,
 			 struct cfg_probe_src *svc_probe)
 {
 	static const char *const keys[] = {
-		"region", "name", "addresses", "weight", "priority", "enabled",
-		"probe", NULL,
+		"region", "name", "addresses", "hostnames", "weight",
+		"priority", "enabled", "probe", NULL,
 	};
 	struct cfg_probe_src src = { 0 };
 	const yaml_node_t *v;
@@ -296,15 +296,19 @@ static void cfg_endpoint(struct cfg_ctx *c, const yaml_node_t *n,
 	cfg_opt_str(c, n, path, "name", &ep->name);
 	if (!ep->name && ep->region)
 		ep->name = xstrdup(ep->region);
+	if ((v = cfg_get(c, n, "hostnames"))) {
+		cfg_path(p, path, "hostnames");
+		cfg_hostnames(c, v, p, ep);
+	}
 	if ((v = cfg_get(c, n, "addresses"))) {
 		cfg_path(p, path, "addresses");
 		if (cfg_addrs(c, v, p, &ep->addrs, &ep->naddrs) == 0 &&
-		    !ep->naddrs)
+		    !ep->naddrs && !ep->nhostnames)
 			cfg_error(c, v, "%s: an endpoint needs at least one "
 				  "address", p);
-	} else {
+	} else if (!ep->nhostnames) {
 		cfg_error(c, n, "%s: an endpoint needs addresses "
-			  "(missing key 'addresses')", path);
+			  "(missing key 'addresses' or 'hostnames')", path);
 	}
 	cfg_opt_u32(c, n, path, "weight", 0, 1000000, &ep->weight);
 	cfg_opt_u32(c, n, path, "priority", 0, 1000000, &ep->priority);

@@ -110,9 +110,21 @@ void model_service_clear(struct model_service *s)
 		free(ep->region);
 		free(ep->name);
 		free(ep->addrs);
+		for (size_t j = 0; j < ep->nhostnames; j++)
+			free(ep->hostnames[j]);
+		free(ep->hostnames);
 		probe_spec_clear(&ep->probe);
 	}
 	free(s->eps);
+}
+
+bool model_has_hostnames(const struct model *m)
+{
+	for (size_t i = 0; i < m->nsvcs; i++)
+		for (size_t j = 0; j < m->svcs[i].neps; j++)
+			if (m->svcs[i].eps[j].nhostnames)
+				return true;
+	return false;
 }
 
 static void model_zone_clear(struct model_zone *z)
@@ -159,6 +171,9 @@ void model_free(struct model *m)
 		model_service_clear(&m->svcs[i]);
 	free(m->svcs);
 	model_kube_clear(&m->kube);
+	for (size_t i = 0; i < m->resolver.nservers; i++)
+		free(m->resolver.servers[i]);
+	free(m->resolver.servers);
 	free(m->control.token);
 	model_dnssec_clear(&m->dnssec);
 	free(m->rrl.exempt);
@@ -190,6 +205,10 @@ int model_service_copy(struct model_service *dst,
 		*de = *se;
 		de->region = se->region ? xstrdup(se->region) : NULL;
 		de->name = se->name ? xstrdup(se->name) : NULL;
+		de->hostnames = se->nhostnames ?
+			xcalloc(se->nhostnames, sizeof(*de->hostnames)) : NULL;
+		for (size_t k = 0; k < se->nhostnames; k++)
+			de->hostnames[k] = xstrdup(se->hostnames[k]);
 		de->addrs = NULL;
 		if (se->naddrs) {
 			de->addrs = xreallocarray(NULL, se->naddrs,

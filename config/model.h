@@ -78,6 +78,12 @@ struct model_endpoint {
 	char *name;      /* unique within the service; defaults to region */
 	struct model_addr *addrs;
 	size_t naddrs;
+	/* Load-balancer host names (lower case, no final dot) whose
+	 * addresses the daemon adds to addrs of the live model's copy as the
+	 * resolver finds them (daemon/hostnames.c); the source's own
+	 * services keep only the literal addresses. */
+	char **hostnames;
+	size_t nhostnames;
 	uint32_t weight;   /* default 1 */
 	uint32_t priority; /* lower is preferred; default 1 */
 	bool enabled;      /* default true */
@@ -172,6 +178,9 @@ struct model_server {
 	uint16_t edns_udp_size;  /* default 1232 */
 	uint32_t tcp_idle_ms;    /* default 10000 */
 	uint32_t tcp_max_clients; /* per worker, default 256 */
+	uint32_t tcp_query_ms;   /* a message begun must end within; 5000 */
+	uint32_t tcp_lifetime_ms; /* a connection's longest life; 120000 */
+	uint32_t tcp_max_per_source; /* per worker and address; default 16 */
 	char *identity;          /* id.server / hostname.bind; NULL: refused */
 	char *version;           /* version.bind / version.server; NULL: refused */
 	char *nsid;              /* RFC 5001 payload as given (text); NULL: off */
@@ -206,6 +215,20 @@ struct model_control {
 	struct model_listen listen; /* default 127.0.0.1:8053 */
 	char *token;             /* bearer token required when set */
 	bool metrics_per_target; /* series per address and probe target */
+	uint32_t max_connections; /* open at once; default 32 */
+	uint32_t request_ms;     /* accept to whole request; default 10000 */
+};
+
+/* Resolution of endpoint host names (lib/resolver.c): the `resolver:`
+ * section. */
+struct model_resolver {
+	char **servers;          /* "ip" or "ip:port"; none: /etc/resolv.conf */
+	size_t nservers;
+	uint32_t min_ttl_ms;     /* re-resolve no sooner; default 5 s */
+	uint32_t max_ttl_ms;     /* and no later; default 5 min */
+	uint32_t keep_ms;        /* last good addresses kept this long after
+				    lookups start failing; default 10 min */
+	uint32_t timeout_ms;     /* one query; default 2 s */
 };
 
 /* The Kubernetes (KubeFed) source of services: kube/. */
@@ -223,6 +246,8 @@ struct model_kube {
 	bool dnsendpoints;       /* also watch DNSEndpoint; default true */
 	enum model_policy policy; /* for services from the API; default all */
 	uint32_t ttl;            /* default 30 */
+	uint32_t max_answers;    /* addresses per answer; default 8, 0: all */
+	bool ingressdnsrecords;  /* also watch IngressDNSRecord; default true */
 };
 
 /* A probe target: one address probed one way.  Every address of every
@@ -249,6 +274,7 @@ struct model {
 	struct model_service *svcs;
 	size_t nsvcs;
 	struct model_kube kube;
+	struct model_resolver resolver;
 	struct model_control control;
 	struct model_dnssec dnssec;
 	struct model_rrl rrl;
@@ -271,6 +297,15 @@ void model_service_clear(struct model_service *s);
  * model the original is in).  Returns 0. */
 int model_service_copy(struct model_service *dst,
 		       const struct model_service *src);
+
+/* Each address of s stays in one endpoint only, the one that would
+ * answer it first (enabled, then the better priority, then the earlier);
+ * endpoints left without addresses are removed (config/model_dedup.c).
+ * Returns how many addresses went. */
+size_t model_service_dedup(struct model_service *s);
+
+/* Does any service of m name load balancers by host name? */
+bool model_has_hostnames(const struct model *m);
 
 /* Release what a kube section owns. */
 void model_kube_clear(struct model_kube *k);

@@ -43,7 +43,9 @@
 #include "control/control.h"
 #include "control/metrics.h"
 #include "control/status.h"
+#include "lib/acceptguard.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "probes/health.h"
 #include "server/snap.h"
 #include "server/zonedump.h"
@@ -56,13 +58,22 @@
 #define CONTROL_BACKLOG     64
 
 struct control_scrape;
+struct control_conn;
 
 struct control {
 	struct status_view v;
 	struct evhttp *http;
 	struct metrics_totals totals; /* the probe totals as last shown */
 	LIST_HEAD(, control_scrape) scrapes; /* streamed /metrics going on */
+	LIST_HEAD(, control_conn) conns;     /* every open connection */
+	struct evconnlistener *lev;
+	struct acceptguard *guard;
+	unsigned nconns, max_conns;
+	uint32_t request_ms;
+	unsigned long long cap_hits; /* times at the cap since last logged */
+	time_t cap_logged;
 	bool public;     /* listening on a non-loopback address */
+	struct model_listen listen; /* its address: a Host allowed too */
 	bool have_token;
 	/* SHA-256 of the token: comparing digests takes the same time
 	 * whatever the length or content of what a client sends. */
@@ -193,36 +204,233 @@ static void jb_push(struct jb *jb, json_t *a, json_t *v)
 		jb->bad = true;
 }
 
+/* ---- connections: a cap and a deadline ---- */
+
+/* evhttp restarts its timeout on every byte, so a client that trickles a
+ * header line every few seconds holds its connection for ever, and it
+ * has no cap on connections.  Each connection evhttp accepts gets one of
+ * these, with an absolute deadline, and counts against the cap. */
+struct control_conn {
+	LIST_ENTRY(control_conn) link;
+	struct control *c;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon; /* NULL until adopted */
+	struct event *deadline;          /* first: adopt, then: deadline */
+	struct control_scrape *scrape;   /* a streamed /metrics on it */
+};
+
+static void control_scrape_closed(struct evhttp_connection *conn, void *arg);
+
+static void control_conn_arm(struct control_conn *cc)
+{
+	struct timeval tv = { cc->c->request_ms / 1000,
+			      (cc->c->request_ms % 1000) * 1000 };
+	evtimer_add(cc->deadline, &tv);
+}
+
+static void control_conn_drop(struct control_conn *cc)
+{
+	struct control *c = cc->c;
+
+	LIST_REMOVE(cc, link);
+	event_free(cc->deadline);
+	bufferevent_decref(cc->bev);
+	free(cc);
+	if (c->nconns-- == c->max_conns && c->lev)
+		evconnlistener_enable(c->lev);
+}
+
+/* evhttp frees the connection. */
+static void control_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct control_conn *cc = arg;
+
+	if (cc->scrape)
+		control_scrape_closed(evcon, cc->scrape);
+	control_conn_drop(cc);
+}
+
+/* Out of time: evhttp takes a timeout as the end of the connection (a
+ * streamed response in progress is ended through its close callback). */
+static void control_conn_deadline(struct control_conn *cc)
+{
+	bufferevent_event_cb ev = NULL;
+
+	/* Freed by evhttp without its close callback: nothing to close. */
+	bufferevent_getcb(cc->bev, NULL, NULL, &ev, NULL);
+	if (!ev) {
+		control_conn_drop(cc);
+		return;
+	}
+	log_debug("control API connection past its deadline: closed");
+	bufferevent_trigger_event(cc->bev, BEV_EVENT_READING |
+				  BEV_EVENT_TIMEOUT, 0);
+	/* cc is freed now. */
+}
+
+/* Runs first right after evhttp set the connection up (it was made
+ * active in the accept callback, so before any read on the socket):
+ * evhttp's callback argument on the bufferevent is the connection, and
+ * its close callback tells us when it goes.  A reference on the
+ * bufferevent, held from control_conn_new to control_conn_drop, keeps
+ * cc->bev valid whatever evhttp does with it meanwhile (evhttp closes the
+ * socket itself). */
+static void control_conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_conn *cc = arg;
+	bufferevent_event_cb ev = NULL;
+	void *evcon = NULL;
+
+	if (cc->evcon) {
+		control_conn_deadline(cc);
+		return;
+	}
+	bufferevent_getcb(cc->bev, NULL, NULL, &ev, &evcon);
+	if (!ev || !evcon) { /* evhttp gave up on it already */
+		control_conn_drop(cc);
+		return;
+	}
+	cc->evcon = evcon;
+	evhttp_connection_set_closecb(cc->evcon, control_conn_closed, cc);
+	control_conn_arm(cc);
+}
+
+static void control_cap_log(struct control *c)
+{
+	time_t now = time(NULL);
+
+	c->cap_hits++;
+	if (now - c->cap_logged < 10)
+		return;
+	log_warn("control API at its connection cap: new connections wait "
+		 "max-connections=%u times=%llu", c->max_conns, c->cap_hits);
+	c->cap_hits = 0;
+	c->cap_logged = now;
+}
+
+/* evhttp asks for the bufferevent of each connection it accepts. */
+static struct bufferevent *control_conn_new(struct event_base *base,
+					    void *arg)
+{
+	struct control *c = arg;
+	struct control_conn *cc = xcalloc(1, sizeof(*cc));
+
+	acceptguard_ok(c->guard);
+	cc->c = c;
+	cc->deadline = evtimer_new(base, control_conn_cb, cc);
+	/* As evhttp makes its own: it closes the socket itself, at once
+	 * (with BEV_OPT_CLOSE_ON_FREE the close would wait for the
+	 * bufferevent's deferred finalisation, and a new connection could
+	 * be handed the same descriptor number before the old one is out
+	 * of epoll). */
+	cc->bev = bufferevent_socket_new(base, -1, 0);
+	if (!cc->deadline || !cc->bev)
+		xalloc_die(sizeof(*cc));
+	bufferevent_incref(cc->bev);
+	event_active(cc->deadline, EV_TIMEOUT, 1);
+	LIST_INSERT_HEAD(&c->conns, cc, link);
+	/* At the cap: later clients wait in the listen backlog until one
+	 * of these goes (a deadline bounds how long that takes). */
+	if (++c->nconns >= c->max_conns && c->lev) {
+		evconnlistener_disable(c->lev);
+		control_cap_log(c);
+	}
+	return cc->bev;
+}
+
+static struct control_conn *control_conn_find(struct control *c,
+					      struct evhttp_connection *conn)
+{
+	struct control_conn *cc;
+
+	LIST_FOREACH(cc, &c->conns, link)
+		if (conn && cc->evcon == conn)
+			return cc;
+	return NULL;
+}
+
+/* The request is whole (or a streamed response moves on): the response,
+ * and a next request on the same connection, get a deadline of their
+ * own. */
+static void control_conn_touch(struct control *c, struct evhttp_request *req)
+{
+	struct control_conn *cc = control_conn_find(c,
+		evhttp_request_get_connection(req));
+
+	if (cc)
+		control_conn_arm(cc);
+}
+
 /* ---- authentication ---- */
 
 /* Without a token the API trusts whoever reaches loopback.  A web page
  * can reach it too, through a name it rebinds to 127.0.0.1 (DNS
  * rebinding: same-origin GETs carry no Origin): its Host is then that
- * name.  So without a token, only loopback Hosts are served. */
-static bool control_host_ok(const struct control *c,
-			    struct evhttp_request *req)
+ * name.  So without a token, only Hosts that are a loopback address,
+ * localhost, or the address the API listens on are served.  The host is
+ * parsed as an address: a prefix test would let "127.0.0.1.nip.io" or
+ * "127.attacker.example" through. */
+bool control_host_allowed(const char *h, const struct sockaddr *listen)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-					   "Host");
 	char host[256];
+	const char *end;
 	size_t n;
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool v6 = h && h[0] == '[';
 
-	if (c->have_token)
-		return true;
 	if (!h)
 		return true; /* HTTP/1.0 tools; a browser always sends Host */
-	if (h[0] == '[') {
-		const char *end = strchr(h, ']');
-		n = end ? (size_t)(end - h + 1) : strlen(h);
+	if (v6) {
+		if (!(end = strchr(h, ']')) || (end[1] && end[1] != ':'))
+			return false;
+		h++;
+		n = (size_t)(end - h);
 	} else {
 		n = strcspn(h, ":");
+		end = h + n;
+		if (*end && *end != ':')
+			return false;
+	}
+	/* The port, if any, must be digits: "127.0.0.1:x@evil" is no host. */
+	if (*end == ':' || (end[0] == ']' && end[1] == ':')) {
+		const char *p = end + (*end == ']' ? 2 : 1);
+		if (!*p || p[strspn(p, "0123456789")])
+			return false;
 	}
 	if (n >= sizeof(host))
 		return false;
 	memcpy(host, h, n);
 	host[n] = '\0';
-	return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
-		!strncmp(host, "127.", 4);
+	if (v6) {
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return false;
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return listen && listen->sa_family == AF_INET6 &&
+			!memcmp(&a6, &((const struct sockaddr_in6 *)
+				       (const void *)listen)->sin6_addr,
+				sizeof(a6));
+	}
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return false;
+	if ((ntohl(a4.s_addr) >> 24) == 127)
+		return true;
+	return listen && listen->sa_family == AF_INET &&
+		a4.s_addr == ((const struct sockaddr_in *)(const void *)
+			      listen)->sin_addr.s_addr;
+}
+
+static bool control_host_ok(const struct control *c,
+			    struct evhttp_request *req)
+{
+	if (c->have_token)
+		return true;
+	return control_host_allowed(evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Host"),
+		(const struct sockaddr *)&c->listen.ss);
 }
 
 static bool control_authorized(const struct control *c,
@@ -284,7 +492,12 @@ static void control_scrape_closed(struct evhttp_connection *conn, void *arg)
 
 static void control_scrape_end(struct control_scrape *s)
 {
-	evhttp_connection_set_closecb(s->conn, NULL, NULL);
+	struct control_conn *cc = control_conn_find(s->c, s->conn);
+
+	if (cc)
+		cc->scrape = NULL;
+	else
+		evhttp_connection_set_closecb(s->conn, NULL, NULL);
 	evhttp_send_reply_end(s->req);
 	control_scrape_free(s);
 }
@@ -312,9 +525,11 @@ static void control_scrape_more(struct evhttp_connection *conn, void *arg)
 				    "scrape: per-target series cut short\n");
 		log_info("metrics scrape cut short: the service list changed");
 	}
-	if (r == METRICS_MORE)
+	if (r == METRICS_MORE) {
+		control_conn_touch(s->c, s->req);
 		evhttp_send_reply_chunk_with_cb(s->req, b, control_scrape_more,
 						s);
+	}
 	else
 		evhttp_send_reply_chunk(s->req, b);
 	evbuffer_free(b);
@@ -345,7 +560,11 @@ static void control_metrics_stream(struct control *c,
 	s->conn = conn;
 	metrics_begin(&s->cur, &c->v, true);
 	LIST_INSERT_HEAD(&c->scrapes, s, link);
-	evhttp_connection_set_closecb(conn, control_scrape_closed, s);
+	struct control_conn *cc = control_conn_find(c, conn);
+	if (cc)
+		cc->scrape = s; /* its close callback tells the scrape */
+	else
+		evhttp_connection_set_closecb(conn, control_scrape_closed, s);
 	bufferevent_set_max_single_write(bev, CONTROL_SLICE);
 	evhttp_send_reply_start(req, HTTP_OK, "OK");
 	control_scrape_more(conn, s);
@@ -768,6 +987,7 @@ static void control_dispatch(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	size_t r, nroutes = sizeof(control_routes) / sizeof(control_routes[0]);
 
+	control_conn_touch(c, req);
 	if (!path || !*path)
 		path = "/";
 	for (r = 0; r < nroutes && strcmp(path, control_routes[r].path); r++)
@@ -882,7 +1102,11 @@ struct control *control_new(struct event_base *base,
 	}
 	c->v = *v;
 	LIST_INIT(&c->scrapes);
+	LIST_INIT(&c->conns);
+	c->max_conns = conf->max_connections ? conf->max_connections : 32;
+	c->request_ms = conf->request_ms ? conf->request_ms : 10000;
 	c->public = !model_listen_is_loopback(&conf->listen);
+	c->listen = conf->listen;
 	if (control_set_token(c, conf->token) < 0) {
 		snprintf(err, errlen, "control API: cannot hash the token");
 		control_free(c);
@@ -898,6 +1122,7 @@ struct control *control_new(struct event_base *base,
 		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 		EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(c->http, control_dispatch, c);
+	evhttp_set_bevcb(c->http, control_conn_new, c);
 	lev = evconnlistener_new_bind(base, NULL, NULL,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 		LEV_OPT_REUSEABLE, CONTROL_BACKLOG,
@@ -916,6 +1141,9 @@ struct control *control_new(struct event_base *base,
 		control_free(c);
 		return NULL;
 	}
+	c->lev = lev;
+	c->guard = acceptguard_new(base, "control");
+	acceptguard_watch(c->guard, lev);
 	log_info("control API listening address=%s token=%s", where,
 		 c->have_token ? "required" : "none");
 	return c;
@@ -947,6 +1175,8 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
+	acceptguard_free(c->guard);
+	c->lev = NULL; /* connections freed below must not touch it */
 	if (c->http)
 		evhttp_free(c->http); /* frees the bound listeners too */
 	/* Those whose connections closed without telling. */

@@ -5,7 +5,9 @@
 #ifndef GSLBD_CONTROL_H
 #define GSLBD_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "config/model.h"
 
@@ -24,5 +26,11 @@ struct control *control_new(struct event_base *base,
 int control_set_token(struct control *c, const char *token);
 
 void control_free(struct control *c);
+
+/* The DNS-rebinding guard used when no token is set: is Host (NULL: none
+ * sent) a loopback address (127.0.0.0/8, [::1]), localhost, or the
+ * address the API listens on (listen, may be NULL), with an optional
+ * numeric port?  Names are refused: any of them could be rebound. */
+bool control_host_allowed(const char *host, const struct sockaddr *listen);
 
 #endif

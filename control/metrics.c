@@ -273,6 +273,32 @@ static void metrics_queries(struct m_out *o, const struct status_view *v)
 	metrics_guard(o, &q);
 }
 
+/* What the data plane refused or closed to protect itself. */
+static void metrics_conn(struct m_out *o, const struct status_view *v)
+{
+	static const char *const reasons[ANSWER_TCP_CLOSE_MAX] = {
+		[ANSWER_TCP_IDLE] = "idle",
+		[ANSWER_TCP_SLOW] = "slow",
+		[ANSWER_TCP_LIFETIME] = "lifetime",
+		[ANSWER_TCP_EVICTED] = "evicted",
+		[ANSWER_TCP_REFUSED] = "refused",
+		[ANSWER_TCP_PER_SOURCE] = "per-source",
+		[ANSWER_TCP_MALFORMED] = "malformed",
+	};
+	struct answer_stats q;
+
+	v->queries(v->arg, &q);
+	m_head(o, "gslbd_udp_oversize_total", "counter",
+	       "UDP datagrams over 4096 bytes, dropped unanswered.");
+	m_u64(o, "gslbd_udp_oversize_total", NULL, 0, NULL, q.udp_oversize);
+	m_head(o, "gslbd_tcp_closed_total", "counter",
+	       "TCP connections the server closed or refused, by reason.");
+	for (unsigned i = 0; i < ANSWER_TCP_CLOSE_MAX; i++)
+		m_u64(o, "gslbd_tcp_closed_total",
+		      &(struct mlabel){ "reason", reasons[i] }, 1, NULL,
+		      q.tcp_closed[i]);
+}
+
 static void metrics_daemon(struct m_out *o, const struct status_view *v)
 {
 	struct status_stats st;
@@ -358,6 +384,37 @@ static void metrics_kube(struct m_out *o, const struct status_view *v)
 	m_u64(o, "gslbd_kube_errors_total", NULL, 0, NULL, ks.errors);
 	m_one(o, "gslbd_kube_services", "gauge",
 	      "Services from the Kubernetes source.", ks.services);
+}
+
+/* Load balancers' host names (lib/resolver.h). */
+static void metrics_resolver(struct m_out *o, const struct status_view *v)
+{
+	static const char *const states[] = { "ok", "stale", "failed",
+					      "pending" };
+	struct resolver_stats rs;
+	size_t by[4];
+
+	if (!v->resolver || !v->resolver(v->arg, &rs))
+		return;
+	by[0] = rs.ok;
+	by[1] = rs.stale;
+	by[2] = rs.failed;
+	by[3] = rs.pending;
+	m_head(o, "gslbd_resolver_names", "gauge",
+	       "Load balancers' host names, by state (stale: lookups fail, "
+	       "the last addresses kept).");
+	for (size_t i = 0; i < 4; i++)
+		m_u64(o, "gslbd_resolver_names",
+		      &(struct mlabel){ "state", states[i] }, 1, NULL, by[i]);
+	m_head(o, "gslbd_resolver_lookups_total", "counter",
+	       "Host name lookups (A and AAAA together).");
+	m_u64(o, "gslbd_resolver_lookups_total", NULL, 0, NULL, rs.lookups);
+	m_head(o, "gslbd_resolver_failures_total", "counter",
+	       "Host name lookups that failed.");
+	m_u64(o, "gslbd_resolver_failures_total", NULL, 0, NULL, rs.failures);
+	m_head(o, "gslbd_resolver_changes_total", "counter",
+	       "Changes of a host name's addresses.");
+	m_u64(o, "gslbd_resolver_changes_total", NULL, 0, NULL, rs.changes);
 }
 
 /* ---- the parts: totals first, then per address, then per target ---- */
@@ -701,8 +758,10 @@ enum metrics_step metrics_next(struct metrics_cursor *cur, struct evbuffer *b,
 	if (cur->part == M_HEAD) {
 		metrics_daemon(&o, v);
 		metrics_queries(&o, v);
+		metrics_conn(&o, v);
 		metrics_counts(&o, v, m, tot, cur->per_target);
 		metrics_kube(&o, v);
+		metrics_resolver(&o, v);
 		cur->part = cur->per_target && m ? M_EP_UP : M_DONE;
 		cur->pos = 0;
 	}

@@ -18,6 +18,7 @@
 #include "config/admin.h"
 #include "config/model.h"
 #include "kube/kube.h"
+#include "lib/resolver.h"
 #include "probes/probe.h"
 #include "server/answer.h"
 
@@ -54,6 +55,8 @@ struct status_view {
 	bool (*target)(void *arg, uint32_t index, struct probe_info *pi);
 	/* False when no Kubernetes source is configured. */
 	bool (*kube)(void *arg, struct kube_status *ks);
+	/* False when no host name is resolved (NULL: the same). */
+	bool (*resolver)(void *arg, struct resolver_stats *rs);
 	/* Admin state: rules and their effect on one endpoint. */
 	const struct admin_rule *(*rules)(void *arg, size_t *n);
 	enum model_admin (*admin_of)(void *arg, const struct model_service *s,

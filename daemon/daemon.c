@@ -51,9 +51,16 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	char **old_res = g->reserved, **res = NULL;
 	size_t old_nres = g->nreserved, nres = 0;
 
+	bool compose = daemon_hostnames_needed(m);
+
 	*old = g->model;
 	if (m->kube.enabled && !(res = daemon_reserved_names(m, &nres))) {
 		snprintf(err, errlen, "out of memory");
+		model_free(m);
+		return -1;
+	}
+	if (daemon_hostnames_prepare(g, m, err, errlen) < 0) {
+		daemon_names_free(res, nres);
 		model_free(m);
 		return -1;
 	}
@@ -61,9 +68,9 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	g->nreserved = nres;
 	/* Without another source nothing is ever recomposed: the config's
 	 * services serve as they are, with no pristine copy kept. */
-	g->cfg_svcs = m->kube.enabled ? cfg : NULL;
-	g->ncfg_svcs = m->kube.enabled ? ncfg : 0;
-	if (m->kube.enabled) {
+	g->cfg_svcs = compose ? cfg : NULL;
+	g->ncfg_svcs = compose ? ncfg : 0;
+	if (compose) {
 		if (daemon_compose(g, m, &v, &nv) < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto undo;
@@ -73,7 +80,7 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	}
 	if (daemon_commit(g, m, err, errlen) < 0) {
 		model_targets_clear(m);
-		if (m->kube.enabled) {
+		if (compose) {
 			daemon_free_services(m->svcs, m->nsvcs);
 			m->svcs = cfg;
 			m->nsvcs = ncfg;
@@ -81,6 +88,7 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 		goto undo;
 	}
 	daemon_names_build(g);
+	daemon_hostnames_configure(g, m);
 	daemon_free_services(old_cfg, old_n);
 	daemon_names_free(old_res, old_nres);
 	/* Parsing a large config leaves freed memory in the heap; give it

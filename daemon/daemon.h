@@ -35,6 +35,7 @@ struct kube_src;
 struct listen_set;
 struct probe_mgr;
 struct qsbr;
+struct resolver;
 
 struct gslbd {
 	const char *path;
@@ -46,6 +47,7 @@ struct gslbd {
 	size_t ncfg_svcs;
 	struct probe_mgr *probes;
 	struct kube_src *kube;     /* NULL: no `kubernetes:` section */
+	struct resolver *resolver; /* load balancers by name (hostnames.c) */
 	size_t kube_dups;          /* kube names the config already has */
 	size_t kube_taken;         /* kube names the zone owns */
 	size_t kube_big;           /* kube services too large to answer */

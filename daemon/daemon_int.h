@@ -49,5 +49,25 @@ void daemon_names_build(struct gslbd *g);
 int daemon_services_changed(struct gslbd *g);
 /* kube_change_fn: the Kubernetes source's services changed. */
 void daemon_on_kube_change(void *arg);
+/* The Kubernetes services of these names (sorted, unique) merged into
+ * the live model in place: 1 done, 0 the full path must run, -1 out of
+ * memory before anything changed. */
+int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n);
+
+/* hostnames.c: load balancers by host name.  Needed when m has a
+ * Kubernetes source or a config endpoint with `hostnames:` (the live list
+ * is then composed, not the config's own).  prepare makes the resolver
+ * (before the first composition); configure applies m's `resolver:`
+ * once m is live; fill adds a composed copy's resolved addresses (and
+ * wants its names); begin/end around a full composition drop the names
+ * no service wants any more. */
+bool daemon_hostnames_needed(const struct model *m);
+int daemon_hostnames_prepare(struct gslbd *g, const struct model *m,
+			     char *err, size_t errlen);
+void daemon_hostnames_configure(struct gslbd *g, const struct model *m);
+void daemon_hostnames_begin(struct gslbd *g);
+void daemon_hostnames_end(struct gslbd *g);
+void daemon_hostnames_fill(struct gslbd *g, struct model_service *s);
+void daemon_hostnames_free(struct gslbd *g);
 
 #endif

@@ -30,6 +30,8 @@
 #include "config/model.h"
 #include "control/control.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
+#include "daemon/fdlimit.h"
 #include "kube/kube.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -192,6 +194,7 @@ static int run(struct gslbd *g)
 		log_err("cannot set up the event loop");
 		return 1;
 	}
+	fdlimit_fit(&g->model->server, &g->model->control, workers);
 	if (!(g->ls = listen_open(&g->model->server, workers, err,
 				  sizeof(err)))) {
 		log_err("%s", err);
@@ -242,6 +245,7 @@ static void teardown(struct gslbd *g)
 	listen_close(g->ls); /* joins the workers first */
 	control_free(g->control);
 	kube_free(g->kube);
+	daemon_hostnames_free(g);
 	probe_mgr_free(g->probes);
 	daemon_free_services(g->cfg_svcs, g->ncfg_svcs);
 	admin_free(g->admin);

@@ -159,9 +159,11 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 
 	if (!v || !names)
 		goto fail;
+	daemon_hostnames_begin(g);
 	for (size_t i = 0; i < g->ncfg_svcs; i++, n++) {
 		if (model_service_copy(&v[n], &g->cfg_svcs[i]) < 0)
 			goto fail;
+		daemon_hostnames_fill(g, &v[n]);
 		names[i] = g->cfg_svcs[i].name;
 	}
 	qsort(names, g->ncfg_svcs, sizeof(*names), name_cmp);
@@ -185,8 +187,10 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 		}
 		if (model_service_copy(&v[n], ks[i]) < 0)
 			goto fail;
+		daemon_hostnames_fill(g, &v[n]);
 		n++;
 	}
+	daemon_hostnames_end(g);
 	if (dups != g->kube_dups)
 		log_warn("kubernetes services also in the config file, the "
 			 "file's kept count=%zu", dups);
@@ -394,9 +398,11 @@ static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
 		goto out;
 	}
 	/* Phase 2: everything that can fail before the model is touched. */
-	for (size_t i = 0; i < ne; i++)
+	for (size_t i = 0; i < ne; i++) {
 		if (model_service_copy(&ed[i].copy, ed[i].svc) < 0)
 			goto out;
+		daemon_hostnames_fill(g, &ed[i].copy);
+	}
 	if (nnew) {
 		struct model_service *nv = realloc(m->svcs, (m->nsvcs + nnew) *
 						   sizeof(*nv));
@@ -413,6 +419,11 @@ out:
 		model_service_clear(&ed[i].copy);
 	free(ed);
 	return rc;
+}
+
+int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n)
+{
+	return kube_patch(g, names, n);
 }
 
 void daemon_on_kube_change(void *arg)

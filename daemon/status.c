@@ -51,6 +51,16 @@ static bool sv_kube(void *arg, struct kube_status *ks)
 	return true;
 }
 
+static bool sv_resolver(void *arg, struct resolver_stats *rs)
+{
+	struct gslbd *g = arg;
+
+	if (!g->resolver)
+		return false;
+	resolver_stats(g->resolver, rs);
+	return true;
+}
+
 static const struct admin_rule *sv_rules(void *arg, size_t *n)
 {
 	return admin_rules(((struct gslbd *)arg)->admin, n);
@@ -81,7 +91,8 @@ void daemon_status_view(struct gslbd *g, struct status_view *v)
 		.arg = g, .model = sv_model, .stats = sv_stats,
 		.queries = sv_queries, .ready = sv_ready,
 		.probe_counters = sv_probe_counters, .target = sv_target,
-		.kube = sv_kube, .rules = sv_rules, .admin_of = sv_admin_of,
+		.kube = sv_kube, .resolver = sv_resolver,
+		.rules = sv_rules, .admin_of = sv_admin_of,
 		.set_admin = sv_set_admin, .reload = sv_reload,
 	};
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "kube/cache.h"
+#include "lib/xalloc.h"
 #include "kube/kubefed.h"
 #include "lib/parse.h"
 
@@ -110,6 +111,12 @@ static json_t *cache_endpoint(const struct model_endpoint *ep)
 	cache_set_str(o, "region", ep->region, &ok);
 	cache_set_str(o, "name", ep->name, &ok);
 	cache_set(o, "addresses", a, &ok);
+	if (ep->nhostnames) {
+		json_t *h = json_array();
+		for (size_t i = 0; i < ep->nhostnames; i++)
+			json_array_append_new(h, json_string(ep->hostnames[i]));
+		cache_set(o, "hostnames", h, &ok);
+	}
 	cache_set(o, "weight", json_integer(ep->weight), &ok);
 	cache_set(o, "priority", json_integer(ep->priority), &ok);
 	cache_set(o, "enabled", json_boolean(ep->enabled), &ok);
@@ -382,6 +389,26 @@ int kube_cache_probe_read(const json_t *o, struct probe_spec *ps)
 	return 0;
 }
 
+/* Load balancers by name (optional; a file from before has none). */
+static int cache_read_hostnames(const json_t *o, struct model_endpoint *ep)
+{
+	const json_t *h = json_object_get(o, "hostnames"), *v;
+	size_t i;
+
+	if (!h)
+		return 0;
+	if (!json_is_array(h) || json_array_size(h) > 256)
+		return -1;
+	ep->hostnames = xcalloc(json_array_size(h) + 1,
+				sizeof(*ep->hostnames));
+	json_array_foreach(h, i, v) {
+		if (!json_is_string(v) || !json_string_length(v))
+			return -1;
+		ep->hostnames[ep->nhostnames++] = xstrdup(json_string_value(v));
+	}
+	return 0;
+}
+
 static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 {
 	const json_t *a = json_object_get(o, "addresses"), *v;
@@ -392,11 +419,13 @@ static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 	ep->enabled = !json_is_false(json_object_get(o, "enabled"));
 	if (!json_is_object(o) || cache_strdup(o, "region", &ep->region) < 0 ||
 	    cache_strdup(o, "name", &ep->name) < 0 || !ep->region ||
-	    !ep->name || !json_array_size(a) ||
+	    !ep->name || !json_is_array(a) ||
 	    cache_u32(o, "weight", &ep->weight) < 0 ||
-	    cache_u32(o, "priority", &ep->priority) < 0)
+	    cache_u32(o, "priority", &ep->priority) < 0 ||
+	    cache_read_hostnames(o, ep) < 0 ||
+	    (!json_array_size(a) && !ep->nhostnames))
 		return -1;
-	if (!(ep->addrs = calloc(json_array_size(a), sizeof(*ep->addrs))))
+	if (!(ep->addrs = calloc(json_array_size(a) + 1, sizeof(*ep->addrs))))
 		return -1;
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v) ||

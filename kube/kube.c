@@ -31,8 +31,8 @@
 #define KUBE_MCDNS "/apis/multiclusterdns.kubefed.io/v1alpha1"
 #define KUBE_CORE  "/apis/core.kubefed.io/v1beta1"
 
-enum kube_kind { KUBE_SDR = KUBEFED_SDR, KUBE_DNSEP = KUBEFED_DNSEP,
-		 KUBE_CLUSTER };
+enum kube_kind { KUBE_SDR = KUBEFED_SDR, KUBE_IDR = KUBEFED_IDR,
+		 KUBE_DNSEP = KUBEFED_DNSEP, KUBE_CLUSTER };
 
 struct kube_watch {
 	enum kube_kind kind;
@@ -49,6 +49,7 @@ struct kube_src {
 	struct probe_spec defaults;
 	enum model_policy policy;
 	uint32_t ttl;
+	uint32_t max_answers;
 	char *cache_file;
 	kube_change_fn fn;
 	void *arg;
@@ -113,6 +114,7 @@ static struct kubefed_opts kube_opts(struct kube_src *k)
 {
 	struct kubefed_opts o = {
 		.apex = k->apex, .policy = k->policy, .ttl = k->ttl,
+		.max_answers = k->max_answers,
 		.defaults = &k->defaults, .log = kube_map_log, .log_arg = k,
 	};
 
@@ -498,7 +500,7 @@ static int kube_watches(struct kube_src *k, const struct model_kube *c)
 	const char *fedns = c->kubefed_namespace ? c->kubefed_namespace :
 			    "kube-federation-system";
 
-	if (!(k->w = calloc(nns * 2 + 1, sizeof(*k->w))))
+	if (!(k->w = calloc(nns * 3 + 1, sizeof(*k->w))))
 		return -1;
 	if (kube_watch_add(k, KUBE_CLUSTER, fedns, "kubefedclusters",
 			   c->resync_ms) < 0)
@@ -507,6 +509,9 @@ static int kube_watches(struct kube_src *k, const struct model_kube *c)
 		const char *ns = c->nnamespaces ? c->namespaces[i] : NULL;
 		if (kube_watch_add(k, KUBE_SDR, ns, "servicednsrecords",
 				   c->resync_ms) < 0 ||
+		    (c->ingressdnsrecords &&
+		     kube_watch_add(k, KUBE_IDR, ns, "ingressdnsrecords",
+				    c->resync_ms) < 0) ||
 		    (c->dnsendpoints &&
 		     kube_watch_add(k, KUBE_DNSEP, ns, "dnsendpoints",
 				    c->resync_ms) < 0))
@@ -558,9 +563,12 @@ struct kube_src *kube_new(struct event_base *base,
 	k->arg = arg;
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
+	k->max_answers = conf->max_answers;
 	log_info("kube source starting server=%s credentials=\"%s\" "
-		 "namespaces=%zu dnsendpoints=%s", creds.server, creds.source,
-		 conf->nnamespaces, conf->dnsendpoints ? "yes" : "no");
+		 "namespaces=%zu dnsendpoints=%s ingressdnsrecords=%s",
+		 creds.server, creds.source, conf->nnamespaces,
+		 conf->dnsendpoints ? "yes" : "no",
+		 conf->ingressdnsrecords ? "yes" : "no");
 	k->cl = kube_client_new(base, &creds, conf->timeout_ms);
 	k->apex = kube_apex(zone_apex);
 	k->coalesce = evtimer_new(base, kube_coalesce_cb, k);
@@ -598,6 +606,7 @@ bool kube_conf_same_source(const struct model_kube *a,
 	    !kube_streq(a->cache_file, b->cache_file) ||
 	    a->resync_ms != b->resync_ms || a->timeout_ms != b->timeout_ms ||
 	    a->dnsendpoints != b->dnsendpoints ||
+	    a->ingressdnsrecords != b->ingressdnsrecords ||
 	    a->nnamespaces != b->nnamespaces)
 		return false;
 	for (size_t i = 0; i < a->nnamespaces; i++)
@@ -622,6 +631,7 @@ int kube_update(struct kube_src *k, const struct model_kube *conf,
 	k->defaults = d;
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
+	k->max_answers = conf->max_answers;
 	/* Every object is mapped again, and what is said about it said
 	 * anew: it may read differently now. */
 	struct kubefed_opts o = kube_opts(k);

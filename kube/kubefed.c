@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kube/client.h"
 #include "kube/kubefed.h"
 #include "lib/parse.h"
+#include "lib/xalloc.h"
 
 #define KF_TTL_MAX 2147483647u /* RFC 2181 8 */
 #define KF_NAME_MAX 253        /* presentation, without the final dot */
@@ -45,6 +47,7 @@ struct kf {
 	size_t n, cap;
 	bool oom;
 	const struct kubefed_clusters *ready;
+	uint32_t max_answers; /* of the object being mapped */
 };
 
 /* One object being mapped, for messages. */
@@ -61,6 +64,8 @@ struct kf_cl {
 	const char *zone;             /* the older single zone */
 	struct model_addr *addrs;
 	size_t naddrs;
+	char **hosts;       /* load balancers by name, normalised */
+	size_t nhosts;
 	bool ready;
 };
 
@@ -231,6 +236,8 @@ struct kf_ann {
 	bool has_policy;
 	uint32_t ttl;
 	bool has_ttl;
+	uint32_t max_answers;
+	bool has_max_answers;
 };
 
 static void kf_ann_bad(struct kf *k, const struct kf_obj *ob,
@@ -276,7 +283,8 @@ static bool kf_ann_known(const char *name)
 {
 	const struct probe_spec_field *f;
 
-	if (!strcmp(name, "policy") || !strcmp(name, "ttl"))
+	if (!strcmp(name, "policy") || !strcmp(name, "ttl") ||
+	    !strcmp(name, "max-answers"))
 		return true;
 	return !strncmp(name, "probe-", 6) &&
 	       (f = probe_spec_field(name + 6)) && (f->flags & PSF_ANN);
@@ -325,6 +333,15 @@ static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
 		} else {
 			kf_ann_bad(k, ob, "ttl", v, "expected whole seconds, "
 				   "e.g. 30");
+		}
+	}
+	if ((v = kf_ann(ann, "max-answers"))) {
+		if (parse_u64(v, &x) == 0 && x <= 65535) {
+			a->max_answers = (uint32_t)x;
+			a->has_max_answers = true;
+		} else {
+			kf_ann_bad(k, ob, "max-answers", v, "expected 0 (every "
+				   "address) to 65535");
 		}
 	}
 }
@@ -410,7 +427,7 @@ static struct kf_cand *kf_cand_new(struct kf *k, const struct kf_obj *ob,
 	c->svc.policy = pol;
 	c->svc.all_down = ALLDOWN_SERVE_ALL;
 	c->svc.ttl = ttl;
-	c->svc.max_answers = 8;
+	c->svc.max_answers = k->max_answers;
 	c->svc.source = "kube";
 	c->seq = k->n;
 	snprintf(c->owner, sizeof(c->owner), "%s %s", ob->kind, ob->id);
@@ -477,7 +494,7 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 	for (size_t i = 0; i < ncl; i++) {
 		struct model_endpoint *ep;
 
-		if (!cls[i].naddrs || (prio && !prio[i]))
+		if ((!cls[i].naddrs && !cls[i].nhosts) || (prio && !prio[i]))
 			continue;
 		if (!(ep = kf_ep_add(k, c, ncl)))
 			break;
@@ -487,12 +504,21 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 			k->oom = true;
 			break;
 		}
+		if (cls[i].nhosts) {
+			ep->hostnames = xcalloc(cls[i].nhosts,
+						sizeof(*ep->hostnames));
+			for (size_t j = 0; j < cls[i].nhosts; j++)
+				ep->hostnames[j] = xstrdup(cls[i].hosts[j]);
+			ep->nhostnames = cls[i].nhosts;
+		}
 		ep->priority = prio ? prio[i] : 1;
 		/* Not through admin: that is the operator's runtime state,
 		 * carried across reloads; !enabled is never answered. */
 		ep->enabled = cls[i].ready;
 		c->svc.neps++;
 	}
+	/* Clusters sharing a load balancer: each address once. */
+	model_service_dedup(&c->svc);
 	if (!c->svc.neps)
 		kf_cand_drop_last(k);
 }
@@ -618,9 +644,47 @@ static bool kf_ready(const struct kf *k, const char *cluster)
 
 static void kf_cls_free(struct kf_cl *cls, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(cls[i].addrs);
+		for (size_t j = 0; j < cls[i].nhosts; j++)
+			free(cls[i].hosts[j]);
+		free(cls[i].hosts);
+	}
 	free(cls);
+}
+
+/* A load balancer's hostname, as KubeFed resolves it: kept by name
+ * (lower case, no final dot) for the daemon's resolver.  0, or -1 when
+ * it is not a host name (reported; the entry is skipped). */
+static int kf_lb_host(struct kf *k, const struct kf_obj *ob, size_t di,
+		      size_t ii, const char *host, struct kf_cl *cl)
+{
+	char *name;
+	int rc = kf_join(&host, 1, &name);
+
+	if (rc == -2) {
+		k->oom = true;
+		return -1;
+	}
+	if (rc < 0) {
+		k->st.skipped++;
+		kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: %s %s: "
+		       "status.dns[%zu].loadBalancer.ingress[%zu].hostname "
+		       "'%s' is not a host name", ob->kind, ob->id, di, ii,
+		       host);
+		return -1;
+	}
+	name[strlen(name) - 1] = '\0';
+	for (size_t j = 0; j < cl->nhosts; j++) {
+		if (!strcmp(cl->hosts[j], name)) {
+			free(name);
+			return 0;
+		}
+	}
+	if (!cl->hosts)
+		cl->hosts = xcalloc(KF_ADDRS_MAX, sizeof(*cl->hosts));
+	cl->hosts[cl->nhosts++] = name;
+	return 0;
 }
 
 static bool kf_addr_dup(const struct kf_cl *cl, const struct model_addr *a)
@@ -666,13 +730,12 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 			       "ingress[%zu]: wrong type", di, i);
 			return -1;
 		}
-		if (!ip && host) {
-			kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: "
-			       "%s %s: cluster %s has hostname %s and no ip "
-			       "(gslbd answers addresses only)", ob->kind,
-			       ob->id, cl->cluster, host);
-			continue;
-		}
+		/* Both, as KubeFed's ExtractLoadBalancerTargets takes
+		 * them: the ip, and the hostname's addresses. */
+		if (host)
+			kf_lb_host(k, ob, di, i, host, cl);
+		if (k->oom)
+			return -1;
 		if (!ip)
 			continue;
 		if (model_addr_parse(&a, ip) < 0) {
@@ -879,16 +942,53 @@ static int kf_sdr_fields(struct kf *k, const struct kf_obj *ob,
 	return 1;
 }
 
+/* status.dns[] of a record: one entry per cluster.  NULL when the
+ * object is bad (reported) or memory ran out; free with kf_cls_free(cls,
+ * json_array_size(dns)). */
+static struct kf_cl *kf_dns_list(struct kf *k, const struct kf_obj *ob,
+				 const json_t *dns, size_t *np)
+{
+	struct kf_cl *cls = calloc(json_array_size(dns) + 1, sizeof(*cls));
+	const json_t *e;
+	size_t n = 0, i;
+
+	if (!cls) {
+		k->oom = true;
+		return NULL;
+	}
+	json_array_foreach(dns, i, e) {
+		bool dup = false;
+
+		if (kf_dns_entry(k, ob, i, e, &cls[n]) < 0) {
+			kf_cls_free(cls, json_array_size(dns));
+			return NULL;
+		}
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = !strcmp(cls[j].cluster, cls[n].cluster);
+		if (dup) {
+			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
+			       "cluster %s is listed twice in status.dns",
+			       ob->kind, ob->id, cls[n].cluster);
+			free(cls[n].addrs);
+			memset(&cls[n], 0, sizeof(cls[n]));
+			continue;
+		}
+		n++;
+	}
+	*np = n;
+	return cls;
+}
+
 static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 {
 	struct kf_obj ob = { "ServiceDNSRecord", "", o };
 	struct kf_sdr d = { .ttl = k->o->ttl, .policy = k->o->policy };
-	const json_t *dns, *e;
+	const json_t *dns;
 	struct kf_cl *cls = NULL;
 	struct kf_ann a;
 	struct probe_spec ps = { 0 };
 	char *gname = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	const char *gparts[5];
 
 	snprintf(ob.id, sizeof(ob.id), "%s", id);
@@ -902,32 +1002,15 @@ static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 	if (!d.svc)
 		kf_str(json_object_get(o, "metadata"), "name", &d.svc);
 	dns = json_object_get(json_object_get(o, "status"), "dns");
-	if (!(cls = calloc(json_array_size(dns), sizeof(*cls)))) {
-		k->oom = true;
+	if (!(cls = kf_dns_list(k, &ob, dns, &n)))
 		return;
-	}
-	json_array_foreach(dns, i, e) {
-		bool dup = false;
-
-		if (kf_dns_entry(k, &ob, i, e, &cls[n]) < 0)
-			goto out;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = !strcmp(cls[j].cluster, cls[n].cluster);
-		if (dup) {
-			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
-			       "cluster %s is listed twice in status.dns",
-			       ob.kind, ob.id, cls[n].cluster);
-			free(cls[n].addrs);
-			memset(&cls[n], 0, sizeof(cls[n]));
-			continue;
-		}
-		n++;
-	}
 	kf_ann_read(k, &ob, &a);
 	if (a.has_policy)
 		d.policy = a.policy;
 	if (a.has_ttl)
 		d.ttl = a.ttl;
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
 	gparts[0] = d.svc;
 	gparts[1] = d.ns;
 	gparts[2] = d.fed;
@@ -947,10 +1030,187 @@ out:
 	kf_cls_free(cls, json_array_size(dns));
 }
 
+/* ---- IngressDNSRecord ---- */
+
+/* spec.hosts[] and spec.recordTTL; 1 to go on, 0 to skip quietly, -1
+ * bad. */
+static int kf_idr_fields(struct kf *k, const struct kf_obj *ob,
+			 uint32_t *ttl)
+{
+	const json_t *spec = json_object_get(ob->j, "spec");
+	const json_t *status = json_object_get(ob->j, "status");
+	const json_t *hosts = json_object_get(spec, "hosts"), *h, *t;
+	size_t i;
+
+	if ((spec && !json_is_object(spec)) ||
+	    (status && !json_is_object(status) && !json_is_null(status)) ||
+	    !kf_is_opt(spec, "hosts", kf_is_arr) ||
+	    !kf_is_opt(status, "dns", kf_is_arr)) {
+		kf_bad(k, ob, "%s", "spec, spec.hosts, status or status.dns "
+		       "of the wrong type");
+		return -1;
+	}
+	json_array_foreach(hosts, i, h) {
+		if (!json_is_string(h)) {
+			kf_bad(k, ob, "spec.hosts[%zu]: not a string", i);
+			return -1;
+		}
+	}
+	t = json_object_get(spec, "recordTTL");
+	if (t && !json_is_null(t)) {
+		if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+		    json_integer_value(t) > (json_int_t)KF_TTL_MAX) {
+			kf_bad(k, ob, "%s", "spec.recordTTL is not a TTL");
+			return -1;
+		}
+		if (json_integer_value(t) > 0)
+			*ttl = (uint32_t)json_integer_value(t);
+	}
+	if (!json_array_size(hosts) ||
+	    !json_array_size(json_object_get(status, "dns"))) {
+		kf_log(k, LOG_LVL_DEBUG, "kube object not ready: %s %s: no "
+		       "spec.hosts or status.dns yet", ob->kind, ob->id);
+		return 0;
+	}
+	return 1;
+}
+
+/* Has an earlier host of the list the same name? */
+static bool kf_host_seen(struct kf *k, size_t first, const char *name)
+{
+	for (size_t i = first; i < k->n; i++)
+		if (!strcmp(k->c[i].svc.name, name))
+			return true;
+	return false;
+}
+
+/* One name per spec.hosts[] entry, every cluster's addresses, as
+ * KubeFed's getIngressDNSEndpoints publishes them.  The probe Host is
+ * the host itself: an ingress routes by it. */
+static void kf_idr(struct kf *k, const json_t *o, const char *id)
+{
+	struct kf_obj ob = { "IngressDNSRecord", "", o };
+	uint32_t ttl = k->o->ttl;
+	enum model_policy pol = k->o->policy;
+	const json_t *dns = json_object_get(json_object_get(o, "status"),
+					    "dns"), *h;
+	const char *ns;
+	struct kf_cl *cls;
+	struct kf_ann a;
+	size_t n = 0, i, first = k->n;
+
+	snprintf(ob.id, sizeof(ob.id), "%s", id);
+	if (kf_str(json_object_get(o, "metadata"), "namespace", &ns) <= 0) {
+		kf_bad(k, &ob, "%s", "metadata.namespace is missing");
+		return;
+	}
+	if (kf_idr_fields(k, &ob, &ttl) <= 0 ||
+	    !(cls = kf_dns_list(k, &ob, dns, &n)))
+		return;
+	kf_ann_read(k, &ob, &a);
+	if (a.has_policy)
+		pol = a.policy;
+	if (a.has_ttl)
+		ttl = a.ttl;
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
+	json_array_foreach(json_object_get(json_object_get(o, "spec"),
+					   "hosts"), i, h) {
+		const char *host = json_string_value(h);
+		struct probe_spec ps = { 0 };
+		char *name;
+
+		if (k->oom || !(name = kf_name(k, &ob, &host, 1)))
+			continue;
+		if (kf_host_seen(k, first, name)) {
+			free(name);
+			continue;
+		}
+		if (kf_probe_resolve(k, &ob, &a, name, &ps) < 0) {
+			free(name);
+			k->oom = true;
+			break;
+		}
+		kf_emit(k, &ob, name, pol, ttl, &ps, cls, n, NULL);
+		probe_spec_clear(&ps);
+	}
+	probe_spec_clear(&a.ps);
+	kf_cls_free(cls, json_array_size(dns));
+}
+
 /* ---- DNSEndpoint ---- */
 
-/* KubeFed's DNS endpoint controller makes one DNSEndpoint per
- * ServiceDNSRecord, with the same names: expected duplicates. */
+/* Label i (from the left) of a DNS name in presentation: start and
+ * length, or false when it has fewer labels. */
+static bool kf_label(const char *name, size_t i, const char **l, size_t *len)
+{
+	const char *p = name, *dot;
+
+	for (; i > 0; i--) {
+		if (!(dot = strchr(p, '.')))
+			return false;
+		p = dot + 1;
+	}
+	dot = strchr(p, '.');
+	*l = p;
+	*len = dot ? (size_t)(dot - p) : strlen(p);
+	return *len > 0;
+}
+
+static bool kf_label_is(const char *name, size_t i, const char *want)
+{
+	const char *l;
+	size_t len;
+
+	return kf_label(name, i, &l, &len) && len == strlen(want) &&
+	       !strncasecmp(l, want, len);
+}
+
+/* A DNSEndpoint as KubeFed's DNS endpoint controller writes it
+ * (pkg/controller/dnsendpoint/controller.go): named "service-<record>"
+ * or "ingress-<record>" in the record's namespace, with no
+ * ownerReferences, so it is known by its name and content.  A service
+ * one has only KubeFed's own names, <svc>.<ns>.<fed>.svc.<...>, and
+ * CNAMEs (its fallbacks and dnsPrefix); an ingress one only A records
+ * and CNAMEs. */
+static bool kf_kubefed_made(const json_t *o)
+{
+	const json_t *md = json_object_get(o, "metadata");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const json_t *eps = json_object_get(json_object_get(o, "spec"),
+					    "endpoints"), *e;
+	bool svc, ing;
+	size_t i;
+
+	if (!name || !ns)
+		return false;
+	svc = !strncmp(name, "service-", 8) && name[8];
+	ing = !strncmp(name, "ingress-", 8) && name[8];
+	if (!svc && !ing)
+		return false;
+	json_array_foreach(eps, i, e) {
+		const char *dn = json_string_value(json_object_get(e,
+								   "dnsName"));
+		const char *rt = json_string_value(json_object_get(
+			e, "recordType"));
+
+		if (!dn || !rt)
+			return false;
+		if (!strcmp(rt, "CNAME"))
+			continue;
+		if (strcmp(rt, "A"))
+			return false;
+		if (svc && (!kf_label_is(dn, 1, ns) || !kf_label_is(dn, 3,
+								    "svc")))
+			return false;
+	}
+	return true;
+}
+
+/* A DNSEndpoint made from a ServiceDNSRecord or IngressDNSRecord, with
+ * the same names: its duplicates are expected.  Older controllers set
+ * an ownerReference; KubeFed v0.6 does not. */
 static bool kf_derived(const json_t *o)
 {
 	const json_t *refs = json_object_get(json_object_get(o, "metadata"),
@@ -961,10 +1221,11 @@ static bool kf_derived(const json_t *o)
 	json_array_foreach(refs, i, r) {
 		const char *kind = json_string_value(json_object_get(r,
 								     "kind"));
-		if (kind && !strcmp(kind, "ServiceDNSRecord"))
+		if (kind && (!strcmp(kind, "ServiceDNSRecord") ||
+			     !strcmp(kind, "IngressDNSRecord")))
 			return true;
 	}
-	return false;
+	return kf_kubefed_made(o);
 }
 
 /* The candidate of this object for name, made on first use. */
@@ -1096,6 +1357,8 @@ static void kf_dep(struct kf *k, const json_t *o, const char *id)
 		d.ttl = a.ttl;
 		d.ttl_from_ann = true;
 	}
+	if (a.has_max_answers)
+		k->max_answers = a.max_answers;
 	/* Host: NULL, so each name is probed under its own name. */
 	if (kf_probe_resolve(k, &ob, &a, NULL, &ps) < 0) {
 		k->oom = true;
@@ -1223,15 +1486,19 @@ void kubefed_log_duplicate(const struct kubefed_opts *opts,
 
 const char *kubefed_kind_name(enum kubefed_kind kind)
 {
-	return kind == KUBEFED_SDR ? "ServiceDNSRecord" : "DNSEndpoint";
+	return kind == KUBEFED_SDR ? "ServiceDNSRecord" :
+	       kind == KUBEFED_IDR ? "IngressDNSRecord" : "DNSEndpoint";
 }
 
 /* The one way an object becomes candidates, for both entry points. */
 static void kf_object(struct kf *k, enum kubefed_kind kind, const json_t *o,
 		      const char *key)
 {
+	k->max_answers = k->o->max_answers;
 	if (kind == KUBEFED_SDR)
 		kf_sdr(k, o, key);
+	else if (kind == KUBEFED_IDR)
+		kf_idr(k, o, key);
 	else
 		kf_dep(k, o, key);
 }
@@ -1243,26 +1510,30 @@ static void kf_cands_clear(struct kf *k)
 	free(k->c);
 }
 
-int kubefed_map(const json_t *sdrs, const json_t *clusters,
-		const json_t *dnseps, const struct kubefed_opts *opts,
-		struct model_service **out, size_t *n,
-		struct kubefed_stats *st)
+int kubefed_map(const json_t *sdrs, const json_t *idrs,
+		const json_t *clusters, const json_t *dnseps,
+		const struct kubefed_opts *opts, struct model_service **out,
+		size_t *n, struct kubefed_stats *st)
 {
 	struct kubefed_clusters *cl = kubefed_clusters_new(clusters);
 	struct kf k = { .o = opts, .ready = cl };
-	struct kf_sorted *s[2] = { NULL, NULL };
-	size_t ns[2] = { 0, 0 };
+	const json_t *in[KUBEFED_NKINDS];
+	struct kf_sorted *s[KUBEFED_NKINDS] = { NULL };
+	size_t ns[KUBEFED_NKINDS] = { 0 };
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
 	if (!cl)
 		goto out;
-	s[KUBEFED_SDR] = kf_sort(&k, sdrs, "ServiceDNSRecord",
-				 &ns[KUBEFED_SDR]);
-	s[KUBEFED_DNSEP] = kf_sort(&k, dnseps, "DNSEndpoint",
-				   &ns[KUBEFED_DNSEP]);
-	for (int kind = KUBEFED_SDR; kind <= KUBEFED_DNSEP; kind++)
+	in[KUBEFED_SDR] = sdrs;
+	in[KUBEFED_IDR] = idrs;
+	in[KUBEFED_DNSEP] = dnseps;
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		s[kind] = kf_sort(&k, in[kind],
+				  kubefed_kind_name((enum kubefed_kind)kind),
+				  &ns[kind]);
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
 		for (size_t i = 0; i < ns[kind] && !k.oom; i++)
 			kf_object(&k, (enum kubefed_kind)kind, s[kind][i].o,
 				  s[kind][i].key);
@@ -1274,8 +1545,8 @@ out:
 	 * kf_finish the others are cleared already. */
 	kf_cands_clear(&k);
 	kubefed_clusters_free(cl);
-	free(s[0]);
-	free(s[1]);
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		free(s[kind]);
 	if (st)
 		*st = k.st;
 	return rc;
@@ -1339,8 +1610,12 @@ static bool kf_ep_equal(const struct model_endpoint *a,
 	if (strcmp(a->region, b->region) || strcmp(a->name, b->name) ||
 	    a->naddrs != b->naddrs || a->weight != b->weight ||
 	    a->priority != b->priority || a->enabled != b->enabled ||
-	    !probe_spec_equal(&a->probe, &b->probe))
+	    !probe_spec_equal(&a->probe, &b->probe) ||
+	    a->nhostnames != b->nhostnames)
 		return false;
+	for (size_t i = 0; i < a->nhostnames; i++)
+		if (strcmp(a->hostnames[i], b->hostnames[i]))
+			return false;
 	for (size_t i = 0; i < a->naddrs; i++)
 		if (a->addrs[i].family != b->addrs[i].family ||
 		    memcmp(&a->addrs[i].ip, &b->addrs[i].ip,

@@ -42,6 +42,7 @@ struct kubefed_opts {
 	const char *apex;          /* zone apex, lower case, trailing dot */
 	enum model_policy policy;  /* for global and DNSEndpoint names */
 	uint32_t ttl;
+	uint32_t max_answers;      /* addresses per answer; 0: every one */
 	const struct probe_spec *defaults; /* config probe-defaults, or NULL */
 	kubefed_log_fn log;        /* NULL: straight to the log */
 	void *log_arg;
@@ -54,25 +55,28 @@ struct kubefed_stats {
 };
 
 /*
- * sdrs, clusters, dnseps: JSON arrays of objects (NULL: none).  On
+ * sdrs, idrs (IngressDNSRecords), clusters, dnseps: JSON arrays of
+ * objects (NULL: none).  On
  * success *out is a new array of *n services sorted by name (free with
  * kubefed_services_free) and 0 is returned; -1 when out of memory.
  * st may be NULL.
  *
  * Each object is mapped on its own (as kubefed_map_object does) into
  * candidates; a name two candidates ask for goes to the first in
- * (kind, namespace/name, the object's own order): ServiceDNSRecords
- * before DNSEndpoints.  The others are logged as duplicates.
+ * (kind, namespace/name, the object's own order): ServiceDNSRecords,
+ * then IngressDNSRecords, then DNSEndpoints.  The others are logged as duplicates.
  */
-int kubefed_map(const json_t *sdrs, const json_t *clusters,
-		const json_t *dnseps, const struct kubefed_opts *opts,
-		struct model_service **out, size_t *n,
-		struct kubefed_stats *st);
+int kubefed_map(const json_t *sdrs, const json_t *idrs,
+		const json_t *clusters, const json_t *dnseps,
+		const struct kubefed_opts *opts, struct model_service **out,
+		size_t *n, struct kubefed_stats *st);
 
-/* The kinds that ask for names, in the order they win them. */
-enum kubefed_kind { KUBEFED_SDR, KUBEFED_DNSEP };
+/* The kinds that ask for names, in the order they win them: a record
+ * before the DNSEndpoint KubeFed makes from it. */
+enum kubefed_kind { KUBEFED_SDR, KUBEFED_IDR, KUBEFED_DNSEP };
+#define KUBEFED_NKINDS 3
 
-/* "ServiceDNSRecord", "DNSEndpoint" */
+/* "ServiceDNSRecord", "IngressDNSRecord", "DNSEndpoint" */
 const char *kubefed_kind_name(enum kubefed_kind kind);
 
 /* KubeFedCluster readiness by cluster name, made once per change of

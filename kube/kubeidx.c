@@ -59,7 +59,7 @@ struct kx_msg {
 struct kubeidx {
 	struct kubefed_opts o;
 	struct kubefed_clusters *cl;
-	struct kx_tab objs[2], names;
+	struct kx_tab objs[KUBEFED_NKINDS], names;
 	uint32_t epoch;
 	bool stale;               /* some objects have an older epoch */
 	bool forget;              /* say every message anew */
@@ -571,8 +571,8 @@ struct kubeidx *kubeidx_new(const struct kubefed_opts *opts)
 	if (!x)
 		return NULL;
 	x->o = *opts;
-	x->objs[KUBEFED_SDR].key = kx_obj_key;
-	x->objs[KUBEFED_DNSEP].key = kx_obj_key;
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		x->objs[kind].key = kx_obj_key;
 	x->names.key = kx_name_key;
 	x->rec_all = true; /* nothing taken yet: everything is new */
 	if (!(x->cl = kubefed_clusters_new(NULL))) {
@@ -625,7 +625,7 @@ static int kx_remap_stale(struct kubeidx *x)
 			kx_touch(x, nm);
 		}
 	}
-	for (int kind = KUBEFED_SDR; kind <= KUBEFED_DNSEP; kind++) {
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++) {
 		struct kx_tab *t = &x->objs[kind];
 		for (size_t i = 0; i < t->cap; i++) {
 			struct kx_obj *o = t->slot[i];
@@ -872,7 +872,9 @@ bool kubeidx_take_changes(struct kubeidx *x, const char *const **names,
 
 void kubeidx_stats(const struct kubeidx *x, struct kubeidx_stats *st)
 {
-	st->objects = x->objs[KUBEFED_SDR].n + x->objs[KUBEFED_DNSEP].n;
+	st->objects = 0;
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		st->objects += x->objs[kind].n;
 	st->remapped = x->last_remapped;
 	st->names = x->last_names;
 	st->bad = x->bad;
@@ -884,7 +886,7 @@ void kubeidx_free(struct kubeidx *x)
 {
 	if (!x)
 		return;
-	for (int kind = KUBEFED_SDR; kind <= KUBEFED_DNSEP; kind++) {
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++) {
 		for (size_t i = 0; i < x->objs[kind].cap; i++)
 			if (x->objs[kind].slot[i])
 				kx_obj_free(x->objs[kind].slot[i]);

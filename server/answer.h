@@ -21,6 +21,17 @@ enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
 /* Rate limiting and cookie counters (server/rrl.h, server/cookie.h). */
 enum { ANSWER_G_RRL_LIMITED, ANSWER_G_RRL_SLIPPED, ANSWER_G_RRL_DROPPED,
        ANSWER_G_COOKIE_CLIENT, ANSWER_G_COOKIE_VALID, ANSWER_G_MAX };
+/* Why the server closed a TCP connection (counted in answer_stats). */
+enum answer_tcp_close {
+	ANSWER_TCP_IDLE,      /* tcp-idle-timeout with nothing pending */
+	ANSWER_TCP_SLOW,      /* a message not complete in tcp-query-timeout */
+	ANSWER_TCP_LIFETIME,  /* tcp-max-lifetime reached */
+	ANSWER_TCP_EVICTED,   /* the least recently used, to make room */
+	ANSWER_TCP_REFUSED,   /* no room: refused at accept */
+	ANSWER_TCP_PER_SOURCE, /* refused: tcp-max-per-source reached */
+	ANSWER_TCP_MALFORMED, /* a message got no answer: framing lost */
+	ANSWER_TCP_CLOSE_MAX
+};
 
 struct answer_stats {
 	uint64_t udp, tcp;
@@ -31,6 +42,9 @@ struct answer_stats {
 	uint64_t edns;
 	uint64_t ecs;
 	uint64_t guard[ANSWER_G_MAX];
+	/* Connection hardening (server/udp.c, server/tcp.c). */
+	uint64_t udp_oversize;   /* datagrams over 4096 bytes, dropped */
+	uint64_t tcp_closed[ANSWER_TCP_CLOSE_MAX]; /* by enum answer_tcp_close */
 };
 
 struct answer_ctx {

@@ -24,8 +24,7 @@ struct listen_set {
 	struct model_listen *addrs;
 	size_t naddrs;
 	unsigned nworkers;
-	uint32_t tcp_idle_ms;
-	uint32_t tcp_max;
+	struct tcp_limits tcp_lim;
 	int *udp_fd;   /* [worker * naddrs + addr] */
 	int *tcp_fd;   /* handed to the TCP workers at start */
 	struct udp_thread **udp;
@@ -106,8 +105,16 @@ struct listen_set *listen_open(const struct model_server *srv,
 		goto oom;
 	ls->nworkers = workers;
 	ls->naddrs = srv->nlisten;
-	ls->tcp_idle_ms = srv->tcp_idle_ms ? srv->tcp_idle_ms : 10000;
-	ls->tcp_max = srv->tcp_max_clients ? srv->tcp_max_clients : 256;
+	ls->tcp_lim = (struct tcp_limits){
+		.idle_ms = srv->tcp_idle_ms ? srv->tcp_idle_ms : 10000,
+		.query_ms = srv->tcp_query_ms ? srv->tcp_query_ms : 5000,
+		.lifetime_ms = srv->tcp_lifetime_ms ? srv->tcp_lifetime_ms :
+			120000,
+		.max_clients = srv->tcp_max_clients ? srv->tcp_max_clients :
+			256,
+		.max_per_source = srv->tcp_max_per_source ?
+			srv->tcp_max_per_source : 16,
+	};
 	ls->addrs = calloc(srv->nlisten ? srv->nlisten : 1, sizeof(*ls->addrs));
 	ls->udp_fd = malloc((n ? n : 1) * sizeof(int));
 	ls->tcp_fd = malloc((n ? n : 1) * sizeof(int));
@@ -161,8 +168,8 @@ int listen_start(struct listen_set *ls, struct qsbr *q, char *err,
 	}
 	for (unsigned w = 0; w < ls->nworkers; w++, qid++) {
 		int *fds = &ls->tcp_fd[(size_t)w * ls->naddrs];
-		ls->tcp[w] = tcp_worker_new(fds, ls->naddrs, ls->tcp_idle_ms,
-					    ls->tcp_max, q, qid, seed_for(qid));
+		ls->tcp[w] = tcp_worker_new(fds, ls->naddrs, &ls->tcp_lim, q,
+					    qid, seed_for(qid));
 		for (size_t i = 0; i < ls->naddrs; i++)
 			fds[i] = -1; /* the worker owns them now */
 		if (!ls->tcp[w] || tcp_worker_start(ls->tcp[w]) < 0) {
@@ -222,6 +229,9 @@ static void add_stats(struct answer_stats *sum, const struct answer_stats *st)
 	sum->ecs += st->ecs;
 	for (int k = 0; k < ANSWER_G_MAX; k++)
 		sum->guard[k] += st->guard[k];
+	sum->udp_oversize += st->udp_oversize;
+	for (int k = 0; k < ANSWER_TCP_CLOSE_MAX; k++)
+		sum->tcp_closed[k] += st->tcp_closed[k];
 }
 
 void listen_stats(const struct listen_set *ls, struct answer_stats *sum)

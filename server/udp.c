@@ -170,6 +170,12 @@ static void answer_batch(struct udp_thread *u, unsigned n)
 	unsigned m = 0;
 
 	for (unsigned i = 0; i < n; i++) {
+		/* Cut to UDP_IN_MAX by the kernel: what is left is not the
+		 * query that was sent, so answering it would be a guess. */
+		if (u->in[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			u->ctx.st.udp_oversize++;
+			continue;
+		}
 		size_t len = answer_query(&u->ctx, s, u->inbuf[i],
 			u->in[i].msg_len, (const struct sockaddr *)&u->from[i],
 			false, u->outbuf[m], UDP_OUT_MAX);

@@ -116,7 +116,8 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	if ( cd "$top/_build-fuzz" && "$top/configure" -q CC=clang \
 		--enable-fuzzers --enable-sanitizers &&
 	     make -s -j2 tests/fuzz/fuzz_query tests/fuzz/fuzz_config \
-		tests/fuzz/fuzz_kubefed ) > "$top/_build-fuzz/build.log" 2>&1; then
+		tests/fuzz/fuzz_kubefed tests/fuzz/fuzz_tcp_frame \
+		tests/fuzz/fuzz_control ) > "$top/_build-fuzz/build.log" 2>&1; then
 		out=$(ASAN_OPTIONS=detect_leaks=1 bash "$top/tests/fuzz/run.sh" \
 			"$top/_build-fuzz" "${FUZZ_SECONDS:-20}")
 		echo "$out"

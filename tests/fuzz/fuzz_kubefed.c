@@ -49,6 +49,7 @@ static bool fuzz_event(struct incr *t, const json_t *e)
 		return true;
 	}
 	incr_event(t, kind && !strcmp(kind, "DNSEndpoint") ? KUBEFED_DNSEP :
+		   kind && !strcmp(kind, "IngressDNSRecord") ? KUBEFED_IDR :
 		   KUBEFED_SDR, gone ? NULL : json_incref((json_t *)obj), key);
 	return false;
 }
@@ -95,9 +96,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 
 	if (json_is_array(arr) && empty) {
-		if (kubefed_map(arr, empty, empty, &o, &s, &n, &st) == 0)
+		if (kubefed_map(arr, empty, empty, empty, &o, &s, &n,
+				&st) == 0)
 			kubefed_services_free(s, n);
-		if (kubefed_map(arr, arr, arr, &o, &s, &n, &st) == 0)
+		if (kubefed_map(arr, arr, arr, arr, &o, &s, &n, &st) == 0)
 			kubefed_services_free(s, n);
 		fuzz_incremental(arr);
 	}

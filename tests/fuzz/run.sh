@@ -15,7 +15,8 @@ failed=0
 
 # target seed-dir max-input-length
 for spec in "query corpus 4096" "config corpus-config 16384" \
-	    "kubefed corpus-kubefed 16384"; do
+	    "kubefed corpus-kubefed 16384" "tcp_frame corpus-tcp-frame 8192" \
+	    "control corpus-control 9000"; do
 	set -- $spec
 	bin="$build/tests/fuzz/fuzz_$1"
 	if [ ! -x "$bin" ]; then

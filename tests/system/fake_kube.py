@@ -8,7 +8,7 @@ real cluster, and it lets a test break it on purpose.
 Served (HTTPS, HTTP/1.1, keep-alive):
 
 - ``multiclusterdns.kubefed.io/v1alpha1``: ``servicednsrecords``,
-  ``dnsendpoints``, ``domains``; ``core.kubefed.io/v1beta1``:
+  ``ingressdnsrecords``, ``dnsendpoints``, ``domains``; ``core.kubefed.io/v1beta1``:
   ``kubefedclusters``.  All namespaced.  Paths
   ``/apis/G/V/PLURAL`` (every namespace), ``/apis/G/V/namespaces/NS/PLURAL``
   and ``.../PLURAL/NAME`` (get).  Discovery: ``/version``, ``/api``,
@@ -122,6 +122,8 @@ CORE = "core.kubefed.io"
 RESOURCES = [
     ResourceType(MCDNS, "v1alpha1", "servicednsrecords", "ServiceDNSRecord",
                  "servicednsrecord"),
+    ResourceType(MCDNS, "v1alpha1", "ingressdnsrecords", "IngressDNSRecord",
+                 "ingressdnsrecord"),
     ResourceType(MCDNS, "v1alpha1", "dnsendpoints", "DNSEndpoint",
                  "dnsendpoint"),
     ResourceType(MCDNS, "v1alpha1", "domains", "Domain", "domain"),

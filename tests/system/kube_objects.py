@@ -13,6 +13,8 @@ pkg/apis/multiclusterdns/v1alpha1 and pkg/apis/core/v1beta1):
 - KubeFedCluster (core.kubefed.io/v1beta1): spec ``apiEndpoint``,
   ``secretRef``; status ``conditions[]`` (``Ready`` True/False/Unknown),
   ``region``, ``zones[]``.
+- IngressDNSRecord: spec ``hosts[]``, ``recordTTL``; status ``dns[]`` of
+  ``cluster`` and ``loadBalancer.ingress[]``.
 - Domain: top-level ``domain`` and ``nameServer`` (no spec).
 - DNSEndpoint: spec ``endpoints[]`` of ``dnsName``, ``targets[]``,
   ``recordType``, ``recordTTL``, ``labels``.
@@ -147,6 +149,30 @@ def domain(name="kubefed", domain="example.com", name_server=None,
     return o
 
 
+def cluster_ingress_dns(cluster, addrs=()):
+    """One IngressDNSRecord status.dns[] entry (no region or zones)."""
+    d = {"cluster": cluster, "loadBalancer": {}}
+    if addrs:
+        d["loadBalancer"]["ingress"] = ingress(*addrs)
+    return d
+
+
+def ingress_dns_record(name, namespace="default", hosts=(), dns=(), ttl=None,
+                       annotations=None, labels=None):
+    """An IngressDNSRecord (KubeFed v0.6: spec ``hosts[]``, ``recordTTL``;
+    status ``dns[]`` of ``cluster`` and ``loadBalancer``), named like its
+    Ingress (dns: cluster_ingress_dns() dicts)."""
+    spec = {"hosts": list(hosts)}
+    if ttl is not None:
+        spec["recordTTL"] = ttl
+    obj = {"apiVersion": MCDNS_V, "kind": "IngressDNSRecord",
+           "metadata": _meta(name, namespace, labels, annotations),
+           "spec": spec}
+    if dns:
+        obj["status"] = {"dns": [copy.deepcopy(d) for d in dns]}
+    return obj
+
+
 def endpoint(dns_name, targets, record_type="A", ttl=None, labels=None):
     e = {"dnsName": dns_name, "targets": list(targets), "recordType": record_type}
     if ttl is not None:
@@ -158,9 +184,12 @@ def endpoint(dns_name, targets, record_type="A", ttl=None, labels=None):
 
 def dns_endpoint(name, namespace="default", endpoints=(), annotations=None,
                  labels=None, owner=None):
-    """A DNSEndpoint (endpoints: endpoint() dicts).  owner: the
-    ServiceDNSRecord it was made from (an ownerReference, as KubeFed's DNS
-    endpoint controller sets; needs the owner's metadata.uid)."""
+    """A DNSEndpoint (endpoints: endpoint() dicts).  owner: an object to
+    name in an ownerReference (needs its metadata.uid).  KubeFed's own DNS
+    endpoint controller sets none: it names the object
+    ``service-<record>`` / ``ingress-<record>`` in the record's namespace
+    (pkg/controller/dnsendpoint/controller.go), which is how gslbd knows
+    it."""
     md = _meta(name, namespace, labels, annotations)
     if owner is not None:
         md["ownerReferences"] = [{

@@ -68,7 +68,7 @@ def test_discovery(fake_kube):
     assert {"multiclusterdns.kubefed.io", "core.kubefed.io"} <= names
     rl = c.get("/apis/multiclusterdns.kubefed.io/v1alpha1")[2]
     assert {r["name"] for r in rl["resources"]} == {
-        "servicednsrecords", "dnsendpoints", "domains"}
+        "servicednsrecords", "ingressdnsrecords", "dnsendpoints", "domains"}
     st, _, body = c.get("/apis/nope.io/v1/things")
     assert st == 404 and body["reason"] == "NotFound"
 

@@ -38,7 +38,7 @@ static inline size_t list_differs(const struct model_service *const *list,
 /* The index against kubefed_map over the same objects: the state is a
  * store per kind (key -> object), as the reflectors keep it. */
 struct incr {
-	json_t *store[2], *clusters;
+	json_t *store[KUBEFED_NKINDS], *clusters;
 	struct kubeidx *x;
 	struct kubefed_opts o;
 	struct model_service *prev; /* kubefed_map of the previous state */
@@ -56,8 +56,8 @@ static inline void incr_init(struct incr *t, kubefed_log_fn log)
 	t->o.policy = POLICY_ALL;
 	t->o.ttl = 30;
 	t->o.log = log;
-	t->store[KUBEFED_SDR] = json_object();
-	t->store[KUBEFED_DNSEP] = json_object();
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		t->store[kind] = json_object();
 	t->clusters = json_object();
 	t->x = kubeidx_new(&t->o);
 }
@@ -66,8 +66,8 @@ static inline void incr_done(struct incr *t)
 {
 	kubeidx_free(t->x);
 	kubefed_services_free(t->prev, t->nprev);
-	json_decref(t->store[0]);
-	json_decref(t->store[1]);
+	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
+		json_decref(t->store[kind]);
 	json_decref(t->clusters);
 }
 
@@ -88,10 +88,12 @@ static inline int incr_full(const struct incr *t, struct model_service **s,
 	struct kubefed_opts o = t->o;
 	json_t *a = values(t->store[KUBEFED_SDR]);
 	json_t *b = values(t->clusters), *c = values(t->store[KUBEFED_DNSEP]);
+	json_t *i = values(t->store[KUBEFED_IDR]);
 	int rc;
 
 	o.log = quiet;
-	rc = kubefed_map(a, b, c, &o, s, n, st);
+	rc = kubefed_map(a, i, b, c, &o, s, n, st);
+	json_decref(i);
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
@@ -136,7 +138,8 @@ static inline const char *incr_differs(const struct incr *t,
 	if (st.bad != fs.bad || st.skipped != fs.skipped ||
 	    st.duplicates != fs.duplicates ||
 	    st.objects != json_object_size(t->store[0]) +
-			  json_object_size(t->store[1])) {
+			  json_object_size(t->store[1]) +
+			  json_object_size(t->store[2])) {
 		snprintf(why, sizeof(why), "stats: %zu objects, bad %u, "
 			 "skipped %u, duplicates %u; kubefed_map: bad %u, "
 			 "skipped %u, duplicates %u", st.objects, st.bad,

@@ -113,7 +113,7 @@ static struct mapped map_with(const char *sdrs, const char *clusters,
 	struct mapped m;
 
 	memset(&L, 0, sizeof(L));
-	m.rc = kubefed_map(a, b, c, &o, &m.s, &m.n, &m.st);
+	m.rc = kubefed_map(a, NULL, b, c, &o, &m.s, &m.n, &m.st);
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
@@ -358,15 +358,34 @@ static void test_load_balancers(void)
 	const struct model_service *s = svc(&m, "web.prod.fed.svc.example.org.");
 	char buf[128];
 
-	ok(s && s->neps == 1 && ep(s, "mixed"),
-	   "hostname-only and empty load balancers give no endpoint");
+	ok(s && s->neps == 2 && ep(s, "mixed") && ep(s, "aws") &&
+	   !ep(s, "down"), "hostname-only load balancers give an endpoint, "
+	   "empty ones none");
+	ok(ep(s, "aws") && ep(s, "aws")->naddrs == 0 &&
+	   ep(s, "aws")->nhostnames == 1 &&
+	   !strcmp(ep(s, "aws")->hostnames[0], "a1.elb.amazonaws.com"),
+	   "a hostname is kept by name (for the resolver), no address yet");
 	is_str(addrs(ep(s, "mixed"), buf, sizeof(buf)), "192.0.2.7",
 	       "an ingress with ip and hostname uses the ip, once");
-	ok(logged(LOG_LVL_WARN, "cluster aws has hostname "
-		  "a1.elb.amazonaws.com and no ip", NULL),
-	   "hostname-only load balancer: warning names cluster and host");
+	ok(ep(s, "mixed") && ep(s, "mixed")->nhostnames == 2 &&
+	   !strcmp(ep(s, "mixed")->hostnames[0], "lb.x") &&
+	   !strcmp(ep(s, "mixed")->hostnames[1], "lb.y"),
+	   "and the hostname beside an ip too, as KubeFed resolves both");
+	ok(nlogged(LOG_LVL_WARN) == 0, "no warning for hostnames");
 	ok(svc(&m, "web.prod.fed.svc.us.example.org."),
-	   "region us still named: it falls back to the other clusters");
+	   "region us named");
+	unmap(&m);
+
+	m = map("[{\"metadata\": {\"name\": \"web\", \"namespace\": \"prod\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"aws\", \"region\": \"us\","
+		"   \"loadBalancer\": {\"ingress\": [{\"hostname\":"
+		"    \"bad host!\"}, {\"ip\": \"192.0.2.8\"}]}}]}}]",
+		NULL, NULL);
+	ok(m.n == 2 && logged(LOG_LVL_WARN, "'bad host!' is not a host name",
+			      NULL),
+	   "a hostname that is not a host name is warned and skipped");
 	unmap(&m);
 }
 
@@ -656,11 +675,11 @@ static void test_dnsendpoint(void)
 	unmap(&m);
 
 	/* KubeFed's controller makes a DNSEndpoint for each SDR with the
-	 * same names: the SDR wins, and quietly. */
+	 * same names, and no ownerReferences (controller.go): the SDR wins,
+	 * and quietly. */
 	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
 		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
-		"  \"prod\", \"ownerReferences\": [{\"kind\":"
-		"  \"ServiceDNSRecord\", \"name\": \"web\"}]},"
+		"  \"prod\"},"
 		" \"spec\": {\"endpoints\": [{\"dnsName\":"
 		"  \"web.prod.fed.svc.example.org\", \"recordType\": \"A\","
 		"  \"targets\": [\"192.0.2.1\"]}]}},"
@@ -675,6 +694,208 @@ static void test_dnsendpoint(void)
 	   logged(LOG_LVL_WARN, "DNSEndpoint prod/other", NULL),
 	   "derived DNSEndpoint duplicates at debug, others warned");
 	unmap(&m);
+}
+
+/* KubeFed's own DNSEndpoints are known by name and content, not by an
+ * ownerReference it never sets; look-alikes are not. */
+static void test_kubefed_dnsendpoints(void)
+{
+	struct mapped m;
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
+		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.prod.fed.svc.eu.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.prod.fed.svc.eu1.eu.example.org\","
+		"   \"recordType\": \"CNAME\", \"targets\":"
+		"   [\"web.prod.fed.svc.eu.example.org\"]}]}},"
+		" {\"metadata\": {\"name\": \"ingress-shop\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}}]");
+	ok(m.n == 2 && m.st.duplicates == 3 && nlogged(LOG_LVL_WARN) == 0,
+	   "service-<name> / ingress-<name> without ownerReferences: their "
+	   "duplicates say nothing at warn");
+	unmap(&m);
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "]", NULL,
+		"[{\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"prod\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]},"
+		"  {\"dnsName\": \"web.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}},"
+		" {\"metadata\": {\"name\": \"service-web\", \"namespace\":"
+		"  \"other\"}, \"spec\": {\"endpoints\": ["
+		"  {\"dnsName\": \"web.prod.fed.svc.example.org\","
+		"   \"recordType\": \"A\", \"targets\": [\"192.0.2.1\"]}]}}]");
+	ok(logged(LOG_LVL_WARN, "DNSEndpoint other/service-web", NULL) &&
+	   logged(LOG_LVL_WARN, "DNSEndpoint prod/service-web", NULL),
+	   "a look-alike (a name KubeFed would not write, another "
+	   "namespace's names) is warned");
+	unmap(&m);
+}
+
+/* RFC 2181 5: two clusters behind one load balancer give one record. */
+static void test_dedup(void)
+{
+	struct mapped m = map(
+		"[{\"metadata\": {\"name\": \"nginx\", \"namespace\": \"dup\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"c1\", \"region\": \"us\", \"zones\": [\"us1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c2\", \"region\": \"eu\", \"zones\": [\"eu1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.1\"},"
+		"    {\"ip\": \"192.0.2.2\"}]}},"
+		"  {\"cluster\": \"c3\", \"region\": \"eu\", \"zones\": [\"eu1\"],"
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.2\"}]}}"
+		"  ]}}]",
+		"[{\"metadata\": {\"name\": \"c2\", \"namespace\": \"kf\"},"
+		"  \"status\": {\"conditions\": [{\"type\": \"Ready\","
+		"   \"status\": \"False\"}]}}]", NULL);
+	const struct model_service *s;
+	char buf[128];
+
+	s = svc(&m, "nginx.dup.fed.svc.example.org.");
+	ok(s && s->neps == 2 && ep(s, "c1") && ep(s, "c3") && !ep(s, "c2"),
+	   "global: each address once; a not-Ready cluster whose every "
+	   "address a Ready one has goes");
+	is_str(addrs(ep(s, "c1"), buf, sizeof(buf)), "192.0.2.1",
+	       "the first Ready cluster keeps a shared address");
+	s = svc(&m, "nginx.dup.fed.svc.eu.example.org.");
+	is_str(prios(s, buf, sizeof(buf)), "c1=2 c3=1",
+	       "region eu: the shared address stays with its Ready cluster at "
+	       "its best priority");
+	unmap(&m);
+
+	m = map("[" SDR1("web", "prod", "", "", "192.0.2.1") "," 
+		"{\"metadata\": {\"name\": \"api\", \"namespace\": \"prod\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"a\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.5\"}]}},"
+		"  {\"cluster\": \"b\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.5\"}]}}"
+		"  ]}}]", NULL, NULL);
+	s = svc(&m, "api.prod.fed.svc.eu.example.org.");
+	ok(s && s->neps == 1 && !strcmp(s->eps[0].name, "a"),
+	   "equal rank: the earlier cluster keeps the address");
+	unmap(&m);
+}
+
+/* kubernetes.max-answers, and gslbd.io/max-answers per object. */
+static void test_max_answers(void)
+{
+	struct kubefed_opts o = {
+		.apex = "example.org.", .policy = POLICY_ALL, .ttl = 30,
+		.max_answers = 8, .log = capture,
+	};
+	json_t *a = J("[" SDR1("web", "prod", "", "", "192.0.2.1") ","
+		      SDR1("all", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"0\"}", "", "192.0.2.2") ","
+		      SDR1("two", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"2\"}", "", "192.0.2.3") ","
+		      SDR1("bad", "prod", ", \"annotations\": {\"gslbd.io/"
+			   "max-answers\": \"-1\"}", "", "192.0.2.4") "]");
+	json_t *d = J("[{\"metadata\": {\"name\": \"e\", \"namespace\": \"p\","
+		      " \"annotations\": {\"gslbd.io/max-answers\": \"3\"}},"
+		      " \"spec\": {\"endpoints\": [{\"dnsName\":"
+		      " \"e.example.org\", \"recordType\": \"A\","
+		      " \"targets\": [\"192.0.2.9\"]}]}}]");
+	struct mapped m;
+
+	memset(&L, 0, sizeof(L));
+	m.rc = kubefed_map(a, NULL, NULL, d, &o, &m.s, &m.n, &m.st);
+	ok(m.rc == 0 && svc(&m, "web.prod.fed.svc.example.org.")->max_answers
+	   == 8 && svc(&m, "web.prod.fed.svc.eu.example.org.")->max_answers
+	   == 8, "kubernetes.max-answers applies to every level");
+	ok(svc(&m, "all.prod.fed.svc.example.org.")->max_answers == 0 &&
+	   svc(&m, "all.prod.fed.svc.eu.example.org.")->max_answers == 0,
+	   "gslbd.io/max-answers: 0 answers every address, at every level");
+	ok(svc(&m, "two.prod.fed.svc.example.org.")->max_answers == 2 &&
+	   svc(&m, "e.example.org.")->max_answers == 3,
+	   "gslbd.io/max-answers on a ServiceDNSRecord and a DNSEndpoint");
+	ok(svc(&m, "bad.prod.fed.svc.example.org.")->max_answers == 8 &&
+	   logged(LOG_LVL_WARN, "gslbd.io/max-answers='-1'", NULL),
+	   "a bad gslbd.io/max-answers is logged and the default used");
+	unmap(&m);
+	json_decref(a);
+	json_decref(d);
+}
+
+/* IngressDNSRecord: one name per host, every cluster's addresses, the
+ * host as the probe's Host; it beats KubeFed's ingress-<name>
+ * DNSEndpoint for the same names. */
+static void test_ingress(void)
+{
+	struct kubefed_opts o = {
+		.apex = "example.org.", .policy = POLICY_ALL, .ttl = 30,
+		.max_answers = 8, .log = capture,
+	};
+	json_t *idrs = J(
+		"[{\"metadata\": {\"name\": \"shop\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": [\"Shop.example.org\", \"www.example.org\","
+		"  \"shop.example.org\", \"*.example.org\", \"x.example.net\"],"
+		"  \"recordTTL\": 120},"
+		" \"status\": {\"dns\": ["
+		"  {\"cluster\": \"c1\", \"loadBalancer\": {\"ingress\":"
+		"   [{\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c2\", \"loadBalancer\": {\"ingress\":"
+		"   [{\"ip\": \"192.0.2.2\"}, {\"ip\": \"192.0.2.1\"}]}},"
+		"  {\"cluster\": \"c3\", \"loadBalancer\": {}}]}},"
+		" {\"metadata\": {\"name\": \"new\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": [\"new.example.org\"]}},"
+		" {\"metadata\": {\"name\": \"bad\", \"namespace\": \"p\"},"
+		" \"spec\": {\"hosts\": \"bad.example.org\"}}]");
+	json_t *deps = J(
+		"[{\"metadata\": {\"name\": \"ingress-shop\", \"namespace\":"
+		"  \"p\"}, \"spec\": {\"endpoints\": [{\"dnsName\":"
+		"  \"www.example.org\", \"recordType\": \"A\", \"targets\":"
+		"  [\"192.0.2.1\", \"192.0.2.2\"], \"recordTTL\": 180}]}}]");
+	const json_t *clusters = J(
+		"[{\"metadata\": {\"name\": \"c2\", \"namespace\": \"kf\"},"
+		"  \"status\": {\"conditions\": [{\"type\": \"Ready\","
+		"   \"status\": \"False\"}]}}]");
+	const struct model_service *s;
+	struct mapped m;
+	char buf[128];
+
+	memset(&L, 0, sizeof(L));
+	m.rc = kubefed_map(NULL, idrs, clusters, deps, &o, &m.s, &m.n, &m.st);
+	ok(m.rc == 0 && m.n == 2, "IngressDNSRecord: one name per valid host "
+	   "in the zone, each once");
+	s = svc(&m, "www.example.org.");
+	ok(s && s->neps == 2 && s->ttl == 120 && s->policy == POLICY_ALL &&
+	   s->max_answers == 8, "every cluster with addresses, recordTTL, "
+	   "the kubernetes policy and max-answers");
+	is_str(addrs(ep(s, "c1"), buf, sizeof(buf)), "192.0.2.1",
+	       "cluster c1's address");
+	is_str(addrs(ep(s, "c2"), buf, sizeof(buf)), "192.0.2.2",
+	       "an address shared with a Ready cluster is answered once");
+	ok(s && !ep(s, "c2")->enabled, "a not-Ready cluster is disabled");
+	is_str(s ? s->eps[0].probe.host : "", "www.example.org",
+	       "the probe Host is the host");
+	is_str(svc(&m, "shop.example.org.") ?
+	       svc(&m, "shop.example.org.")->eps[0].probe.host : "",
+	       "shop.example.org", "each host probes with its own Host");
+	ok(logged(LOG_LVL_WARN, "'*.example.org' is not a valid", NULL) &&
+	   logged(LOG_LVL_WARN, "x.example.net. is outside the zone", NULL),
+	   "a wildcard host and a host outside the zone are warned");
+	ok(logged(LOG_LVL_WARN, "IngressDNSRecord p/bad", NULL) &&
+	   m.st.bad == 1, "spec.hosts of the wrong type: the object is bad");
+	ok(logged(LOG_LVL_DEBUG, "IngressDNSRecord p/new", "not ready"),
+	   "no status.dns yet: skipped at debug");
+	ok(m.st.duplicates == 1 && !logged(LOG_LVL_WARN, "ingress-shop",
+					    NULL),
+	   "KubeFed's ingress-<name> DNSEndpoint loses its names quietly");
+	unmap(&m);
+	json_decref(idrs);
+	json_decref(deps);
+	json_decref((json_t *)clusters);
 }
 
 /* ---- equality and the cache ---- */
@@ -725,6 +946,25 @@ static void test_equal_and_cache(void)
 	ok(kube_cache_read(file, &r, &n, err, sizeof(err)) == 0 &&
 	   kubefed_services_equal(a.s, a.n, r, n),
 	   "cache round trip: https, status 204, IPv6");
+	kubefed_services_free(r, n);
+
+	/* Load balancers by name, with and without an address beside. */
+	unmap(&a);
+	a = map("[{\"metadata\": {\"name\": \"web\", \"namespace\": \"p\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"aws\", \"region\": \"us\","
+		"   \"loadBalancer\": {\"ingress\": [{\"hostname\":"
+		"    \"a1.elb.example.net\"}]}},"
+		"  {\"cluster\": \"gcp\", \"region\": \"eu\","
+		"   \"loadBalancer\": {\"ingress\": [{\"ip\": \"192.0.2.4\","
+		"    \"hostname\": \"lb.example.net\"}]}}]}}]", NULL, NULL);
+	kube_cache_write(file, a.s, a.n, err, sizeof(err));
+	ok(kube_cache_read(file, &r, &n, err, sizeof(err)) == 0 &&
+	   kubefed_services_equal(a.s, a.n, r, n) && n == 3 &&
+	   r[0].eps[0].nhostnames == 1,
+	   "cache round trip: hostnames kept (an endpoint with only a name "
+	   "too)");
 	kubefed_services_free(r, n);
 
 	ok(kube_cache_write(file, NULL, 0, err, sizeof(err)) == 0 &&
@@ -851,11 +1091,42 @@ static json_t *rand_dep(uint64_t *r, const char *ns, const char *name)
 	return o;
 }
 
+/* An IngressDNSRecord whose hosts meet the other kinds' names. */
+static json_t *rand_idr(uint64_t *r, const char *ns, const char *name)
+{
+	static const char *const hosts[] = { "www.example.org",
+		"web.a.fed.svc.example.org", "Shop.example.org", "*.example.org",
+		"far.example.net" };
+	static const char *const cls[] = { "c1", "c2", "c3" };
+	json_t *dns = json_array(), *h = json_array();
+	uint32_t ncl = rnd(r, 4), nh = rnd(r, 3);
+
+	for (uint32_t i = 0; i < ncl; i++)
+		json_array_append_new(dns, json_pack("{s:s,s:o}", "cluster",
+			PICK(r, cls), "loadBalancer", rand_ingress(r)));
+	for (uint32_t i = 0; i < nh; i++)
+		json_array_append_new(h, json_string(PICK(r, hosts)));
+	json_t *o = json_pack("{s:{s:s,s:s},s:{s:o},s:{s:o}}",
+		"metadata", "name", name, "namespace", ns, "spec", "hosts", h,
+		"status", "dns", dns);
+	if (!rnd(r, 4))
+		json_object_set_new(json_object_get(o, "spec"), "recordTTL",
+				    json_integer(rnd(r, 2) ? 60 : 0));
+	if (!rnd(r, 6))
+		json_object_set_new(json_object_get(o, "metadata"),
+			"annotations", json_pack("{s:s}", rnd(r, 2) ?
+				"gslbd.io/max-answers" : "gslbd.io/ttl", "2"));
+	return o;
+}
+
 static json_t *rand_obj(uint64_t *r, enum kubefed_kind kind)
 {
-	static const char *const depnames[] = { "ep1", "ep2", "service-web" };
+	static const char *const depnames[] = { "ep1", "ep2", "service-web",
+						"ingress-web" };
 	const char *ns = PICK(r, namespaces);
 
+	if (kind == KUBEFED_IDR)
+		return rand_idr(r, ns, PICK(r, svc_names));
 	return kind == KUBEFED_SDR ? rand_sdr(r, ns, PICK(r, svc_names)) :
 	       rand_dep(r, ns, PICK(r, depnames));
 }
@@ -980,7 +1251,7 @@ static const char *incr_step(struct incr *t, uint64_t *r, json_t *touched,
 			     bool *cluster, bool *quiet_event)
 {
 	static char what[600];
-	enum kubefed_kind kind = rnd(r, 2) ? KUBEFED_SDR : KUBEFED_DNSEP;
+	enum kubefed_kind kind = (enum kubefed_kind)rnd(r, KUBEFED_NKINDS);
 	uint32_t op = rnd(r, 20);
 	const char *key = some_key(r, t->store[kind]);
 	json_t *obj;
@@ -1609,6 +1880,10 @@ int main(void)
 	test_malformed();
 	test_duplicates_and_zone();
 	test_dnsendpoint();
+	test_kubefed_dnsendpoints();
+	test_dedup();
+	test_max_answers();
+	test_ingress();
 	test_equal_and_cache();
 	test_kubeidx_cases();
 	test_kubeidx_bound();
