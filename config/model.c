@@ -175,6 +175,7 @@ void model_free(struct model *m)
 		free(m->resolver.servers[i]);
 	free(m->resolver.servers);
 	free(m->control.token);
+	model_dnssec_clear(&m->dnssec);
 	free(m->rrl.exempt);
 	free(m);
 }
