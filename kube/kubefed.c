@@ -594,14 +594,18 @@ static bool kf_ready(const struct kf *k, const char *cluster)
 
 /* ---- ServiceDNSRecord ---- */
 
+static void kf_cls_free_one(struct kf_cl *cl)
+{
+	free(cl->addrs);
+	for (size_t j = 0; j < cl->nhosts; j++)
+		free(cl->hosts[j]);
+	free(cl->hosts);
+}
+
 static void kf_cls_free(struct kf_cl *cls, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(cls[i].addrs);
-		for (size_t j = 0; j < cls[i].nhosts; j++)
-			free(cls[i].hosts[j]);
-		free(cls[i].hosts);
-	}
+	for (size_t i = 0; i < n; i++)
+		kf_cls_free_one(&cls[i]);
 	free(cls);
 }
 
@@ -903,7 +907,7 @@ static struct kf_cl *kf_dns_list(struct kf *k, const struct kf_obj *ob,
 			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
 			       "cluster %s is listed twice in status.dns",
 			       ob->kind, ob->id, cls[n].cluster);
-			free(cls[n].addrs);
+			kf_cls_free_one(&cls[n]);
 			memset(&cls[n], 0, sizeof(cls[n]));
 			continue;
 		}

@@ -570,6 +570,20 @@ static void test_malformed(void)
 	   logged(LOG_LVL_WARN, "cluster c1 is listed twice", NULL),
 	   "a cluster listed twice: the first entry kept, warned");
 	unmap(&m);
+
+	/* The second entry's hostnames go with it (a leak under ASan). */
+	m = map("[{\"metadata\": {\"name\": \"a\", \"namespace\": \"p\"},"
+		" \"spec\": {\"domainRef\": \"f\"}, \"status\": {\"domain\":"
+		" \"example.org\", \"dns\": ["
+		" {\"cluster\": \"c1\", \"loadBalancer\": {\"ingress\":"
+		"  [{\"hostname\": \"lb1.example.net\"}]}},"
+		" {\"cluster\": \"c1\", \"loadBalancer\": {\"ingress\":"
+		"  [{\"hostname\": \"lb2.example.net\"}]}}]}}]", NULL, NULL);
+	ok(m.n == 1 && m.s[0].neps == 1 && m.s[0].eps[0].nhostnames == 1 &&
+	   !strcmp(m.s[0].eps[0].hostnames[0], "lb1.example.net") &&
+	   logged(LOG_LVL_WARN, "cluster c1 is listed twice", NULL),
+	   "a cluster listed twice with hostnames: the first entry's kept");
+	unmap(&m);
 }
 
 static void test_duplicates_and_zone(void)
