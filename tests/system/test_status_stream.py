@@ -126,3 +126,36 @@ def test_status_clients_that_do_not_read(gslbd, http_backend):
     # The streams were real: a client that reads still gets it all.
     st, body = get(g, "/status", timeout=30)
     assert st == 200 and len(json.loads(body)["services"]) == NSVCS + NPROBED
+
+
+def test_status_cut_short_by_a_new_service_list(gslbd):
+    """A reload that replaces the service list during a streamed /status closes the connection before the body ends: the client sees a failed transfer, never a cut document that looks whole."""
+    g = gslbd(config([]))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(hostport(g))
+    s.sendall(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        head = s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+        mark = g.log_mark()
+        g.write_config(config([]).replace("name: s0\n", "name: renamed\n"))
+        g.reload()
+        g.wait_log(r"reload done", since=mark, timeout=20)
+        body = head
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            body += b
+    finally:
+        s.close()
+    g.wait_log(r"status stream cut short reason=the service list changed",
+               since=mark)
+    # Chunked: the last chunk (0 CRLF CRLF) never came.
+    assert not body.endswith(b"\r\n0\r\n\r\n")
+    # A new request gets the whole new document.
+    st, body = get(g, "/status", timeout=30)
+    names = [x["name"] for x in json.loads(body)["services"]]
+    assert st == 200 and "renamed.big.test." in names and len(names) == NSVCS
