@@ -617,8 +617,12 @@ static void control_status(struct control *c, struct evhttp_request *req)
 
 	evhttp_add_header(out, "Content-Type", "application/json");
 	evhttp_add_header(out, "Cache-Control", "no-store");
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD || !bev) {
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
 		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		return;
+	}
+	if (!bev) {
+		evhttp_send_error(req, HTTP_INTERNAL, "no connection");
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
