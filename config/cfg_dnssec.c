@@ -19,19 +19,6 @@
 #define DNSSEC_VALIDITY_DEFAULT (14u * 86400u)
 #define DNSSEC_VALIDITY_MIN     86400u
 
-void model_dnssec_clear(struct model_dnssec *d)
-{
-	for (size_t i = 0; i < d->nkeys; i++)
-		free(d->key_paths[i]);
-	free(d->key_paths);
-	if (d->keys)
-		ldns_key_list_free(d->keys);
-	if (d->dnskeys)
-		ldns_rr_list_deep_free(d->dnskeys);
-	free(d->times);
-	memset(d, 0, sizeof(*d));
-}
-
 /* "dir/Kexample.+013+12345" from what was written, with or without its
  * .key / .private suffix, relative to the config file's directory. */
 static char *key_base(struct cfg_ctx *c, const char *s)

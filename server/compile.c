@@ -652,6 +652,24 @@ static struct snap_group *group_open(struct svc_build *sb, uint32_t weight)
 	return g;
 }
 
+/* Whether g already answers address a: two endpoints of a config-file
+ * service may list the same address, and an RRset must not hold a
+ * record twice (RFC 2181 5). */
+static bool group_has(const struct svc_build *sb, const struct snap_group *g,
+		      const struct model_addr *a)
+{
+	bool v4 = a->family == AF_INET;
+	const uint8_t *rr = v4 ? sb->rr4 + (size_t)g->off4 * SNAP_RR4_LEN :
+		sb->rr6 + (size_t)g->off6 * SNAP_RR6_LEN;
+	size_t len = v4 ? SNAP_RR4_LEN : SNAP_RR6_LEN;
+	const void *ip = v4 ? (const void *)&a->ip.v4 : (const void *)&a->ip.v6;
+
+	for (uint32_t i = 0; i < (v4 ? g->n4 : g->n6); i++, rr += len)
+		if (!memcmp(rr + 12, ip, v4 ? 4 : 16))
+			return true;
+	return false;
+}
+
 /* The endpoint's usable addresses of family fam (0: any) into g. */
 static void group_add_fam(const struct build *b, struct svc_build *sb,
 			  struct snap_group *g, size_t e, bool fail_open,
@@ -661,7 +679,8 @@ static void group_add_fam(const struct build *b, struct svc_build *sb,
 
 	for (size_t i = 0; i < ep->naddrs; i++) {
 		const struct model_addr *a = &ep->addrs[i];
-		if ((fam && a->family != fam) || !usable(b, sb, e, a, fail_open))
+		if ((fam && a->family != fam) || !usable(b, sb, e, a, fail_open) ||
+		    group_has(sb, g, a))
 			continue;
 		put_rr(sb, a);
 		if (a->family == AF_INET)
