@@ -205,8 +205,8 @@ void model_kube_clear(struct model_kube *k)
 	memset(k, 0, sizeof(*k));
 }
 
-int model_service_copy(struct model_service *dst,
-		       const struct model_service *src)
+void model_service_copy(struct model_service *dst,
+			const struct model_service *src)
 {
 	*dst = *src;
 	dst->name = xstrdup(src->name);
@@ -234,7 +234,6 @@ int model_service_copy(struct model_service *dst,
 		memset(&de->probe, 0, sizeof(de->probe));
 		probe_spec_copy(&de->probe, &se->probe);
 	}
-	return 0;
 }
 
 bool model_listen_is_loopback(const struct model_listen *l)

@@ -294,9 +294,9 @@ void model_free(struct model *m);
 void model_service_clear(struct model_service *s);
 
 /* Deep copy of a service (without target indexes: they belong to the
- * model the original is in).  Returns 0. */
-int model_service_copy(struct model_service *dst,
-		       const struct model_service *src);
+ * model the original is in). */
+void model_service_copy(struct model_service *dst,
+			const struct model_service *src);
 
 /* Each address of s stays in one endpoint only, the one that would
  * answer it first (enabled, then the better priority, then the earlier);
@@ -317,9 +317,8 @@ bool model_answerable(bool enabled, enum model_admin admin,
 
 /* Give every probed address of m its target: one per distinct
  * (address, port, probe settings, effective Host), with the services that
- * use it.  Replaces targets a previous call made (and compacts them).
- * Returns 0. */
-int model_targets_build(struct model *m);
+ * use it.  Replaces targets a previous call made (and compacts them). */
+void model_targets_build(struct model *m);
 void model_targets_clear(struct model *m);
 
 /* Target indexes whose use changed (new, retired or revived), for the
@@ -336,8 +335,8 @@ void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
 
 /* Service slot i (new or replaced) gets targets for its probed
  * addresses: an existing one (revived when retired) or a new one at the
- * end.  Returns 0. */
-int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d);
+ * end. */
+void model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d);
 
 /* True when two probed addresses are one target: same address, and the
  * settings that matter for their probe type equal (host: the effective

@@ -476,7 +476,7 @@ static void probe_spec_stage(struct probe_spec *st,
 			probe_spec_field_dup(st, src, &probe_spec_fields[i]);
 }
 
-int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src)
+void probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src)
 {
 	struct probe_spec st;
 
@@ -485,14 +485,12 @@ int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src)
 		if (src->set & probe_spec_fields[i].bit)
 			probe_spec_field_move(dst, &st, &probe_spec_fields[i]);
 	dst->set |= src->set;
-	return 0;
 }
 
-int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src)
+void probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src)
 {
 	probe_spec_stage(dst, src, UINT32_MAX);
 	dst->set = src->set;
-	return 0;
 }
 
 /*
@@ -500,7 +498,7 @@ int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src)
  * hold, so finishing twice (or after a later overlay) gives the same
  * answer: e.g. the port follows a type that an overlay changed.
  */
-int probe_spec_finish(struct probe_spec *dst)
+void probe_spec_finish(struct probe_spec *dst)
 {
 	char err[PARSE_ERRLEN];
 
@@ -526,7 +524,6 @@ int probe_spec_finish(struct probe_spec *dst)
 	if (!(dst->set & PS_PORT))
 		dst->port = dst->type == PROBE_HTTP ? 80 :
 			    dst->type == PROBE_HTTPS ? 443 : 0;
-	return 0;
 }
 
 /* ---- comparing and hashing ---- */

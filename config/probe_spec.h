@@ -175,14 +175,14 @@ size_t *probe_spec_count(const struct probe_spec *ps,
 void probe_spec_clear(struct probe_spec *ps);
 
 /* dst := the fields of src that src->set names, over what dst has; deep
- * copies.  Returns 0. */
-int probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src);
+ * copies. */
+void probe_spec_overlay(struct probe_spec *dst, const struct probe_spec *src);
 
-/* Fill what dst does not set with the built-in defaults.  Returns 0. */
-int probe_spec_finish(struct probe_spec *dst);
+/* Fill what dst does not set with the built-in defaults. */
+void probe_spec_finish(struct probe_spec *dst);
 
-/* Deep copy.  Returns 0. */
-int probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
+/* Deep copy. */
+void probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src);
 
 /* True when two resolved specs would probe the same way: every setting
  * equal (set bits are not compared). */

@@ -209,7 +209,7 @@ static void target_get(struct model *m, const struct model_addr *a,
 	m->target_index[k] = *out + 1;
 }
 
-int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
+void model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
 {
 	struct model_service *s = &m->svcs[i];
 
@@ -230,7 +230,6 @@ int model_targets_add(struct model *m, uint32_t i, struct model_target_ids *d)
 		}
 		free(host);
 	}
-	return 0;
 }
 
 void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
@@ -257,7 +256,7 @@ void model_targets_drop(struct model *m, uint32_t i, struct model_target_ids *d)
 	}
 }
 
-int model_targets_build(struct model *m)
+void model_targets_build(struct model *m)
 {
 	size_t n = 0;
 
@@ -267,11 +266,10 @@ int model_targets_build(struct model *m)
 			if (m->svcs[i].eps[j].probe.type != PROBE_NONE)
 				n += m->svcs[i].eps[j].naddrs;
 	if (!n)
-		return 0;
+		return;
 	index_reserve(m, n);
 	m->targets = xreallocarray(NULL, n, sizeof(*m->targets));
 	m->target_cap = n;
 	for (size_t i = 0; i < m->nsvcs; i++)
 		model_targets_add(m, (uint32_t)i, NULL);
-	return 0;
 }

@@ -23,6 +23,7 @@
 #include "daemon/daemon_int.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "probes/probe.h"
 #include "server/compile.h"
 #include "server/listen.h"
@@ -87,7 +88,7 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 /* The services that use the changed targets, sorted and unique, or NULL
- * when patching would not pay (or memory ran out). */
+ * when patching would not pay. */
 static uint32_t *dirty_services(const struct model *m, const uint32_t *tids,
 				size_t n, size_t *nout)
 {
@@ -98,9 +99,8 @@ static uint32_t *dirty_services(const struct model *m, const uint32_t *tids,
 			total += m->targets[tids[i]].nsvcs;
 	if (total > m->nsvcs / 2 + 64)
 		return NULL;
-	uint32_t *d = malloc((total ? total : 1) * sizeof(*d));
-	if (!d)
-		return NULL;
+	uint32_t *d = xcalloc(total ? total : 1, sizeof(*d));
+
 	for (size_t i = 0; i < n; i++) {
 		if (tids[i] >= m->ntargets)
 			continue;
@@ -171,28 +171,19 @@ int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
 {
 	struct timespec t0;
 	struct admin_view av;
-	uint8_t *health = NULL;
-	struct snap *s = NULL;
+	uint8_t *health;
+	struct snap *s;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (model_targets_build(nm) < 0 ||
-	    !(health = calloc(nm->ntargets ? nm->ntargets : 1, 1)) ||
-	    probe_mgr_health_of(g->probes, nm->targets, nm->ntargets,
-				health) < 0) {
-		free(health);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	model_targets_build(nm);
+	health = xcalloc(nm->ntargets ? nm->ntargets : 1, 1);
+	probe_mgr_health_of(g->probes, nm->targets, nm->ntargets, health);
 	struct compile_view v = daemon_view(g, nm, &av, health, nm->ntargets);
 	s = compile_snapshot(nm, &v, g->st.generation + 1, err, errlen);
 	free(health);
 	if (!s)
 		return -1;
-	if (probe_mgr_sync(g->probes, nm->targets, nm->ntargets) < 0) {
-		snap_free(s);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	probe_mgr_sync(g->probes, nm->targets, nm->ntargets);
 	g->model = nm;
 	g->st.targets_generation++;
 	daemon_publish(g, s, &t0);

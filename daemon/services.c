@@ -283,8 +283,8 @@ static void kube_edit_resync(struct gslbd *g)
 
 	model_targets_build(m);
 	g->st.targets_generation++; /* target indexes moved */
-	if (probe_mgr_sync(g->probes, m->targets, m->ntargets) < 0 ||
-	    daemon_rebuild(g, true) < 0)
+	probe_mgr_sync(g->probes, m->targets, m->ntargets);
+	if (daemon_rebuild(g, true) < 0)
 		g->need_full = true;
 }
 

@@ -377,10 +377,7 @@ int kube_cache_probe_read(const json_t *o, struct probe_spec *ps)
 		}
 	}
 	ps->set = set & ~absent;
-	if (probe_spec_finish(ps) < 0) {
-		probe_spec_clear(ps);
-		return -1;
-	}
+	probe_spec_finish(ps);
 	return 0;
 }
 

@@ -530,8 +530,8 @@ static struct probe *probe_find(const struct probe_index *ix,
 	return NULL;
 }
 
-int probe_mgr_health_of(const struct probe_mgr *pm,
-			const struct model_target *t, size_t n, uint8_t *out)
+void probe_mgr_health_of(const struct probe_mgr *pm,
+			 const struct model_target *t, size_t n, uint8_t *out)
 {
 	struct probe_index ix;
 
@@ -542,7 +542,6 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 		out[i] = p ? p->hs.state : HEALTH_UNKNOWN;
 	}
 	free(ix.slot);
-	return 0;
 }
 
 static struct probe *probe_new(struct probe_mgr *pm,
@@ -590,8 +589,8 @@ static void probe_start_fresh(struct probe_mgr *pm, struct probe **next,
 	}
 }
 
-int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
-		   size_t n)
+void probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
+		    size_t n)
 {
 	struct probe **next = xcalloc(n, sizeof(*next));
 	uint8_t *health = xcalloc(n, sizeof(*health));
@@ -639,7 +638,6 @@ int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 	/* Remembered changes are indexes of the old targets. */
 	pm->nchanged = 0;
 	pm->changed_all = true;
-	return 0;
 }
 
 int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,

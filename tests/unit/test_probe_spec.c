@@ -110,9 +110,11 @@ static bool resolve_yaml(const struct sample *s, struct probe_spec *out)
 	snprintf(yaml, sizeof(yaml), ZONE "probe-defaults:\n  %s: %s\n",
 		 s->key, s->yaml);
 	m = load(yaml);
-	good = m && m->probe_defaults.set == probe_spec_field(s->key)->bit &&
-	       probe_spec_copy(out, &m->probe_defaults) == 0 &&
-	       probe_spec_finish(out) == 0;
+	good = m && m->probe_defaults.set == probe_spec_field(s->key)->bit;
+	if (good) {
+		probe_spec_copy(out, &m->probe_defaults);
+		probe_spec_finish(out);
+	}
 	if (!m)
 		printf("#   %s\n", errs[0]);
 	model_free(m);
@@ -150,9 +152,11 @@ static void test_round_trip(struct probe_spec *resolved)
 
 		snprintf(what, sizeof(what), "%s: text '%s' reads as the YAML "
 			 "does", f->key, s->text);
-		ok(probe_spec_parse(&t, f, s->text, err, sizeof(err)) == 0 &&
-		   t.set == f->bit && probe_spec_finish(&t) == 0 &&
-		   probe_spec_equal(&t, y), what);
+		int rc = probe_spec_parse(&t, f, s->text, err, sizeof(err));
+		bool given = t.set == f->bit;
+
+		probe_spec_finish(&t);
+		ok(rc == 0 && given && probe_spec_equal(&t, y), what);
 		probe_spec_clear(&t);
 	}
 	probe_spec_clear(&dflt);
@@ -165,8 +169,8 @@ static void test_defaults(void)
 	struct probe_spec ps = { 0 };
 	bool good = true;
 
-	ok(probe_spec_finish(&ps) == 0 && ps.set == 0,
-	   "finish fills defaults without marking them given");
+	probe_spec_finish(&ps);
+	is_int(ps.set, 0, "finish fills defaults without marking them given");
 	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
 		const struct probe_spec_field *f = &probe_spec_fields[i];
 		if (!(f->flags & PSF_DFLT))
@@ -213,12 +217,13 @@ static void test_overlay(const struct probe_spec *resolved)
 		struct probe_spec base = { 0 }, layer = { 0 };
 		char err[PARSE_ERRLEN];
 
-		good &= probe_spec_finish(&base) == 0 &&
-			probe_spec_parse(&layer, f, sample_of(f->key)->text,
-					 err, sizeof(err)) == 0 &&
-			probe_spec_overlay(&base, &layer) == 0 &&
-			base.set == f->bit && probe_spec_finish(&base) == 0 &&
-			probe_spec_equal(&base, &resolved[i]);
+		probe_spec_finish(&base);
+		good &= probe_spec_parse(&layer, f, sample_of(f->key)->text,
+					 err, sizeof(err)) == 0;
+		probe_spec_overlay(&base, &layer);
+		good &= base.set == f->bit;
+		probe_spec_finish(&base);
+		good &= probe_spec_equal(&base, &resolved[i]);
 		probe_spec_clear(&base);
 		probe_spec_clear(&layer);
 	}

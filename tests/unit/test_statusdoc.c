@@ -244,8 +244,9 @@ int main(void)
 			     i % 3 ? "" : ", probe: { type: none }");
 	model = cfg_load_string("statusdoc.yaml", conf, errline, NULL);
 	free(conf);
-	if (!model || model_targets_build(model) < 0 ||
-	    model->nsvcs != NSVCS || model->ntargets > NT) {
+	if (model)
+		model_targets_build(model);
+	if (!model || model->nsvcs != NSVCS || model->ntargets > NT) {
 		printf("Bail out! test model\n");
 		return 1;
 	}
