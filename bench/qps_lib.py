@@ -36,6 +36,22 @@ ZONE = "bench.example"
 NAMES = 100
 PORT = 15353
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# --dnssec: the KSK and ZSK base names (gslbd signs with them, NSD and Knot
+# serve the zone presigned with them by ldns-signzone), and dnsperf -D.
+KEYS = None
+
+
+def make_keys(work):
+    """A KSK and a ZSK (ECDSA P-256) for the zone, in work/keys."""
+    d = os.path.join(work, "keys")
+    os.makedirs(d)
+    out = []
+    for extra in (["-k"], []):
+        r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra +
+                           [ZONE], cwd=d, capture_output=True, text=True,
+                           check=True, timeout=60)
+        out.append(os.path.join(d, r.stdout.strip().splitlines()[-1]))
+    return out
 
 
 # --- zone data ---------------------------------------------------------
@@ -57,6 +73,11 @@ def zone_file(path):
         lines.append(f"s{i:03d} 30 IN AAAA {v6}")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+    if KEYS:
+        # Presigned for the peers: NSEC chain, RRSIGs, the DNSKEYs.
+        subprocess.run(["ldns-signzone", "-f", path + ".signed", path] + KEYS,
+                       check=True, timeout=300, capture_output=True)
+        os.replace(path + ".signed", path)
 
 
 def query_file(path, n=1000, seed=1):
@@ -157,6 +178,9 @@ probe-defaults:
   type: none
 services:
 """]
+        if KEYS:
+            out[0] = out[0].replace("\nservices:\n", "\ndnssec:\n  keys: "
+                                    f"[{', '.join(KEYS)}]\nservices:\n")
         for i in range(NAMES):
             v4, v6 = name_addrs(i)
             alist = ", ".join(f'"{a}"' for a in v4 + [v6])
@@ -496,6 +520,8 @@ def dnsperf(addr, qfile, seconds, qps_limit, cpu, clients, outstanding,
             "-q", str(outstanding), "-t", "1"] + list(extra)
     if qps_limit:
         argv += ["-Q", str(qps_limit)]
+    if KEYS:
+        argv += ["-D"]   # the DO bit: every answer with its RRSIGs
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
     r = subprocess.run(argv, capture_output=True, text=True,
@@ -714,6 +740,8 @@ def run_mode(args, work, qfile, workers):
         only = [n for n in only if n not in ("gslbd+p", "gslbd+k")]
     if not args.keepalive:
         only = [n for n in only if n != "gslbd+k"]
+    if KEYS:
+        only = [n for n in only if n != "gdnsd"]   # no DNSSEC in gdnsd 3
     if not args.rrl:
         only = [n for n in only if n not in ("gslbd+rrl", "gslbd+ck")]
     servers = []
@@ -799,6 +827,10 @@ def main():
     ap.add_argument("--keepalive", action="store_true",
                     help="with --probed: also gslbd whose probes keep their "
                     "connections alive (gslbd+k)")
+    ap.add_argument("--dnssec", action="store_true",
+                    help="signed zone, every query with DO: gslbd signing "
+                    "with a KSK+ZSK against NSD and Knot serving the zone "
+                    "presigned by ldns-signzone (gdnsd left out)")
     ap.add_argument("--rrl", action="store_true",
                     help="also gslbd with rate limiting on at a limit "
                     "nothing reaches (gslbd+rrl) and with a valid DNS "
@@ -825,10 +857,14 @@ def main():
         args.no_pin = True
 
     work = tempfile.mkdtemp(prefix="gslbd-qps.")
+    if args.dnssec:
+        global KEYS
+        KEYS = make_keys(work)
     qfile = os.path.join(work, "queries.txt")
     query_file(qfile)
     print(f"qps: {NAMES} names x (3 A + 1 AAAA), queries 80% A / 10% AAAA "
-          f"/ 10% NXDOMAIN; {args.rounds} rounds x {args.duration} s, "
+          f"/ 10% NXDOMAIN{', DNSSEC (DO, ECDSA P-256 KSK+ZSK)' if KEYS else ''}"
+          f"; {args.rounds} rounds x {args.duration} s, "
           f"fixed load {args.load} qps; dnsperf -c {args.clients} -q "
           f"{args.outstanding} -T 1")
     vers = versions(args.gslbd)

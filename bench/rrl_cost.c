@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/cputime.h"
 #include "config/cfg.h"
 #include "server/answer.h"
 #include "server/compile.h"
@@ -34,19 +35,6 @@
 static uint8_t qbuf[NQ][128];
 static size_t qlen[NQ];
 static struct sockaddr_in src[NSRC];
-
-static double cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void quiet(void *arg, const char *line)
 {
@@ -205,8 +193,8 @@ int main(int argc, char **argv)
 	       "what the cookie costs):\n",
 	       rounds, n);
 	for (int v = 0; v < V_N; v++) {
-		qsort(res[v], (size_t)rounds, sizeof(double), cmp);
-		qsort(ratio[v], (size_t)rounds, sizeof(double), cmp);
+		qsort(res[v], (size_t)rounds, sizeof(double), cmp_double);
+		qsort(ratio[v], (size_t)rounds, sizeof(double), cmp_double);
 		printf("  %-7s %7.1f (%.1f-%.1f)   x%.3f (%.3f-%.3f)\n", names[v],
 		       res[v][rounds / 2], res[v][0], res[v][rounds - 1],
 		       ratio[v][rounds / 2], ratio[v][0], ratio[v][rounds - 1]);

@@ -18,18 +18,7 @@
 
 #include "lib/siphash.h"
 
-static double cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+#include "bench/cputime.h"
 
 int main(int argc, char **argv)
 {
@@ -82,9 +71,9 @@ int main(int argc, char **argv)
 		printf("round %d: lib/siphash %.1f ns  OpenSSL EVP_MAC %.1f ns  "
 		       "ratio %.2f\n", r + 1, mine[r], ossl[r], ratio[r]);
 	}
-	qsort(mine, (size_t)rounds, sizeof(double), cmp);
-	qsort(ossl, (size_t)rounds, sizeof(double), cmp);
-	qsort(ratio, (size_t)rounds, sizeof(double), cmp);
+	qsort(mine, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(ossl, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
 	printf("siphash-2-4 over %zu bytes, %d rounds x %ld hashes, thread CPU "
 	       "ns per hash, median (min-max):\n", len, rounds, n);
 	printf("  lib/siphash.c     %7.1f (%.1f-%.1f)\n", mine[rounds / 2],

@@ -497,7 +497,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 {
 	static const char *const keys[] = {
 		"server", "zone", "probe-defaults", "topology", "services",
-		"kubernetes", "control", "rate-limit", "resolver", NULL,
+		"kubernetes", "control", "rate-limit", "resolver", "dnssec",
+		NULL,
 	};
 	struct cfg_probe_src *layers[] = { &c->defaults };
 	struct probe_spec resolved;
@@ -543,6 +544,8 @@ static void cfg_root(struct cfg_ctx *c, const yaml_node_t *root)
 	cfg_service_conflicts(c);
 	cfg_service_dname_conflicts(c);
 	cfg_fill_defaults(c);
+	if ((v = cfg_get(c, root, "dnssec")))
+		cfg_dnssec(c, v);
 }
 
 static void cfg_model_init(struct model *m)

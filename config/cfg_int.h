@@ -155,6 +155,9 @@ int cfg_opt_u32(struct cfg_ctx *c, const yaml_node_t *map,
 		uint32_t hi, uint32_t *out);
 int cfg_opt_bool(struct cfg_ctx *c, const yaml_node_t *map,
 		 const char *path, const char *key, bool *out);
+int cfg_opt_ms(struct cfg_ctx *c, const yaml_node_t *map, const char *path,
+	       const char *key, uint64_t lo, uint64_t hi, uint64_t *ms,
+	       const yaml_node_t **where);
 int cfg_opt_ms32(struct cfg_ctx *c, const yaml_node_t *map,
 		 const char *path, const char *key, uint32_t lo,
 		 uint32_t *out, const yaml_node_t **where);
@@ -188,6 +191,8 @@ void cfg_service_conflicts(struct cfg_ctx *c);
 void cfg_service_dname_conflicts(struct cfg_ctx *c);
 void cfg_zone_file_load(struct cfg_ctx *c);
 void cfg_fill_defaults(struct cfg_ctx *c);
+/* cfg_dnssec.c: after the zone, services and zone file (TTLs checked) */
+void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n);
 /* cfg_rrl.c: rate limiting and DNS cookies */
 void cfg_rrl_defaults(struct model *m);
 void cfg_rate_limit(struct cfg_ctx *c, const yaml_node_t *n);

@@ -254,7 +254,7 @@ int cfg_opt_bool(struct cfg_ctx *c, const yaml_node_t *map,
 }
 
 /* A duration, in ms, within lo..hi. */
-static int cfg_opt_ms(struct cfg_ctx *c, const yaml_node_t *map,
+int cfg_opt_ms(struct cfg_ctx *c, const yaml_node_t *map,
 		      const char *path, const char *key, uint64_t lo,
 		      uint64_t hi, uint64_t *out, const yaml_node_t **where)
 {

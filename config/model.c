@@ -153,6 +153,19 @@ static void model_server_clear(struct model_server *s)
 	free(s->pidfile);
 }
 
+void model_dnssec_clear(struct model_dnssec *d)
+{
+	for (size_t i = 0; i < d->nkeys; i++)
+		free(d->key_paths[i]);
+	free(d->key_paths);
+	if (d->keys)
+		ldns_key_list_free(d->keys);
+	if (d->dnskeys)
+		ldns_rr_list_deep_free(d->dnskeys);
+	free(d->times);
+	memset(d, 0, sizeof(*d));
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
@@ -175,6 +188,7 @@ void model_free(struct model *m)
 		free(m->resolver.servers[i]);
 	free(m->resolver.servers);
 	free(m->control.token);
+	model_dnssec_clear(&m->dnssec);
 	free(m->rrl.exempt);
 	free(m);
 }

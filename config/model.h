@@ -24,6 +24,7 @@
 #include "config/probe_spec.h"
 
 struct ldns_struct_rr_list;
+struct ldns_struct_key_list;
 
 /* The health of a probe target, as the probe manager reports it. */
 enum model_health {
@@ -118,6 +119,45 @@ struct model_zone {
 	char *zone_file;     /* absolute or relative to the config file */
 	struct ldns_struct_rr_list *static_rrs; /* from zone_file, owned */
 };
+
+/* DNSSEC (config/cfg_dnssec.c): keys loaded once at config load, so
+ * the compiler signs without touching the files. */
+enum model_denial {
+	DENIAL_NSEC = 0, /* a precomputed, presigned NSEC chain */
+};
+
+/* BIND key timing (the .private file's Publish/Activate/Inactive/Delete),
+ * unix time; 0: not set.  A key is in the DNSKEY RRset from publish until
+ * delete and signs from activate until inactive. */
+struct model_key_time {
+	int64_t publish, activate, inactive, delete_;
+};
+
+enum model_cds {
+	CDS_PUBLISH = 0, /* CDS + CDNSKEY for the active KSKs (RFC 7344) */
+	CDS_NONE,
+	CDS_DELETE,      /* the delete form: the parent removes the DS (RFC 8078) */
+};
+
+struct model_dnssec {
+	bool enabled;        /* a `dnssec:` section with keys */
+	enum model_cds cds;
+	char **key_paths;    /* as configured, without .key/.private */
+	size_t nkeys;
+	enum model_denial denial;
+	uint32_t validity;   /* seconds; default 14 days */
+	/* Owned.  Signing keys (flags, key tag and owner set); ksk_mask has
+	 * bit i set when key i signs the DNSKEY RRset (flag 257, or a lone
+	 * CSK), zsk_mask when it signs everything else. */
+	struct ldns_struct_key_list *keys;
+	uint32_t ksk_mask, zsk_mask;
+	/* The DNSKEY records, owner the apex, as the .key files hold them. */
+	struct ldns_struct_rr_list *dnskeys;
+	struct model_key_time *times; /* per key, in the same order */
+};
+
+/* Release what a dnssec section owns. */
+void model_dnssec_clear(struct model_dnssec *d);
 
 /* Topology: client prefixes that prefer one region. */
 struct model_topology {
@@ -236,6 +276,7 @@ struct model {
 	struct model_kube kube;
 	struct model_resolver resolver;
 	struct model_control control;
+	struct model_dnssec dnssec;
 	struct model_rrl rrl;
 	struct model_cookies cookies;
 	/* Filled by model_targets_build, kept by model_targets_drop and

@@ -47,6 +47,8 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "probes/health.h"
+#include "server/snap.h"
+#include "server/zonedump.h"
 
 /* Requests are tiny: a few parameters at most.  Bound what a client
  * can make us buffer. */
@@ -907,11 +909,30 @@ static void control_reload(struct control *c, struct evhttp_request *req)
 	control_json(req, HTTP_OK, "OK", json_pack("{s:b}", "ok", 1));
 }
 
+/* ---- the zone as served (server/zonedump.h) ---- */
+
+/* GET /zone: the current snapshot as a master file; GET /ds: the DS
+ * records for the parent.  The control thread publishes snapshots, so
+ * the current one cannot be freed while this reads it. */
+static void control_zone(struct evhttp_request *req, bool ds)
+{
+	const struct snap *s = snap_current();
+
+	if (!s) {
+		control_error(req, 503, "Service Unavailable", "no snapshot yet");
+		return;
+	}
+	char *t = ds ? zonedump_ds(s) : zonedump_text(s);
+	control_reply(req, HTTP_OK, "OK", "text/dns; charset=utf-8", t,
+		      strlen(t));
+	free(t);
+}
+
 /* ---- routing ---- */
 
 enum control_route {
 	R_METRICS, R_STATUS, R_HEALTHZ, R_READYZ, R_DRAIN, R_UNDRAIN,
-	R_FORCE_UP, R_FORCE_DOWN, R_RELOAD,
+	R_FORCE_UP, R_FORCE_DOWN, R_RELOAD, R_ZONE, R_DS,
 };
 
 static const struct {
@@ -928,6 +949,8 @@ static const struct {
 	[R_FORCE_UP] = { "/admin/force-up", true, false },
 	[R_FORCE_DOWN] = { "/admin/force-down", true, false },
 	[R_RELOAD] = { "/reload", true, false },
+	[R_ZONE] = { "/zone", false, false },
+	[R_DS] = { "/ds", false, false },
 };
 
 static void control_dispatch(struct evhttp_request *req, void *arg)
@@ -981,6 +1004,10 @@ static void control_dispatch(struct evhttp_request *req, void *arg)
 	switch ((enum control_route)r) {
 	case R_METRICS:
 		control_metrics(c, req);
+		break;
+	case R_ZONE:
+	case R_DS:
+		control_zone(req, r == R_DS);
 		break;
 	case R_STATUS:
 		control_status(c, req);

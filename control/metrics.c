@@ -330,6 +330,10 @@ static void metrics_daemon(struct m_out *o, const struct status_view *v)
 	      "Names in the current snapshot.", st.snapshot_names);
 	m_one(o, "gslbd_snapshot_bytes", "gauge",
 	      "Memory of the current snapshot.", (double)st.snapshot_bytes);
+	if (st.sig_expire)
+		m_one(o, "gslbd_dnssec_signature_expiry_timestamp_seconds",
+		      "gauge", "Unix time the earliest RRSIG served expires.",
+		      (double)st.sig_expire);
 	m_head(o, "gslbd_reloads_total", "counter",
 	       "Configuration reloads (SIGHUP or POST /reload), by result.");
 	m_u64(o, "gslbd_reloads_total", &(struct mlabel){ "result", "ok" },

@@ -34,6 +34,7 @@ struct status_stats {
 	int64_t last_build_time;  /* unix time */
 	size_t snapshot_bytes;
 	uint32_t snapshot_names;
+	uint32_t sig_expire;      /* DNSSEC: earliest expiration; 0: unsigned */
 	uint64_t reloads_ok, reloads_failed;
 	int64_t last_reload_time; /* 0: never */
 	bool last_reload_ok;

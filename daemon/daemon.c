@@ -203,6 +203,8 @@ bool daemon_ready(const struct gslbd *g)
 
 	if (!g->probes || !probe_mgr_first_round_done(g->probes))
 		return false;
+	if (!daemon_dnssec_fresh(g))
+		return false;
 	if (!g->kube)
 		return true;
 	kube_get_status(g->kube, &ks);

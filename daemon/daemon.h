@@ -20,6 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <event2/util.h>
+
+struct sign_cache;
+
 #include "config/model.h"
 #include "control/status.h"
 
@@ -62,6 +66,9 @@ struct gslbd {
 	struct status_stats st;
 	bool need_full;            /* the last build failed: patch nothing */
 	struct event *ev_hup, *ev_term, *ev_int, *ev_reclaim;
+	struct event *ev_resign; /* DNSSEC: daemon_dnssec_tick each second */
+	struct sign_cache *sigcache; /* DNSSEC signatures across builds */
+	int64_t resign_after;    /* DNSSEC: a failed re-sign waits until then */
 };
 
 /* Make m live: its services composed with the Kubernetes source's, its
@@ -88,6 +95,12 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen);
 /* Ready to be sent traffic: the first probe round is done and, when
  * configured, the first Kubernetes sync (or cache load). */
 bool daemon_ready(const struct gslbd *g);
+
+/* DNSSEC (daemon/dnssec.c): more than a day of signature validity left
+ * (always true for an unsigned zone); the timer callback re-signing
+ * everything when less than a third of the validity is left. */
+bool daemon_dnssec_fresh(const struct gslbd *g);
+void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Set the admin state of every endpoint matching region, service and
  * endpoint name (NULL matches any; service is an FQDN or a name relative

@@ -40,6 +40,7 @@
 #include "server/compile.h"
 #include "server/listen.h"
 #include "server/qsbr.h"
+#include "server/sign.h"
 #include "server/snap.h"
 
 #define DEFAULT_CONFIG "/etc/gslbd/gslbd.yaml"
@@ -175,6 +176,11 @@ static int setup_events(struct gslbd *g)
 	if (event_add(g->ev_hup, NULL) || event_add(g->ev_term, NULL) ||
 	    event_add(g->ev_int, NULL) || event_add(g->ev_reclaim, &tick))
 		return -1;
+	struct timeval second = { 1, 0 };
+	g->sigcache = sign_cache_new();
+	g->ev_resign = event_new(g->base, -1, EV_PERSIST, daemon_dnssec_tick, g);
+	if (!g->ev_resign || event_add(g->ev_resign, &second))
+		return -1;
 	return 0;
 }
 
@@ -252,10 +258,11 @@ static void teardown(struct gslbd *g)
 		log_warn("cannot remove the pidfile file=%s", g->pidfile);
 	free(g->pidfile);
 	snap_release_current();
+	sign_cache_free(g->sigcache);
 	qsbr_free(g->qsbr);
 	model_free(g->model);
 	struct event *evs[] = { g->ev_hup, g->ev_term, g->ev_int,
-				g->ev_reclaim };
+				g->ev_reclaim, g->ev_resign };
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -46,7 +46,8 @@ struct compile_view daemon_view(const struct gslbd *g,
 				   const uint8_t *health, size_t n)
 {
 	struct compile_view v = { .health = health, .nhealth = n,
-				  .admin = view_admin, .admin_arg = av };
+				  .admin = view_admin, .admin_arg = av,
+				  .sigcache = g->sigcache };
 
 	av->a = g->admin;
 	av->apex = m->zone.apex;
@@ -70,6 +71,7 @@ void daemon_publish(struct gslbd *g, struct snap *s,
 	for (unsigned i = 0; i < s->narenas; i++)
 		g->st.snapshot_bytes += snap_arena_bytes(s->arenas[i]);
 	g->st.snapshot_names = s->nnodes;
+	g->st.sig_expire = s->dnssec ? s->sig_expire : 0;
 	snap_publish(g->qsbr, s);
 	qsbr_reclaim(g->qsbr);
 	log_debug("snapshot published generation=%llu names=%u bytes=%zu "

@@ -32,6 +32,7 @@ struct resp {
 	uint32_t cut;     /* the delegation's or the DNAME's owner */
 	bool cookie;      /* answer with a COOKIE option: sc */
 	uint8_t sc[COOKIE_SERVER_LEN];
+	bool dnssec;      /* signed zone and DO: RRSIGs and NSECs go in */
 };
 
 /* A COOKIE option in a response: client and server cookie. */
@@ -103,13 +104,17 @@ static void negative(struct resp *r, const struct snap *s, unsigned apex_off,
 static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 {
 	size_t save = r->len;
+	bool sig = r->dnssec && rs->sig.len;
 
-	if (!put(r, rs->wire, (size_t)rs->an_len + rs->ns_len)) {
+	/* RRSIGs follow the answer records they cover; never dropped. */
+	if (!put(r, rs->wire, rs->an_len) ||
+	    (sig && !put(r, rs->sig.wire, rs->sig.len)) ||
+	    !put(r, rs->wire + rs->an_len, rs->ns_len)) {
 		r->len = save;
 		r->flags |= DNS_F_TC;
 		return;
 	}
-	r->an = rs->ancount;
+	r->an = (uint16_t)(rs->ancount + (sig ? rs->sig.count : 0));
 	r->ns = rs->nscount;
 	if (rs->ar_len && !put(r, rs->wire + rs->an_len + rs->ns_len,
 			       rs->ar_len)) {
@@ -117,6 +122,83 @@ static void rrset(struct resp *r, const struct snap_rrset *rs, bool need_ar)
 			r->flags |= DNS_F_TC;
 		return;
 	}
+	r->ar = rs->arcount;
+}
+
+/* --- DNSSEC: proofs appended to negative answers and referrals ------ */
+
+/* Records for the authority section; no room: truncated, never cut. */
+static void authority(struct resp *r, const struct snap_rrs *x)
+{
+	if (!x || !x->len || (r->flags & DNS_F_TC))
+		return;
+	if (!put(r, x->wire, x->len)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->ns = (uint16_t)(r->ns + x->count);
+}
+
+/* NODATA: the SOA's RRSIGs and the name's NSEC (a service whose family
+ * has nothing to answer has its own). */
+static void nodata_proof(struct resp *r, const struct snap *s,
+			 const struct snap_node *n, const struct snap_svc *svc)
+{
+	if (!r->dnssec)
+		return;
+	authority(r, &s->soa_sig);
+	authority(r, svc && svc->nsec ? svc->nsec : n->nsec);
+}
+
+/* NXDOMAIN: the SOA's RRSIGs, the NSEC covering the name and the one
+ * covering the wildcard at its closest encloser (RFC 4035 3.1.3.2). */
+static void nxdomain_proof(struct resp *r, const struct snap *s,
+			   const struct wire_query *q)
+{
+	const struct snap_node *ce = NULL;
+	unsigned stop = q->nlabels - s->apex_labels;
+	uint8_t wc[DNS_NAME_MAX];
+
+	authority(r, &s->soa_sig);
+	for (unsigned i = 1; i <= stop && !ce; i++) {
+		unsigned off = q->label_off[i];
+		uint8_t len = (uint8_t)(q->qname_len - off);
+		ce = snap_lookup(s, q->qname + off, len,
+				 wire_name_hash(q->qname + off, len));
+	}
+	const struct snap_node *cover = snap_chain_floor(s, q->qname,
+							 q->qname_len);
+	authority(r, cover->nsec);
+	if (!ce)
+		return; /* cannot be: the apex is a node */
+	wc[0] = 1;
+	wc[1] = '*';
+	memcpy(wc + 2, ce->name, ce->name_len);
+	const struct snap_node *wcover = snap_chain_floor(s, wc,
+							  ce->name_len + 2u);
+	if (wcover != cover)
+		authority(r, wcover->nsec);
+}
+
+/* A referral: NS in authority, then (DNSSEC) the DS RRset or the NSEC
+ * proving the child unsigned, then the glue, which must fit. */
+static void referral(struct resp *r, const struct snap_node *n)
+{
+	const struct snap_rrset *rs = n->referral;
+	const struct snap_rrs *sec = r->dnssec ? n->ref_sec : NULL;
+	size_t save = r->len;
+
+	if (!sec) {
+		rrset(r, rs, true);
+		return;
+	}
+	if (!put(r, rs->wire, rs->ns_len) || !put(r, sec->wire, sec->len) ||
+	    !put(r, rs->wire + rs->ns_len, rs->ar_len)) {
+		r->len = save;
+		r->flags |= DNS_F_TC;
+		return;
+	}
+	r->ns = (uint16_t)(rs->nscount + sec->count);
 	r->ar = rs->arcount;
 }
 
@@ -230,9 +312,9 @@ static const struct snap_group *pick_weighted(struct answer_ctx *c,
 
 /* A/AAAA of a service, chosen by its policy. */
 static void service(struct answer_ctx *c, struct resp *r,
-		    const struct snap *s, const struct snap_svc *svc,
-		    const struct wire_query *q, const struct sockaddr *from,
-		    unsigned apex_off)
+		    const struct snap *s, const struct snap_node *node,
+		    const struct snap_svc *svc, const struct wire_query *q,
+		    const struct sockaddr *from, unsigned apex_off)
 {
 	const struct snap_group *g;
 
@@ -242,6 +324,7 @@ static void service(struct answer_ctx *c, struct resp *r,
 	}
 	if (unlikely(svc->down == SNAP_DOWN_NODATA || !svc->ngroups)) {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, node, svc);
 		return;
 	}
 	switch (svc->policy) {
@@ -271,15 +354,19 @@ static void service(struct answer_ctx *c, struct resp *r,
 	r->flags |= DNS_F_AA;
 	if (!n) {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, node, svc);
 		return;
 	}
 	unsigned cnt = svc->max_answers && n > svc->max_answers ?
 		svc->max_answers : n;
-	if (r->len + cnt * rl > r->limit) {
+	unsigned start = c->rot++ % n;
+	const struct snap_rrs *sig = NULL;
+	if (r->dnssec && (sig = v6 ? g->sig6 : g->sig4))
+		sig += cnt < n ? start : 0; /* each window is signed apart */
+	if (r->len + cnt * rl + (sig ? sig->len : 0) > r->limit) {
 		r->flags |= DNS_F_TC;
 		return;
 	}
-	unsigned start = c->rot++ % n;
 	for (unsigned i = 0, k = start; i < cnt; i++) {
 		memcpy(r->buf + r->len, base + k * rl, rl);
 		r->len += rl;
@@ -287,6 +374,31 @@ static void service(struct answer_ctx *c, struct resp *r,
 			k = 0;
 	}
 	r->an = (uint16_t)cnt;
+	if (sig) {
+		memcpy(r->buf + r->len, sig->wire, sig->len);
+		r->len += sig->len;
+		r->an = (uint16_t)(r->an + sig->count);
+	}
+}
+
+/* qtype NSEC at a name of a signed zone: its NSEC (and, with DO, the
+ * RRSIGs after it in the same wire).  False for an empty non-terminal,
+ * which has none of its own. */
+static bool nsec_answer(struct resp *r, const struct snap_node *n)
+{
+	const struct snap_rrs *x = n->nsec;
+
+	if (!x || x->len < n->name_len + 10u ||
+	    memcmp(x->wire, n->name, n->name_len) != 0)
+		return false;
+	size_t one = n->name_len + 10u + wire_get16(x->wire + n->name_len + 8);
+	size_t len = r->dnssec ? x->len : one;
+	if (!put(r, x->wire, len)) {
+		r->flags |= DNS_F_TC;
+		return true;
+	}
+	r->an = r->dnssec ? x->count : 1;
+	return true;
 }
 
 /* In-zone data for an existing name. */
@@ -299,25 +411,48 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 	const struct snap_rrset *rs;
 
 	if (unlikely(n->flags & SNAP_N_CUT) && qt != DNS_T_DS) {
-		rrset(r, n->referral, true);
+		referral(r, n);
 		r->referral = true;
 		r->cut = n->hash;
 		return;
 	}
 	const struct snap_svc *svc = snap_node_svc(s, n);
 	if (svc && (qt == DNS_T_A || qt == DNS_T_AAAA || qt == DNS_T_ANY)) {
-		service(c, r, s, svc, q, from, apex_off);
+		service(c, r, s, n, svc, q, from, apex_off);
 		return;
 	}
 	r->flags |= DNS_F_AA;
+	if (unlikely(qt == DNS_T_NSEC) && nsec_answer(r, n))
+		return;
 	if (qt == DNS_T_ANY)
 		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */
 	else if (!(rs = snap_rrset_find(n, qt)))
 		rs = snap_rrset_find(n, DNS_T_CNAME);
-	if (rs)
+	if (rs) {
 		rrset(r, rs, false);
-	else
+	} else {
 		negative(r, s, apex_off, DNS_R_NOERROR);
+		nodata_proof(r, s, n, NULL);
+	}
+}
+
+/* DNSSEC: the DNAME's RRSIGs after it, owned (like it) by the qname's
+ * suffix at offset off; the CNAME made from it stays unsigned, as RFC
+ * 6672 5.3.1 lets validators accept.  False when it does not fit. */
+static bool dname_sig(struct resp *r, const struct snap_rrset *dn,
+		      unsigned off)
+{
+	size_t at = r->len;
+
+	if (!dn->sig.len)
+		return true;
+	if (!put(r, dn->sig.wire, dn->sig.len))
+		return false;
+	for (size_t p = at; p + 12 <= r->len;
+	     p += 12 + wire_get16(r->buf + p + 10))
+		wire_put16(r->buf + p, (uint16_t)(0xc000u | (DNS_HDR_LEN + off)));
+	r->an = (uint16_t)(r->an + dn->sig.count);
+	return true;
 }
 
 /*
@@ -342,6 +477,10 @@ static void dname_answer(struct resp *r, const struct snap_rrset *dn,
 	}
 	wire_put16(r->buf + at, (uint16_t)(0xc000u | (DNS_HDR_LEN + off)));
 	r->an = 1;
+	if (r->dnssec && !dname_sig(r, dn, off)) {
+		r->flags |= DNS_F_TC;
+		return;
+	}
 	if (off + tlen > DNS_NAME_MAX) {
 		r->rcode = DNS_R_YXDOMAIN;
 		return;
@@ -358,7 +497,7 @@ static void dname_answer(struct resp *r, const struct snap_rrset *dn,
 		r->flags |= DNS_F_TC;
 		return;
 	}
-	r->an = 2;
+	r->an = (uint16_t)(r->an + 1); /* the CNAME */
 }
 
 /* A name that does not exist: below a delegation, below a DNAME, or
@@ -379,7 +518,7 @@ static void no_node(struct resp *r, const struct snap *s,
 			if (!n)
 				continue;
 			if (i < stop && (n->flags & SNAP_N_CUT)) {
-				rrset(r, n->referral, true);
+				referral(r, n);
 				r->referral = true;
 				r->cut = n->hash;
 				return;
@@ -394,6 +533,8 @@ static void no_node(struct resp *r, const struct snap *s,
 		}
 	}
 	negative(r, s, apex_off, DNS_R_NXDOMAIN);
+	if (r->dnssec)
+		nxdomain_proof(r, s, q);
 }
 
 /* CH TXT id.server / hostname.bind / version.bind / version.server. */
@@ -649,6 +790,7 @@ size_t answer_query(struct answer_ctx *c, const struct snap *s,
 	switch (v) {
 	case WIRE_OK:
 		r.ecs = q.ecs;
+		r.dnssec = s->dnssec && q.edns && (q.edns_flags & EDNS_F_DO);
 		resolve(c, &r, s, &q, from);
 		break;
 	case WIRE_NOTIMP:

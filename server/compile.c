@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 
 #include "server/compile.h"
+#include "server/sign.h"
 #include "lib/log.h"
 #include "lib/prefix.h"
 #include "lib/xalloc.h"
@@ -41,6 +43,8 @@ struct build {
 	uint32_t mask;
 	uint32_t nnodes;
 	bool patch;           /* table shared with the previous snapshot's */
+	time_t now;           /* for signatures and key timing */
+	struct sign *sign;    /* DNSSEC: NULL when the zone is not signed */
 	char *err;
 	size_t errlen;
 };
@@ -54,6 +58,16 @@ static int fail(struct build *b, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+static int sign_set(struct build *b, const ldns_rr_list *set, bool ptr,
+		    uint32_t ttl, struct snap_rrs *out);
+static int sign_soa(struct build *b, const ldns_rr *soa, uint32_t ttl);
+static int svc_sign(struct build *b, const struct model_service *ms,
+		    const struct snap_svc *svc, struct snap_group *groups);
+static int nsec_chain(struct build *b);
+static int apex_keys(struct build *b);
+static int patch_svc_nsec(struct build *b, const struct snap *prev,
+			  uint32_t k);
 
 /* --- the name table ------------------------------------------------ */
 
@@ -249,6 +263,8 @@ static int zone_data(struct build *b)
 		}
 		ldns_dname2canonical(ldns_rr_owner(rr));
 	}
+	if (b->sign && apex_keys(b) < 0)
+		return -1;
 	ldns_rr_list_sort(b->zone);
 	return 0;
 }
@@ -456,6 +472,7 @@ static int zone_nodes(struct build *b)
 			for (; k < j && ldns_rr_get_type(ldns_rr_list_rr(b->zone, k)) == t; k++)
 				ldns_rr_list_push_rr(set, ldns_rr_list_rr(b->zone, k));
 			int rc = 0;
+			uint16_t before = node->nrrsets;
 			if (cut && t == LDNS_RR_TYPE_NS) {
 				struct snap_rrset *ref = snap_alloc(b->a, sizeof(*ref));
 				rc = ref ? referral_template(b, set, ref) : -1;
@@ -472,6 +489,9 @@ static int zone_nodes(struct build *b)
 					apex_ns ? b->glue : NULL,
 					&sets[node->nrrsets++]);
 			}
+			if (rc == 0 && b->sign && node->nrrsets > before)
+				rc = sign_set(b, set, true, 0,
+					      &sets[node->nrrsets - 1].sig);
 			ldns_rr_list_free(set); /* not deep: rrs belong to zone */
 			if (rc < 0)
 				return -1;
@@ -538,7 +558,7 @@ static int soa_negative(struct build *b)
 	if (!(b->s->soa_neg = snap_memdup(b->a, buf, n)))
 		return fail(b, "out of memory");
 	b->s->soa_neg_len = (uint16_t)n;
-	return 0;
+	return b->sign ? sign_soa(b, soa, wire_get32(buf + 4)) : 0;
 }
 
 /* --- services ------------------------------------------------------- */
@@ -632,6 +652,24 @@ static struct snap_group *group_open(struct svc_build *sb, uint32_t weight)
 	return g;
 }
 
+/* Whether g already answers address a: two endpoints of a config-file
+ * service may list the same address, and an RRset must not hold a
+ * record twice (RFC 2181 5). */
+static bool group_has(const struct svc_build *sb, const struct snap_group *g,
+		      const struct model_addr *a)
+{
+	bool v4 = a->family == AF_INET;
+	const uint8_t *rr = v4 ? sb->rr4 + (size_t)g->off4 * SNAP_RR4_LEN :
+		sb->rr6 + (size_t)g->off6 * SNAP_RR6_LEN;
+	size_t len = v4 ? SNAP_RR4_LEN : SNAP_RR6_LEN;
+	const void *ip = v4 ? (const void *)&a->ip.v4 : (const void *)&a->ip.v6;
+
+	for (uint32_t i = 0; i < (v4 ? g->n4 : g->n6); i++, rr += len)
+		if (!memcmp(rr + 12, ip, v4 ? 4 : 16))
+			return true;
+	return false;
+}
+
 /* The endpoint's usable addresses of family fam (0: any) into g. */
 static void group_add_fam(const struct build *b, struct svc_build *sb,
 			  struct snap_group *g, size_t e, bool fail_open,
@@ -641,7 +679,8 @@ static void group_add_fam(const struct build *b, struct svc_build *sb,
 
 	for (size_t i = 0; i < ep->naddrs; i++) {
 		const struct model_addr *a = &ep->addrs[i];
-		if ((fam && a->family != fam) || !usable(b, sb, e, a, fail_open))
+		if ((fam && a->family != fam) || !usable(b, sb, e, a, fail_open) ||
+		    group_has(sb, g, a))
 			continue;
 		put_rr(sb, a);
 		if (a->family == AF_INET)
@@ -784,6 +823,8 @@ static const struct snap_svc *svc_data(struct build *b,
 	svc->rr6 = sb.rr6;
 	svc->n4 = sb.n4;
 	svc->n6 = sb.n6;
+	if (b->sign && svc_sign(b, ms, svc, sb.groups) < 0)
+		return NULL;
 	return svc;
 }
 
@@ -950,6 +991,8 @@ static int build_all(struct build *b)
 	for (size_t i = 0; i < m->nsvcs; i++)
 		if (compile_service(b, i) < 0)
 			return -1;
+	if (b->sign && nsec_chain(b) < 0)
+		return -1;
 	return table_final(b) < 0 ? fail(b, "out of memory") : 0;
 }
 
@@ -970,7 +1013,20 @@ struct snap *compile_snapshot(const struct model *m,
 	b.s->arenas[0] = b.a;
 	b.s->narenas = 1;
 	b.s->generation = generation;
+	b.now = time(NULL);
+	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, true);
 	rc = build_all(&b);
+	if (b.sign) {
+		size_t made, reused;
+		sign_counts(b.sign, &made, &reused);
+		b.s->dnssec = true;
+		b.s->sig_expire = sign_earliest(b.sign);
+		b.s->sig_made = (uint32_t)b.now;
+		b.s->key_event = sign_next_event(&m->dnssec, b.now);
+		log_info("zone signed signatures_made=%zu reused=%zu "
+			 "earliest_expiry=%u", made, reused, b.s->sig_expire);
+	}
+	sign_free(b.sign, rc == 0);
 	free(b.admin);
 	free(b.cuts);
 	free(b.dnames);
@@ -1019,7 +1075,10 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 {
 	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 
-	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs > m->nsvcs) {
+	/* A key timing event passed: the DNSKEY RRset and the signing keys
+	 * change together, in a full build. */
+	if (prev->narenas >= SNAP_MAX_ARENAS || prev->nsvcs > m->nsvcs ||
+	    (prev->key_event && time(NULL) >= (time_t)prev->key_event)) {
 		snprintf(err, errlen, "a full rebuild is due");
 		return NULL;
 	}
@@ -1040,8 +1099,11 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 	if (service_tables(&b, m->nsvcs) < 0)
 		goto fail;
 	memcpy(b.s->svcs, prev->svcs, prev->nsvcs * sizeof(*b.s->svcs));
+	b.now = time(NULL);
+	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, false);
 	if (m->nsvcs > prev->nsvcs) {
-		if (patch_table(&b, prev) < 0) {
+		/* New names change the NSEC chain: a full build signs it. */
+		if (b.sign || patch_table(&b, prev) < 0) {
 			snprintf(err, errlen, "a full rebuild is due");
 			goto fail;
 		}
@@ -1056,11 +1118,417 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 			continue; /* new (done above), or hidden by a delegation */
 		if (!(b.s->svcs[k] = svc_data(&b, &m->svcs[k])))
 			goto fail;
+		if (b.sign && patch_svc_nsec(&b, prev, k) < 0)
+			goto fail;
 	}
+	if (b.sign && sign_earliest(b.sign) < b.s->sig_expire)
+		b.s->sig_expire = sign_earliest(b.sign);
+	sign_free(b.sign, true);
 	free(b.admin);
 	return b.s;
 fail:
+	sign_free(b.sign, false);
 	free(b.admin);
 	snap_free(b.s);
 	return NULL;
+}
+
+/* --- DNSSEC: signatures and the NSEC chain ---------------------------- */
+
+static int sign_set(struct build *b, const ldns_rr_list *set, bool ptr,
+		    uint32_t ttl, struct snap_rrs *out)
+{
+	ldns_rr_list *sigs = sign_rrset(b->sign, set);
+	int rc = sigs ? sign_wire(b->a, sigs, ptr, ttl, out) : -1;
+
+	ldns_rr_list_deep_free(sigs);
+	return rc < 0 ? fail(b, "cannot sign an RRset") : 0;
+}
+
+/* The SOA's RRSIGs for negative answers: signed over the SOA as it is,
+ * shown with the shortened TTL the SOA gets there. */
+static int sign_soa(struct build *b, const ldns_rr *soa, uint32_t ttl)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	ldns_rr_list *sigs;
+	int rc = -1;
+
+	ldns_rr_list_push_rr(l, (ldns_rr *)soa);
+	if ((sigs = sign_rrset(b->sign, l)))
+		rc = sign_wire(b->a, sigs, false, ttl, &b->s->soa_sig);
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_free(l); /* not deep: the SOA belongs to the zone */
+	return rc < 0 ? fail(b, "cannot sign the SOA") : 0;
+}
+
+static ldns_rdf *name_rdf(const uint8_t *w, size_t len)
+{
+	ldns_rdf *d = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, len, w);
+	if (!d)
+		xalloc_die(len);
+	return d;
+}
+
+/* The RRSIGs of cnt records of an address array, from start (wrapping
+ * at n), as one RRset owned by the service's name. */
+static int addr_sig(struct build *b, const ldns_rdf *owner,
+		    const uint8_t *base, size_t rl, unsigned n,
+		    unsigned start, unsigned cnt, struct snap_rrs *out)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+
+	for (unsigned i = 0, k = start; i < cnt; i++, k = (k + 1) % n) {
+		const uint8_t *p = base + (size_t)k * rl;
+		ldns_rr *rr = ldns_rr_new();
+		ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
+		ldns_rr_set_type(rr, wire_get16(p + 2));
+		ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+		ldns_rr_set_ttl(rr, ((uint32_t)wire_get16(p + 6) << 16) |
+				wire_get16(p + 8));
+		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(
+			rl == SNAP_RR4_LEN ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA,
+			rl - 12, p + 12));
+		ldns_rr_list_push_rr(l, rr);
+	}
+	int rc = sign_set(b, l, true, 0, out);
+	ldns_rr_list_deep_free(l);
+	return rc;
+}
+
+/* Signatures for every answer a group can give in one family: one, or
+ * one per rotation start when the answer is capped below n records. */
+static const struct snap_rrs *group_sigs(struct build *b,
+					 const ldns_rdf *owner,
+					 const struct snap_svc *svc,
+					 const uint8_t *base, size_t rl,
+					 unsigned n)
+{
+	if (!n)
+		return NULL;
+	unsigned cnt = svc->max_answers && n > svc->max_answers ?
+		svc->max_answers : n;
+	unsigned nw = cnt < n ? n : 1;
+	struct snap_rrs *v = snap_alloc(b->a, nw * sizeof(*v));
+	if (!v)
+		xalloc_die(nw * sizeof(*v));
+	for (unsigned w = 0; w < nw; w++)
+		if (addr_sig(b, owner, base, rl, n, w, cnt, &v[w]) < 0)
+			return NULL;
+	return v;
+}
+
+static int svc_sign(struct build *b, const struct model_service *ms,
+		    const struct snap_svc *svc, struct snap_group *groups)
+{
+	ldns_rdf *owner = ldns_dname_new_frm_str(ms->name);
+	int rc = 0;
+
+	if (!owner)
+		return fail(b, "bad service name %s", ms->name);
+	ldns_dname2canonical(owner);
+	for (uint16_t i = 0; i < svc->ngroups && rc == 0; i++) {
+		struct snap_group *g = &groups[i];
+		if (g->n4 && !(g->sig4 = group_sigs(b, owner, svc,
+			svc->rr4 + (size_t)g->off4 * SNAP_RR4_LEN,
+			SNAP_RR4_LEN, g->n4)))
+			rc = -1;
+		if (g->n6 && !(g->sig6 = group_sigs(b, owner, svc,
+			svc->rr6 + (size_t)g->off6 * SNAP_RR6_LEN,
+			SNAP_RR6_LEN, g->n6)))
+			rc = -1;
+	}
+	ldns_rdf_deep_free(owner);
+	return rc;
+}
+
+/* The address families a service is configured with: its NSEC bitmap
+ * says what the name has, whatever is healthy now. */
+static void svc_families(const struct model_service *ms, bool *v4, bool *v6)
+{
+	*v4 = *v6 = false;
+	for (size_t i = 0; i < ms->neps; i++)
+		for (size_t j = 0; j < ms->eps[i].naddrs; j++) {
+			if (ms->eps[i].addrs[j].family == AF_INET)
+				*v4 = true;
+			else
+				*v6 = true;
+		}
+}
+
+static bool has_ds(const struct build *b, const uint8_t *name, size_t len,
+		   ldns_rr_list *out)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(b->zone); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
+		ldns_rdf *o = ldns_rr_owner(rr);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS &&
+		    ldns_rdf_size(o) == len && !memcmp(ldns_rdf_data(o), name, len)) {
+			found = true;
+			if (out)
+				ldns_rr_list_push_rr(out, rr);
+		}
+	}
+	return found;
+}
+
+/* The NSEC of a node, signed, as wire: types are the node's RRsets, the
+ * service's families (v4/v6), NS (+DS) at a delegation. */
+static int nsec_make(struct build *b, const struct snap_node *n,
+		     const uint8_t *next, size_t next_len, bool v4, bool v6,
+		     struct snap_rrs *out)
+{
+	ldns_rr_type types[64];
+	size_t nt = 0;
+
+	for (uint16_t i = 0; i < n->nrrsets && nt < 58; i++)
+		types[nt++] = n->rrsets[i].type;
+	if (v4)
+		types[nt++] = LDNS_RR_TYPE_A;
+	if (v6)
+		types[nt++] = LDNS_RR_TYPE_AAAA;
+	if (n->flags & SNAP_N_CUT) {
+		types[nt++] = LDNS_RR_TYPE_NS;
+		/* The DS, when the zone has one, is an RRset of the node. */
+		if (!snap_rrset_find(n, DNS_T_DS) &&
+		    has_ds(b, n->name, n->name_len, NULL))
+			types[nt++] = LDNS_RR_TYPE_DS;
+	}
+	types[nt++] = LDNS_RR_TYPE_RRSIG;
+	types[nt++] = LDNS_RR_TYPE_NSEC;
+
+	const struct model_zone *z = &b->m->zone;
+	ldns_rr *rr = ldns_rr_new();
+	ldns_rr_set_owner(rr, name_rdf(n->name, n->name_len));
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_NSEC);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	/* RFC 9077: the lesser of the SOA's TTL and its minimum. */
+	ldns_rr_set_ttl(rr, z->ttl < z->soa_minimum ? z->ttl : z->soa_minimum);
+	ldns_rr_push_rdf(rr, name_rdf(next, next_len));
+	ldns_rr_push_rdf(rr, ldns_dnssec_create_nsec_bitmap(types, nt,
+		LDNS_RR_TYPE_NSEC));
+
+	ldns_rr_list *l = ldns_rr_list_new();
+	ldns_rr_list_push_rr(l, rr);
+	ldns_rr_list *sigs = sign_rrset(b->sign, l);
+	int rc = -1;
+	if (sigs) {
+		ldns_rr_list_cat(l, sigs);
+		rc = sign_wire(b->a, l, false, 0, out);
+		ldns_rr_list_free(sigs); /* its records now belong to l */
+	}
+	ldns_rr_list_deep_free(l);
+	return rc < 0 ? fail(b, "cannot sign an NSEC record") : 0;
+}
+
+/* The next name of a node's NSEC, read back from its wire. */
+static const uint8_t *nsec_next(const struct snap_node *n, size_t *len)
+{
+	const uint8_t *p = n->nsec->wire + n->name_len + 10;
+	size_t l = 0;
+
+	while (p[l])
+		l += 1 + (size_t)p[l];
+	*len = l + 1;
+	return p;
+}
+
+/* Does the NSEC in n's wire list type t? */
+static bool nsec_has(const struct snap_node *n, ldns_rr_type t)
+{
+	ldns_rr *rr = NULL;
+	size_t pos = 0;
+	bool has = false;
+
+	if (ldns_wire2rr(&rr, n->nsec->wire, n->nsec->len, &pos,
+			 LDNS_SECTION_ANSWER) == LDNS_STATUS_OK &&
+	    ldns_rr_rd_count(rr) == 2)
+		has = ldns_nsec_bitmap_covers_type(ldns_rr_rdf(rr, 1), t);
+	ldns_rr_free(rr);
+	return has;
+}
+
+/* A service whose NODATA would be proven wrong by its name's NSEC: a
+ * configured family with nothing to answer now (all its addresses out),
+ * or (a Kubernetes edit patched in) families the chain's NSEC does not
+ * match.  Its NODATA then carries an NSEC of its own, whose bitmap lists
+ * what it answers now; validators would call the other one bogus. */
+static int svc_nsec(struct build *b, const struct snap_node *n,
+		    struct snap_svc *svc, const struct model_service *ms)
+{
+	bool c4, c6;
+
+	svc_families(ms, &c4, &c6);
+	bool none = svc->down == SNAP_DOWN_NODATA;
+	bool a4 = c4 && svc->n4 && !none, a6 = c6 && svc->n6 && !none;
+	svc->nsec = NULL;
+	if (a4 == nsec_has(n, LDNS_RR_TYPE_A) &&
+	    a6 == nsec_has(n, LDNS_RR_TYPE_AAAA))
+		return 0;
+	struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
+	size_t nl;
+	const uint8_t *next = nsec_next(n, &nl);
+	if (!v)
+		xalloc_die(sizeof(*v));
+	if (nsec_make(b, n, next, nl, a4, a6, v) < 0)
+		return -1;
+	svc->nsec = v;
+	return 0;
+}
+
+static int node_canon_cmp(const void *x, const void *y)
+{
+	const struct snap_node *a = *(const struct snap_node *const *)x;
+	const struct snap_node *c = *(const struct snap_node *const *)y;
+
+	return snap_canon_cmp(a->name, a->name_len, c->name, c->name_len);
+}
+
+static bool is_ent(const struct snap_node *n)
+{
+	return !n->nrrsets && !n->svc && !(n->flags & SNAP_N_CUT);
+}
+
+/* The referral's DNSSEC part at a delegation: the DS RRset with its
+ * RRSIGs when the zone has one, else the NSEC proving it has none. */
+static int cut_sec(struct build *b, struct snap_node *n)
+{
+	ldns_rr_list *ds = ldns_rr_list_new();
+
+	if (!has_ds(b, n->name, n->name_len, ds)) {
+		ldns_rr_list_free(ds);
+		n->ref_sec = n->nsec;
+		return 0;
+	}
+	ldns_rr_list *sigs = sign_rrset(b->sign, ds);
+	struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
+	int rc = -1;
+	if (sigs && v) {
+		/* Shallow: the DS records are the zone's, the RRSIGs sigs'. */
+		ldns_rr_list *all = ldns_rr_list_new();
+		ldns_rr_list_cat(all, ds);
+		ldns_rr_list_cat(all, sigs);
+		rc = sign_wire(b->a, all, false, 0, v);
+		ldns_rr_list_free(all);
+	}
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_free(ds); /* not deep: the zone's records */
+	n->ref_sec = v;
+	return rc < 0 ? fail(b, "cannot sign a DS RRset") : 0;
+}
+
+/* Every name's NSEC in canonical order, signed; empty non-terminals
+ * point at the NSEC that covers them. */
+static int nsec_chain(struct build *b)
+{
+	struct snap_node **all = xreallocarray(NULL, b->nnodes ? b->nnodes : 1,
+					       sizeof(*all));
+	uint32_t n = 0, nc = 0;
+	int rc = -1;
+
+	for (uint32_t i = 0; i <= b->mask; i++)
+		if (b->table[i])
+			all[n++] = b->table[i];
+	qsort(all, n, sizeof(*all), node_canon_cmp);
+	const struct snap_node **chain = snap_alloc(b->a,
+		(n ? n : 1) * sizeof(*chain));
+	if (!chain)
+		xalloc_die(n * sizeof(*chain));
+	for (uint32_t i = 0; i < n; i++)
+		if (!is_ent(all[i]))
+			chain[nc++] = all[i];
+	b->s->chain = chain;
+	b->s->nchain = nc;
+	for (uint32_t i = 0; i < nc; i++) {
+		struct snap_node *nd = (struct snap_node *)chain[i];
+		const struct snap_node *next = chain[(i + 1) % nc];
+		const struct snap_svc *svc = snap_node_svc(b->s, nd);
+		bool v4 = false, v6 = false;
+		struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
+		if (!v)
+			xalloc_die(sizeof(*v));
+		if (svc)
+			svc_families(&b->m->svcs[nd->svc - 1], &v4, &v6);
+		if (nsec_make(b, nd, next->name, next->name_len, v4, v6, v) < 0)
+			goto out;
+		nd->nsec = v;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct snap_node *nd = all[i];
+		if (is_ent(nd))
+			nd->nsec = snap_chain_floor(b->s, nd->name,
+						    nd->name_len)->nsec;
+		else if ((nd->flags & SNAP_N_CUT) && cut_sec(b, nd) < 0)
+			goto out;
+		else if (nd->svc && svc_nsec(b, nd,
+				(struct snap_svc *)b->s->svcs[nd->svc - 1],
+				&b->m->svcs[nd->svc - 1]) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(all);
+	return rc;
+}
+
+/* A patched service's NODATA NSEC, against the name's node in prev. */
+static int patch_svc_nsec(struct build *b, const struct snap *prev,
+			  uint32_t k)
+{
+	const struct model_service *ms = &b->m->svcs[k];
+	ldns_rdf *name = ldns_dname_new_frm_str(ms->name);
+
+	if (!name)
+		return fail(b, "bad service name %s", ms->name);
+	ldns_dname2canonical(name);
+	const uint8_t *w = ldns_rdf_data(name);
+	size_t len = ldns_rdf_size(name);
+	const struct snap_node *n = snap_lookup(prev, w, (uint8_t)len,
+						wire_name_hash(w, len));
+	ldns_rdf_deep_free(name);
+	if (!n || !n->nsec)
+		return fail(b, "a full rebuild is due");
+	return svc_nsec(b, n, (struct snap_svc *)b->s->svcs[k], ms);
+}
+
+/* The apex's DNSKEY RRset (the keys published now), and CDS/CDNSKEY for
+ * the parent (RFC 7344): the active KSKs', or the delete form (RFC 8078,
+ * going insecure). */
+static int apex_keys(struct build *b)
+{
+	const struct model_dnssec *d = &b->m->dnssec;
+	char line[512];
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(d->dnskeys); i++) {
+		const ldns_rr *k = ldns_rr_list_rr(d->dnskeys, i);
+		if (!sign_key_published(d, i, b->now))
+			continue;
+		ldns_rr_list_push_rr(b->zone, ldns_rr_clone(k));
+		if (d->cds != CDS_PUBLISH || !(d->ksk_mask & (1u << i)) ||
+		    !sign_key_active(d, i, b->now))
+			continue;
+		ldns_rr *cdnskey = ldns_rr_clone(k);
+		ldns_rr *cds = ldns_key_rr2ds(k, LDNS_SHA256);
+		if (!cds) {
+			ldns_rr_free(cdnskey);
+			return fail(b, "cannot make a CDS record");
+		}
+		ldns_rr_set_type(cdnskey, LDNS_RR_TYPE_CDNSKEY);
+		ldns_rr_set_type(cds, LDNS_RR_TYPE_CDS);
+		ldns_rr_set_ttl(cds, b->m->zone.ttl);
+		ldns_rr_list_push_rr(b->zone, cdnskey);
+		ldns_rr_list_push_rr(b->zone, cds);
+	}
+	if (d->cds == CDS_DELETE) {
+		snprintf(line, sizeof(line), "%s %u IN CDS 0 0 0 00",
+			 b->m->zone.apex, b->m->zone.ttl);
+		if (push_str(b, b->zone, line) < 0)
+			return -1;
+		snprintf(line, sizeof(line), "%s %u IN CDNSKEY 0 3 0 AA==",
+			 b->m->zone.apex, b->m->zone.ttl);
+		if (push_str(b, b->zone, line) < 0)
+			return -1;
+	}
+	return 0;
 }

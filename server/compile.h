@@ -27,6 +27,9 @@ struct compile_view {
 				  const struct model_service *s,
 				  const struct model_endpoint *e);
 	const void *admin_arg;
+	/* DNSSEC: signatures kept across builds (server/sign.h); NULL:
+	 * sign everything. */
+	struct sign_cache *sigcache;
 };
 
 /* Returns a new snapshot, or NULL with a message in err.  v may be NULL

@@ -26,12 +26,21 @@
 #include "server/rrl.h"
 #include "server/wire.h"
 
+/* Whole records as wire, appended as they are: RRSIGs (owner a pointer
+ * to the question name) or, for negative answers and referrals, NSEC /
+ * DS records with their RRSIGs (owner in full). */
+struct snap_rrs {
+	const uint8_t *wire;
+	uint16_t len, count;
+};
+
 /* One RRset's answer: answer, authority and additional sections. */
 struct snap_rrset {
 	uint16_t type;
 	uint16_t ancount, nscount, arcount;
 	uint16_t an_len, ns_len, ar_len;
 	const uint8_t *wire; /* an_len + ns_len + ar_len bytes */
+	struct snap_rrs sig; /* DNSSEC: its RRSIGs, after the answer part */
 };
 
 /* A set of addresses a policy may answer with: one endpoint, one region,
@@ -40,6 +49,10 @@ struct snap_group {
 	uint32_t weight;
 	uint16_t off4, n4;
 	uint16_t off6, n6;
+	/* DNSSEC: the RRSIGs of the A / AAAA answer; one per rotation start
+	 * when max_answers caps the group (each window is its own RRset),
+	 * else one. */
+	const struct snap_rrs *sig4, *sig6;
 };
 
 enum { SNAP_DOWN_NONE = 0, SNAP_DOWN_SERVFAIL, SNAP_DOWN_NODATA };
@@ -57,6 +70,10 @@ struct snap_svc {
 	const uint8_t *rr4;  /* A records, SNAP_RR4_LEN bytes each */
 	const uint8_t *rr6;  /* AAAA records, SNAP_RR6_LEN bytes each */
 	uint16_t n4, n6;
+	/* DNSSEC: the NSEC for NODATA while a configured address family has
+	 * nothing to answer (its bitmap without that type); NULL: the
+	 * node's own. */
+	const struct snap_rrs *nsec;
 };
 
 /* C0 0C, type, class, ttl, rdlength, rdata */
@@ -80,6 +97,11 @@ struct snap_node {
 	const struct snap_rrset *rrsets; /* sorted by type */
 	const struct snap_rrset *referral; /* CUT: NS + glue, uncompressed */
 	uint32_t svc;         /* 1 + index into snap.svcs; 0: no service */
+	/* DNSSEC: this name's NSEC (an empty non-terminal: the one that
+	 * covers it) with RRSIGs; CUT: what a referral adds to authority,
+	 * the DS RRset or the NSEC proving there is none. */
+	const struct snap_rrs *nsec;
+	const struct snap_rrs *ref_sec;
 };
 
 /* A topology rule: a client prefix preferring a region. */
@@ -119,6 +141,14 @@ struct snap {
 	const uint8_t *version;
 	uint16_t version_len;
 
+	/* DNSSEC (NULL/false/0 when the zone is not signed). */
+	bool dnssec;
+	struct snap_rrs soa_sig;   /* RRSIGs of the negative SOA, full owner */
+	const struct snap_node **chain; /* NSEC owners, canonical order */
+	uint32_t nchain;
+	uint32_t sig_expire;       /* earliest signature expiration */
+	uint32_t sig_made;         /* when the oldest signatures were made */
+	uint32_t key_event;        /* next key timing event (unix), 0: none */
 	/* Abuse handling: rate limiting (UDP) and DNS cookies. */
 	struct rrl_conf rrl;
 	struct cookie_keys cookie;
@@ -158,6 +188,50 @@ snap_lookup(const struct snap *s, const uint8_t *name, uint8_t len,
 		    __builtin_memcmp(n->name, name, len) == 0)
 			return n;
 	}
+}
+
+/* DNSSEC canonical order (RFC 4034 6.1) of two lower-case wire names:
+ * label by label from the root.  <0, 0, >0. */
+static inline int snap_canon_cmp(const uint8_t *a, unsigned alen,
+				 const uint8_t *b, unsigned blen)
+{
+	uint8_t la[DNS_LABELS_MAX], lb[DNS_LABELS_MAX];
+	unsigned na = 0, nb = 0;
+
+	for (unsigned o = 0; o < alen && a[o] && na < DNS_LABELS_MAX;
+	     o += 1u + a[o])
+		la[na++] = (uint8_t)o;
+	for (unsigned o = 0; o < blen && b[o] && nb < DNS_LABELS_MAX;
+	     o += 1u + b[o])
+		lb[nb++] = (uint8_t)o;
+	while (na && nb) {
+		const uint8_t *x = a + la[--na], *y = b + lb[--nb];
+		unsigned n = x[0] < y[0] ? x[0] : y[0];
+		int c = __builtin_memcmp(x + 1, y + 1, n);
+		if (c)
+			return c;
+		if (x[0] != y[0])
+			return (int)x[0] - (int)y[0];
+	}
+	return (int)na - (int)nb;
+}
+
+/* The NSEC owner at or before name in canonical order (the one that
+ * covers it when name does not exist); the apex for names before it. */
+static inline const struct snap_node *
+snap_chain_floor(const struct snap *s, const uint8_t *name, unsigned len)
+{
+	uint32_t lo = 0, hi = s->nchain;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct snap_node *n = s->chain[mid];
+		if (snap_canon_cmp(n->name, n->name_len, name, len) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return s->chain[lo];
 }
 
 /* The rrset of one type at a node, or NULL. */

@@ -18,7 +18,8 @@
 enum {
 	DNS_T_A = 1, DNS_T_NS = 2, DNS_T_CNAME = 5, DNS_T_SOA = 6,
 	DNS_T_HINFO = 13, DNS_T_MX = 15, DNS_T_TXT = 16, DNS_T_AAAA = 28,
-	DNS_T_SRV = 33, DNS_T_DNAME = 39, DNS_T_OPT = 41, DNS_T_DS = 43, DNS_T_TKEY = 249,
+	DNS_T_SRV = 33, DNS_T_DNAME = 39, DNS_T_OPT = 41, DNS_T_DS = 43,
+	DNS_T_NSEC = 47, DNS_T_TKEY = 249,
 	DNS_T_TSIG = 250, DNS_T_IXFR = 251, DNS_T_AXFR = 252,
 	DNS_T_MAILB = 253, DNS_T_MAILA = 254, DNS_T_ANY = 255,
 };
@@ -115,6 +116,11 @@ static inline void wire_put32(uint8_t *p, uint32_t v)
 static inline uint16_t wire_get16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t wire_get32(const uint8_t *p)
+{
+	return ((uint32_t)wire_get16(p) << 16) | wire_get16(p + 2);
 }
 
 #endif

@@ -11,6 +11,7 @@ PKGS=(
 	libldns-dev libevent-dev libcurl4-openssl-dev libjansson-dev
 	libssl-dev libyaml-dev
 	bind9-dnsutils knot-dnsutils ldnsutils dnsperf unbound nginx
+	bind9-utils faketime zonemaster-cli
 	python3 python3-dnspython python3-pytest
 	openssl curl valgrind iproute2 procps prometheus
 	clang libclang-rt-14-dev

@@ -53,6 +53,8 @@ static void gslbctl_usage(FILE *f)
 "  reload                     reload the configuration (as SIGHUP)\n"
 "  ready                      exit 0 when gslbd is ready, 1 when not\n"
 "  metrics                    print the Prometheus metrics\n"
+"  zone                       print the zone as served now (master file)\n"
+"  ds                         print the DS records for the parent zone\n"
 "options:\n"
 "  -s, --server URL           control API (env GSLBD_CONTROL, default %s)\n"
 "  -t, --token TOKEN          bearer token (env GSLBD_TOKEN)\n"
@@ -549,8 +551,11 @@ static int gslbctl_simple(const struct gslbctl *ctl, const char *cmd,
 			printf("reload: ok\n");
 			rc = 0;
 		}
-	} else if (!strcmp(cmd, "metrics")) {
-		if (gslbctl_request(ctl, "/metrics", NULL, &r) < 0)
+	} else if (!strcmp(cmd, "metrics") || !strcmp(cmd, "zone") ||
+		   !strcmp(cmd, "ds")) {
+		char path[16];
+		snprintf(path, sizeof(path), "/%s", cmd);
+		if (gslbctl_request(ctl, path, NULL, &r) < 0)
 			return 1;
 		if (gslbctl_check(ctl, &r) == 0) {
 			fwrite(r.body.data ? r.body.data : "", 1, r.body.len,
@@ -680,7 +685,8 @@ int main(int argc, char **argv)
 		 !strcmp(cmd, "force-up") || !strcmp(cmd, "force-down"))
 		rc = gslbctl_admin(&ctl, cmd, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "reload") || !strcmp(cmd, "metrics") ||
-		 !strcmp(cmd, "ready"))
+		 !strcmp(cmd, "ready") || !strcmp(cmd, "zone") ||
+		 !strcmp(cmd, "ds"))
 		rc = gslbctl_simple(&ctl, cmd, sub_argc, sub_argv);
 	else {
 		gslbctl_err("unknown command '%s'", cmd);

@@ -3,8 +3,9 @@
  * through the parser and the answer writer over UDP and TCP limits, from
  * a snapshot with every kind of data (services of each policy, static
  * records, a delegation with a DS, DNAMEs (one whose substitution is too
- * long), NSID, CH TXT, topology).  Crashes, sanitizer
- * reports and an answer longer than its limit are failures.
+ * long), NSID, CH TXT, topology), and from the same zone signed (a key
+ * made at start: RRSIGs, NSEC proofs, referrals with DO).  Crashes,
+ * sanitizer reports and an answer longer than its limit are failures.
  *
  * Build: ./configure CC=clang --enable-fuzzers --enable-sanitizers
  * Run:   tests/fuzz/fuzz_query -max_total_time=60 tests/fuzz/corpus
@@ -14,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ldns/ldns.h>
 
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -84,9 +88,40 @@ static const char zone[] =
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
 	"ns.sub A 192.0.2.77\n";
 
-static const struct snap *snap;
+static const struct snap *snap, *signed_snap;
 static struct answer_ctx ctx;
 static struct rrl_table *rrl;
+
+/* A CSK for z.test in a fresh directory; its base name. */
+static char *make_key(void)
+{
+	static char dir[] = "/tmp/gslbd-fuzz-key.XXXXXX";
+	static char base[sizeof(dir) + 16];
+	char path[sizeof(base) + 16];
+	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	ldns_rdf *owner = ldns_dname_new_frm_str("z.test.");
+	FILE *f;
+
+	if (!mkdtemp(dir) || !k || !owner)
+		abort();
+	ldns_key_set_pubkey_owner(k, owner);
+	ldns_key_set_flags(k, 257);
+	ldns_rr *rr = ldns_key2rr(k);
+	snprintf(base, sizeof(base), "%s/Kz", dir);
+	snprintf(path, sizeof(path), "%s.key", base);
+	if (!rr || !(f = fopen(path, "w")))
+		abort();
+	ldns_rr_print(f, rr);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s.private", base);
+	if (!(f = fopen(path, "w")) || fchmod(fileno(f), 0600) < 0)
+		abort();
+	ldns_key_print(f, k);
+	fclose(f);
+	ldns_rr_free(rr);
+	ldns_key_deep_free(k);
+	return base;
+}
 
 static void quiet(void *arg, const char *line)
 {
@@ -108,7 +143,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	snprintf(text, sizeof(text), conf, path);
 	m = cfg_load_string("fuzz.yaml", text, quiet, NULL);
-	unlink(path);
 	if (!m)
 		abort();
 	snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
@@ -117,6 +151,30 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	model_free(m);
+
+	/* The same zone (the DS and DNAMEs too), signed. */
+	char *base = make_key();
+	size_t len = sizeof(text) + strlen(base) + 32;
+	char *sconf = malloc(len);
+	snprintf(sconf, len, "%sdnssec:\n  keys: [%s]\n", text, base);
+	if (!(m = cfg_load_string("fuzz-signed.yaml", sconf, quiet, NULL)))
+		abort();
+	unlink(path);
+	signed_snap = compile_snapshot(m, NULL, 1, err, sizeof(err));
+	if (!signed_snap) {
+		fprintf(stderr, "compile (signed): %s\n", err);
+		abort();
+	}
+	model_free(m);
+	free(sconf);
+	/* The keys were read at load: the files are not needed any more. */
+	char kpath[256];
+	snprintf(kpath, sizeof(kpath), "%s.key", base);
+	unlink(kpath);
+	snprintf(kpath, sizeof(kpath), "%s.private", base);
+	unlink(kpath);
+	*strrchr(base, '/') = 0;
+	rmdir(base);
 	answer_ctx_init(&ctx, 1);
 	rrl = rrl_table_new(4, 1);
 	return 0;
@@ -152,6 +210,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_rrl(out, n, (struct sockaddr *)&from);
 	n = answer_query(&ctx, snap, data, size, (struct sockaddr *)&from,
 			 true, out, sizeof(out));
+	if (n && n < 12)
+		abort();
+	n = answer_query(&ctx, signed_snap, data, size,
+			 (struct sockaddr *)&from, false, out, 4096);
+	if (n > 4096)
+		abort();
+	n = answer_query(&ctx, signed_snap, data, size,
+			 (struct sockaddr *)&from, true, out, sizeof(out));
 	if (n && n < 12)
 		abort();
 	return 0;

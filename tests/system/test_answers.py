@@ -332,3 +332,29 @@ def test_dig_and_kdig_agree(std):
         got = sorted(ln.split()[-1] for ln in out.splitlines()
                      if ln and not ln.startswith(";") and "\tA\t" in ln)
         assert got == want, out
+
+
+DUP_CONFIG = """zone:
+  name: dup.example.org
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: none
+services:
+  - name: www
+    endpoints:
+      - region: eu
+        addresses: [192.0.2.7, 192.0.2.8, "2001:db8::7"]
+      - region: us
+        addresses: [192.0.2.7, "2001:db8::7"]
+"""
+
+
+def test_same_address_in_two_endpoints_answered_once(gslbd):
+    """Two endpoints listing one address give one record (RFC 2181 5: no duplicates in an RRset); counted from dig's raw lines, since dnspython merges duplicates."""
+    g = gslbd(DUP_CONFIG)
+    a = g.dig("www.dup.example.org.", "A", "+short").split()
+    aaaa = g.dig("www.dup.example.org.", "AAAA", "+short").split()
+    assert sorted(a) == ["192.0.2.7", "192.0.2.8"], a
+    assert aaaa == ["2001:db8::7"], aaaa

@@ -17,6 +17,7 @@
 #include "server/cookie.h"
 #include "server/wire.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 static void unhex(const char *s, uint8_t *out)
 {
@@ -25,22 +26,6 @@ static void unhex(const char *s, uint8_t *out)
 		sscanf(s + 2 * i, "%2x", &v);
 		out[i] = (uint8_t)v;
 	}
-}
-
-static struct sockaddr_storage addr(const char *s)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(s, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, s, &a->sin6_addr);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		inet_pton(AF_INET, s, &a->sin_addr);
-	}
-	return ss;
 }
 
 /* OpenSSL's SipHash-2-4 with an 8-byte tag, as an independent reader. */
@@ -156,7 +141,7 @@ static struct cookie_keys keys(const char *secret, const char *prev)
 static void test_answer_vectors(void)
 {
 	struct cookie_keys k = keys("e5e973e5a6b2a43f48e7dc849e37bfcf", NULL);
-	struct sockaddr_storage a1 = addr("198.51.100.100");
+	struct sockaddr_storage a1 = tu_sockaddr("198.51.100.100");
 	uint8_t q[40], out[16], want[16];
 
 	/* A.1: a client cookie alone gets a fresh server cookie. */
@@ -192,7 +177,7 @@ static void test_answer_vectors(void)
 	       COOKIE_CLIENT, "five minutes and a second ahead: not valid");
 
 	/* Bound to the client address and to every byte. */
-	struct sockaddr_storage other = addr("198.51.100.101");
+	struct sockaddr_storage other = tu_sockaddr("198.51.100.101");
 	is_int(cookie_answer(&k, q, 24, (struct sockaddr *)&other, 1559731985, out),
 	       COOKIE_CLIENT, "the same cookie from another address is not valid");
 	q[23] ^= 1;
@@ -205,7 +190,7 @@ static void test_answer_vectors(void)
 	       COOKIE_VALID, "a v4-mapped source hashes as its IPv4 address");
 
 	/* A.3: reserved bytes the client sent are part of the hash. */
-	struct sockaddr_storage a3 = addr("203.0.113.203");
+	struct sockaddr_storage a3 = tu_sockaddr("203.0.113.203");
 	unhex("fc93fc62807ddb8601abcdef5cf78f71a314227b6679ebf5", q);
 	is_int(cookie_answer(&k, q, 24, (struct sockaddr *)&a3, 0x5cf78f71 + 100, out),
 	       COOKIE_VALID, "A.3: a cookie with non-zero reserved bytes validates");
@@ -221,7 +206,7 @@ static void test_answer_vectors(void)
 	struct cookie_keys rot = keys("445536bcd2513298075a5d379663c962",
 				      "dd3bdf9344b678b185a6f5cb60fca715");
 	struct cookie_keys nop = keys("445536bcd2513298075a5d379663c962", NULL);
-	struct sockaddr_storage a4 = addr("2001:db8:220:1:59de:d0f4:8769:82b8");
+	struct sockaddr_storage a4 = tu_sockaddr("2001:db8:220:1:59de:d0f4:8769:82b8");
 	unhex("22681ab97d52c298010000005cf7c57926556bd0934c72f8", q);
 	is_int(cookie_answer(&rot, q, 24, (struct sockaddr *)&a4, 1559741961, out),
 	       COOKIE_VALID, "A.4: a cookie of the previous secret is valid while rotating");

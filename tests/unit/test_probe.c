@@ -877,7 +877,7 @@ static void test_suspect_flapping(void)
 	struct event *flip = event_new(base, -1, EV_PERSIST, flip_hang, NULL);
 
 	m->svcs[0].eps[0].probe.interval_ms = T(400);
-	m->svcs[0].eps[0].probe.fast_interval_ms = T(100);
+	m->svcs[0].eps[0].probe.fast_interval_ms = T(200);
 	m->svcs[0].eps[0].probe.jitter_ms = 0;
 	if (!flip || model_targets_build(m) < 0)
 		abort();

@@ -15,6 +15,7 @@
 #include "server/compile.h"
 #include "server/rrl.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/testutil.h"
 
 static const char conf[] =
 	"zone:\n"
@@ -70,29 +71,13 @@ static void load(void)
 	}
 }
 
-static struct sockaddr_storage addr(const char *s)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(s, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, s, &a->sin6_addr);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		inet_pton(AF_INET, s, &a->sin_addr);
-	}
-	return ss;
-}
-
 /* Answer a query (with an OPT, and a client cookie when cookie) and
  * return what the writer recorded for rate limiting. */
 static struct rrl_facts ask(const char *name, uint16_t type, bool cookie)
 {
 	uint8_t q[512];
 	size_t n = 12;
-	struct sockaddr_storage from = addr("10.0.0.1");
+	struct sockaddr_storage from = tu_sockaddr("10.0.0.1");
 
 	memset(q, 0, 12);
 	wire_put16(q, 0x4242);
@@ -182,7 +167,7 @@ static unsigned run(struct rrl_table *t, const struct rrl_conf *c,
 		    const char *src, const struct rrl_facts *f, uint32_t now,
 		    unsigned n, char *pattern)
 {
-	struct sockaddr_storage from = addr(src);
+	struct sockaddr_storage from = tu_sockaddr(src);
 	unsigned pass = 0;
 
 	for (unsigned i = 0; i < n; i++) {

@@ -1,12 +1,14 @@
 /*
  * testutil.h -- small helpers shared by unit tests: a zone to put
- * services under, and files in a temporary directory.  Header-only, like
+ * services under, files in a temporary directory, socket addresses.  Header-only, like
  * tap.h; a test uses what it needs.
  */
 #ifndef GSLBD_TESTUTIL_H
 #define GSLBD_TESTUTIL_H
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,24 @@ static inline void tu_rmtree(const char *dir)
 	if (d)
 		closedir(d);
 	rmdir(dir);
+}
+
+/* A socket address (port 0) for a textual IPv4 or IPv6 address. */
+static inline struct sockaddr_storage tu_sockaddr(const char *s)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(s, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, s, &a->sin6_addr);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		inet_pton(AF_INET, s, &a->sin_addr);
+	}
+	return ss;
 }
 
 #endif

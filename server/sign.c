@@ -1,0 +1,407 @@
+/* sign.c -- RRSIGs through ldns for the compiler (sign.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "lib/log.h"
+#include "lib/rand.h"
+#include "lib/xalloc.h"
+#include "server/sign.h"
+
+struct cache_entry {
+	struct cache_entry *next;
+	uint8_t key[32];     /* SHA-256 of the RRset content and keys */
+	uint32_t expire;     /* the earliest of its signatures */
+	uint64_t gen;        /* the last build that used it */
+	uint16_t len;
+	uint8_t wire[];      /* the RRSIGs, uncompressed */
+};
+
+struct sign_cache {
+	struct cache_entry **tab;
+	size_t mask, n;
+	uint64_t gen;
+};
+
+struct sign {
+	/* Views of the model's key list: they borrow its keys, so they are
+	 * emptied before they are freed. */
+	ldns_key_list *ksk, *zsk;
+	uint32_t inception, expiration, jitter, validity;
+	uint32_t earliest;
+	uint64_t rng;
+	time_t now;
+	struct sign_cache *cache;
+	bool full;
+	size_t made, reused;
+};
+
+struct sign_cache *sign_cache_new(void)
+{
+	struct sign_cache *c = xcalloc(1, sizeof(*c));
+
+	c->mask = 1023;
+	c->tab = xcalloc(c->mask + 1, sizeof(*c->tab));
+	return c;
+}
+
+void sign_cache_free(struct sign_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i <= c->mask; i++)
+		while (c->tab[i]) {
+			struct cache_entry *e = c->tab[i];
+			c->tab[i] = e->next;
+			free(e);
+		}
+	free(c->tab);
+	free(c);
+}
+
+static size_t cache_slot(const struct sign_cache *c, const uint8_t *key)
+{
+	size_t h;
+
+	memcpy(&h, key, sizeof(h));
+	return h & c->mask;
+}
+
+static void cache_grow(struct sign_cache *c)
+{
+	size_t size = (c->mask + 1) * 2;
+	struct cache_entry **t = xcalloc(size, sizeof(*t));
+	struct sign_cache n = { .tab = t, .mask = size - 1 };
+
+	for (size_t i = 0; i <= c->mask; i++)
+		while (c->tab[i]) {
+			struct cache_entry *e = c->tab[i];
+			c->tab[i] = e->next;
+			size_t k = cache_slot(&n, e->key);
+			e->next = t[k];
+			t[k] = e;
+		}
+	free(c->tab);
+	c->tab = t;
+	c->mask = size - 1;
+}
+
+/* Entries the last full build did not use go. */
+static void cache_sweep(struct sign_cache *c)
+{
+	for (size_t i = 0; i <= c->mask; i++) {
+		struct cache_entry **pp = &c->tab[i];
+		while (*pp) {
+			struct cache_entry *e = *pp;
+			if (e->gen == c->gen) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			free(e);
+			c->n--;
+		}
+	}
+}
+
+/* The content an RRSIG depends on, whatever the order of the records:
+ * per-record digests summed lane by lane, then the keys' tags. */
+static void cache_key(const ldns_rr_list *rrset, const ldns_key_list *keys,
+		      uint8_t out[32])
+{
+	uint64_t acc[4] = { 0 };
+	uint8_t d[32];
+	unsigned dl = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (!ctx)
+		xalloc_die(64);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrset); i++) {
+		uint8_t *w = NULL;
+		size_t n = 0;
+		if (ldns_rr2wire(&w, ldns_rr_list_rr(rrset, i),
+				 LDNS_SECTION_ANSWER, &n) != LDNS_STATUS_OK)
+			n = 0;
+		EVP_Digest(w, n, d, &dl, EVP_sha256(), NULL);
+		free(w);
+		for (size_t k = 0; k < 4; k++) {
+			uint64_t v;
+			memcpy(&v, d + 8 * k, 8);
+			acc[k] += v;
+		}
+	}
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, acc, sizeof(acc));
+	size_t cnt = ldns_rr_list_rr_count(rrset);
+	EVP_DigestUpdate(ctx, &cnt, sizeof(cnt));
+	for (size_t i = 0; i < ldns_key_list_key_count(keys); i++) {
+		uint16_t tag = ldns_key_keytag(ldns_key_list_key(keys, i));
+		EVP_DigestUpdate(ctx, &tag, sizeof(tag));
+	}
+	EVP_DigestFinal_ex(ctx, out, &dl);
+	EVP_MD_CTX_free(ctx);
+}
+
+static struct cache_entry *cache_find(struct sign_cache *c,
+				      const uint8_t *key)
+{
+	for (struct cache_entry *e = c->tab[cache_slot(c, key)]; e; e = e->next)
+		if (!memcmp(e->key, key, 32))
+			return e;
+	return NULL;
+}
+
+static ldns_rr_list *cache_sigs(const struct cache_entry *e)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	size_t pos = 0;
+
+	while (pos < e->len) {
+		ldns_rr *rr = NULL;
+		if (ldns_wire2rr(&rr, e->wire, e->len, &pos,
+				 LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) {
+			ldns_rr_list_deep_free(l);
+			return NULL;
+		}
+		ldns_rr_list_push_rr(l, rr);
+	}
+	return l;
+}
+
+static void cache_put(struct sign_cache *c, const uint8_t *key,
+		      const ldns_rr_list *sigs, uint32_t expire)
+{
+	uint8_t buf[4096];
+	size_t len = 0;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
+		uint8_t *w = NULL;
+		size_t n = 0;
+		if (ldns_rr2wire(&w, ldns_rr_list_rr(sigs, i),
+				 LDNS_SECTION_ANSWER, &n) != LDNS_STATUS_OK ||
+		    len + n > sizeof(buf)) {
+			free(w);
+			return; /* not cached: signed again next time */
+		}
+		memcpy(buf + len, w, n);
+		len += n;
+		free(w);
+	}
+	struct cache_entry *e = cache_find(c, key);
+	if (e) { /* stale: replace it */
+		struct cache_entry **pp = &c->tab[cache_slot(c, key)];
+		while (*pp != e)
+			pp = &(*pp)->next;
+		*pp = e->next;
+		free(e);
+		c->n--;
+	}
+	if (c->n + 1 > c->mask + 1)
+		cache_grow(c);
+	e = xmalloc(sizeof(*e) + len);
+	memcpy(e->key, key, 32);
+	e->expire = expire;
+	e->gen = c->gen;
+	e->len = (uint16_t)len;
+	memcpy(e->wire, buf, len);
+	size_t k = cache_slot(c, key);
+	e->next = c->tab[k];
+	c->tab[k] = e;
+	c->n++;
+}
+
+bool sign_key_published(const struct model_dnssec *d, size_t i, time_t now)
+{
+	const struct model_key_time *t = d->times ? &d->times[i] : NULL;
+
+	return !t || ((!t->publish || now >= t->publish) &&
+		      (!t->delete_ || now < t->delete_));
+}
+
+bool sign_key_active(const struct model_dnssec *d, size_t i, time_t now)
+{
+	const struct model_key_time *t = d->times ? &d->times[i] : NULL;
+
+	return sign_key_published(d, i, now) &&
+		(!t || ((!t->activate || now >= t->activate) &&
+			(!t->inactive || now < t->inactive)));
+}
+
+uint32_t sign_next_event(const struct model_dnssec *d, time_t now)
+{
+	int64_t next = 0;
+
+	for (size_t i = 0; d->times && i < d->nkeys; i++) {
+		const struct model_key_time *t = &d->times[i];
+		int64_t v[] = { t->publish, t->activate, t->inactive, t->delete_ };
+		for (size_t j = 0; j < 4; j++)
+			if (v[j] > now && (!next || v[j] < next))
+				next = v[j];
+	}
+	return next > UINT32_MAX ? UINT32_MAX : (uint32_t)next;
+}
+
+static ldns_key_list *key_view(ldns_key_list *all, uint32_t mask)
+{
+	ldns_key_list *l = ldns_key_list_new();
+
+	if (!l)
+		xalloc_die(sizeof(*l));
+	for (size_t i = 0; i < ldns_key_list_key_count(all); i++)
+		if (mask & (1u << i))
+			ldns_key_list_push_key(l, ldns_key_list_key(all, i));
+	return l;
+}
+
+static void key_view_free(ldns_key_list *l)
+{
+	if (!l)
+		return;
+	ldns_key_list_set_key_count(l, 0);
+	ldns_key_list_free(l);
+}
+
+struct sign *sign_new(const struct model_dnssec *d, time_t now,
+		      struct sign_cache *cache, bool full)
+{
+	if (!d || !d->enabled)
+		return NULL;
+	struct sign *sg = xcalloc(1, sizeof(*sg));
+	uint32_t active = 0;
+	for (size_t i = 0; i < d->nkeys; i++)
+		if (sign_key_active(d, i, now))
+			active |= 1u << i;
+	sg->ksk = key_view(d->keys, d->ksk_mask & active);
+	sg->zsk = key_view(d->keys, d->zsk_mask & active);
+	sg->inception = (uint32_t)now - 3600;
+	sg->expiration = (uint32_t)now + d->validity;
+	sg->jitter = d->validity / 10;
+	sg->validity = d->validity;
+	sg->earliest = UINT32_MAX;
+	sg->now = now;
+	sg->cache = cache;
+	sg->full = full;
+	if (cache && full)
+		cache->gen++;
+	sg->rng = (uint64_t)now * 0x9e3779b97f4a7c15ull | 1;
+	return sg;
+}
+
+void sign_free(struct sign *sg, bool ok)
+{
+	if (!sg)
+		return;
+	if (sg->cache && sg->full && ok)
+		cache_sweep(sg->cache);
+	key_view_free(sg->ksk);
+	key_view_free(sg->zsk);
+	free(sg);
+}
+
+void sign_counts(const struct sign *sg, size_t *made, size_t *reused)
+{
+	*made = sg ? sg->made : 0;
+	*reused = sg ? sg->reused : 0;
+}
+
+uint32_t sign_earliest(const struct sign *sg)
+{
+	return sg ? sg->earliest : UINT32_MAX;
+}
+
+ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
+{
+	/* CDS/CDNSKEY too: RFC 7344 4.1 wants them signed by a key the
+	 * parent's DS points to. */
+	ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(rrset, 0));
+	bool dnskey = t == LDNS_RR_TYPE_DNSKEY || t == LDNS_RR_TYPE_CDS ||
+		t == LDNS_RR_TYPE_CDNSKEY;
+	ldns_key_list *keys = dnskey ? sg->ksk : sg->zsk;
+
+	uint8_t key[32];
+
+	if (!ldns_key_list_key_count(keys))
+		return NULL; /* no key active: refuse to build unsigned */
+	if (sg->cache) {
+		cache_key(rrset, keys, key);
+		struct cache_entry *e = cache_find(sg->cache, key);
+		ldns_rr_list *l;
+		/* Reused until a little past the refresh point (a third left):
+		 * a refresh then re-signs only the slice of signatures that
+		 * expire first (the jitter spreads them over a tenth of the
+		 * validity), and the next slice at the next refresh. */
+		if (e && (int64_t)e->expire - sg->now >=
+			 sg->validity / 3 + sg->validity / 100 &&
+		    (l = cache_sigs(e))) {
+			e->gen = sg->cache->gen;
+			if (e->expire < sg->earliest)
+				sg->earliest = e->expire;
+			sg->reused += ldns_rr_list_rr_count(l);
+			return l;
+		}
+	}
+	uint32_t exp = sg->expiration -
+		(sg->jitter ? (uint32_t)(rand_next(&sg->rng) % sg->jitter) : 0);
+
+	/* ldns takes the validity period from the keys; they are ours for
+	 * the length of this call (the control thread is the only user). */
+	for (size_t i = 0; i < ldns_key_list_key_count(keys); i++) {
+		ldns_key *k = ldns_key_list_key(keys, i);
+		ldns_key_set_inception(k, sg->inception);
+		ldns_key_set_expiration(k, exp);
+	}
+	ldns_rr_list *sigs = ldns_sign_public((ldns_rr_list *)rrset, keys);
+	if (sigs && ldns_rr_list_rr_count(sigs) != ldns_key_list_key_count(keys)) {
+		ldns_rr_list_deep_free(sigs);
+		return NULL;
+	}
+	if (sigs && exp < sg->earliest)
+		sg->earliest = exp;
+	if (sigs) {
+		sg->made += ldns_rr_list_rr_count(sigs);
+		if (sg->cache)
+			cache_put(sg->cache, key, sigs, exp);
+	}
+	return sigs;
+}
+
+int sign_wire(struct snap_arena *a, const ldns_rr_list *rrs, bool ptr,
+	      uint32_t ttl, struct snap_rrs *out)
+{
+	uint8_t buf[65535];
+	size_t len = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		uint8_t *w = NULL;
+		size_t n = 0;
+		if (ldns_rr2wire(&w, rr, LDNS_SECTION_ANSWER, &n) !=
+		    LDNS_STATUS_OK)
+			return -1;
+		size_t own = ldns_rdf_size(ldns_rr_owner(rr));
+		size_t skip = ptr ? own : 0;
+		if (n < own + 10 || len + (ptr ? 2 : 0) + n - skip > sizeof(buf)) {
+			free(w);
+			return -1;
+		}
+		if (ptr) {
+			wire_put16(buf + len, 0xc00c);
+			len += 2;
+		}
+		memcpy(buf + len, w + skip, n - skip);
+		if (ttl)
+			wire_put32(buf + len + (ptr ? 0 : own) + 4, ttl);
+		len += n - skip;
+		free(w);
+		out->count++;
+	}
+	out->len = (uint16_t)len;
+	out->wire = snap_memdup(a, buf, len);
+	if (!out->wire)
+		xalloc_die(len);
+	return 0;
+}
