@@ -54,11 +54,8 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	bool compose = daemon_hostnames_needed(m);
 
 	*old = g->model;
-	if (m->kube.enabled && !(res = daemon_reserved_names(m, &nres))) {
-		snprintf(err, errlen, "out of memory");
-		model_free(m);
-		return -1;
-	}
+	if (m->kube.enabled)
+		res = daemon_reserved_names(m, &nres);
 	if (daemon_hostnames_prepare(g, m, err, errlen) < 0) {
 		daemon_names_free(res, nres);
 		model_free(m);
@@ -71,10 +68,7 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	g->cfg_svcs = compose ? cfg : NULL;
 	g->ncfg_svcs = compose ? ncfg : 0;
 	if (compose) {
-		if (daemon_compose(g, m, &v, &nv) < 0) {
-			snprintf(err, errlen, "out of memory");
-			goto undo;
-		}
+		daemon_compose(g, m, &v, &nv);
 		m->svcs = v;
 		m->nsvcs = nv;
 	}
@@ -139,9 +133,8 @@ static void kube_reconfigure(struct gslbd *g, const struct model_kube *old)
 		return;
 	}
 	if (g->kube && kube_conf_same_source(old, &m->kube)) {
-		if (kube_update(g->kube, &m->kube, m->zone.apex,
-				&m->probe_defaults) < 0)
-			log_err("kubernetes settings not updated: out of memory");
+		kube_update(g->kube, &m->kube, m->zone.apex,
+			    &m->probe_defaults);
 		return;
 	}
 	/* A new API or credentials: the new source starts from the cache

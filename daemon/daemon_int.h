@@ -41,8 +41,8 @@ int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen);
 
 /* services.c: the live list for m from the config's and the source's
  * services; the reserved names of m; the name index of the live model. */
-int daemon_compose(struct gslbd *g, const struct model *m,
-		   struct model_service **out, size_t *nout);
+void daemon_compose(struct gslbd *g, const struct model *m,
+		    struct model_service **out, size_t *nout);
 char **daemon_reserved_names(const struct model *m, size_t *n);
 void daemon_names_free(char **v, size_t n);
 void daemon_names_build(struct gslbd *g);
@@ -50,8 +50,7 @@ int daemon_services_changed(struct gslbd *g);
 /* kube_change_fn: the Kubernetes source's services changed. */
 void daemon_on_kube_change(void *arg);
 /* The Kubernetes services of these names (sorted, unique) merged into
- * the live model in place: 1 done, 0 the full path must run, -1 out of
- * memory before anything changed. */
+ * the live model in place: 1 done, 0 the full path must run. */
 int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n);
 
 /* hostnames.c: load balancers by host name.  Needed when m has a

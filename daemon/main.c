@@ -286,8 +286,8 @@ static int check_only(struct gslbd *g)
 	return 0;
 }
 
-/* The libraries allocate through lib/xalloc too, so out of memory means
- * the same everywhere and no caller needs a branch for it.  Before any
+/* The libraries allocate through lib/xalloc too, so running out of
+ * memory means the same everywhere and no caller needs a branch for it.  Before any
  * other call into them: memory must be freed by the allocator that made
  * it (these all end in malloc/free, which callers may also use). */
 static int hook_allocators(void)

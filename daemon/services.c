@@ -23,6 +23,7 @@
 #include "daemon/daemon_int.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "probes/probe.h"
 #include "server/compile.h"
 #include "server/listen.h"
@@ -57,21 +58,17 @@ char **daemon_reserved_names(const struct model *m, size_t *n)
 {
 	const ldns_rr_list *st = m->zone.static_rrs;
 	size_t cap = 1 + m->zone.nns + (st ? ldns_rr_list_rr_count(st) : 0);
-	char **v = calloc(cap, sizeof(*v));
+	char **v = xcalloc(cap, sizeof(*v));
 
 	*n = 0;
-	if (!v)
-		return NULL;
-	v[(*n)++] = strdup(m->zone.apex);
+	v[(*n)++] = xstrdup(m->zone.apex);
 	for (size_t i = 0; i < m->zone.nns; i++)
-		v[(*n)++] = strdup(m->zone.ns[i].name);
-	for (size_t i = 0; st && i < ldns_rr_list_rr_count(st); i++)
-		v[(*n)++] = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(st, i)));
-	for (size_t i = 0; i < *n; i++) {
-		if (!v[i]) {
-			daemon_names_free(v, *n);
-			return NULL;
-		}
+		v[(*n)++] = xstrdup(m->zone.ns[i].name);
+	for (size_t i = 0; st && i < ldns_rr_list_rr_count(st); i++) {
+		/* NULL only for want of memory. */
+		if (!(v[*n] = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(st, i)))))
+			xalloc_die(LDNS_MAX_DOMAINLEN);
+		(*n)++;
 	}
 	qsort(v, *n, sizeof(*v), name_cmp);
 	return v;
@@ -112,8 +109,7 @@ void daemon_names_build(struct gslbd *g)
 	g->name_slot = NULL;
 	while (size < 2 * m->nsvcs + 2)
 		size <<= 1;
-	if (!(g->name_slot = calloc(size, sizeof(*g->name_slot))))
-		return; /* changes take the full path */
+	g->name_slot = xcalloc(size, sizeof(*g->name_slot));
 	g->name_mask = size - 1;
 	for (size_t i = 0; i < m->nsvcs; i++)
 		names_put(g->name_slot, g->name_mask, m->svcs[i].name,
@@ -146,23 +142,19 @@ static size_t svc_addr_count(const struct model_service *s)
 /* The live service list for m: deep copies of the config's services,
  * then the Kubernetes source's, except names the config or the zone
  * already has (the file wins) and services too large to answer; each
- * kind said once per change of its count.  Returns 0 or -1 (nothing
- * changed). */
-int daemon_compose(struct gslbd *g, const struct model *m,
-		   struct model_service **out, size_t *nout)
+ * kind said once per change of its count. */
+void daemon_compose(struct gslbd *g, const struct model *m,
+		    struct model_service **out, size_t *nout)
 {
 	size_t nk = 0, n = 0, dups = 0, taken = 0, big = 0;
 	const struct model_service *const *ks = g->kube ?
 		kube_service_list(g->kube, &nk) : NULL;
-	struct model_service *v = calloc(g->ncfg_svcs + nk + 1, sizeof(*v));
-	char **names = calloc(g->ncfg_svcs + 1, sizeof(*names));
+	struct model_service *v = xcalloc(g->ncfg_svcs + nk + 1, sizeof(*v));
+	char **names = xcalloc(g->ncfg_svcs + 1, sizeof(*names));
 
-	if (!v || !names)
-		goto fail;
 	daemon_hostnames_begin(g);
 	for (size_t i = 0; i < g->ncfg_svcs; i++, n++) {
-		if (model_service_copy(&v[n], &g->cfg_svcs[i]) < 0)
-			goto fail;
+		model_service_copy(&v[n], &g->cfg_svcs[i]);
 		daemon_hostnames_fill(g, &v[n]);
 		names[i] = g->cfg_svcs[i].name;
 	}
@@ -185,8 +177,7 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 			big++;
 			continue;
 		}
-		if (model_service_copy(&v[n], ks[i]) < 0)
-			goto fail;
+		model_service_copy(&v[n], ks[i]);
 		daemon_hostnames_fill(g, &v[n]);
 		n++;
 	}
@@ -206,11 +197,6 @@ int daemon_compose(struct gslbd *g, const struct model *m,
 	free(names);
 	*out = v;
 	*nout = n;
-	return 0;
-fail:
-	free(names);
-	daemon_free_services(v, n);
-	return -1;
 }
 
 /* The Kubernetes source's services changed: a new service list over the
@@ -219,15 +205,11 @@ fail:
 int daemon_services_changed(struct gslbd *g)
 {
 	char err[256];
-	struct model *old = g->model, *nm = malloc(sizeof(*nm));
+	struct model *old = g->model, *nm = xmalloc(sizeof(*nm));
 	struct model_service *v;
 	size_t nv;
 
-	if (!nm || daemon_compose(g, old, &v, &nv) < 0) {
-		free(nm);
-		log_err("kubernetes change not applied: out of memory");
-		return -1;
-	}
+	daemon_compose(g, old, &v, &nv);
 	*nm = *old;
 	nm->svcs = v;
 	nm->nsvcs = nv;
@@ -292,8 +274,8 @@ static enum edit_plan kube_edit_plan(const struct gslbd *g,
 	return EDIT_DO;
 }
 
-/* Targets or probes could not follow the merged model (out of memory):
- * number the targets afresh, re-sync the probes by key and build in
+/* The probes could not follow the merged model (fewer targets than
+ * they have): number the targets afresh, re-sync the probes by key and build in
  * full. */
 static void kube_edit_resync(struct gslbd *g)
 {
@@ -315,9 +297,8 @@ static void kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 {
 	struct model *m = g->model;
 	struct model_target_ids d = { NULL, 0, 0 };
-	uint32_t *dirty = calloc(ne, sizeof(*dirty));
+	uint32_t *dirty = xcalloc(ne, sizeof(*dirty));
 	struct timespec t0;
-	bool targets_ok = dirty != NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < ne; i++) {
@@ -329,8 +310,7 @@ static void kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 			model_service_clear(&m->svcs[slot]);
 		}
 		m->svcs[slot] = ed[i].copy;
-		if (dirty)
-			dirty[i] = slot;
+		dirty[i] = slot;
 		if (ed[i].slot == UINT32_MAX && g->name_slot) {
 			if (2 * (m->nsvcs + 1) > (size_t)g->name_mask + 1)
 				daemon_names_build(g);
@@ -338,11 +318,9 @@ static void kube_edit_apply(struct gslbd *g, struct kube_edit *ed, size_t ne)
 				names_put(g->name_slot, g->name_mask,
 					  m->svcs[slot].name, slot);
 		}
-		if (targets_ok && model_targets_add(m, slot, &d) < 0)
-			targets_ok = false;
+		model_targets_add(m, slot, &d);
 	}
-	if (!targets_ok || d.n == SIZE_MAX ||
-	    probe_mgr_update(g->probes, m->targets, m->ntargets, d.ids,
+	if (probe_mgr_update(g->probes, m->targets, m->ntargets, d.ids,
 			     d.n) < 0) {
 		kube_edit_resync(g);
 		goto out;
@@ -367,18 +345,15 @@ out:
 
 /* A few Kubernetes names changed: merge them into the live model in
  * place.  Returns 1 when done, 0 when the full path must run instead (a
- * name gone, one too large, no index), -1 when memory ran out before
- * anything changed. */
+ * name gone, one too large, no index). */
 static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
 {
 	struct model *m = g->model;
 	size_t nk = 0, nnew = 0;
 	const struct model_service *const *ks = kube_service_list(g->kube, &nk);
-	struct kube_edit *ed = calloc(n ? n : 1, sizeof(*ed));
-	int rc = -1;
+	struct kube_edit *ed = xcalloc(n, sizeof(*ed));
+	int rc = 0;
 
-	if (!ed)
-		return -1;
 	/* Phase 1: what to do with each name; nothing changes yet. */
 	size_t ne = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -386,7 +361,6 @@ static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
 		case EDIT_SKIP:
 			continue;
 		case EDIT_FULL:
-			rc = 0;
 			goto out;
 		case EDIT_DO:
 			nnew += ed[ne].slot == UINT32_MAX;
@@ -397,26 +371,17 @@ static int kube_patch(struct gslbd *g, const char *const *names, size_t n)
 		rc = 1;
 		goto out;
 	}
-	/* Phase 2: everything that can fail before the model is touched. */
+	/* Phase 2: the copies, then the merge. */
 	for (size_t i = 0; i < ne; i++) {
-		if (model_service_copy(&ed[i].copy, ed[i].svc) < 0)
-			goto out;
+		model_service_copy(&ed[i].copy, ed[i].svc);
 		daemon_hostnames_fill(g, &ed[i].copy);
 	}
-	if (nnew) {
-		struct model_service *nv = realloc(m->svcs, (m->nsvcs + nnew) *
-						   sizeof(*nv));
-		if (!nv)
-			goto out;
-		m->svcs = nv;
-	}
-	/* Phase 3: merge. */
+	if (nnew)
+		m->svcs = xreallocarray(m->svcs, m->nsvcs + nnew,
+					sizeof(*m->svcs));
 	kube_edit_apply(g, ed, ne);
 	rc = 1;
-	ne = 0; /* the copies are the model's now */
 out:
-	for (size_t i = 0; i < ne; i++)
-		model_service_clear(&ed[i].copy);
 	free(ed);
 	return rc;
 }

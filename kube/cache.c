@@ -158,12 +158,10 @@ static json_t *cache_service(const struct model_service *s)
 static int cache_fsync_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, slash == path ? 1 :
-				    (size_t)(slash - path)) : strdup(".");
+	char *dir = slash ? xstrndup(path, slash == path ? 1 :
+				     (size_t)(slash - path)) : xstrdup(".");
 	int fd, rc = -1;
 
-	if (!dir)
-		return -1;
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		rc = fsync(fd);
 		close(fd);
@@ -189,12 +187,12 @@ int kube_cache_write_list(const char *path,
 	cache_set(root, "written", json_integer((json_int_t)time(NULL)), &ok);
 	cache_set(root, "services", arr, &ok);
 	arr = NULL;
-	if (!ok || !(text = json_dumps(root, JSON_COMPACT)) ||
-	    asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		snprintf(err, errlen, "out of memory");
+	/* json_string refuses text that is not UTF-8. */
+	if (!ok || !(text = json_dumps(root, JSON_COMPACT))) {
+		snprintf(err, errlen, "cannot encode the services as JSON");
 		goto out;
 	}
+	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	len = strlen(text);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		       0644)) < 0) {
@@ -248,13 +246,9 @@ out:
 int kube_cache_write(const char *path, const struct model_service *s,
 		     size_t n, char *err, size_t errlen)
 {
-	const struct model_service **p = calloc(n ? n : 1, sizeof(*p));
+	const struct model_service **p = xcalloc(n, sizeof(*p));
 	int rc;
 
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < n; i++)
 		p[i] = &s[i];
 	rc = kube_cache_write_list(path, p, n, err, errlen);
@@ -298,8 +292,9 @@ static int cache_strdup(const json_t *o, const char *key, char **out)
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
-	if (!json_is_string(v) || !(*out = strdup(json_string_value(v))))
+	if (!json_is_string(v))
 		return -1;
+	*out = xstrdup(json_string_value(v));
 	return 0;
 }
 
@@ -335,8 +330,8 @@ static int cache_read_field(const json_t *v, const struct probe_spec_field *f,
 	case PSK_STR:
 		if (!json_is_string(v))
 			return -1;
-		*probe_spec_str(ps, f) = strdup(json_string_value(v));
-		return *probe_spec_str(ps, f) ? 0 : -1;
+		*probe_spec_str(ps, f) = xstrdup(json_string_value(v));
+		return 0;
 	case PSK_STATUS:
 	case PSK_HEADERS:
 		break;
@@ -425,8 +420,7 @@ static int cache_read_ep(const json_t *o, struct model_endpoint *ep)
 	    cache_read_hostnames(o, ep) < 0 ||
 	    (!json_array_size(a) && !ep->nhostnames))
 		return -1;
-	if (!(ep->addrs = calloc(json_array_size(a) + 1, sizeof(*ep->addrs))))
-		return -1;
+	ep->addrs = xcalloc(json_array_size(a) + 1, sizeof(*ep->addrs));
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v) ||
 		    model_addr_parse(&ep->addrs[i], json_string_value(v)) < 0)
@@ -456,8 +450,7 @@ static int cache_read_svc(const json_t *o, struct model_service *s)
 		return -1;
 	s->policy = (enum model_policy)pol;
 	s->all_down = (enum model_alldown)ad;
-	if (!(s->eps = calloc(json_array_size(eps), sizeof(*s->eps))))
-		return -1;
+	s->eps = xcalloc(json_array_size(eps), sizeof(*s->eps));
 	json_array_foreach(eps, i, e) {
 		s->neps++;
 		if (cache_read_ep(e, &s->eps[i]) < 0)
@@ -493,11 +486,8 @@ int kube_cache_read(const char *path, struct model_service **out,
 		return -1;
 	}
 	len = json_array_size(arr);
-	if (len && !(s = calloc(len, sizeof(*s)))) {
-		snprintf(err, errlen, "out of memory");
-		json_decref(root);
-		return -1;
-	}
+	if (len)
+		s = xcalloc(len, sizeof(*s));
 	for (i = 0; i < len; i++) {
 		if (cache_read_svc(json_array_get(arr, i), &s[i]) < 0) {
 			snprintf(err, errlen, "%s: services[%zu] is damaged",

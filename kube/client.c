@@ -19,6 +19,7 @@
 #include "lib/curlev.h"
 #include "lib/log.h"
 #include "lib/rand.h"
+#include "lib/xalloc.h"
 
 #define KUBE_LIST_CAP  (256u << 20) /* one page of 500 objects is far less */
 #define KUBE_LINE_CAP  (16u << 20)  /* one watch event: one object */
@@ -123,15 +124,10 @@ static const char *kube_obj_rv(const json_t *obj)
 
 static void refl_set_rv(struct kube_reflector *r, const char *rv)
 {
-	char *d;
-
 	if (!rv || !*rv || (r->rv && !strcmp(r->rv, rv)))
 		return;
-	/* Out of memory keeps the older version: at worst a replay. */
-	if ((d = strdup(rv))) {
-		free(r->rv);
-		r->rv = d;
-	}
+	free(r->rv);
+	r->rv = xstrdup(rv);
 }
 
 /* ---- what changed, for the owner ---- */
@@ -147,8 +143,11 @@ static void refl_changed(struct kube_reflector *r, const char *key)
 {
 	if (r->changed_all)
 		return;
-	if ((!r->changed && !(r->changed = json_object())) ||
-	    json_object_size(r->changed) >= KUBE_CHANGED_MAX ||
+	/* jansson allocates through lib/xalloc in the daemon; NULL here
+	 * means memory ran out in a test. */
+	if (!r->changed && !(r->changed = json_object()))
+		xalloc_die(sizeof(json_t));
+	if (json_object_size(r->changed) >= KUBE_CHANGED_MAX ||
 	    json_object_set_new(r->changed, key, json_true()) < 0)
 		refl_changed_all(r);
 }
@@ -311,13 +310,10 @@ static int req_append(struct kube_req *q, const char *data, size_t len,
 		return -1;
 	if (q->len + len + 1 > q->cap) {
 		size_t nc = q->cap ? q->cap : 16384;
-		char *nb;
 
 		while (nc < q->len + len + 1)
 			nc *= 2;
-		if (!(nb = realloc(q->buf, nc)))
-			return -1;
-		q->buf = nb;
+		q->buf = xrealloc(q->buf, nc);
 		q->cap = nc;
 	}
 	memcpy(q->buf + q->len, data, len);
@@ -401,8 +397,8 @@ static void req_event(struct kube_req *q, const char *line, size_t len)
 			refl_notify(r, KUBE_REFL_CHANGED);
 		}
 	} else if (json_object_set(r->store, key, obj) < 0) {
-		/* Out of memory: a relist will set it right. */
-		req_abort(q, KUBE_ABORT_RELIST, "out of memory");
+		/* A key cut inside a UTF-8 sequence: a relist tries again. */
+		req_abort(q, KUBE_ABORT_RELIST, "object key not stored");
 		goto out;
 	} else {
 		refl_changed(r, key);
@@ -463,8 +459,7 @@ static size_t req_write_cb(char *data, size_t size, size_t n, void *userp)
 	if (req_append(q, data, len, q->streaming ? KUBE_LINE_CAP :
 		       KUBE_LIST_CAP) < 0) {
 		req_abort(q, KUBE_ABORT_ERROR, q->streaming ?
-			  "watch event too large or out of memory" :
-			  "list response too large or out of memory");
+			  "watch event too large" : "list response too large");
 		return 0;
 	}
 	if (q->streaming)
@@ -475,34 +470,30 @@ static size_t req_write_cb(char *data, size_t size, size_t n, void *userp)
 static char *req_url(struct kube_reflector *r, CURL *e)
 {
 	struct kube_client *cl = r->cl;
-	char *url = NULL, *esc;
+	char *url, *esc;
 
+	/* curl_easy_escape fails only for want of memory. */
 	if (!r->need_relist && r->rv && r->store) {
 		uint32_t t = KUBE_WATCH_SECONDS +
 			     kube_rand(cl) % (KUBE_WATCH_SECONDS / 5 + 1);
 		if (!(esc = curl_easy_escape(e, r->rv, 0)))
-			return NULL;
-		if (asprintf(&url, "%s%s?watch=1&allowWatchBookmarks=true&"
-			     "resourceVersion=%s&timeoutSeconds=%u",
-			     cl->creds.server, r->path, esc, t) < 0)
-			url = NULL;
+			xalloc_die(strlen(r->rv) * 3);
+		url = xasprintf("%s%s?watch=1&allowWatchBookmarks=true&"
+				"resourceVersion=%s&timeoutSeconds=%u",
+				cl->creds.server, r->path, esc, t);
 		curl_free(esc);
 		return url;
 	}
 	if (r->cont) {
 		if (!(esc = curl_easy_escape(e, r->cont, 0)))
-			return NULL;
-		if (asprintf(&url, "%s%s?limit=%d&continue=%s",
-			     cl->creds.server, r->path, KUBE_LIST_LIMIT,
-			     esc) < 0)
-			url = NULL;
+			xalloc_die(strlen(r->cont) * 3);
+		url = xasprintf("%s%s?limit=%d&continue=%s", cl->creds.server,
+				r->path, KUBE_LIST_LIMIT, esc);
 		curl_free(esc);
 		return url;
 	}
-	if (asprintf(&url, "%s%s?limit=%d", cl->creds.server, r->path,
-		     KUBE_LIST_LIMIT) < 0)
-		return NULL;
-	return url;
+	return xasprintf("%s%s?limit=%d", cl->creds.server, r->path,
+			 KUBE_LIST_LIMIT);
 }
 
 static int req_setup(struct kube_req *q, const char *url)
@@ -514,7 +505,7 @@ static int req_setup(struct kube_req *q, const char *url)
 	struct curl_slist *l;
 
 	if (!(l = curl_slist_append(NULL, "Accept: application/json")))
-		return -1;
+		xalloc_die(sizeof(*l));
 	q->headers = l;
 	if (kube_creds_apply(&cl->creds, e, &q->headers) < 0)
 		return -1;
@@ -565,8 +556,7 @@ static void refl_start(struct kube_reflector *r)
 	} else {
 		cl->token_err[0] = '\0';
 	}
-	if (!(q = calloc(1, sizeof(*q))))
-		goto fail;
+	q = xcalloc(1, sizeof(*q));
 	q->r = r;
 	q->kind = !r->need_relist && r->rv && r->store ? KUBE_REQ_WATCH :
 		  KUBE_REQ_LIST;
@@ -574,11 +564,12 @@ static void refl_start(struct kube_reflector *r)
 	if (q->kind == KUBE_REQ_LIST && !r->cont) {
 		json_decref(r->pending);
 		if (!(r->pending = json_object()))
-			goto fail;
+			xalloc_die(sizeof(json_t));
 	}
-	if (!(q->easy = curl_easy_init()) || !(url = req_url(r, q->easy)) ||
-	    req_setup(q, url) < 0 ||
-	    curlev_add(cl->cev, q->easy) < 0)
+	if (!(q->easy = curl_easy_init()))
+		goto fail;
+	url = req_url(r, q->easy);
+	if (req_setup(q, url) < 0 || curlev_add(cl->cev, q->easy) < 0)
 		goto fail;
 	log_debug("kube request resource=%s kind=%s", r->what,
 		  q->kind == KUBE_REQ_WATCH ? "watch" : "list");
@@ -588,7 +579,7 @@ static void refl_start(struct kube_reflector *r)
 fail:
 	free(url);
 	req_free(q);
-	refl_error(r, false, "oom", "cannot start a request: out of memory");
+	refl_error(r, false, "start", "cannot start a request");
 	refl_backoff(r);
 }
 
@@ -614,7 +605,7 @@ static void refl_list_complete(struct kube_reflector *r, const char *rv)
 	r->store = r->pending;
 	r->pending = NULL;
 	free(r->rv);
-	r->rv = rv && *rv ? strdup(rv) : NULL;
+	r->rv = rv && *rv ? xstrdup(rv) : NULL;
 	r->need_relist = false;
 	r->backoff_ms = 0;
 	if (r->st.synced)
@@ -675,18 +666,16 @@ static int refl_list_page(struct kube_reflector *r, struct kube_req *q)
 			continue;
 		}
 		if (json_object_set(r->pending, key, it) < 0) {
-			refl_error(r, true, "oom", "out of memory");
-			goto out;
+			r->st.errors++; /* a key cut inside UTF-8 */
+			continue;
 		}
 	}
 	md = json_object_get(body, "metadata");
 	cont = json_string_value(json_object_get(md, "continue"));
 	free(r->cont);
 	r->cont = NULL;
-	if (cont && *cont && !(r->cont = strdup(cont))) {
-		refl_error(r, true, "oom", "out of memory");
-		goto out;
-	}
+	if (cont && *cont)
+		r->cont = xstrdup(cont);
 	if (r->cont)
 		kube_evtimer(r->step, 0);
 	else
@@ -803,8 +792,7 @@ struct kube_client *kube_client_new(struct event_base *base,
 	struct kube_client *cl;
 	struct timespec ts;
 
-	if (!(cl = calloc(1, sizeof(*cl))))
-		goto fail;
+	cl = xcalloc(1, sizeof(*cl));
 	cl->base = base;
 	cl->creds = *creds;
 	memset(creds, 0, sizeof(*creds));
@@ -814,16 +802,12 @@ struct kube_client *kube_client_new(struct event_base *base,
 		  ((uint64_t)getpid() << 16);
 	if (!cl->rng)
 		cl->rng = 0x9E3779B97F4A7C15ULL;
-	if (!(cl->cev = curlev_new(base, kube_done, "kube")))
-		goto fail;
-	return cl;
-fail:
-	if (cl) {
+	if (!(cl->cev = curlev_new(base, kube_done, "kube"))) {
 		kube_creds_clear(&cl->creds);
 		free(cl);
+		return NULL;
 	}
-	kube_creds_clear(creds);
-	return NULL;
+	return cl;
 }
 
 void kube_client_free(struct kube_client *cl)
@@ -842,23 +826,19 @@ struct kube_reflector *kube_reflector_new(struct kube_client *cl,
 					  uint32_t resync_ms,
 					  kube_refl_fn fn, void *arg)
 {
-	struct kube_reflector *r = calloc(1, sizeof(*r));
+	struct kube_reflector *r = xcalloc(1, sizeof(*r));
 
-	if (!r)
-		return NULL;
 	r->cl = cl;
 	r->fn = fn;
 	r->arg = arg;
 	r->resync_ms = resync_ms ? resync_ms : 600000;
-	r->path = strdup(path);
-	r->what = strdup(what);
+	r->path = xstrdup(path);
+	r->what = xstrdup(what);
 	r->step = evtimer_new(cl->base, refl_step_cb, r);
 	r->resync = evtimer_new(cl->base, refl_resync_cb, r);
 	r->notify = evtimer_new(cl->base, refl_notify_cb, r);
-	if (!r->path || !r->what || !r->step || !r->resync || !r->notify) {
-		kube_reflector_free(r);
-		return NULL;
-	}
+	if (!r->step || !r->resync || !r->notify)
+		xalloc_die(sizeof(struct event *));
 	kube_evtimer(r->step, 0);
 	return r;
 }

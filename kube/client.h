@@ -32,8 +32,8 @@ struct kube_reflector;
 #define KUBE_LIST_LIMIT     500
 
 /* creds: taken over (the client clears and frees it).  timeout_ms: for
- * connecting and for each list request.  Returns NULL when out of
- * memory or libcurl cannot start (creds are cleared then too). */
+ * connecting and for each list request.  Returns NULL when libcurl
+ * cannot start (creds are cleared then too). */
 struct kube_client *kube_client_new(struct event_base *base,
 				    struct kube_creds *creds,
 				    uint32_t timeout_ms);

@@ -23,6 +23,7 @@
 #include "kube/kubefed.h"
 #include "kube/kubeidx.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* Events closer than this are applied together. */
 #define KUBE_COALESCE_MS   10
@@ -54,7 +55,6 @@ struct kube_src {
 	kube_change_fn fn;
 	void *arg;
 	struct kubeidx *idx;     /* the services from the API */
-	bool rebuild;            /* idx ran out of memory: make a new one */
 	struct model_service *cache_svcs; /* from the cache file, until */
 	const struct model_service **cache_list; /* the first mapping */
 	size_t ncache;
@@ -238,9 +238,9 @@ static void kube_cache_schedule(struct kube_src *k)
 /* ---- the service list ---- */
 
 /* The new list is out: the cache file and the callback follow; then
- * what only the old list showed (the old index, the cache file's
- * services) is freed, once the caller no longer reads it. */
-static void kube_announce(struct kube_src *k, struct kubeidx *old)
+ * what only the old list showed (the cache file's services) is freed,
+ * once the caller no longer reads it. */
+static void kube_announce(struct kube_src *k)
 {
 	struct model_service *cache = NULL;
 	size_t ncache = 0;
@@ -259,103 +259,70 @@ static void kube_announce(struct kube_src *k, struct kubeidx *old)
 	if (k->fn)
 		k->fn(k->arg);
 	kubeidx_release(k->idx);
-	kubeidx_free(old);
 	kubefed_services_free(cache, ncache);
 }
 
 /* Every object of w's store into x, and those it lacks out of it. */
-static int kube_sync_watch(struct kubeidx *x, const struct kube_watch *w)
+static void kube_sync_watch(struct kubeidx *x, const struct kube_watch *w)
 {
 	json_t *store = kube_reflector_store(w->r), *v;
 	const char *key;
 
 	json_object_foreach(store, key, v)
-		if (kubeidx_set(x, (enum kubefed_kind)w->kind, key, v) < 0)
-			return -1;
-	return kubeidx_prune(x, (enum kubefed_kind)w->kind, w->ns, store);
+		kubeidx_set(x, (enum kubefed_kind)w->kind, key, v);
+	kubeidx_prune(x, (enum kubefed_kind)w->kind, w->ns, store);
 }
 
 /* The objects w's watch events named (keys) into x. */
-static int kube_set_keys(struct kubeidx *x, const struct kube_watch *w,
-			 const json_t *keys)
+static void kube_set_keys(struct kubeidx *x, const struct kube_watch *w,
+			  const json_t *keys)
 {
 	json_t *store = kube_reflector_store(w->r), *v;
 	const char *key;
 
 	json_object_foreach((json_t *)keys, key, v)
-		if (kubeidx_set(x, (enum kubefed_kind)w->kind, key,
-				json_object_get(store, key)) < 0)
-			return -1;
-	return 0;
+		kubeidx_set(x, (enum kubefed_kind)w->kind, key,
+			    json_object_get(store, key));
 }
 
 /* What the reflectors took in since the last turn, into x: the clusters
- * first, so that objects map against them once.  everything: each
- * store whole (a new index). */
-static int kube_feed(struct kube_src *k, struct kubeidx *x, bool everything)
+ * first, so that objects map against them once. */
+static void kube_feed(struct kube_src *k, struct kubeidx *x)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < k->nw; i++) {
 			struct kube_watch *w = &k->w[i];
 			json_t *keys = NULL;
 			bool some;
-			int rc;
 
 			if ((w->kind == KUBE_CLUSTER) != (pass == 0))
 				continue;
-			some = kube_reflector_take_changed(w->r, &keys) &&
-			       !everything;
-			if (w->kind == KUBE_CLUSTER)
-				rc = some && !keys ? 0 : kubeidx_set_clusters(
-					x, kube_reflector_store(w->r));
-			else if (!some)
-				rc = kube_sync_watch(x, w);
-			else
-				rc = keys ? kube_set_keys(x, w, keys) : 0;
+			some = kube_reflector_take_changed(w->r, &keys);
+			if (w->kind == KUBE_CLUSTER) {
+				if (!some || keys)
+					kubeidx_set_clusters(
+						x, kube_reflector_store(w->r));
+			} else if (!some) {
+				kube_sync_watch(x, w);
+			} else if (keys) {
+				kube_set_keys(x, w, keys);
+			}
 			json_decref(keys);
-			if (rc < 0)
-				return -1;
 		}
 	}
-	return 0;
-}
-
-/* The index ran out of memory half-way: a new one from every store,
- * while the old one's list (still whole) serves. */
-static int kube_rebuild(struct kube_src *k, struct kubeidx **old)
-{
-	struct kubeidx *x = kube_idx_new(k);
-
-	if (!x || kube_feed(k, x, true) < 0 || kubeidx_commit(x) < 0) {
-		kubeidx_free(x);
-		return -1;
-	}
-	*old = k->idx;
-	k->idx = x;
-	k->rebuild = false;
-	k->changes_all = true;
-	return 1;
 }
 
 static void kube_remap(struct kube_src *k)
 {
-	struct kubeidx *old = NULL;
 	struct kubeidx_stats st;
 	bool first = !k->mapped;
 	size_t n;
-	int rc = 0;
+	int rc;
 
 	if (!kube_ready_to_map(k))
 		return;
-	if (!k->rebuild && (kube_feed(k, k->idx, false) < 0 ||
-			    (rc = kubeidx_commit(k->idx)) < 0))
-		k->rebuild = true;
-	if (k->rebuild && (rc = kube_rebuild(k, &old)) < 0) {
-		log_err("kube mapping failed: out of memory, keeping the "
-			"previous services; trying again in 1 s");
-		kube_timer(k->coalesce, 1000);
-		return;
-	}
+	kube_feed(k, k->idx);
+	rc = kubeidx_commit(k->idx);
 	k->mapped = true;
 	kubeidx_stats(k->idx, &st);
 	if (rc == 0 && !first && !k->from_cache) {
@@ -372,7 +339,7 @@ static void kube_remap(struct kube_src *k)
 		log_info("kube services changed objects=%zu names=%zu "
 			 "services=%zu bad_objects=%u duplicates=%u",
 			 st.remapped, st.names, n, st.bad, st.duplicates);
-	kube_announce(k, old);
+	kube_announce(k);
 }
 
 static int64_t kube_us_between(const struct timespec *a,
@@ -452,11 +419,7 @@ static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 			i--;
 		}
 	}
-	if (!(list = calloc(n ? n : 1, sizeof(*list)))) {
-		log_err("kube cache not served: out of memory");
-		kubefed_services_free(s, n);
-		return;
-	}
+	list = xcalloc(n, sizeof(*list));
 	for (size_t i = 0; i < n; i++)
 		list[i] = &s[i];
 	log_info("serving the kube cache until the API's first list file=%s "
@@ -472,8 +435,8 @@ static void kube_startup_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up ---- */
 
-static int kube_watch_add(struct kube_src *k, enum kube_kind kind,
-			  const char *ns, const char *res, uint32_t resync)
+static void kube_watch_add(struct kube_src *k, enum kube_kind kind,
+			   const char *ns, const char *res, uint32_t resync)
 {
 	const char *group = kind == KUBE_CLUSTER ? KUBE_CORE : KUBE_MCDNS;
 	struct kube_watch *w = &k->w[k->nw++]; /* kube_free takes any part */
@@ -488,45 +451,38 @@ static int kube_watch_add(struct kube_src *k, enum kube_kind kind,
 		snprintf(path, sizeof(path), "%s/%s", group, res);
 		snprintf(what, sizeof(what), "%s", res);
 	}
-	if (ns && !(w->ns = strdup(ns)))
-		return -1;
+	if (ns)
+		w->ns = xstrdup(ns);
 	w->r = kube_reflector_new(k->cl, path, what, resync, kube_refl_cb, k);
-	return w->r ? 0 : -1;
 }
 
-static int kube_watches(struct kube_src *k, const struct model_kube *c)
+static void kube_watches(struct kube_src *k, const struct model_kube *c)
 {
 	size_t nns = c->nnamespaces ? c->nnamespaces : 1;
 	const char *fedns = c->kubefed_namespace ? c->kubefed_namespace :
 			    "kube-federation-system";
 
-	if (!(k->w = calloc(nns * 3 + 1, sizeof(*k->w))))
-		return -1;
-	if (kube_watch_add(k, KUBE_CLUSTER, fedns, "kubefedclusters",
-			   c->resync_ms) < 0)
-		return -1;
+	k->w = xcalloc(nns * 3 + 1, sizeof(*k->w));
+	kube_watch_add(k, KUBE_CLUSTER, fedns, "kubefedclusters",
+		       c->resync_ms);
 	for (size_t i = 0; i < nns; i++) {
 		const char *ns = c->nnamespaces ? c->namespaces[i] : NULL;
-		if (kube_watch_add(k, KUBE_SDR, ns, "servicednsrecords",
-				   c->resync_ms) < 0 ||
-		    (c->ingressdnsrecords &&
-		     kube_watch_add(k, KUBE_IDR, ns, "ingressdnsrecords",
-				    c->resync_ms) < 0) ||
-		    (c->dnsendpoints &&
-		     kube_watch_add(k, KUBE_DNSEP, ns, "dnsendpoints",
-				    c->resync_ms) < 0))
-			return -1;
+		kube_watch_add(k, KUBE_SDR, ns, "servicednsrecords",
+			       c->resync_ms);
+		if (c->ingressdnsrecords)
+			kube_watch_add(k, KUBE_IDR, ns, "ingressdnsrecords",
+				       c->resync_ms);
+		if (c->dnsendpoints)
+			kube_watch_add(k, KUBE_DNSEP, ns, "dnsendpoints",
+				       c->resync_ms);
 	}
-	return 0;
 }
 
 static char *kube_apex(const char *a)
 {
 	size_t l = strlen(a);
-	char *s = malloc(l + 2);
+	char *s = xmalloc(l + 2);
 
-	if (!s)
-		return NULL;
 	for (size_t i = 0; i < l; i++)
 		s[i] = (char)(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
 	if (l && a[l - 1] == '.')
@@ -553,11 +509,7 @@ struct kube_src *kube_new(struct event_base *base,
 	} else if (kube_creds_in_cluster(&creds, err, errlen) < 0) {
 		return NULL;
 	}
-	if (!(k = calloc(1, sizeof(*k)))) {
-		kube_creds_clear(&creds);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	k = xcalloc(1, sizeof(*k));
 	k->base = base;
 	k->fn = fn;
 	k->arg = arg;
@@ -569,21 +521,24 @@ struct kube_src *kube_new(struct event_base *base,
 		 creds.server, creds.source, conf->nnamespaces,
 		 conf->dnsendpoints ? "yes" : "no",
 		 conf->ingressdnsrecords ? "yes" : "no");
-	k->cl = kube_client_new(base, &creds, conf->timeout_ms);
+	if (!(k->cl = kube_client_new(base, &creds, conf->timeout_ms))) {
+		snprintf(err, errlen, "libcurl cannot start");
+		kube_free(k);
+		return NULL;
+	}
 	k->apex = kube_apex(zone_apex);
 	k->coalesce = evtimer_new(base, kube_coalesce_cb, k);
 	k->startup = evtimer_new(base, kube_startup_cb, k);
 	k->cache_ev = evtimer_new(base, kube_cache_cb, k);
 	k->reap_ev = evtimer_new(base, kube_reap_cb, k);
-	if (!k->cl || !k->apex || !k->coalesce || !k->startup ||
-	    !k->cache_ev || !k->reap_ev ||
-	    (conf->cache_file && !(k->cache_file = strdup(conf->cache_file))) ||
-	    (defaults && probe_spec_copy(&k->defaults, defaults) < 0) ||
-	    !(k->idx = kube_idx_new(k)) || kube_watches(k, conf) < 0) {
-		snprintf(err, errlen, "out of memory");
-		kube_free(k);
-		return NULL;
-	}
+	if (!k->coalesce || !k->startup || !k->cache_ev || !k->reap_ev)
+		xalloc_die(sizeof(struct event *));
+	if (conf->cache_file)
+		k->cache_file = xstrdup(conf->cache_file);
+	if (defaults)
+		probe_spec_copy(&k->defaults, defaults);
+	k->idx = kube_idx_new(k);
+	kube_watches(k, conf);
 	if (k->cache_file)
 		kube_timer(k->startup, 0);
 	return k;
@@ -615,20 +570,14 @@ bool kube_conf_same_source(const struct model_kube *a,
 	return true;
 }
 
-int kube_update(struct kube_src *k, const struct model_kube *conf,
-		const char *zone_apex, const struct probe_spec *defaults)
+void kube_update(struct kube_src *k, const struct model_kube *conf,
+		 const char *zone_apex, const struct probe_spec *defaults)
 {
-	struct probe_spec d = { 0 };
-	char *apex = kube_apex(zone_apex);
-
-	if (!apex || (defaults && probe_spec_copy(&d, defaults) < 0)) {
-		free(apex);
-		return -1;
-	}
 	free(k->apex);
-	k->apex = apex;
+	k->apex = kube_apex(zone_apex);
 	probe_spec_clear(&k->defaults);
-	k->defaults = d;
+	if (defaults)
+		probe_spec_copy(&k->defaults, defaults);
 	k->policy = conf->policy;
 	k->ttl = conf->ttl;
 	k->max_answers = conf->max_answers;
@@ -637,7 +586,6 @@ int kube_update(struct kube_src *k, const struct model_kube *conf,
 	struct kubefed_opts o = kube_opts(k);
 	kubeidx_set_opts(k->idx, &o);
 	kube_timer(k->coalesce, 0);
-	return 0;
 }
 
 const struct model_service *const *kube_service_list(const struct kube_src *k,

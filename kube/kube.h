@@ -76,9 +76,8 @@ bool kube_conf_same_source(const struct model_kube *a,
 /* New mapping settings for a running source: conf's policy and ttl, the
  * zone apex and probe-defaults.  The objects it holds are mapped again
  * on the next loop turn, and the change callback follows if the
- * services differ.  Returns 0, or -1 when out of memory (the old
- * settings stay). */
-int kube_update(struct kube_src *k, const struct model_kube *conf,
+ * services differ. */
+void kube_update(struct kube_src *k, const struct model_kube *conf,
 		const char *zone_apex, const struct probe_spec *defaults);
 
 /* Stop every transfer and free.  NULL is fine. */

@@ -437,8 +437,8 @@ int kube_creds_apply(const struct kube_creds *c, CURL *e,
 		 * needed; curl keeps its own copy. */
 		explicit_bzero(h, strlen(h));
 		free(h);
-		if (!l)
-			return -1;
+		if (!l) /* only for want of memory */
+			xalloc_die(sizeof(*l));
 		*headers = l;
 	}
 	return 0;

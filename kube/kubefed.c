@@ -45,7 +45,6 @@ struct kf {
 	struct kubefed_stats st;
 	struct kf_cand *c;
 	size_t n, cap;
-	bool oom;
 	const struct kubefed_clusters *ready;
 	uint32_t max_answers; /* of the object being mapped */
 };
@@ -116,7 +115,7 @@ static bool kf_label_ok(const char *s, size_t len)
 /*
  * parts joined with dots, lower case, with a final dot.  Each part may
  * hold several labels; one trailing dot on a part is dropped.  Returns
- * 0, -1 for an invalid name, -2 when out of memory.
+ * 0, or -1 for an invalid name.
  */
 static int kf_join(const char *const *parts, size_t n, char **out)
 {
@@ -145,8 +144,7 @@ static int kf_join(const char *const *parts, size_t n, char **out)
 	if (len - 1 > KF_NAME_MAX)
 		return -1;
 	buf[len] = '\0';
-	if (!(*out = strdup(buf)))
-		return -2;
+	*out = xstrdup(buf);
 	return 0;
 }
 
@@ -161,18 +159,13 @@ static bool kf_in_zone(const char *apex, const char *name)
 	return ln == la || name[ln - la - 1] == '.';
 }
 
-/* A checked, in-zone name; NULL after saying why (or on OOM). */
+/* A checked, in-zone name; NULL after saying why. */
 static char *kf_name(struct kf *k, const struct kf_obj *ob,
 		     const char *const *parts, size_t n)
 {
 	char *name, shown[300] = "";
-	int rc = kf_join(parts, n, &name);
 
-	if (rc == -2) {
-		k->oom = true;
-		return NULL;
-	}
-	if (rc < 0) {
+	if (kf_join(parts, n, &name) < 0) {
 		for (size_t i = 0; i < n; i++)
 			snprintf(shown + strlen(shown),
 				 sizeof(shown) - strlen(shown), "%s%s",
@@ -253,7 +246,7 @@ static void kf_ann_bad(struct kf *k, const struct kf_obj *ob,
 static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
 			 const json_t *ann, struct probe_spec *ps)
 {
-	for (size_t i = 0; i < PROBE_SPEC_NFIELDS && !k->oom; i++) {
+	for (size_t i = 0; i < PROBE_SPEC_NFIELDS; i++) {
 		const struct probe_spec_field *f = &probe_spec_fields[i];
 		char key[48], err[PARSE_ERRLEN], *host = NULL;
 		const char *v;
@@ -272,9 +265,7 @@ static void kf_ann_probe(struct kf *k, const struct kf_obj *ob,
 		else
 			snprintf(err, sizeof(err), "expected a host name");
 		free(host);
-		if (rc == -2)
-			k->oom = true;
-		else if (rc < 0)
+		if (rc < 0)
 			kf_ann_bad(k, ob, key, v, err);
 	}
 }
@@ -348,7 +339,7 @@ static void kf_ann_read(struct kf *k, const struct kf_obj *ob,
 
 /* defaults <- annotations <- built-ins, then the combined checks the
  * config parser makes, dropping the annotations that break them. */
-static int kf_probe_resolve(struct kf *k, const struct kf_obj *ob,
+static void kf_probe_resolve(struct kf *k, const struct kf_obj *ob,
 			    struct kf_ann *a, const char *host,
 			    struct probe_spec *out)
 {
@@ -357,12 +348,9 @@ static int kf_probe_resolve(struct kf *k, const struct kf_obj *ob,
 
 	for (int pass = 0; pass < 3; pass++) {
 		memset(out, 0, sizeof(*out));
-		if (probe_spec_overlay(out, d) < 0 ||
-		    probe_spec_overlay(out, &a->ps) < 0 ||
-		    probe_spec_finish(out) < 0) {
-			probe_spec_clear(out);
-			return -1;
-		}
+		probe_spec_overlay(out, d);
+		probe_spec_overlay(out, &a->ps);
+		probe_spec_finish(out);
 		if (out->type != PROBE_NONE &&
 		    out->timeout_ms > out->interval_ms &&
 		    (a->ps.set & (PS_TIMEOUT | PS_INTERVAL))) {
@@ -392,14 +380,9 @@ static int kf_probe_resolve(struct kf *k, const struct kf_obj *ob,
 	 * probes of one address agree whichever name asked. */
 	if (!out->host && host) {
 		size_t l = strlen(host);
-		if (!(out->host = strndup(host, l && host[l - 1] == '.' ?
-					  l - 1 : l))) {
-			probe_spec_clear(out);
-			return -1;
-		}
+		out->host = xstrndup(host, l && host[l - 1] == '.' ? l - 1 : l);
 		out->set |= PS_HOST;
 	}
-	return 0;
 }
 
 /* ---- candidates ---- */
@@ -412,13 +395,7 @@ static struct kf_cand *kf_cand_new(struct kf *k, const struct kf_obj *ob,
 
 	if (k->n == k->cap) {
 		size_t cap = k->cap ? k->cap * 2 : 32;
-		struct kf_cand *nc = realloc(k->c, cap * sizeof(*nc));
-		if (!nc) {
-			k->oom = true;
-			free(name);
-			return NULL;
-		}
-		k->c = nc;
+		k->c = xreallocarray(k->c, cap, sizeof(*k->c));
 		k->cap = cap;
 	}
 	c = &k->c[k->n];
@@ -446,10 +423,8 @@ static struct model_endpoint *kf_ep_add(struct kf *k, struct kf_cand *c,
 {
 	struct model_endpoint *ep;
 
-	if (!c->svc.eps && !(c->svc.eps = calloc(room, sizeof(*ep)))) {
-		k->oom = true;
-		return NULL;
-	}
+	if (!c->svc.eps)
+		c->svc.eps = xcalloc(room, sizeof(*ep));
 	ep = &c->svc.eps[c->svc.neps];
 	memset(ep, 0, sizeof(*ep));
 	ep->weight = 1;
@@ -458,24 +433,16 @@ static struct model_endpoint *kf_ep_add(struct kf *k, struct kf_cand *c,
 	return ep;
 }
 
-static int kf_ep_fill(struct model_endpoint *ep, const char *region,
-		      const char *name, const struct model_addr *addrs,
-		      size_t naddrs, const struct probe_spec *ps)
+static void kf_ep_fill(struct model_endpoint *ep, const char *region,
+		       const char *name, const struct model_addr *addrs,
+		       size_t naddrs, const struct probe_spec *ps)
 {
-	ep->region = strdup(region);
-	ep->name = strdup(name);
-	ep->addrs = calloc(naddrs ? naddrs : 1, sizeof(*ep->addrs));
-	if (!ep->region || !ep->name || !ep->addrs ||
-	    probe_spec_copy(&ep->probe, ps) < 0) {
-		free(ep->region);
-		free(ep->name);
-		free(ep->addrs);
-		memset(ep, 0, sizeof(*ep));
-		return -1;
-	}
+	ep->region = xstrdup(region);
+	ep->name = xstrdup(name);
+	ep->addrs = xcalloc(naddrs, sizeof(*ep->addrs));
+	probe_spec_copy(&ep->probe, ps);
 	memcpy(ep->addrs, addrs, naddrs * sizeof(*addrs));
 	ep->naddrs = naddrs;
-	return 0;
 }
 
 /* One name of a ServiceDNSRecord: every cluster with addresses, at the
@@ -489,21 +456,16 @@ static void kf_emit(struct kf *k, const struct kf_obj *ob, char *name,
 
 	if (!name)
 		return;
-	if (!(c = kf_cand_new(k, ob, name, pol, ttl)))
-		return;
+	c = kf_cand_new(k, ob, name, pol, ttl);
 	for (size_t i = 0; i < ncl; i++) {
 		struct model_endpoint *ep;
 
 		if ((!cls[i].naddrs && !cls[i].nhosts) || (prio && !prio[i]))
 			continue;
-		if (!(ep = kf_ep_add(k, c, ncl)))
-			break;
-		if (kf_ep_fill(ep, cls[i].region[0] ? cls[i].region :
-			       cls[i].cluster, cls[i].cluster, cls[i].addrs,
-			       cls[i].naddrs, ps) < 0) {
-			k->oom = true;
-			break;
-		}
+		ep = kf_ep_add(k, c, ncl);
+		kf_ep_fill(ep, cls[i].region[0] ? cls[i].region :
+			   cls[i].cluster, cls[i].cluster, cls[i].addrs,
+			   cls[i].naddrs, ps);
 		if (cls[i].nhosts) {
 			ep->hostnames = xcalloc(cls[i].nhosts,
 						sizeof(*ep->hostnames));
@@ -556,39 +518,32 @@ static int kf_ready_cmp(const void *pa, const void *pb)
 	return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-static int kf_ready_add(struct kubefed_clusters *c, const json_t *o)
+static void kf_ready_add(struct kubefed_clusters *c, const json_t *o)
 {
 	const char *name = json_string_value(json_object_get(
 		json_object_get(o, "metadata"), "name"));
 
 	if (!name)
-		return 0;
-	if (!(c->v[c->n].name = strdup(name)))
-		return -1;
+		return;
+	c->v[c->n].name = xstrdup(name);
 	c->v[c->n].ready = kf_cluster_ready(o);
 	c->v[c->n].pos = c->n;
 	c->n++;
-	return 0;
 }
 
 struct kubefed_clusters *kubefed_clusters_new(const json_t *clusters)
 {
 	size_t n = json_is_array(clusters) ? json_array_size(clusters) :
 		   json_object_size(clusters), i, m = 0;
-	struct kubefed_clusters *c = calloc(1, sizeof(*c));
+	struct kubefed_clusters *c = xcalloc(1, sizeof(*c));
 	const json_t *o;
 	const char *key;
 
-	if (!c || !(c->v = calloc(n ? n : 1, sizeof(*c->v)))) {
-		free(c);
-		return NULL;
-	}
+	c->v = xcalloc(n, sizeof(*c->v));
 	json_array_foreach(clusters, i, o)
-		if (kf_ready_add(c, o) < 0)
-			goto oom;
+		kf_ready_add(c, o);
 	json_object_foreach((json_t *)clusters, key, o)
-		if (kf_ready_add(c, o) < 0)
-			goto oom;
+		kf_ready_add(c, o);
 	qsort(c->v, c->n, sizeof(*c->v), kf_ready_cmp);
 	for (i = 0; i < c->n; i++) {
 		if (m && !strcmp(c->v[m - 1].name, c->v[i].name)) {
@@ -599,9 +554,6 @@ struct kubefed_clusters *kubefed_clusters_new(const json_t *clusters)
 	}
 	c->n = m;
 	return c;
-oom:
-	kubefed_clusters_free(c);
-	return NULL;
 }
 
 bool kubefed_clusters_equal(const struct kubefed_clusters *a,
@@ -642,14 +594,18 @@ static bool kf_ready(const struct kf *k, const char *cluster)
 
 /* ---- ServiceDNSRecord ---- */
 
+static void kf_cls_free_one(struct kf_cl *cl)
+{
+	free(cl->addrs);
+	for (size_t j = 0; j < cl->nhosts; j++)
+		free(cl->hosts[j]);
+	free(cl->hosts);
+}
+
 static void kf_cls_free(struct kf_cl *cls, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(cls[i].addrs);
-		for (size_t j = 0; j < cls[i].nhosts; j++)
-			free(cls[i].hosts[j]);
-		free(cls[i].hosts);
-	}
+	for (size_t i = 0; i < n; i++)
+		kf_cls_free_one(&cls[i]);
 	free(cls);
 }
 
@@ -660,13 +616,8 @@ static int kf_lb_host(struct kf *k, const struct kf_obj *ob, size_t di,
 		      size_t ii, const char *host, struct kf_cl *cl)
 {
 	char *name;
-	int rc = kf_join(&host, 1, &name);
 
-	if (rc == -2) {
-		k->oom = true;
-		return -1;
-	}
-	if (rc < 0) {
+	if (kf_join(&host, 1, &name) < 0) {
 		k->st.skipped++;
 		kf_log(k, LOG_LVL_WARN, "kube load balancer skipped: %s %s: "
 		       "status.dns[%zu].loadBalancer.ingress[%zu].hostname "
@@ -715,11 +666,8 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 		       KF_ADDRS_MAX);
 		return -1;
 	}
-	if (json_array_size(ing) &&
-	    !(cl->addrs = calloc(json_array_size(ing), sizeof(*cl->addrs)))) {
-		k->oom = true;
-		return -1;
-	}
+	if (json_array_size(ing))
+		cl->addrs = xcalloc(json_array_size(ing), sizeof(*cl->addrs));
 	json_array_foreach(ing, i, it) {
 		const char *ip, *host;
 		struct model_addr a;
@@ -734,8 +682,6 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 		 * them: the ip, and the hostname's addresses. */
 		if (host)
 			kf_lb_host(k, ob, di, i, host, cl);
-		if (k->oom)
-			return -1;
 		if (!ip)
 			continue;
 		if (model_addr_parse(&a, ip) < 0) {
@@ -837,13 +783,9 @@ static void kf_sdr_levels(struct kf *k, const struct kf_obj *ob,
 {
 	const char *global[] = { d->svc, d->ns, d->fed, "svc", d->domain };
 	const char *prefix[] = { d->prefix, d->domain };
-	uint32_t *prio = calloc(n ? n : 1, sizeof(*prio));
+	uint32_t *prio = xcalloc(n, sizeof(*prio));
 	char *gname;
 
-	if (!prio) {
-		k->oom = true;
-		return;
-	}
 	if (!(gname = kf_name(k, ob, global, 5))) {
 		free(prio);
 		return;
@@ -852,7 +794,7 @@ static void kf_sdr_levels(struct kf *k, const struct kf_obj *ob,
 	if (d->prefix)
 		kf_emit(k, ob, kf_name(k, ob, prefix, 2), d->policy, d->ttl,
 			ps, cls, n, NULL);
-	for (size_t i = 0; i < n && !k->oom; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *r = cls[i].region;
 		const char *rparts[] = { d->svc, d->ns, d->fed, "svc", r,
 					 d->domain };
@@ -943,19 +885,15 @@ static int kf_sdr_fields(struct kf *k, const struct kf_obj *ob,
 }
 
 /* status.dns[] of a record: one entry per cluster.  NULL when the
- * object is bad (reported) or memory ran out; free with kf_cls_free(cls,
+ * object is bad (reported); free with kf_cls_free(cls,
  * json_array_size(dns)). */
 static struct kf_cl *kf_dns_list(struct kf *k, const struct kf_obj *ob,
 				 const json_t *dns, size_t *np)
 {
-	struct kf_cl *cls = calloc(json_array_size(dns) + 1, sizeof(*cls));
+	struct kf_cl *cls = xcalloc(json_array_size(dns) + 1, sizeof(*cls));
 	const json_t *e;
 	size_t n = 0, i;
 
-	if (!cls) {
-		k->oom = true;
-		return NULL;
-	}
 	json_array_foreach(dns, i, e) {
 		bool dup = false;
 
@@ -969,7 +907,7 @@ static struct kf_cl *kf_dns_list(struct kf *k, const struct kf_obj *ob,
 			kf_log(k, LOG_LVL_WARN, "kube entry skipped: %s %s: "
 			       "cluster %s is listed twice in status.dns",
 			       ob->kind, ob->id, cls[n].cluster);
-			free(cls[n].addrs);
+			kf_cls_free_one(&cls[n]);
 			memset(&cls[n], 0, sizeof(cls[n]));
 			continue;
 		}
@@ -1017,13 +955,9 @@ static void kf_sdr(struct kf *k, const json_t *o, const char *id)
 	gparts[3] = "svc";
 	gparts[4] = d.domain;
 	/* The probe Host is the global name even for the other levels. */
-	if (kf_join(gparts, 5, &gname) == -2 ||
-	    kf_probe_resolve(k, &ob, &a, gname, &ps) < 0) {
-		k->oom = true;
-		goto out;
-	}
+	kf_join(gparts, 5, &gname); /* NULL for a bad name: no Host */
+	kf_probe_resolve(k, &ob, &a, gname, &ps);
 	kf_sdr_levels(k, &ob, &d, &ps, cls, n);
-out:
 	free(gname);
 	probe_spec_clear(&ps);
 	probe_spec_clear(&a.ps);
@@ -1120,17 +1054,13 @@ static void kf_idr(struct kf *k, const json_t *o, const char *id)
 		struct probe_spec ps = { 0 };
 		char *name;
 
-		if (k->oom || !(name = kf_name(k, &ob, &host, 1)))
+		if (!(name = kf_name(k, &ob, &host, 1)))
 			continue;
 		if (kf_host_seen(k, first, name)) {
 			free(name);
 			continue;
 		}
-		if (kf_probe_resolve(k, &ob, &a, name, &ps) < 0) {
-			free(name);
-			k->oom = true;
-			break;
-		}
+		kf_probe_resolve(k, &ob, &a, name, &ps);
 		kf_emit(k, &ob, name, pol, ttl, &ps, cls, n, NULL);
 		probe_spec_clear(&ps);
 	}
@@ -1294,13 +1224,12 @@ static int kf_dep_entry(struct kf *k, const struct kf_obj *ob, size_t ei,
 	}
 	if (!(name = kf_name(k, ob, &dnsname, 1)))
 		return 0;
-	if (!(c = kf_dep_cand(k, ob, first, name, d)))
-		return 0;
+	c = kf_dep_cand(k, ob, first, name, d);
 	if (ttl && json_integer_value(ttl) > 0 && c->svc.neps == 0 &&
 	    !d->ttl_from_ann)
 		c->svc.ttl = (uint32_t)json_integer_value(ttl);
 	json_array_foreach(targets, i, t) {
-		struct model_endpoint *ep, *nep;
+		struct model_endpoint *ep;
 		struct model_addr a;
 		char txt[INET6_ADDRSTRLEN];
 		bool dup = false;
@@ -1311,21 +1240,14 @@ static int kf_dep_entry(struct kf *k, const struct kf_obj *ob, size_t ei,
 			dup = !strcmp(c->svc.eps[j].name, txt);
 		if (dup)
 			continue;
-		nep = realloc(c->svc.eps, (c->svc.neps + 1) * sizeof(*nep));
-		if (!nep) {
-			k->oom = true;
-			return 0;
-		}
-		c->svc.eps = nep;
+		c->svc.eps = xreallocarray(c->svc.eps, c->svc.neps + 1,
+					   sizeof(*c->svc.eps));
 		ep = &c->svc.eps[c->svc.neps];
 		memset(ep, 0, sizeof(*ep));
 		ep->weight = 1;
 		ep->priority = 1;
 		ep->enabled = true;
-		if (kf_ep_fill(ep, "dnsendpoint", txt, &a, 1, ps) < 0) {
-			k->oom = true;
-			return 0;
-		}
+		kf_ep_fill(ep, "dnsendpoint", txt, &a, 1, ps);
 		c->svc.neps++;
 	}
 	return 0;
@@ -1360,13 +1282,8 @@ static void kf_dep(struct kf *k, const json_t *o, const char *id)
 	if (a.has_max_answers)
 		k->max_answers = a.max_answers;
 	/* Host: NULL, so each name is probed under its own name. */
-	if (kf_probe_resolve(k, &ob, &a, NULL, &ps) < 0) {
-		k->oom = true;
-		goto out;
-	}
+	kf_probe_resolve(k, &ob, &a, NULL, &ps);
 	json_array_foreach(eps, i, e) {
-		if (k->oom)
-			break;
 		if (kf_dep_entry(k, &ob, i, e, first, &d, &ps) < 0) {
 			/* All or nothing per object: drop what it made. */
 			while (k->n > first)
@@ -1384,7 +1301,6 @@ static void kf_dep(struct kf *k, const json_t *o, const char *id)
 		memmove(&k->c[j], &k->c[j + 1], (k->n - j - 1) * sizeof(*k->c));
 		k->n--;
 	}
-out:
 	probe_spec_clear(&ps);
 	probe_spec_clear(&a.ps);
 }
@@ -1414,10 +1330,7 @@ static struct kf_sorted *kf_sort(struct kf *k, const json_t *arr,
 	*n = 0;
 	if (!len)
 		return NULL;
-	if (!(s = calloc(len, sizeof(*s)))) {
-		k->oom = true;
-		return NULL;
-	}
+	s = xcalloc(len, sizeof(*s));
 	json_array_foreach(arr, i, o) {
 		if (!json_is_object(o) ||
 		    !kube_obj_key(o, s[*n].key, sizeof(s[*n].key))) {
@@ -1443,15 +1356,15 @@ static int kf_cand_cmp(const void *pa, const void *pb)
 }
 
 /* Sorted by name; the first of each name kept. */
-static int kf_finish(struct kf *k, struct model_service **out, size_t *n)
+static void kf_finish(struct kf *k, struct model_service **out, size_t *n)
 {
 	struct model_service *s = NULL;
 	size_t m = 0, kept = 0;
 
-	if (k->n)
+	if (k->n) {
 		qsort(k->c, k->n, sizeof(*k->c), kf_cand_cmp);
-	if (k->n && !(s = calloc(k->n, sizeof(*s))))
-		return -1;
+		s = xcalloc(k->n, sizeof(*s));
+	}
 	for (size_t i = 0; i < k->n; i++) {
 		struct kf_cand *c = &k->c[i];
 
@@ -1470,7 +1383,6 @@ static int kf_finish(struct kf *k, struct model_service **out, size_t *n)
 	}
 	*out = s;
 	*n = m;
-	return 0;
 }
 
 void kubefed_log_duplicate(const struct kubefed_opts *opts,
@@ -1510,22 +1422,17 @@ static void kf_cands_clear(struct kf *k)
 	free(k->c);
 }
 
-int kubefed_map(const json_t *sdrs, const json_t *idrs,
-		const json_t *clusters, const json_t *dnseps,
-		const struct kubefed_opts *opts, struct model_service **out,
-		size_t *n, struct kubefed_stats *st)
+void kubefed_map(const json_t *sdrs, const json_t *idrs,
+		 const json_t *clusters, const json_t *dnseps,
+		 const struct kubefed_opts *opts, struct model_service **out,
+		 size_t *n, struct kubefed_stats *st)
 {
 	struct kubefed_clusters *cl = kubefed_clusters_new(clusters);
 	struct kf k = { .o = opts, .ready = cl };
 	const json_t *in[KUBEFED_NKINDS];
 	struct kf_sorted *s[KUBEFED_NKINDS] = { NULL };
 	size_t ns[KUBEFED_NKINDS] = { 0 };
-	int rc = -1;
 
-	*out = NULL;
-	*n = 0;
-	if (!cl)
-		goto out;
 	in[KUBEFED_SDR] = sdrs;
 	in[KUBEFED_IDR] = idrs;
 	in[KUBEFED_DNSEP] = dnseps;
@@ -1534,35 +1441,29 @@ int kubefed_map(const json_t *sdrs, const json_t *idrs,
 				  kubefed_kind_name((enum kubefed_kind)kind),
 				  &ns[kind]);
 	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
-		for (size_t i = 0; i < ns[kind] && !k.oom; i++)
+		for (size_t i = 0; i < ns[kind]; i++)
 			kf_object(&k, (enum kubefed_kind)kind, s[kind][i].o,
 				  s[kind][i].key);
-	if (k.oom || kf_finish(&k, out, n) < 0)
-		goto out;
-	rc = 0;
-out:
-	/* Names of kept candidates belong to *out only on success; after
-	 * kf_finish the others are cleared already. */
+	kf_finish(&k, out, n);
+	/* The kept candidates' services moved to *out; kf_finish cleared
+	 * the others. */
 	kf_cands_clear(&k);
 	kubefed_clusters_free(cl);
 	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
 		free(s[kind]);
 	if (st)
 		*st = k.st;
-	return rc;
 }
 
-int kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
-		       const char *key, const struct kubefed_clusters *cl,
-		       const struct kubefed_opts *opts,
-		       struct kubefed_cand **out, size_t *n,
-		       struct kubefed_stats *st)
+void kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
+			const char *key, const struct kubefed_clusters *cl,
+			const struct kubefed_opts *opts,
+			struct kubefed_cand **out, size_t *n,
+			struct kubefed_stats *st)
 {
 	struct kf k = { .o = opts, .ready = cl };
 	struct kubefed_cand *c = NULL;
 
-	*out = NULL;
-	*n = 0;
 	if (!json_is_object(obj)) {
 		k.st.bad++;
 		kf_log(&k, LOG_LVL_WARN, "kube object skipped: %s %s: not an "
@@ -1570,14 +1471,10 @@ int kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
 	} else {
 		kf_object(&k, kind, obj, key);
 	}
-	if (!k.oom && k.n && !(c = calloc(k.n, sizeof(*c))))
-		k.oom = true;
+	if (k.n)
+		c = xcalloc(k.n, sizeof(*c));
 	if (st)
 		*st = k.st;
-	if (k.oom) {
-		kf_cands_clear(&k);
-		return -1;
-	}
 	for (size_t i = 0; i < k.n; i++) {
 		c[i].svc = k.c[i].svc;
 		c[i].derived = k.c[i].derived;
@@ -1585,7 +1482,6 @@ int kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
 	free(k.c);
 	*out = c;
 	*n = k.n;
-	return 0;
 }
 
 void kubefed_cands_free(struct kubefed_cand *c, size_t n)

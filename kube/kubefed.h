@@ -56,20 +56,18 @@ struct kubefed_stats {
 
 /*
  * sdrs, idrs (IngressDNSRecords), clusters, dnseps: JSON arrays of
- * objects (NULL: none).  On
- * success *out is a new array of *n services sorted by name (free with
- * kubefed_services_free) and 0 is returned; -1 when out of memory.
- * st may be NULL.
+ * objects (NULL: none).  *out gets a new array of *n services sorted
+ * by name (free with kubefed_services_free).  st may be NULL.
  *
  * Each object is mapped on its own (as kubefed_map_object does) into
  * candidates; a name two candidates ask for goes to the first in
  * (kind, namespace/name, the object's own order): ServiceDNSRecords,
  * then IngressDNSRecords, then DNSEndpoints.  The others are logged as duplicates.
  */
-int kubefed_map(const json_t *sdrs, const json_t *idrs,
-		const json_t *clusters, const json_t *dnseps,
-		const struct kubefed_opts *opts, struct model_service **out,
-		size_t *n, struct kubefed_stats *st);
+void kubefed_map(const json_t *sdrs, const json_t *idrs,
+		 const json_t *clusters, const json_t *dnseps,
+		 const struct kubefed_opts *opts, struct model_service **out,
+		 size_t *n, struct kubefed_stats *st);
 
 /* The kinds that ask for names, in the order they win them: a record
  * before the DNSEndpoint KubeFed makes from it. */
@@ -82,7 +80,7 @@ const char *kubefed_kind_name(enum kubefed_kind kind);
 /* KubeFedCluster readiness by cluster name, made once per change of
  * the clusters and read by every object's mapping.  clusters: a JSON
  * array of objects, or an object of them (a reflector's store), or NULL.
- * The first object of a name counts.  NULL when out of memory. */
+ * The first object of a name counts. */
 struct kubefed_clusters *kubefed_clusters_new(const json_t *clusters);
 bool kubefed_clusters_equal(const struct kubefed_clusters *a,
 			    const struct kubefed_clusters *b);
@@ -101,13 +99,12 @@ struct kubefed_cand {
  * of *n candidates in the object's own order (a name may come twice);
  * free with kubefed_cands_free.  Messages about the object go through
  * opts->log; st (may be NULL) counts its bad objects and skipped names.
- * Returns 0, or -1 when out of memory.
  */
-int kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
-		       const char *key, const struct kubefed_clusters *cl,
-		       const struct kubefed_opts *opts,
-		       struct kubefed_cand **out, size_t *n,
-		       struct kubefed_stats *st);
+void kubefed_map_object(enum kubefed_kind kind, const json_t *obj,
+			const char *key, const struct kubefed_clusters *cl,
+			const struct kubefed_opts *opts,
+			struct kubefed_cand **out, size_t *n,
+			struct kubefed_stats *st);
 void kubefed_cands_free(struct kubefed_cand *c, size_t n);
 
 /* The message for a candidate that loses name to an earlier one; owners

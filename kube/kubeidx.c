@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kube/kubeidx.h"
+#include "lib/xalloc.h"
 
 struct kx_obj;
 struct kx_name;
@@ -63,7 +64,6 @@ struct kubeidx {
 	uint32_t epoch;
 	bool stale;               /* some objects have an older epoch */
 	bool forget;              /* say every message anew */
-	bool broken;              /* out of memory: list and free only */
 	struct kx_name **touched; /* names to settle at the commit */
 	size_t ntouched, captouched;
 	struct kx_cand *retired;  /* unlinked, freed by kubeidx_release */
@@ -71,7 +71,6 @@ struct kubeidx {
 	size_t nlist;
 	struct kx_msg *cap;       /* messages of the mapping in progress */
 	size_t ncap, capcap;
-	bool cap_oom;
 	char **rec, **taken;      /* changed names: recorded, handed out */
 	size_t nrec, ntaken;
 	bool rec_all;
@@ -114,15 +113,14 @@ static void *kx_tab_get(const struct kx_tab *t, const char *key)
 	return t->cap ? t->slot[kx_tab_find(t, key)] : NULL;
 }
 
-/* Room for one more (under 3/4 full).  Returns 0 or -1. */
-static int kx_tab_reserve(struct kx_tab *t)
+/* Room for one more (under 3/4 full). */
+static void kx_tab_reserve(struct kx_tab *t)
 {
 	struct kx_tab nt = { NULL, t->cap ? t->cap * 2 : 64, 0, t->key };
 
 	if ((t->n + 1) * 4 <= t->cap * 3)
-		return 0;
-	if (!(nt.slot = calloc(nt.cap, sizeof(*nt.slot))))
-		return -1;
+		return;
+	nt.slot = xcalloc(nt.cap, sizeof(*nt.slot));
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->slot[i])
 			nt.slot[kx_tab_find(&nt, t->key(t->slot[i]))] =
@@ -130,7 +128,6 @@ static int kx_tab_reserve(struct kx_tab *t)
 	nt.n = t->n;
 	free(t->slot);
 	*t = nt;
-	return 0;
 }
 
 /* e's key is not in t, and kx_tab_reserve made room. */
@@ -189,31 +186,21 @@ static void kx_say(const struct kubeidx *x, enum log_level lvl,
 
 /* ---- state ---- */
 
-static int kx_break(struct kubeidx *x)
-{
-	x->broken = true;
-	return -1;
-}
-
 static void kx_stale(struct kubeidx *x)
 {
 	x->epoch++;
 	x->stale = true;
 }
 
-static int kx_touch_reserve(struct kubeidx *x, size_t more)
+static void kx_touch_reserve(struct kubeidx *x, size_t more)
 {
 	size_t want = x->ntouched + more;
-	struct kx_name **t;
 
 	if (want <= x->captouched)
-		return 0;
+		return;
 	want = want < 2 * x->captouched ? 2 * x->captouched : want;
-	if (!(t = realloc(x->touched, want * sizeof(*t))))
-		return -1;
-	x->touched = t;
+	x->touched = xreallocarray(x->touched, want, sizeof(*x->touched));
 	x->captouched = want;
-	return 0;
 }
 
 /* kx_touch_reserve made room. */
@@ -246,12 +233,9 @@ static struct kx_name *kx_name_get(struct kubeidx *x, const char *name)
 
 	if (nm)
 		return nm;
-	if (kx_tab_reserve(&x->names) < 0 || !(nm = calloc(1, sizeof(*nm))))
-		return NULL;
-	if (!(nm->name = strdup(name))) {
-		free(nm);
-		return NULL;
-	}
+	kx_tab_reserve(&x->names);
+	nm = xcalloc(1, sizeof(*nm));
+	nm->name = xstrdup(name);
 	kx_tab_put(&x->names, nm);
 	return nm;
 }
@@ -308,19 +292,10 @@ static void kx_capture(void *arg, enum log_level lvl, const char *msg)
 	struct kubeidx *x = arg;
 
 	if (x->ncap == x->capcap) {
-		size_t cap = x->capcap ? 2 * x->capcap : 16;
-		struct kx_msg *m = realloc(x->cap, cap * sizeof(*m));
-		if (!m) {
-			x->cap_oom = true;
-			return;
-		}
-		x->cap = m;
-		x->capcap = cap;
+		x->capcap = x->capcap ? 2 * x->capcap : 16;
+		x->cap = xreallocarray(x->cap, x->capcap, sizeof(*x->cap));
 	}
-	if (!(x->cap[x->ncap].text = strdup(msg))) {
-		x->cap_oom = true;
-		return;
-	}
+	x->cap[x->ncap].text = xstrdup(msg);
 	x->cap[x->ncap++].lvl = lvl;
 }
 
@@ -329,7 +304,6 @@ static void kx_capture_clear(struct kubeidx *x)
 	for (size_t i = 0; i < x->ncap; i++)
 		free(x->cap[i].text);
 	x->ncap = 0;
-	x->cap_oom = false;
 }
 
 /* The captured messages o has not said yet are said; what it says now
@@ -381,31 +355,21 @@ static struct kx_cand *kx_reusable(const struct kx_obj *o, bool *used,
 }
 
 /* c[i]: the old candidate for nc[i] when one is equal, else a new one
- * (obj NULL until linked) that takes nc[i]'s service over.  Returns 0,
- * or -1 with the new ones freed and nc untouched but for what they
- * took (zeroed). */
-static int kx_cands_make(struct kubeidx *x, struct kx_obj *o,
+ * (obj NULL until linked) that takes nc[i]'s service over (zeroed). */
+static void kx_cands_make(struct kubeidx *x, struct kx_obj *o,
 			 struct kubefed_cand *nc, size_t n, bool *used,
 			 struct kx_cand **c)
 {
 	for (size_t i = 0; i < n; i++) {
 		if ((c[i] = kx_reusable(o, used, i, &nc[i])))
 			continue;
-		if (!(c[i] = calloc(1, sizeof(**c))) ||
-		    !(c[i]->nm = kx_name_get(x, nc[i].svc.name))) {
-			free(c[i]);
-			c[i] = NULL;
-			for (size_t j = 0; j < i; j++)
-				if (!c[j]->obj)
-					kx_cand_free(c[j]);
-			return -1;
-		}
+		c[i] = xcalloc(1, sizeof(**c));
+		c[i]->nm = kx_name_get(x, nc[i].svc.name);
 		c[i]->svc = nc[i].svc;
 		c[i]->derived = nc[i].derived;
 		memset(&nc[i].svc, 0, sizeof(nc[i].svc));
 		kx_touch(x, c[i]->nm); /* an empty new name is freed then */
 	}
-	return 0;
 }
 
 /* o's candidates become c (n of them); nothing here can fail. */
@@ -434,31 +398,25 @@ static void kx_obj_relink(struct kubeidx *x, struct kx_obj *o,
 }
 
 /* Map o as json is now. */
-static int kx_obj_map(struct kubeidx *x, struct kx_obj *o, const json_t *json)
+static void kx_obj_map(struct kubeidx *x, struct kx_obj *o, const json_t *json)
 {
 	struct kubefed_opts mo = x->o;
-	struct kubefed_cand *nc = NULL;
+	struct kubefed_cand *nc;
 	struct kubefed_stats st = { 0 };
-	struct kx_cand **c = NULL;
-	uint64_t *h = NULL;
-	bool *used = NULL;
-	size_t n = 0;
-	int rc = -1;
+	struct kx_cand **c;
+	uint64_t *h;
+	bool *used;
+	size_t n;
 
 	mo.log = kx_capture;
 	mo.log_arg = x;
 	kx_capture_clear(x);
-	if (kubefed_map_object(o->kind, json, o->key, x->cl, &mo, &nc, &n,
-			       &st) < 0 || x->cap_oom ||
-	    kx_touch_reserve(x, o->nc + n) < 0 ||
-	    !(c = calloc(n ? n : 1, sizeof(*c))) ||
-	    !(used = calloc(o->nc ? o->nc : 1, sizeof(*used))) ||
-	    !(h = calloc(x->ncap ? x->ncap : 1, sizeof(*h))) ||
-	    kx_cands_make(x, o, nc, n, used, c) < 0) {
-		free(c);
-		free(h);
-		goto out;
-	}
+	kubefed_map_object(o->kind, json, o->key, x->cl, &mo, &nc, &n, &st);
+	kx_touch_reserve(x, o->nc + n);
+	c = xcalloc(n, sizeof(*c));
+	used = xcalloc(o->nc, sizeof(*used));
+	h = xcalloc(x->ncap, sizeof(*h));
+	kx_cands_make(x, o, nc, n, used, c);
 	for (size_t i = 0; i < x->ncap; i++)
 		h[i] = kx_hash(KX_FNV + x->cap[i].lvl, x->cap[i].text);
 	kx_obj_relink(x, o, c, n, used);
@@ -473,35 +431,26 @@ static int kx_obj_map(struct kubeidx *x, struct kx_obj *o, const json_t *json)
 	o->bad = st.bad;
 	o->skipped = st.skipped;
 	x->remapped++;
-	rc = 0;
-out:
 	kubefed_cands_free(nc, n);
 	free(used);
 	kx_capture_clear(x);
-	return rc < 0 ? kx_break(x) : 0;
 }
 
 static struct kx_obj *kx_obj_new(struct kubeidx *x, enum kubefed_kind kind,
 				 const char *key)
 {
-	struct kx_obj *o;
+	struct kx_obj *o = xcalloc(1, sizeof(*o));
 
-	if (kx_tab_reserve(&x->objs[kind]) < 0 ||
-	    !(o = calloc(1, sizeof(*o))))
-		return NULL;
-	if (!(o->key = strdup(key))) {
-		free(o);
-		return NULL;
-	}
+	kx_tab_reserve(&x->objs[kind]);
+	o->key = xstrdup(key);
 	o->kind = kind;
 	kx_tab_put(&x->objs[kind], o);
 	return o;
 }
 
-static int kx_obj_drop(struct kubeidx *x, struct kx_obj *o)
+static void kx_obj_drop(struct kubeidx *x, struct kx_obj *o)
 {
-	if (kx_touch_reserve(x, o->nc) < 0)
-		return kx_break(x);
+	kx_touch_reserve(x, o->nc);
 	for (size_t i = 0; i < o->nc; i++) {
 		kx_unlink(x, o->c[i]);
 		kx_retire(x, o->c[i]);
@@ -511,43 +460,38 @@ static int kx_obj_drop(struct kubeidx *x, struct kx_obj *o)
 	x->skipped -= o->skipped;
 	kx_tab_del(&x->objs[o->kind], o->key);
 	kx_obj_free(o);
-	return 0;
 }
 
-int kubeidx_set(struct kubeidx *x, enum kubefed_kind kind, const char *key,
-		const json_t *obj)
+void kubeidx_set(struct kubeidx *x, enum kubefed_kind kind, const char *key,
+		 const json_t *obj)
 {
-	struct kx_obj *o;
+	struct kx_obj *o = kx_tab_get(&x->objs[kind], key);
 
-	if (x->broken)
-		return -1;
-	o = kx_tab_get(&x->objs[kind], key);
-	if (!obj)
-		return o ? kx_obj_drop(x, o) : 0;
+	if (!obj) {
+		if (o)
+			kx_obj_drop(x, o);
+		return;
+	}
 	if (o && o->epoch == x->epoch &&
 	    (o->json == obj || json_equal(o->json, (json_t *)obj))) {
 		/* The same again: the next look is a pointer compare. */
 		json_decref(o->json);
 		o->json = json_incref((json_t *)obj);
-		return 0;
+		return;
 	}
-	if (!o && !(o = kx_obj_new(x, kind, key)))
-		return kx_break(x);
-	return kx_obj_map(x, o, obj);
+	if (!o)
+		o = kx_obj_new(x, kind, key);
+	kx_obj_map(x, o, obj);
 }
 
-int kubeidx_prune(struct kubeidx *x, enum kubefed_kind kind, const char *ns,
-		  const json_t *keep)
+void kubeidx_prune(struct kubeidx *x, enum kubefed_kind kind, const char *ns,
+		   const json_t *keep)
 {
 	struct kx_tab *t = &x->objs[kind];
 	size_t nl = ns ? strlen(ns) : 0, n = 0;
-	struct kx_obj **gone;
-
-	if (x->broken)
-		return -1;
 	/* Collected first: a deletion moves entries within the table. */
-	if (!(gone = calloc(t->n ? t->n : 1, sizeof(*gone))))
-		return kx_break(x);
+	struct kx_obj **gone = xcalloc(t->n, sizeof(*gone));
+
 	for (size_t i = 0; i < t->cap; i++) {
 		struct kx_obj *o = t->slot[i];
 		if (o && (!ns || (!strncmp(o->key, ns, nl) &&
@@ -556,29 +500,22 @@ int kubeidx_prune(struct kubeidx *x, enum kubefed_kind kind, const char *ns,
 			gone[n++] = o;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (kx_obj_drop(x, gone[i]) < 0)
-			break;
+		kx_obj_drop(x, gone[i]);
 	free(gone);
-	return x->broken ? -1 : 0;
 }
 
 /* ---- settings ---- */
 
 struct kubeidx *kubeidx_new(const struct kubefed_opts *opts)
 {
-	struct kubeidx *x = calloc(1, sizeof(*x));
+	struct kubeidx *x = xcalloc(1, sizeof(*x));
 
-	if (!x)
-		return NULL;
 	x->o = *opts;
 	for (int kind = 0; kind < KUBEFED_NKINDS; kind++)
 		x->objs[kind].key = kx_obj_key;
 	x->names.key = kx_name_key;
 	x->rec_all = true; /* nothing taken yet: everything is new */
-	if (!(x->cl = kubefed_clusters_new(NULL))) {
-		free(x);
-		return NULL;
-	}
+	x->cl = kubefed_clusters_new(NULL);
 	return x;
 }
 
@@ -591,12 +528,8 @@ void kubeidx_set_opts(struct kubeidx *x, const struct kubefed_opts *opts)
 
 int kubeidx_set_clusters(struct kubeidx *x, const json_t *clusters)
 {
-	struct kubefed_clusters *cl;
+	struct kubefed_clusters *cl = kubefed_clusters_new(clusters);
 
-	if (x->broken)
-		return -1;
-	if (!(cl = kubefed_clusters_new(clusters)))
-		return kx_break(x);
 	if (kubefed_clusters_equal(cl, x->cl)) {
 		kubefed_clusters_free(cl);
 		return 0;
@@ -610,11 +543,10 @@ int kubeidx_set_clusters(struct kubeidx *x, const json_t *clusters)
 /* ---- the commit ---- */
 
 /* After new settings: every object not mapped with them yet is. */
-static int kx_remap_stale(struct kubeidx *x)
+static void kx_remap_stale(struct kubeidx *x)
 {
 	if (x->forget) {
-		if (kx_touch_reserve(x, x->names.n) < 0)
-			return kx_break(x);
+		kx_touch_reserve(x, x->names.n);
 		for (size_t i = 0; i < x->names.cap; i++) {
 			struct kx_name *nm = x->names.slot[i];
 			if (!nm)
@@ -636,12 +568,10 @@ static int kx_remap_stale(struct kubeidx *x)
 				o->msgs = NULL;
 				o->nmsgs = 0;
 			}
-			if (kx_obj_map(x, o, o->json) < 0)
-				return -1;
+			kx_obj_map(x, o, o->json);
 		}
 	}
 	x->stale = x->forget = false;
-	return 0;
 }
 
 static void kx_owner(char *buf, size_t len, const struct kx_obj *o)
@@ -650,7 +580,7 @@ static void kx_owner(char *buf, size_t len, const struct kx_obj *o)
 }
 
 /* A name's duplicates that were not said before are. */
-static int kx_name_dups(struct kubeidx *x, struct kx_name *nm)
+static void kx_name_dups(struct kubeidx *x, struct kx_name *nm)
 {
 	char win[320], lose[320];
 	uint64_t *h = NULL;
@@ -658,10 +588,10 @@ static int kx_name_dups(struct kubeidx *x, struct kx_name *nm)
 
 	for (const struct kx_cand *c = nm->head; c && c->next; c = c->next)
 		n++;
-	if (n && !(h = calloc(n, sizeof(*h))))
-		return kx_break(x);
-	if (n)
+	if (n) {
+		h = xcalloc(n, sizeof(*h));
 		kx_owner(win, sizeof(win), nm->head->obj);
+	}
 	n = 0;
 	for (const struct kx_cand *c = nm->head ? nm->head->next : NULL; c;
 	     c = c->next) {
@@ -677,7 +607,6 @@ static int kx_name_dups(struct kubeidx *x, struct kx_name *nm)
 	free(nm->dups);
 	nm->dups = h;
 	nm->ndups = n;
-	return 0;
 }
 
 static void kx_strs_clear(char **v, size_t *n)
@@ -698,13 +627,12 @@ static void kx_record(struct kubeidx *x, const char *name)
 {
 	if (x->rec_all)
 		return;
-	if ((!x->rec && !(x->rec = calloc(KUBEIDX_CHANGES_MAX,
-					  sizeof(*x->rec)))) ||
-	    x->nrec == KUBEIDX_CHANGES_MAX ||
-	    !(x->rec[x->nrec] = strdup(name)))
+	if (!x->rec)
+		x->rec = xcalloc(KUBEIDX_CHANGES_MAX, sizeof(*x->rec));
+	if (x->nrec == KUBEIDX_CHANGES_MAX)
 		kx_record_all(x);
 	else
-		x->nrec++;
+		x->rec[x->nrec++] = xstrdup(name);
 }
 
 static int kx_name_cmp(const void *pa, const void *pb)
@@ -733,11 +661,9 @@ static const struct model_service **kx_list_merge(struct kubeidx *x,
 						  struct kx_name **ch,
 						  size_t nch, size_t n)
 {
-	const struct model_service **out = calloc(n ? n : 1, sizeof(*out));
+	const struct model_service **out = xcalloc(n, sizeof(*out));
 	size_t i = 0, m = 0;
 
-	if (!out)
-		return NULL;
 	for (size_t j = 0; j < nch; j++) {
 		size_t at = kx_list_find(x->list, i, x->nlist, ch[j]->name);
 		if (at > i)
@@ -760,8 +686,8 @@ int kubeidx_commit(struct kubeidx *x)
 	size_t nch = 0, n = x->nlist;
 	bool full = x->stale;
 
-	if (x->broken || (x->stale && kx_remap_stale(x) < 0))
-		return -1;
+	if (x->stale)
+		kx_remap_stale(x);
 	if (x->ntouched)
 		qsort(x->touched, x->ntouched, sizeof(*x->touched),
 		      kx_name_cmp);
@@ -772,8 +698,7 @@ int kubeidx_commit(struct kubeidx *x)
 		const struct model_service *w = nm->head ? &nm->head->svc :
 						NULL;
 		nm->touched = false;
-		if (kx_name_dups(x, nm) < 0)
-			return -1;
+		kx_name_dups(x, nm);
 		if (w == nm->shown) {
 			if (!w)
 				kx_name_free(x, nm);
@@ -783,8 +708,7 @@ int kubeidx_commit(struct kubeidx *x)
 		x->touched[nch++] = nm;
 	}
 	x->ntouched = 0;
-	if (!(list = kx_list_merge(x, x->touched, nch, n)))
-		return kx_break(x);
+	list = kx_list_merge(x, x->touched, nch, n);
 	for (size_t i = 0; i < nch; i++) {
 		struct kx_name *nm = x->touched[i];
 		const struct model_service *w = nm->head ? &nm->head->svc :
@@ -810,9 +734,6 @@ int kubeidx_commit(struct kubeidx *x)
 
 void kubeidx_release(struct kubeidx *x)
 {
-	/* Broken: the list may still show a retired candidate. */
-	if (x->broken)
-		return;
 	while (x->retired) {
 		struct kx_cand *c = x->retired;
 		x->retired = c->next;
@@ -901,7 +822,6 @@ void kubeidx_free(struct kubeidx *x)
 		}
 	}
 	free(x->names.slot);
-	x->broken = false;
 	kubeidx_release(x);
 	kx_capture_clear(x);
 	free(x->cap);

@@ -23,10 +23,8 @@
  * Messages about an object are said when they first appear, not again
  * while it maps the same way; a name's duplicates likewise.
  *
- * Out of memory (-1 from any call): the index keeps its last committed
- * list readable, but can do nothing else; replace it (kubeidx_list and
- * kubeidx_free still work).  No I/O but the log callback: unit-tested and
- * fuzzed against kubefed_map.
+ * Out of memory aborts (lib/xalloc.h).  No I/O but the log callback:
+ * unit-tested and fuzzed against kubefed_map.
  */
 #ifndef GSLBD_KUBEIDX_H
 #define GSLBD_KUBEIDX_H
@@ -46,7 +44,7 @@
 struct kubeidx;
 
 /* opts: copied; the apex and defaults it points to must stay until the
- * next kubeidx_set_opts or kubeidx_free.  NULL when out of memory. */
+ * next kubeidx_set_opts or kubeidx_free. */
 struct kubeidx *kubeidx_new(const struct kubefed_opts *opts);
 void kubeidx_free(struct kubeidx *x);
 
@@ -56,22 +54,22 @@ void kubeidx_set_opts(struct kubeidx *x, const struct kubefed_opts *opts);
 
 /* The KubeFedCluster objects now (an array, or a store: key -> object).
  * Returns 1 when readiness changed (every object is mapped again by the
- * next commit), 0 when it did not, -1 when out of memory. */
+ * next commit), 0 when it did not. */
 int kubeidx_set_clusters(struct kubeidx *x, const json_t *clusters);
 
 /* The object of kind known as key ("namespace/name") is now obj (a
  * reference is kept), or is gone (obj NULL).  Mapped at once, unless it
- * equals what was last mapped under key.  Returns 0, or -1. */
-int kubeidx_set(struct kubeidx *x, enum kubefed_kind kind, const char *key,
-		const json_t *obj);
+ * equals what was last mapped under key. */
+void kubeidx_set(struct kubeidx *x, enum kubefed_kind kind, const char *key,
+		 const json_t *obj);
 
 /* Every object of kind in namespace ns (NULL: any) whose key keep (a
- * store: key -> object) lacks is gone.  Returns 0, or -1. */
-int kubeidx_prune(struct kubeidx *x, enum kubefed_kind kind, const char *ns,
-		  const json_t *keep);
+ * store: key -> object) lacks is gone. */
+void kubeidx_prune(struct kubeidx *x, enum kubefed_kind kind, const char *ns,
+		   const json_t *keep);
 
 /* The changes so far become the list: 1 when it changed (a winner came,
- * went or got a new pointer), 0 when not, -1 when out of memory. */
+ * went or got a new pointer), 0 when not. */
 int kubeidx_commit(struct kubeidx *x);
 
 /* The previous list and the services only it pointed to are freed.

@@ -115,7 +115,9 @@ static int curlev_sock_cb(CURL *easy, curl_socket_t fd, int what,
 	if (s->ev)
 		event_free(s->ev);
 	s->ev = event_new(c->base, fd, kind | EV_PERSIST, curlev_sock_event, c);
-	if (!s->ev || event_add(s->ev, NULL) < 0)
+	if (!s->ev)
+		xalloc_die(sizeof(struct event *));
+	if (event_add(s->ev, NULL) < 0)
 		return -1;
 	s->kind = kind;
 	return 0;

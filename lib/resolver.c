@@ -440,10 +440,11 @@ struct resolver *resolver_new(struct event_base *base,
 	r->fn = fn;
 	r->arg = arg;
 	evdns_set_log_fn(rs_evdns_log);
-	r->notify = evtimer_new(base, rs_notify_cb, r);
+	if (!(r->notify = evtimer_new(base, rs_notify_cb, r)))
+		xalloc_die(sizeof(struct event *));
 	/* Inactive, the resolver must not keep the loop from exiting. */
 	r->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (!r->notify || !r->dns) {
+	if (!r->dns) {
 		snprintf(err, errlen, "resolver: no evdns base");
 		resolver_free(r);
 		return NULL;
@@ -528,11 +529,8 @@ void resolver_want(struct resolver *r, const char *name)
 	e->r = r;
 	e->gen = r->gen;
 	e->state = RS_PENDING;
-	if (!(e->timer = evtimer_new(r->base, rs_timer_cb, e))) {
-		rs_entry_free(e);
-		log_err("resolver: no timer for name=%s", name);
-		return;
-	}
+	if (!(e->timer = evtimer_new(r->base, rs_timer_cb, e)))
+		xalloc_die(sizeof(struct event *));
 	r->slot[rs_find(r, name)] = e;
 	r->n++;
 	rs_lookup(e);

@@ -7,7 +7,10 @@
  * worse than a clean restart by the service manager, and a half-built
  * snapshot must never be published.  The query path allocates nothing.
  * Code that reads untrusted sizes checks them against a limit first, so a
- * hostile input cannot turn into an abort.
+ * hostile input cannot turn into an abort.  A library call that returns
+ * NULL only for want of memory (evtimer_new, curl_slist_append,
+ * ldns_rdf2str, yaml_parser_initialize) is followed by xalloc_die(), not
+ * by a recovery branch.
  */
 #ifndef GSLBD_XALLOC_H
 #define GSLBD_XALLOC_H

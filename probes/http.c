@@ -244,14 +244,7 @@ static size_t http_write_cb(char *data, size_t size, size_t n, void *userp)
 				cap *= 2;
 			if (cap > HTTP_BODY_CAP)
 				cap = HTTP_BODY_CAP;
-			char *nb = realloc(hp->buf, cap);
-			if (!nb) {
-				/* Judge on what we have; a miss reads as
-				 * "body mismatch", never a crash. */
-				hp->cut = true;
-				return 0;
-			}
-			hp->buf = nb;
+			hp->buf = xrealloc(hp->buf, cap);
 			hp->cap = cap;
 		}
 		memcpy(hp->buf + hp->len, data, take);
@@ -272,15 +265,12 @@ static char *http_url(const struct probe_spec *spec, const char *host,
 	const char *path = spec->path && spec->path[0] ? spec->path : "/";
 	size_t hl = strlen(host);
 	bool v6 = strchr(host, ':') != NULL;
-	char *url;
 
 	if (hl > 1 && host[hl - 1] == '.')
 		hl--;
-	if (asprintf(&url, "%s://%s%.*s%s:%u%s%s", scheme, v6 ? "[" : "",
-		     (int)hl, host, v6 ? "]" : "", port,
-		     path[0] == '/' ? "" : "/", path) < 0)
-		return NULL;
-	return url;
+	return xasprintf("%s://%s%.*s%s:%u%s%s", scheme, v6 ? "[" : "",
+			 (int)hl, host, v6 ? "]" : "", port,
+			 path[0] == '/' ? "" : "/", path);
 }
 
 /* CURLOPT_CLOSESOCKETFUNCTION: a probe has nothing more to say once its
@@ -314,19 +304,17 @@ static int http_probe_setup(struct http_probe *hp,
 	snprintf(map, sizeof(map), "::%s%s%s:%u",
 		 addr->family == AF_INET6 ? "[" : "", ip,
 		 addr->family == AF_INET6 ? "]" : "", port);
-	hp->connect_to = curl_slist_append(NULL, map);
-	if (!hp->connect_to)
-		return -1;
+	/* curl_slist_append fails only for want of memory. */
+	if (!(hp->connect_to = curl_slist_append(NULL, map)))
+		xalloc_die(sizeof(map));
 	for (size_t i = 0; i < spec->nheaders; i++) {
 		struct curl_slist *l = curl_slist_append(hp->headers,
 							 spec->headers[i]);
 		if (!l)
-			return -1;
+			xalloc_die(strlen(spec->headers[i]));
 		hp->headers = l;
 	}
 	url = http_url(spec, host, port);
-	if (!url)
-		return -1;
 
 /* Stop at the first option curl refuses. */
 #define SET(opt, val) do {                                 \

@@ -21,6 +21,7 @@
 
 #include "lib/log.h"
 #include "lib/rand.h"
+#include "lib/xalloc.h"
 #include "probes/health.h"
 #include "probes/http.h"
 #include "probes/probe.h"
@@ -453,11 +454,9 @@ static void probe_run(evutil_socket_t fd, short what, void *arg)
 struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
 				void *arg)
 {
-	struct probe_mgr *pm = calloc(1, sizeof(*pm));
+	struct probe_mgr *pm = xcalloc(1, sizeof(*pm));
 	struct timespec ts;
 
-	if (!pm)
-		return NULL;
 	pm->base = base;
 	pm->fn = fn;
 	pm->arg = arg;
@@ -466,9 +465,10 @@ struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
 		  ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)pm;
 	if (!pm->rng)
 		pm->rng = 0x9E3779B97F4A7C15ULL;
-	pm->notify = evtimer_new(base, probe_notify_event, pm);
+	if (!(pm->notify = evtimer_new(base, probe_notify_event, pm)))
+		xalloc_die(sizeof(struct event *));
 	pm->http = http_probe_ctx_new(base);
-	if (!pm->notify || !pm->http) {
+	if (!pm->http) {
 		probe_mgr_free(pm);
 		return NULL;
 	}
@@ -495,15 +495,14 @@ struct probe_index {
 	uint32_t mask;
 };
 
-static int probe_index_build(struct probe_index *ix, struct probe **old,
-			     size_t n)
+static void probe_index_build(struct probe_index *ix, struct probe **old,
+			      size_t n)
 {
 	uint32_t size = 16;
 
 	while (size < 2 * n)
 		size <<= 1;
-	if (!(ix->slot = calloc(size, sizeof(*ix->slot))))
-		return -1;
+	ix->slot = xcalloc(size, sizeof(*ix->slot));
 	ix->mask = size - 1;
 	for (size_t i = 0; i < n; i++) {
 		if (!old[i])
@@ -513,7 +512,6 @@ static int probe_index_build(struct probe_index *ix, struct probe **old,
 			k = (k + 1) & ix->mask;
 		ix->slot[k] = (uint32_t)i + 1;
 	}
-	return 0;
 }
 
 /* An old probe of this target that no new target has claimed yet. */
@@ -537,8 +535,7 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 {
 	struct probe_index ix;
 
-	if (probe_index_build(&ix, pm->probes, pm->nprobes) < 0)
-		return -1;
+	probe_index_build(&ix, pm->probes, pm->nprobes);
 	for (size_t i = 0; i < n; i++) {
 		const struct probe *p = t[i].nsvcs ?
 			probe_find(&ix, pm->probes, &t[i], t[i].hash) : NULL;
@@ -551,10 +548,8 @@ int probe_mgr_health_of(const struct probe_mgr *pm,
 static struct probe *probe_new(struct probe_mgr *pm,
 			       const struct model_target *t)
 {
-	struct probe *p = calloc(1, sizeof(*p));
+	struct probe *p = xcalloc(1, sizeof(*p));
 
-	if (!p)
-		return NULL;
 	p->pm = pm;
 	p->addr = t->addr;
 	p->addr.target = 0;
@@ -564,12 +559,11 @@ static struct probe *probe_new(struct probe_mgr *pm,
 		strcpy(p->addrstr, "?");
 	health_init(&p->hs);
 	p->run[0].p = p->run[1].p = p;
-	p->timer = evtimer_new(pm->base, probe_run, p);
-	if (!p->timer || probe_spec_copy(&p->spec, &t->spec) < 0 ||
-	    (t->host && !(p->host = strdup(t->host)))) {
-		probe_free(p);
-		return NULL;
-	}
+	if (!(p->timer = evtimer_new(pm->base, probe_run, p)))
+		xalloc_die(sizeof(struct event *));
+	probe_spec_copy(&p->spec, &t->spec);
+	if (t->host)
+		p->host = xstrdup(t->host);
 	return p;
 }
 
@@ -599,16 +593,13 @@ static void probe_start_fresh(struct probe_mgr *pm, struct probe **next,
 int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 		   size_t n)
 {
-	struct probe **next = calloc(n ? n : 1, sizeof(*next));
-	uint8_t *health = calloc(n ? n : 1, sizeof(*health));
-	bool *fresh = calloc(n ? n : 1, sizeof(*fresh));
+	struct probe **next = xcalloc(n, sizeof(*next));
+	uint8_t *health = xcalloc(n, sizeof(*health));
+	bool *fresh = xcalloc(n, sizeof(*fresh));
 	struct probe_index ix = { NULL, 0 };
 
-	if (!next || !health || !fresh ||
-	    probe_index_build(&ix, pm->probes, pm->nprobes) < 0)
-		goto oom;
-	/* Phase 1: claim survivors, allocate the rest; nothing visible
-	 * changes, so running out of memory leaves everything as it was. */
+	probe_index_build(&ix, pm->probes, pm->nprobes);
+	/* Phase 1: claim survivors, make the rest. */
 	for (size_t i = 0; i < n; i++) {
 		if (!t[i].nsvcs)
 			continue; /* retired: nothing uses it */
@@ -617,8 +608,7 @@ int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 			next[i]->taken = true;
 			continue;
 		}
-		if (!(next[i] = probe_new(pm, &t[i])))
-			goto oom;
+		next[i] = probe_new(pm, &t[i]);
 		fresh[i] = true;
 	}
 	/* Phase 2: commit. */
@@ -650,19 +640,6 @@ int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 	pm->nchanged = 0;
 	pm->changed_all = true;
 	return 0;
-oom:
-	for (size_t i = 0; i < pm->nprobes; i++)
-		if (pm->probes[i])
-			pm->probes[i]->taken = false;
-	for (size_t i = 0; next && i < n; i++)
-		if (fresh && fresh[i])
-			probe_free(next[i]);
-	free(next);
-	free(health);
-	free(fresh);
-	free(ix.slot);
-	log_err("probe sync failed: out of memory");
-	return -1;
 }
 
 int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,
@@ -671,14 +648,8 @@ int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,
 	if (n < pm->nprobes)
 		return -1; /* targets are only added or retired here */
 	if (n > pm->nprobes) {
-		struct probe **np = realloc(pm->probes, n * sizeof(*np));
-		if (np)
-			pm->probes = np;
-		uint8_t *nh = np ? realloc(pm->health, n) : NULL;
-		if (nh)
-			pm->health = nh;
-		if (!np || !nh)
-			return -1;
+		pm->probes = xreallocarray(pm->probes, n, sizeof(*pm->probes));
+		pm->health = xrealloc(pm->health, n);
 		for (size_t i = pm->nprobes; i < n; i++) {
 			pm->probes[i] = NULL;
 			pm->health[i] = HEALTH_UNKNOWN;

@@ -33,23 +33,23 @@ struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
  * no services, are not probed); from now on target index i means t[i].  A target equal to one probed before (address,
  * settings, Host) keeps its probe, health and counters; a new one starts
  * UNKNOWN with its first run within its jitter; the others are
- * cancelled.  Nothing in t is kept.  Returns 0, or -1 when out of memory
- * (the old targets are then kept, under their old indexes). */
+ * cancelled.  Nothing in t is kept.  Returns 0 (int for the callers that
+ * still test it: out of memory aborts, lib/xalloc.h). */
 int probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 		   size_t n);
 
 /* The same targets, changed only at ids[0..nids): each is new (an index
  * at or past the old count), retired (nsvcs 0: its probe stops) or
  * revived.  Every other target keeps its probe, health and index, and
- * changes already recorded stay valid.  Returns 0, or -1 (out of memory,
- * or fewer targets than before: call probe_mgr_sync). */
+ * changes already recorded stay valid.  Returns 0, or -1 when there are
+ * fewer targets than before (call probe_mgr_sync). */
 int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,
 		     size_t n, const uint32_t *ids, size_t nids);
 
 /* The health each of t[0..n) would have after probe_mgr_sync(pm, t, n)
  * (an equal target's state now, else UNKNOWN) into out[0..n), so a new
- * model can be compiled before anything is committed.  Returns 0 or -1
- * (out of memory). */
+ * model can be compiled before anything is committed.  Returns 0 (int
+ * for the callers that still test it). */
 int probe_mgr_health_of(const struct probe_mgr *pm,
 			const struct model_target *t, size_t n, uint8_t *out);
 

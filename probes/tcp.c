@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "lib/xalloc.h"
 #include "probes/tcp.h"
 #include "probes/health.h"
 
@@ -103,18 +104,15 @@ struct tcp_probe *tcp_probe_start(struct event_base *base,
 		return NULL;
 	}
 
-	tp = calloc(1, sizeof(*tp));
-	if (!tp)
-		return NULL;
+	tp = xcalloc(1, sizeof(*tp));
 	tp->fn = fn;
 	tp->arg = arg;
 	tp->fd = socket(addr->family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (tp->fd < 0)
 		goto fail;
-	tp->ev = event_new(base, tp->fd, EV_WRITE, tcp_probe_event, tp);
-	if (!tp->ev)
-		goto fail;
+	if (!(tp->ev = event_new(base, tp->fd, EV_WRITE, tcp_probe_event, tp)))
+		xalloc_die(sizeof(struct event *));
 
 	if (connect(tp->fd, (struct sockaddr *)&ss, sslen) == 0) {
 		tp->early = true;

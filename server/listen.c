@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/xalloc.h"
 #include "server/listen.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -98,11 +99,9 @@ fail:
 struct listen_set *listen_open(const struct model_server *srv,
 			       unsigned workers, char *err, size_t errlen)
 {
-	struct listen_set *ls = calloc(1, sizeof(*ls));
+	struct listen_set *ls = xcalloc(1, sizeof(*ls));
 	size_t n = srv->nlisten * workers;
 
-	if (!ls)
-		goto oom;
 	ls->nworkers = workers;
 	ls->naddrs = srv->nlisten;
 	ls->tcp_lim = (struct tcp_limits){
@@ -115,13 +114,11 @@ struct listen_set *listen_open(const struct model_server *srv,
 		.max_per_source = srv->tcp_max_per_source ?
 			srv->tcp_max_per_source : 16,
 	};
-	ls->addrs = calloc(srv->nlisten ? srv->nlisten : 1, sizeof(*ls->addrs));
-	ls->udp_fd = malloc((n ? n : 1) * sizeof(int));
-	ls->tcp_fd = malloc((n ? n : 1) * sizeof(int));
-	ls->udp = calloc(n ? n : 1, sizeof(*ls->udp));
-	ls->tcp = calloc(workers, sizeof(*ls->tcp));
-	if (!ls->addrs || !ls->udp_fd || !ls->tcp_fd || !ls->udp || !ls->tcp)
-		goto oom;
+	ls->addrs = xcalloc(srv->nlisten, sizeof(*ls->addrs));
+	ls->udp_fd = xreallocarray(NULL, n, sizeof(int));
+	ls->tcp_fd = xreallocarray(NULL, n, sizeof(int));
+	ls->udp = xcalloc(n, sizeof(*ls->udp));
+	ls->tcp = xcalloc(workers, sizeof(*ls->tcp));
 	memcpy(ls->addrs, srv->listen, srv->nlisten * sizeof(*ls->addrs));
 	for (size_t i = 0; i < n; i++)
 		ls->udp_fd[i] = ls->tcp_fd[i] = -1;
@@ -134,10 +131,6 @@ struct listen_set *listen_open(const struct model_server *srv,
 		}
 	}
 	return ls;
-oom:
-	snprintf(err, errlen, "out of memory");
-	listen_close(ls);
-	return NULL;
 }
 
 unsigned listen_threads(const struct listen_set *ls)

@@ -61,7 +61,7 @@ void qsbr_offline(struct qsbr *q, unsigned tid)
 			      memory_order_release);
 }
 
-int qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *))
+void qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *))
 {
 	struct qsbr_item *it = xmalloc(sizeof(*it));
 
@@ -73,7 +73,6 @@ int qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *))
 					      memory_order_acq_rel) + 1;
 	it->next = q->retired;
 	q->retired = it;
-	return 0;
 }
 
 unsigned qsbr_reclaim(struct qsbr *q)

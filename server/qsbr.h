@@ -24,7 +24,7 @@ void qsbr_quiescent(struct qsbr *q, unsigned tid);
 void qsbr_offline(struct qsbr *q, unsigned tid);
 
 /* Control thread: free obj with fn once no worker can still see it. */
-int qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *));
+void qsbr_retire(struct qsbr *q, void *obj, void (*fn)(void *));
 /* Control thread: free what has become safe.  Returns how many remain. */
 unsigned qsbr_reclaim(struct qsbr *q);
 

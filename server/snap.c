@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/log.h"
 #include "lib/xalloc.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
@@ -121,14 +120,10 @@ void snap_publish(struct qsbr *q, struct snap *s)
 						    memory_order_acq_rel);
 	if (!old)
 		return;
-	if (!q || qsbr_retire(q, old, snap_free_cb) < 0) {
-		/* Without a way to wait for the readers, leaking one
-		 * snapshot is safer than freeing it under them. */
-		if (q)
-			log_err("snapshot retire failed: out of memory");
-		else
-			snap_free(old);
-	}
+	if (q)
+		qsbr_retire(q, old, snap_free_cb);
+	else
+		snap_free(old);
 }
 
 const struct snap *snap_current(void)

@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "lib/acceptguard.h"
+#include "lib/xalloc.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 #include "server/tcp.h"
@@ -311,20 +312,20 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct tcp_worker *w = arg;
 	int one = 1;
-	struct tcp_conn *c = calloc(1, sizeof(*c));
+	struct tcp_conn *c = xcalloc(1, sizeof(*c));
 
 	acceptguard_ok(w->guard);
-	if (c && salen > 0 && (size_t)salen <= sizeof(c->peer))
+	if (salen > 0 && (size_t)salen <= sizeof(c->peer))
 		memcpy(&c->peer, sa, (size_t)salen);
-	if (!c || !tcp_make_room(w, &c->peer) ||
-	    !(c->bev = bufferevent_socket_new(w->base, fd, 0)) ||
-	    !(c->deadline = evtimer_new(w->base, tcp_deadline_cb, c))) {
-		if (c && c->bev)
-			bufferevent_free(c->bev);
+	if (!tcp_make_room(w, &c->peer)) {
 		close(fd);
 		free(c);
 		return;
 	}
+	/* Both fail only for want of memory. */
+	if (!(c->bev = bufferevent_socket_new(w->base, fd, 0)) ||
+	    !(c->deadline = evtimer_new(w->base, tcp_deadline_cb, c)))
+		xalloc_die(sizeof(*c));
 	c->w = w;
 	c->born_ms = now_ms();
 	tcp_push_front(c);
@@ -349,21 +350,19 @@ struct tcp_worker *tcp_worker_new(int *fds, size_t nfds,
 				  const struct tcp_limits *lim, struct qsbr *q,
 				  unsigned qsbr_id, uint64_t seed)
 {
-	struct tcp_worker *w = calloc(1, sizeof(*w));
+	struct tcp_worker *w = xcalloc(1, sizeof(*w));
 	struct timeval tick = { 0, 50 * 1000 };
 	size_t i = 0;
 
-	if (!w)
-		goto fail;
 	w->qsbr = q;
 	w->qid = qsbr_id;
 	w->lim = *lim;
 	answer_ctx_init(&w->ctx, seed);
 	w->base = event_base_new();
-	w->ls = calloc(nfds ? nfds : 1, sizeof(*w->ls));
+	w->ls = xcalloc(nfds, sizeof(*w->ls));
 	w->tick = w->base ? event_new(w->base, -1, EV_PERSIST, tick_cb, w) :
 		NULL;
-	if (!w->base || !w->ls || !w->tick || event_add(w->tick, &tick) < 0)
+	if (!w->base || !w->tick || event_add(w->tick, &tick) < 0)
 		goto fail;
 	w->guard = acceptguard_new(w->base, "dns-tcp");
 	for (; i < nfds; i++) {

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "server/qsbr.h"
 #include "server/rrl.h"
 #include "server/snap.h"
@@ -52,12 +53,10 @@ struct udp_thread {
 struct udp_thread *udp_thread_new(int fd, bool pktinfo, struct qsbr *q,
 				  unsigned qsbr_id, uint64_t seed)
 {
-	struct udp_thread *u = calloc(1, sizeof(*u));
+	struct udp_thread *u = xcalloc(1, sizeof(*u));
 	struct timeval tv = { 0, UDP_WAKE_MS * 1000 };
 	int flags;
 
-	if (!u)
-		return NULL;
 	u->fd = fd;
 	u->pktinfo = pktinfo;
 	u->qsbr = q;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
+#include "lib/xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,11 +21,9 @@ static void count(void *arg, const char *line)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = xmalloc(size + 1);
 	unsigned errs = 0;
 
-	if (!text)
-		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
 	/* A relative zone-file path resolves under a directory that does

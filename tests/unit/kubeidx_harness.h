@@ -82,40 +82,38 @@ static inline json_t *values(const json_t *store)
 }
 
 /* kubefed_map of the whole state. */
-static inline int incr_full(const struct incr *t, struct model_service **s,
-			    size_t *n, struct kubefed_stats *st)
+static inline void incr_full(const struct incr *t, struct model_service **s,
+			     size_t *n, struct kubefed_stats *st)
 {
 	struct kubefed_opts o = t->o;
 	json_t *a = values(t->store[KUBEFED_SDR]);
 	json_t *b = values(t->clusters), *c = values(t->store[KUBEFED_DNSEP]);
 	json_t *i = values(t->store[KUBEFED_IDR]);
-	int rc;
 
 	o.log = quiet;
-	rc = kubefed_map(a, i, b, c, &o, s, n, st);
+	kubefed_map(a, i, b, c, &o, s, n, st);
 	json_decref(i);
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
-	return rc;
 }
 
 /* One object event, the way kube.c applies a watch event: to the store
  * and to the index.  obj NULL: deleted.  Takes obj over. */
-static inline int incr_event(struct incr *t, enum kubefed_kind kind,
-			     json_t *obj, const char *delkey)
+static inline void incr_event(struct incr *t, enum kubefed_kind kind,
+			      json_t *obj, const char *delkey)
 {
 	char key[512];
 
 	if (!obj) {
-		int rc = kubeidx_set(t->x, kind, delkey, NULL);
+		kubeidx_set(t->x, kind, delkey, NULL);
 		/* Last: delkey may be the store's own string. */
 		json_object_del(t->store[kind], delkey);
-		return rc;
+		return;
 	}
 	kube_obj_key(obj, key, sizeof(key));
 	json_object_set_new(t->store[kind], key, obj);
-	return kubeidx_set(t->x, kind, key, obj);
+	kubeidx_set(t->x, kind, key, obj);
 }
 
 /* Why the index's list differs from kubefed_map over the state, or
@@ -130,8 +128,7 @@ static inline const char *incr_differs(const struct incr *t,
 	struct kubeidx_stats st;
 	size_t n, d;
 
-	if (incr_full(t, full, nfull, &fs) < 0)
-		return "kubefed_map failed";
+	incr_full(t, full, nfull, &fs);
 	l = kubeidx_list(t->x, &n);
 	kubeidx_stats(t->x, &st);
 	d = list_differs(l, n, *full, *nfull);
