@@ -56,7 +56,8 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 	*old = g->model;
 	if (m->kube.enabled)
 		res = daemon_reserved_names(m, &nres);
-	if (daemon_hostnames_prepare(g, m, err, errlen) < 0) {
+	if (daemon_hostnames_prepare(g, m, daemon_hostnames_changed, err,
+				     errlen) < 0) {
 		daemon_names_free(res, nres);
 		model_free(m);
 		return -1;

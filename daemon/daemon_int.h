@@ -62,7 +62,10 @@ int daemon_kube_patch(struct gslbd *g, const char *const *names, size_t n);
  * no service wants any more. */
 bool daemon_hostnames_needed(const struct model *m);
 int daemon_hostnames_prepare(struct gslbd *g, const struct model *m,
-			     char *err, size_t errlen);
+			     void (*changed)(void *g), char *err, size_t errlen);
+/* The resolver's callback (services.c): the services naming the hosts
+ * that changed are merged in place, or the live list composed again. */
+void daemon_hostnames_changed(void *g);
 void daemon_hostnames_configure(struct gslbd *g, const struct model *m);
 void daemon_hostnames_begin(struct gslbd *g);
 void daemon_hostnames_end(struct gslbd *g);

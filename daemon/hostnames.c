@@ -3,9 +3,9 @@
  * KubeFed record, `hostnames:` in the config file): the resolver keeps
  * their addresses, and every composed copy of a service gets them added
  * to the endpoint that names the host, once per name (RFC 2181 5).  The
- * sources' own services never change; a change of addresses recomposes
- * the live list the way a Kubernetes relist does, so targets, probes and
- * the snapshot follow on the one path that already handles them.
+ * sources' own services never change; what a change of addresses does
+ * to the live list is services.c's (daemon_hostnames_changed), passed to
+ * the resolver by the caller so this file calls nothing above it.
  */
 #include "config.h"
 
@@ -37,78 +37,14 @@ bool daemon_hostnames_needed(const struct model *m)
 	return m->kube.enabled || model_has_hostnames(m);
 }
 
-static int hn_str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool hn_uses(const struct model_service *s, const char *const *hosts,
-		    size_t nh)
-{
-	for (size_t i = 0; i < s->neps; i++)
-		for (size_t j = 0; j < s->eps[i].nhostnames; j++)
-			if (bsearch(&s->eps[i].hostnames[j], hosts, nh,
-				    sizeof(*hosts), hn_str_cmp))
-				return true;
-	return false;
-}
-
-/* The services that name one of hosts (sorted), merged in place the way
- * a Kubernetes change of a few names is, when all of them come from the
- * Kubernetes source.  1: done; 0: take the full path. */
-static int hn_patch(struct gslbd *g, const char *const *hosts, size_t nh)
-{
-	const struct model *m = g->model;
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < m->nsvcs; i++) {
-		const struct model_service *s = &m->svcs[i];
-		if (!hn_uses(s, hosts, nh))
-			continue;
-		if (!s->source || strcmp(s->source, "kube"))
-			goto out;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(s->name);
-	}
-	qsort(names, n, sizeof(*names), hn_str_cmp);
-	rc = n ? daemon_kube_patch(g, (const char *const *)names, n) : 1;
-	if (rc == 1)
-		log_debug("hostname change merged services=%zu", n);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc == 1;
-}
-
-/* Addresses changed: the services naming those hosts merged in place,
- * or the live list composed again, as after a Kubernetes relist. */
-static void hn_changed(void *arg)
-{
-	struct gslbd *g = arg;
-	const char *const *hosts;
-	size_t nh;
-
-	/* The live list is the config's own (nothing to compose into). */
-	if (!daemon_hostnames_needed(g->model))
-		return;
-	if (resolver_take_changes(g->resolver, &hosts, &nh) && g->kube &&
-	    hn_patch(g, hosts, nh))
-		return;
-	log_debug("hostname addresses changed, recomposing services");
-	daemon_services_changed(g);
-}
-
 int daemon_hostnames_prepare(struct gslbd *g, const struct model *m,
-			     char *err, size_t errlen)
+			     void (*changed)(void *g), char *err, size_t errlen)
 {
 	struct resolver_conf c = hn_conf(m);
 
 	if (g->resolver || !daemon_hostnames_needed(m))
 		return 0;
-	g->resolver = resolver_new(g->base, &c, hn_changed, g, err, errlen);
+	g->resolver = resolver_new(g->base, &c, changed, g, err, errlen);
 	return g->resolver ? 0 : -1;
 }
 

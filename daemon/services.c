@@ -23,6 +23,7 @@
 #include "daemon/daemon_int.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "lib/resolver.h"
 #include "lib/xalloc.h"
 #include "probes/probe.h"
 #include "server/compile.h"
@@ -406,3 +407,68 @@ void daemon_on_kube_change(void *arg)
 	daemon_services_changed(g);
 }
 
+/* ---- load balancers known by name: their addresses changed ---- */
+
+static int hn_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool hn_uses(const struct model_service *s, const char *const *hosts,
+		    size_t nh)
+{
+	for (size_t i = 0; i < s->neps; i++)
+		for (size_t j = 0; j < s->eps[i].nhostnames; j++)
+			if (bsearch(&s->eps[i].hostnames[j], hosts, nh,
+				    sizeof(*hosts), hn_str_cmp))
+				return true;
+	return false;
+}
+
+/* The services that name one of hosts (sorted), merged in place the way
+ * a Kubernetes change of a few names is, when all of them come from the
+ * Kubernetes source.  1: done; 0: take the full path. */
+static int hn_patch(struct gslbd *g, const char *const *hosts, size_t nh)
+{
+	const struct model *m = g->model;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		const struct model_service *s = &m->svcs[i];
+		if (!hn_uses(s, hosts, nh))
+			continue;
+		if (!s->source || strcmp(s->source, "kube"))
+			goto out;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(s->name);
+	}
+	qsort(names, n, sizeof(*names), hn_str_cmp);
+	rc = n ? daemon_kube_patch(g, (const char *const *)names, n) : 1;
+	if (rc == 1)
+		log_debug("hostname change merged services=%zu", n);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc == 1;
+}
+
+/* Addresses changed: the services naming those hosts merged in place,
+ * or the live list composed again, as after a Kubernetes relist. */
+void daemon_hostnames_changed(void *arg)
+{
+	struct gslbd *g = arg;
+	const char *const *hosts;
+	size_t nh;
+
+	/* The live list is the config's own (nothing to compose into). */
+	if (!daemon_hostnames_needed(g->model))
+		return;
+	if (resolver_take_changes(g->resolver, &hosts, &nh) && g->kube &&
+	    hn_patch(g, hosts, nh))
+		return;
+	log_debug("hostname addresses changed, recomposing services");
+	daemon_services_changed(g);
+}
