@@ -51,6 +51,15 @@ void *xreallocarray(void *p, size_t nmemb, size_t size)
 	return q;
 }
 
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n > 0 ? n : 1);
+
+	if (!q)
+		xalloc_die(n);
+	return q;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -19,6 +19,7 @@ void *xcalloc(size_t nmemb, size_t size) __attribute__((malloc, returns_nonnull)
 /* nmemb * size, checked for overflow (which also aborts). */
 void *xreallocarray(void *p, size_t nmemb, size_t size)
 	__attribute__((returns_nonnull));
+void *xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
 char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
 char *xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
 char *xasprintf(const char *fmt, ...)
