@@ -253,6 +253,27 @@ def learn_cookie(addr):
     return r[i + 4:i + 28].hex()
 
 
+class GslbdRef(Gslbd):
+    """The same as plain gslbd with another binary (--ref): a build before
+    a change, measured in the same alternation as the build after it, so
+    the two compare round by round on the same machine state."""
+    name = "gslbd-ref"
+
+    def __init__(self, work, addr, workers, pin, binary):
+        super().__init__(work, addr, workers, pin, binary)
+        ok = subprocess.run([binary, "-t", "-c", self.conf],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).returncode == 0
+        if not ok:
+            # A build from before rate limiting has no such key (and no
+            # rate limiting to turn off).
+            with open(self.conf) as f:
+                text = f.read()
+            with open(self.conf, "w") as f:
+                f.write(text.replace(
+                    "rate-limit: { responses-per-second: 0 }\n", ""))
+
+
 class GslbdProbed(Gslbd):
     """gslbd serving the same zone while it HTTP-probes PROBED more
     endpoints every second (against a local nginx): what probing costs a
@@ -698,6 +719,30 @@ def print_table(title, summ, args, notes):
                   f"{100 * s['nx_share']:.1f}% (expected 10%)")
 
 
+def print_round_ratios(title, results):
+    """Every gslbd variant's total CPU per answer against gdnsd's and, with
+    --ref, against the reference build's, within each round (the runs of
+    one round are seconds apart): median (min-max) over the rounds."""
+    for peer in ("gdnsd", "gslbd-ref"):
+        if peer not in results:
+            continue
+        lines = []
+        for name, runs in results.items():
+            if not name.startswith("gslbd") or name == peer:
+                continue
+            rs = [r["total_us"] / p["total_us"]
+                  for r, p in zip(runs, results[peer])
+                  if r["total_us"] and p["total_us"]]
+            if rs:
+                lines.append(f"  {name:<10} / {peer}: {med(rs):.3f} "
+                             f"({min(rs):.3f}-{max(rs):.3f}) over "
+                             f"{len(rs)} rounds")
+        if lines:
+            print(f"\ntotal CPU per answer / {peer}'s in the same round "
+                  f"({title}):")
+            print("\n".join(lines))
+
+
 def print_rrl_cost(title, results):
     """gslbd+rrl and gslbd+ck against gslbd, round by round: each round
     runs them back to back, so the ratio within a round cancels most of
@@ -730,11 +775,12 @@ def run_mode(args, work, qfile, workers):
           lambda a: GslbdRrl(work, a, workers, scpu, args.gslbd),
           lambda a: GslbdRrl(work, a, workers, scpu, args.gslbd,
                              cookie=True),
+          lambda a: GslbdRef(work, a, workers, scpu, args.ref),
           lambda a: Nsd(work, a, workers, scpu),
           lambda a: Knot(work, a, workers, scpu),
           lambda a: Gdnsd(work, a, workers, scpu)]
-    names = ["gslbd", "gslbd+p", "gslbd+k", "gslbd+rrl", "gslbd+ck", "nsd",
-             "knot", "gdnsd"]
+    names = ["gslbd", "gslbd+p", "gslbd+k", "gslbd+rrl", "gslbd+ck",
+             "gslbd-ref", "nsd", "knot", "gdnsd"]
     only = args.servers.split(",") if args.servers else names
     if not args.probed:
         only = [n for n in only if n not in ("gslbd+p", "gslbd+k")]
@@ -744,6 +790,8 @@ def run_mode(args, work, qfile, workers):
         only = [n for n in only if n != "gdnsd"]   # no DNSSEC in gdnsd 3
     if not args.rrl:
         only = [n for n in only if n not in ("gslbd+rrl", "gslbd+ck")]
+    if not args.ref:
+        only = [n for n in only if n != "gslbd-ref"]
     servers = []
     base = 60 + 10 * workers
     for i, f in enumerate(mk):
@@ -797,6 +845,7 @@ def run_mode(args, work, qfile, workers):
     if len(summ) > 1 and "gslbd" in summ:
         print_table(title, summ, args, notes)
     print_rrl_cost(title, results)
+    print_round_ratios(title, results)
     return {"workers": workers, "pinned": pin, "runs": results,
             "summary": summ}
 
@@ -835,6 +884,9 @@ def main():
                     help="also gslbd with rate limiting on at a limit "
                     "nothing reaches (gslbd+rrl) and with a valid DNS "
                     "cookie in every query (gslbd+ck): what they cost")
+    ap.add_argument("--ref", help="also measure this gslbd binary "
+                    "(gslbd-ref: e.g. the build before a change) with the "
+                    "plain gslbd's config, and give per-round ratios")
     ap.add_argument("--net", type=int, default=0,
                     help="serve on 127.0.NET.61-77 (default 0), so that two "
                     "runs at once do not answer each other's queries")
