@@ -198,11 +198,15 @@ static int load_key(struct cfg_ctx *c, struct model_dnssec *d,
 		      errlen) < 0)
 		goto out;
 	ldns_key_set_flags(k, flags);
-	ldns_key_set_pubkey_owner(k, ldns_rdf_clone(c->apex));
+	ldns_rdf *owner = ldns_rdf_clone(c->apex);
+	if (!owner)
+		xalloc_die(ldns_rdf_size(c->apex));
+	ldns_key_set_pubkey_owner(k, owner);
 	ldns_key_set_keytag(k, ldns_calc_keytag(rr));
 	ldns_rr_set_ttl(rr, c->m->zone.ttl);
-	ldns_key_list_push_key(d->keys, k);
-	ldns_rr_list_push_rr(d->dnskeys, rr);
+	if (!ldns_key_list_push_key(d->keys, k) ||
+	    !ldns_rr_list_push_rr(d->dnskeys, rr))
+		xalloc_die(sizeof(k));
 	k = NULL;
 	rr = NULL;
 	rc = 0;
@@ -328,6 +332,8 @@ void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 		return; /* zone.name is already reported */
 	d->keys = ldns_key_list_new();
 	d->dnskeys = ldns_rr_list_new();
+	if (!d->keys || !d->dnskeys)
+		xalloc_die(sizeof(ldns_rr_list));
 	d->key_paths = xcalloc(len, sizeof(*d->key_paths));
 	for (size_t i = 0; i < len; i++) {
 		const yaml_node_t *it = cfg_seq_item(c, kl, i);

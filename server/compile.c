@@ -81,19 +81,16 @@ static void table_put(struct snap_node **t, uint32_t mask, struct snap_node *n)
 }
 
 /* Keep the build table at most half full; it grows as names come. */
-static int table_grow(struct build *b)
+static void table_grow(struct build *b)
 {
 	uint32_t size = (b->mask + 1) * 2;
-	struct snap_node **t = calloc(size, sizeof(*t));
-	if (!t)
-		return -1;
+	struct snap_node **t = xcalloc(size, sizeof(*t));
 	for (uint32_t i = 0; i <= b->mask; i++)
 		if (b->table[i])
 			table_put(t, size - 1, b->table[i]);
 	free(b->table);
 	b->table = t;
 	b->mask = size - 1;
-	return 0;
 }
 
 static struct snap_node *node_get(struct build *b, const uint8_t *name,
@@ -111,14 +108,14 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 	if (2 * (b->nnodes + 1) > b->mask + 1) {
 		/* A patch checked its room first: its table lives in the
 		 * arena and cannot grow. */
-		if (b->patch || table_grow(b) < 0)
+		if (b->patch)
 			return NULL;
+		table_grow(b);
 		for (i = h & b->mask; b->table[i]; i = (i + 1) & b->mask)
 			;
 	}
 	struct snap_node *n = snap_alloc(b->a, sizeof(*n));
-	if (!n || !(n->name = snap_memdup(b->a, name, len)))
-		return NULL;
+	n->name = snap_memdup(b->a, name, len);
 	n->hash = h;
 	n->name_len = (uint8_t)len;
 	b->table[i] = n;
@@ -129,21 +126,18 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 /* The final table, in the snapshot's arena, sized for at most half
  * full so that misses (NXDOMAIN floods) stop after short probes, with a
  * quarter more for names that patches add before the next full build. */
-static int table_final(struct build *b)
+static void table_final(struct build *b)
 {
 	uint32_t size = 16;
 	while (size < 2 * b->nnodes + b->nnodes / 2 + 8)
 		size <<= 1;
 	struct snap_node **t = snap_alloc(b->a, size * sizeof(*t));
-	if (!t)
-		return -1;
 	for (uint32_t i = 0; i <= b->mask; i++)
 		if (b->table[i])
 			table_put(t, size - 1, b->table[i]);
 	b->s->table = (const struct snap_node **)t;
 	b->s->mask = size - 1;
 	b->s->nnodes = b->nnodes;
-	return 0;
 }
 
 /* The node for a name and empty non-terminals up to the apex, so that
@@ -179,8 +173,7 @@ static struct snap_node *node_own(struct build *b, const ldns_rdf *name)
 		if (n->hash != h || n->name_len != len || memcmp(n->name, w, len))
 			continue;
 		struct snap_node *c = snap_memdup(b->a, n, sizeof(*n));
-		if (c)
-			b->table[i] = c;
+		b->table[i] = c;
 		return c;
 	}
 	return NULL;
@@ -218,10 +211,8 @@ static int push_str(struct build *b, ldns_rr_list *l, const char *text)
 	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
 		return fail(b, "cannot build record: %s", text);
 	ldns_dname2canonical(ldns_rr_owner(rr));
-	if (!ldns_rr_list_push_rr(l, rr)) {
-		ldns_rr_free(rr);
-		return fail(b, "out of memory");
-	}
+	if (!ldns_rr_list_push_rr(l, rr))
+		xalloc_die(sizeof(rr));
 	return 0;
 }
 
@@ -257,10 +248,8 @@ static int zone_data(struct build *b)
 	ldns_rr_list *st = (ldns_rr_list *)z->static_rrs;
 	for (size_t i = 0; st && i < ldns_rr_list_rr_count(st); i++) {
 		ldns_rr *rr = ldns_rr_clone(ldns_rr_list_rr(st, i));
-		if (!rr || !ldns_rr_list_push_rr(b->zone, rr)) {
-			ldns_rr_free(rr);
-			return fail(b, "out of memory");
-		}
+		if (!rr || !ldns_rr_list_push_rr(b->zone, rr))
+			xalloc_die(sizeof(*rr));
 		ldns_dname2canonical(ldns_rr_owner(rr));
 	}
 	if (b->sign && apex_keys(b) < 0)
@@ -288,9 +277,7 @@ static int find_cuts(struct build *b)
 {
 	size_t n = ldns_rr_list_rr_count(b->zone);
 
-	b->cuts = calloc(n ? n : 1, sizeof(*b->cuts));
-	if (!b->cuts)
-		return fail(b, "out of memory");
+	b->cuts = xcalloc(n ? n : 1, sizeof(*b->cuts));
 	for (size_t i = 0; i < n; i++) {
 		ldns_rr *rr = ldns_rr_list_rr(b->zone, i);
 		ldns_rdf *o = ldns_rr_owner(rr);
@@ -341,7 +328,7 @@ static int rrset_template(struct build *b, ldns_rdf *owner,
 	out->an_len = (uint16_t)(l1 - skip);
 	out->ar_len = (uint16_t)(l2 - l1);
 	out->wire = snap_memdup(b->a, w2 + skip, l2 - skip);
-	rc = out->wire ? 0 : -1;
+	rc = 0;
 out:
 	ldns_rr_free(q);
 	ldns_pkt_free(p);
@@ -374,8 +361,7 @@ static int dname_template(struct build *b, ldns_rr_list *set,
 	out->type = DNS_T_DNAME;
 	out->ancount = 1;
 	out->an_len = (uint16_t)(12 + tl);
-	if (!(out->wire = snap_memdup(b->a, buf, 12 + tl)))
-		return fail(b, "out of memory");
+	out->wire = snap_memdup(b->a, buf, 12 + tl);
 	b->s->has_dname = true;
 	return 0;
 }
@@ -389,11 +375,7 @@ static int append_rr(uint8_t **buf, size_t *len, const ldns_rr *rr)
 
 	if (ldns_rr2wire(&w, rr, LDNS_SECTION_ANSWER, &n) != LDNS_STATUS_OK)
 		return -1;
-	uint8_t *nb = realloc(*buf, *len + n);
-	if (!nb) {
-		free(w);
-		return -1;
-	}
+	uint8_t *nb = xrealloc(*buf, *len + n);
 	memcpy(nb + *len, w, n);
 	*buf = nb;
 	*len += n;
@@ -411,7 +393,7 @@ static int referral_template(struct build *b, ldns_rr_list *ns,
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++)
 		if (append_rr(&buf, &len, ldns_rr_list_rr(ns, i)) < 0)
-			goto oom;
+			goto bad;
 	nlen = len;
 	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
 		ldns_rdf *target = ldns_rr_ns_nsdname(ldns_rr_list_rr(ns, i));
@@ -421,13 +403,13 @@ static int referral_template(struct build *b, ldns_rr_list *ns,
 			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) &&
 			    ldns_dname_compare(ldns_rr_owner(rr), target) == 0) {
 				if (append_rr(&buf, &len, rr) < 0)
-					goto oom;
+					goto bad;
 				glue++;
 			}
 		}
 	}
 	if (len > 65535)
-		goto oom;
+		goto bad;
 	out->type = DNS_T_NS;
 	out->nscount = (uint16_t)ldns_rr_list_rr_count(ns);
 	out->arcount = glue;
@@ -435,8 +417,8 @@ static int referral_template(struct build *b, ldns_rr_list *ns,
 	out->ar_len = (uint16_t)(len - nlen);
 	out->wire = snap_memdup(b->a, buf, len);
 	free(buf);
-	return out->wire ? 0 : fail(b, "out of memory");
-oom:
+	return 0;
+bad:
 	free(buf);
 	return fail(b, "cannot compile a referral");
 }
@@ -456,26 +438,23 @@ static int zone_nodes(struct build *b)
 			i = j;
 			continue;
 		}
+		/* A full build's table grows: node_add finds room. */
 		struct snap_node *node = node_add(b, owner);
-		if (!node)
-			return fail(b, "out of memory");
 		struct snap_rrset *sets = snap_alloc(b->a, (j - i) * sizeof(*sets));
-		if (!sets)
-			return fail(b, "out of memory");
 		node->rrsets = sets;
 		bool cut = is_cut(b, owner);
 		for (size_t k = i; k < j;) {
 			ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(b->zone, k));
 			ldns_rr_list *set = ldns_rr_list_new();
 			if (!set)
-				return fail(b, "out of memory");
+				xalloc_die(sizeof(ldns_rr_list));
 			for (; k < j && ldns_rr_get_type(ldns_rr_list_rr(b->zone, k)) == t; k++)
 				ldns_rr_list_push_rr(set, ldns_rr_list_rr(b->zone, k));
 			int rc = 0;
 			uint16_t before = node->nrrsets;
 			if (cut && t == LDNS_RR_TYPE_NS) {
 				struct snap_rrset *ref = snap_alloc(b->a, sizeof(*ref));
-				rc = ref ? referral_template(b, set, ref) : -1;
+				rc = referral_template(b, set, ref);
 				node->referral = ref;
 				node->flags |= SNAP_N_CUT;
 			} else if (!cut && t == LDNS_RR_TYPE_DNAME) {
@@ -543,7 +522,7 @@ static int soa_negative(struct build *b)
 		ldns_rdf *d = ldns_rdf_clone(ldns_rr_rdf(soa, i));
 		bool ptr;
 		if (!d)
-			return fail(b, "out of memory");
+			xalloc_die(sizeof(ldns_rdf));
 		ldns_dname2canonical(d);
 		n += soa_name(b, d, buf + n, &ptr);
 		ldns_rdf_deep_free(d);
@@ -555,8 +534,7 @@ static int soa_negative(struct build *b)
 		n += 4;
 	}
 	wire_put16(buf + 8, (uint16_t)(n - 10));
-	if (!(b->s->soa_neg = snap_memdup(b->a, buf, n)))
-		return fail(b, "out of memory");
+	b->s->soa_neg = snap_memdup(b->a, buf, n);
 	b->s->soa_neg_len = (uint16_t)n;
 	return b->sign ? sign_soa(b, soa, wire_get32(buf + 4)) : 0;
 }
@@ -615,10 +593,7 @@ static bool ep_usable(const struct build *b, const struct svc_build *sb,
 static const uint8_t *svc_admin(struct build *b, const struct model_service *ms)
 {
 	if (ms->neps > b->nadmin) {
-		uint8_t *n = realloc(b->admin, ms->neps);
-		if (!n)
-			return NULL;
-		b->admin = n;
+		b->admin = xrealloc(b->admin, ms->neps);
 		b->nadmin = ms->neps;
 	}
 	for (size_t i = 0; i < ms->neps; i++)
@@ -696,8 +671,8 @@ static void group_add(const struct build *b, struct svc_build *sb,
 	group_add_fam(b, sb, g, e, fail_open, 0);
 }
 
-static int svc_groups(struct build *b, const struct model_service *ms,
-		      struct svc_build *sb, bool fo)
+static void svc_groups(struct build *b, const struct model_service *ms,
+		       struct svc_build *sb, bool fo)
 {
 	struct snap_svc *svc = sb->svc;
 	struct snap_group *g;
@@ -739,8 +714,6 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 	case POLICY_TOPOLOGY: {
 		size_t nreg = b->m->ntopo;
 		uint16_t *rg = snap_alloc(b->a, (nreg ? nreg : 1) * sizeof(*rg));
-		if (!rg)
-			return -1;
 		for (size_t r = 0; r < nreg; r++) {
 			rg[r] = UINT16_MAX;
 			for (size_t i = 0; i < ms->neps; i++) {
@@ -766,7 +739,6 @@ static int svc_groups(struct build *b, const struct model_service *ms,
 			group_add(b, sb, g, i, fo);
 		break;
 	}
-	return 0;
 }
 
 /* The answer data of one service, in the build's arena. */
@@ -778,10 +750,6 @@ static const struct snap_svc *svc_data(struct build *b,
 	struct svc_build sb = { .ms = ms, .admin = svc_admin(b, ms),
 				.ttl = ms->ttl };
 
-	if (!sb.admin) {
-		fail(b, "out of memory");
-		return NULL;
-	}
 	for (size_t i = 0; i < ms->neps; i++) {
 		for (size_t j = 0; j < ms->eps[i].naddrs; j++) {
 			if (ms->eps[i].addrs[j].family == AF_INET)
@@ -803,10 +771,6 @@ static const struct snap_svc *svc_data(struct build *b,
 			       sizeof(struct snap_group));
 	sb.rr4 = snap_alloc(b->a, 2 * n4 * SNAP_RR4_LEN + 1);
 	sb.rr6 = snap_alloc(b->a, 2 * n6 * SNAP_RR6_LEN + 1);
-	if (!svc || !sb.groups || !sb.rr4 || !sb.rr6) {
-		fail(b, "out of memory");
-		return NULL;
-	}
 	svc->policy = (uint8_t)ms->policy;
 	svc->max_answers = ms->max_answers > UINT16_MAX ? UINT16_MAX :
 		(uint16_t)ms->max_answers;
@@ -814,10 +778,7 @@ static const struct snap_svc *svc_data(struct build *b,
 		svc->down = SNAP_DOWN_SERVFAIL;
 	else if (!healthy && ms->all_down == ALLDOWN_NODATA)
 		svc->down = SNAP_DOWN_NODATA;
-	if (svc_groups(b, ms, &sb, !healthy) < 0) {
-		fail(b, "out of memory");
-		return NULL;
-	}
+	svc_groups(b, ms, &sb, !healthy);
 	svc->groups = sb.groups;
 	svc->rr4 = sb.rr4;
 	svc->rr6 = sb.rr6;
@@ -850,19 +811,18 @@ static int compile_service(struct build *b, size_t idx)
 	if (!node)
 		node = node_add(b, name);
 	ldns_rdf_deep_free(name);
-	if (!node)
-		return fail(b, "out of memory");
+	/* patch_table made room for every new name and its parents. */
+	assert(node);
 	if (!(b->s->svcs[idx] = svc_data(b, ms)))
 		return -1;
 	node->svc = (uint32_t)idx + 1;
 	return 0;
 }
 
-static int service_tables(struct build *b, size_t n)
+static void service_tables(struct build *b, size_t n)
 {
 	b->s->nsvcs = (uint32_t)n;
 	b->s->svcs = snap_alloc(b->a, (n ? n : 1) * sizeof(*b->s->svcs));
-	return b->s->svcs ? 0 : fail(b, "out of memory");
 }
 
 /* --- topology, chaos, NSID ------------------------------------------ */
@@ -888,8 +848,6 @@ static int topology(struct build *b)
 	for (size_t i = 0; i < b->m->ntopo; i++)
 		n += b->m->topo[i].nnets;
 	struct snap_topo *t = snap_alloc(b->a, (n ? n : 1) * sizeof(*t));
-	if (!t)
-		return fail(b, "out of memory");
 	for (size_t i = 0; i < b->m->ntopo; i++) {
 		for (size_t j = 0; j < b->m->topo[i].nnets; j++, k++) {
 			const struct model_net *mn = &b->m->topo[i].nets[j];
@@ -921,8 +879,6 @@ static const uint8_t *txt_rdata(struct build *b, const char *text,
 	if (n > 4000)
 		n = 4000;
 	uint8_t *p = snap_alloc(b->a, n + n / 255 + 2);
-	if (!p)
-		return NULL;
 	size_t i = 0;
 	do {
 		size_t chunk = n - i > 255 ? 255 : n - i;
@@ -939,8 +895,8 @@ static const uint8_t *txt_rdata(struct build *b, const char *text,
 static int guard_data(struct build *b)
 {
 	cookie_keys_build(&b->s->cookie, &b->m->cookies);
-	if (rrl_conf_build(&b->s->rrl, &b->m->rrl, b->a) < 0)
-		return fail(b, "out of memory");
+	/* It fails only for want of memory, and snap_memdup aborts. */
+	(void)rrl_conf_build(&b->s->rrl, &b->m->rrl, b->a);
 	b->s->rrl.apex_hash = wire_name_hash(b->s->apex, b->s->apex_len);
 	return 0;
 }
@@ -951,17 +907,14 @@ static int server_data(struct build *b)
 	struct snap *s = b->s;
 
 	s->edns_udp_size = sv->edns_udp_size ? sv->edns_udp_size : 1232;
-	if (sv->identity && !(s->identity = txt_rdata(b, sv->identity,
-						      &s->identity_len)))
-		return fail(b, "out of memory");
-	if (sv->version && !(s->version = txt_rdata(b, sv->version,
-						    &s->version_len)))
-		return fail(b, "out of memory");
+	if (sv->identity)
+		s->identity = txt_rdata(b, sv->identity, &s->identity_len);
+	if (sv->version)
+		s->version = txt_rdata(b, sv->version, &s->version_len);
 	if (sv->nsid) {
 		size_t n = strlen(sv->nsid);
 		s->nsid_len = (uint16_t)(n > 512 ? 512 : n);
-		if (!(s->nsid = snap_memdup(b->a, sv->nsid, s->nsid_len)))
-			return fail(b, "out of memory");
+		s->nsid = snap_memdup(b->a, sv->nsid, s->nsid_len);
 	}
 	return guard_data(b);
 }
@@ -977,23 +930,22 @@ static int build_all(struct build *b)
 	memcpy(b->s->apex, ldns_rdf_data(b->apex), b->s->apex_len);
 	b->s->apex_labels = (uint8_t)(ldns_dname_label_count(b->apex));
 	if (!(b->zone = ldns_rr_list_new()) || !(b->glue = ldns_rr_list_new()))
-		return fail(b, "out of memory");
+		xalloc_die(sizeof(ldns_rr_list));
 	if (zone_data(b) < 0 || find_cuts(b) < 0)
 		return -1;
 	b->mask = 1023;
-	if (!(b->table = calloc(b->mask + 1, sizeof(*b->table))))
-		return fail(b, "out of memory");
+	b->table = xcalloc(b->mask + 1, sizeof(*b->table));
 	if (zone_nodes(b) < 0 || soa_negative(b) < 0 || topology(b) < 0 ||
 	    server_data(b) < 0)
 		return -1;
-	if (service_tables(b, m->nsvcs) < 0)
-		return -1;
+	service_tables(b, m->nsvcs);
 	for (size_t i = 0; i < m->nsvcs; i++)
 		if (compile_service(b, i) < 0)
 			return -1;
 	if (b->sign && nsec_chain(b) < 0)
 		return -1;
-	return table_final(b) < 0 ? fail(b, "out of memory") : 0;
+	table_final(b);
+	return 0;
 }
 
 struct snap *compile_snapshot(const struct model *m,
@@ -1003,12 +955,8 @@ struct snap *compile_snapshot(const struct model *m,
 	struct build b = { .m = m, .v = v, .err = err, .errlen = errlen };
 	int rc = -1;
 
-	if (!(b.a = snap_arena_new()) ||
-	    !(b.s = snap_alloc(b.a, sizeof(*b.s)))) {
-		snprintf(err, errlen, "out of memory");
-		free(b.a);
-		return NULL;
-	}
+	b.a = snap_arena_new();
+	b.s = snap_alloc(b.a, sizeof(*b.s));
 	b.s->arena = b.a;
 	b.s->arenas[0] = b.a;
 	b.s->narenas = 1;
@@ -1061,8 +1009,6 @@ static int patch_table(struct build *b, const struct snap *prev)
 	b->nnodes = prev->nnodes;
 	b->table = snap_memdup(b->a, prev->table,
 			       ((size_t)prev->mask + 1) * sizeof(*b->table));
-	if (!b->table)
-		return -1;
 	b->patch = true;
 	b->s->table = (const struct snap_node **)b->table;
 	return 0;
@@ -1082,12 +1028,8 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 		snprintf(err, errlen, "a full rebuild is due");
 		return NULL;
 	}
-	if (!(b.a = snap_arena_new()) ||
-	    !(b.s = snap_alloc(b.a, sizeof(*b.s)))) {
-		snprintf(err, errlen, "out of memory");
-		free(b.a);
-		return NULL;
-	}
+	b.a = snap_arena_new();
+	b.s = snap_alloc(b.a, sizeof(*b.s));
 	/* Everything but the service table (and, for new names, the name
 	 * table) is shared as it is. */
 	*b.s = *prev;
@@ -1096,8 +1038,7 @@ struct snap *compile_patch(const struct snap *prev, const struct model *m,
 		snap_arena_ref(prev->arenas[i]);
 	b.s->arenas[b.s->narenas++] = b.a;
 	b.s->arena = b.a;
-	if (service_tables(&b, m->nsvcs) < 0)
-		goto fail;
+	service_tables(&b, m->nsvcs);
 	memcpy(b.s->svcs, prev->svcs, prev->nsvcs * sizeof(*b.s->svcs));
 	b.now = time(NULL);
 	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, false);
@@ -1209,8 +1150,6 @@ static const struct snap_rrs *group_sigs(struct build *b,
 		svc->max_answers : n;
 	unsigned nw = cnt < n ? n : 1;
 	struct snap_rrs *v = snap_alloc(b->a, nw * sizeof(*v));
-	if (!v)
-		xalloc_die(nw * sizeof(*v));
 	for (unsigned w = 0; w < nw; w++)
 		if (addr_sig(b, owner, base, rl, n, w, cnt, &v[w]) < 0)
 			return NULL;
@@ -1369,8 +1308,6 @@ static int svc_nsec(struct build *b, const struct snap_node *n,
 	struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
 	size_t nl;
 	const uint8_t *next = nsec_next(n, &nl);
-	if (!v)
-		xalloc_die(sizeof(*v));
 	if (nsec_make(b, n, next, nl, a4, a6, v) < 0)
 		return -1;
 	svc->nsec = v;
@@ -1433,8 +1370,6 @@ static int nsec_chain(struct build *b)
 	qsort(all, n, sizeof(*all), node_canon_cmp);
 	const struct snap_node **chain = snap_alloc(b->a,
 		(n ? n : 1) * sizeof(*chain));
-	if (!chain)
-		xalloc_die(n * sizeof(*chain));
 	for (uint32_t i = 0; i < n; i++)
 		if (!is_ent(all[i]))
 			chain[nc++] = all[i];
@@ -1446,8 +1381,6 @@ static int nsec_chain(struct build *b)
 		const struct snap_svc *svc = snap_node_svc(b->s, nd);
 		bool v4 = false, v6 = false;
 		struct snap_rrs *v = snap_alloc(b->a, sizeof(*v));
-		if (!v)
-			xalloc_die(sizeof(*v));
 		if (svc)
 			svc_families(&b->m->svcs[nd->svc - 1], &v4, &v6);
 		if (nsec_make(b, nd, next->name, next->name_len, v4, v6, v) < 0)

@@ -159,6 +159,8 @@ static ldns_rr_list *cache_sigs(const struct cache_entry *e)
 	ldns_rr_list *l = ldns_rr_list_new();
 	size_t pos = 0;
 
+	if (!l)
+		xalloc_die(sizeof(ldns_rr_list));
 	while (pos < e->len) {
 		ldns_rr *rr = NULL;
 		if (ldns_wire2rr(&rr, e->wire, e->len, &pos,
@@ -166,7 +168,8 @@ static ldns_rr_list *cache_sigs(const struct cache_entry *e)
 			ldns_rr_list_deep_free(l);
 			return NULL;
 		}
-		ldns_rr_list_push_rr(l, rr);
+		if (!ldns_rr_list_push_rr(l, rr))
+			xalloc_die(sizeof(rr));
 	}
 	return l;
 }
@@ -401,7 +404,5 @@ int sign_wire(struct snap_arena *a, const ldns_rr_list *rrs, bool ptr,
 	}
 	out->len = (uint16_t)len;
 	out->wire = snap_memdup(a, buf, len);
-	if (!out->wire)
-		xalloc_die(len);
 	return 0;
 }

@@ -19,6 +19,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "lib/xalloc.h"
+
 #define GSLBCTL_DEFAULT_URL "http://127.0.0.1:8053"
 #define GSLBCTL_MAX_BODY    (64u << 20) /* metrics of a very large setup */
 
@@ -90,10 +92,7 @@ static size_t gslbctl_write(char *p, size_t size, size_t n, void *arg)
 		size_t cap = b->cap ? b->cap : 4096;
 		while (cap < b->len + len + 1)
 			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			return 0;
-		b->data = d;
+		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}
 	memcpy(b->data + b->len, p, len);
@@ -115,23 +114,13 @@ static int gslbctl_request(const struct gslbctl *ctl, const char *path,
 	int ret = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (!h || asprintf(&url, "%s%s", ctl->url, path) < 0) {
-		url = NULL;
-		gslbctl_err("out of memory");
-		goto out;
-	}
+	if (!h)
+		xalloc_die(0);
+	url = xasprintf("%s%s", ctl->url, path);
 	if (ctl->token) {
-		if (asprintf(&auth, "Authorization: Bearer %s", ctl->token) < 0) {
-			auth = NULL;
-			gslbctl_err("out of memory");
-			goto out;
-		}
-		struct curl_slist *n = curl_slist_append(hdrs, auth);
-		if (!n) {
-			gslbctl_err("out of memory");
-			goto out;
-		}
-		hdrs = n;
+		auth = xasprintf("Authorization: Bearer %s", ctl->token);
+		if (!(hdrs = curl_slist_append(hdrs, auth)))
+			xalloc_die(strlen(auth));
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -172,8 +161,7 @@ out:
 	curl_slist_free_all(hdrs);
 	free(auth);
 	free(url);
-	if (h)
-		curl_easy_cleanup(h);
+	curl_easy_cleanup(h);
 	return ret;
 }
 
@@ -217,26 +205,18 @@ struct gslbctl_table {
 	char *(*cell)[NCOLS];
 	size_t n, cap;
 	int width[NCOLS];
-	bool oom;
 };
 
 static void gslbctl_row(struct gslbctl_table *t, const char *const v[NCOLS])
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 32;
-		void *p = realloc(t->cell, cap * sizeof(*t->cell));
-		if (!p) {
-			t->oom = true;
-			return;
-		}
-		t->cell = p;
+		t->cell = xreallocarray(t->cell, cap, sizeof(*t->cell));
 		t->cap = cap;
 	}
 	for (int i = 0; i < NCOLS; i++) {
 		const char *s = v[i] && *v[i] ? v[i] : "-";
-		t->cell[t->n][i] = strdup(s);
-		if (!t->cell[t->n][i])
-			t->oom = true;
+		t->cell[t->n][i] = xstrdup(s);
 		int w = (int)strlen(s);
 		if (w > t->width[i])
 			t->width[i] = w;
@@ -248,7 +228,7 @@ static void gslbctl_table_print(struct gslbctl_table *t)
 {
 	for (size_t r = 0; r < t->n; r++) {
 		for (int i = 0; i < NCOLS; i++) {
-			const char *s = t->cell[r][i] ? t->cell[r][i] : "?";
+			const char *s = t->cell[r][i];
 			if (i == NCOLS - 1)
 				printf("%s\n", s);
 			else
@@ -421,14 +401,10 @@ static int gslbctl_status(const struct gslbctl *ctl, int argc, char **argv)
 	       "NOT READY (first probe round not done)");
 	gslbctl_row(&t, head);
 	gslbctl_status_rows(&t, json_object_get(j, "services"));
-	if (t.oom) {
-		gslbctl_err("out of memory");
-	} else {
-		gslbctl_table_print(&t);
-		gslbctl_status_rules(json_object_get(j, "admin-rules"));
-		gslbctl_status_kube(json_object_get(j, "kubernetes"));
-		rc = 0;
-	}
+	gslbctl_table_print(&t);
+	gslbctl_status_rules(json_object_get(j, "admin-rules"));
+	gslbctl_status_kube(json_object_get(j, "kubernetes"));
+	rc = 0;
 	gslbctl_table_free(&t);
 	json_decref(j);
 out:
@@ -439,24 +415,19 @@ out:
 /* ---- admin actions ---- */
 
 /* "k=v" appended to a form, URL-encoded. */
-static int gslbctl_form_add(CURL *h, char **form, const char *k,
-			    const char *v)
+static void gslbctl_form_add(CURL *h, char **form, const char *k,
+			     const char *v)
 {
 	char *e, *n;
 
 	if (!v)
-		return 0;
+		return;
 	if (!(e = curl_easy_escape(h, v, 0)))
-		return -1;
-	if (asprintf(&n, "%s%s%s=%s", *form ? *form : "", *form ? "&" : "",
-		     k, e) < 0) {
-		curl_free(e);
-		return -1;
-	}
+		xalloc_die(strlen(v));
+	n = xasprintf("%s%s%s=%s", *form ? *form : "", *form ? "&" : "", k, e);
 	curl_free(e);
 	free(*form);
 	*form = n;
-	return 0;
 }
 
 static int gslbctl_admin(const struct gslbctl *ctl, const char *cmd,
@@ -494,18 +465,11 @@ static int gslbctl_admin(const struct gslbctl *ctl, const char *cmd,
 		gslbctl_err("%s: give a REGION, --service or --endpoint", cmd);
 		return 2;
 	}
-	if (!(h = curl_easy_init())) {
-		gslbctl_err("out of memory");
-		return 1;
-	}
-	if (gslbctl_form_add(h, &form, "region", region) < 0 ||
-	    gslbctl_form_add(h, &form, "service", service) < 0 ||
-	    gslbctl_form_add(h, &form, "endpoint", endpoint) < 0) {
-		curl_easy_cleanup(h);
-		free(form);
-		gslbctl_err("out of memory");
-		return 1;
-	}
+	if (!(h = curl_easy_init()))
+		xalloc_die(0);
+	gslbctl_form_add(h, &form, "region", region);
+	gslbctl_form_add(h, &form, "service", service);
+	gslbctl_form_add(h, &form, "endpoint", endpoint);
 	curl_easy_cleanup(h);
 	snprintf(path, sizeof(path), "/admin/%s", cmd);
 	if (gslbctl_request(ctl, path, form, &r) < 0) {
@@ -595,10 +559,7 @@ static char *gslbctl_read_token(const char *path)
 		gslbctl_err("token file %s is empty", path);
 		return NULL;
 	}
-	char *t = strdup(buf);
-	if (!t)
-		gslbctl_err("out of memory");
-	return t;
+	return xstrdup(buf);
 }
 
 /* "host:port" means http://host:port; a trailing slash goes. */
@@ -607,8 +568,7 @@ static char *gslbctl_base_url(const char *s)
 	char *u;
 	size_t len;
 
-	if (asprintf(&u, "%s%s", strstr(s, "://") ? "" : "http://", s) < 0)
-		return NULL;
+	u = xasprintf("%s%s", strstr(s, "://") ? "" : "http://", s);
 	len = strlen(u);
 	while (len && u[len - 1] == '/')
 		u[--len] = '\0';
@@ -663,12 +623,8 @@ int main(int argc, char **argv)
 	if (file_token)
 		token = file_token;
 	ctl.token = token && *token ? (char *)token : NULL;
-	if (!(ctl.url = gslbctl_base_url(server && *server ? server :
-					  GSLBCTL_DEFAULT_URL))) {
-		gslbctl_err("out of memory");
-		free(file_token);
-		return 1;
-	}
+	ctl.url = gslbctl_base_url(server && *server ? server :
+				   GSLBCTL_DEFAULT_URL);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		gslbctl_err("cannot initialise libcurl");
 		free(ctl.url);
