@@ -960,10 +960,13 @@ static void stats_visit(const struct probe_info *pi, void *arg)
 		f += st->failures[i];
 		ss->fail[i] += st->failures[i];
 	}
-	/* One verdict per finished run, at most one run in flight. */
+	/* One verdict per finished run; at most two runs in flight (a
+	 * suspect re-check beside a slow one), and a suspect pair that ends
+	 * on the first success leaves the other run without a verdict. */
 	if (b == st->lat_count && f <= st->lat_count &&
 	    st->attempts >= st->lat_count &&
-	    st->attempts <= st->lat_count + 1 && pi->address && pi->spec &&
+	    st->attempts <= st->lat_count + st->suspects + 2 &&
+	    pi->address && pi->spec &&
 	    pi->port && (pi->spec->type == PROBE_TCP) == !pi->host)
 		ss->consistent++;
 	/* Targets are told apart by what they probe. */
