@@ -498,38 +498,58 @@ static void control_scrape_more(struct evhttp_connection *conn, void *arg)
 		control_scrape_end(s);
 }
 
-static void control_metrics_stream(struct control *c,
-				   struct evhttp_request *req)
+/*
+ * A streamed response on req's connection (/metrics per target, /status):
+ * the scrape that follows it, told when the connection closes; NULL (the
+ * request answered 500) without a connection.  The body has no length:
+ * HTTP/1.1 gets it chunked, HTTP/1.0 up to the close, so it cannot keep
+ * the connection.  The caller sets the cursor, then control_stream_start.
+ */
+static struct control_scrape *control_stream_open(struct control *c,
+						  struct evhttp_request *req)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct bufferevent *bev = conn ?
-		evhttp_connection_get_bufferevent(conn) : NULL;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *hdr = evhttp_find_header(in, "Connection");
 	struct control_scrape *s;
 
-	if (!bev) {
+	if (!conn || !evhttp_connection_get_bufferevent(conn)) {
 		evhttp_send_error(req, HTTP_INTERNAL, "no connection");
-		return;
+		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
-	/* The body has no length: HTTP/1.1 gets it chunked, HTTP/1.0 up to
-	 * the close, so it cannot keep the connection. */
 	if (hdr && !evutil_ascii_strcasecmp(hdr, "keep-alive"))
 		evhttp_remove_header(in, "Connection");
 	s->c = c;
 	s->req = req;
 	s->conn = conn;
-	metrics_begin(&s->cur, &c->v, true);
 	LIST_INSERT_HEAD(&c->scrapes, s, link);
 	struct control_conn *cc = control_conn_find(c, conn);
 	if (cc)
 		cc->scrape = s; /* its close callback tells the scrape */
 	else
 		evhttp_connection_set_closecb(conn, control_scrape_closed, s);
-	bufferevent_set_max_single_write(bev, CONTROL_SLICE);
-	evhttp_send_reply_start(req, HTTP_OK, "OK");
-	control_scrape_more(conn, s);
+	return s;
+}
+
+/* Writes of at most slice bytes, so a slow reader gets them one by one. */
+static void control_stream_start(struct control_scrape *s, size_t slice)
+{
+	bufferevent_set_max_single_write(
+		evhttp_connection_get_bufferevent(s->conn), slice);
+	evhttp_send_reply_start(s->req, HTTP_OK, "OK");
+}
+
+static void control_metrics_stream(struct control *c,
+				   struct evhttp_request *req)
+{
+	struct control_scrape *s = control_stream_open(c, req);
+
+	if (!s)
+		return;
+	metrics_begin(&s->cur, &c->v, true);
+	control_stream_start(s, CONTROL_SLICE);
+	control_scrape_more(s->conn, s);
 }
 
 static void control_metrics(struct control *c, struct evhttp_request *req)
@@ -610,12 +630,7 @@ static void control_status_more(struct evhttp_connection *conn, void *arg)
 
 static void control_status(struct control *c, struct evhttp_request *req)
 {
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct bufferevent *bev = conn ?
-		evhttp_connection_get_bufferevent(conn) : NULL;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	const char *hdr = evhttp_find_header(in, "Connection");
 	struct control_scrape *s;
 
 	evhttp_add_header(out, "Content-Type", "application/json");
@@ -624,27 +639,11 @@ static void control_status(struct control *c, struct evhttp_request *req)
 		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 		return;
 	}
-	if (!bev) {
-		evhttp_send_error(req, HTTP_INTERNAL, "no connection");
+	if (!(s = control_stream_open(c, req)))
 		return;
-	}
-	s = xcalloc(1, sizeof(*s));
-	/* No length: chunked for HTTP/1.1, up to the close for 1.0. */
-	if (hdr && !evutil_ascii_strcasecmp(hdr, "keep-alive"))
-		evhttp_remove_header(in, "Connection");
-	s->c = c;
-	s->req = req;
-	s->conn = conn;
 	statusdoc_begin(&s->doc, &c->v);
-	LIST_INSERT_HEAD(&c->scrapes, s, link);
-	struct control_conn *cc = control_conn_find(c, conn);
-	if (cc)
-		cc->scrape = s; /* its close callback tells the stream */
-	else
-		evhttp_connection_set_closecb(conn, control_scrape_closed, s);
-	bufferevent_set_max_single_write(bev, CONTROL_STATUS_SLICE);
-	evhttp_send_reply_start(req, HTTP_OK, "OK");
-	control_status_more(conn, s);
+	control_stream_start(s, CONTROL_STATUS_SLICE);
+	control_status_more(s->conn, s);
 }
 
 /* ---- admin actions and reload ---- */
