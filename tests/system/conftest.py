@@ -611,10 +611,32 @@ class Unbound(Daemon, DnsPeer):
         return self._tool("dig", ["+rec", "+time=3", "+tries=1"], args)
 
 
+def start_unbound(cls, d, conf, addr, port):
+    """Start Unbound with the config file conf (listening on addr, port;
+    its log in d) as an instance of cls; return it once it answers."""
+    exe = shutil.which("unbound") or "/usr/sbin/unbound"
+    log_path = os.path.join(d, "unbound.log")
+    with open(log_path, "wb") as lf:
+        proc = subprocess.Popen([exe, "-d", "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=lf, stderr=subprocess.STDOUT)
+    u = cls(proc, addr, port, d, log_path)
+    probe = dns.message.make_query("localhost.", "A").to_wire()
+
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError("unbound exited:\n" + u.log())
+        return u.raw(probe, timeout=0.3) is not None
+    try:
+        wait_for(up, 10, what="unbound to answer")
+    except BaseException:
+        u.stop()
+        raise
+    return u
+
+
 @pytest.fixture
 def unbound(tmp_path):
     """Factory: a real Unbound with a stub-zone pointing at a gslbd."""
-    exe = shutil.which("unbound") or "/usr/sbin/unbound"
     made = []
 
     def make(stub_zone, stub_addr, stub_port):
@@ -652,19 +674,8 @@ stub-zone:
   stub-first: no
 """ % dict(addr=addr, port=port, d=d, zone=stub_zone, saddr=stub_addr,
                 sport=stub_port))
-        log_path = os.path.join(d, "unbound.log")
-        with open(log_path, "wb") as lf:
-            proc = subprocess.Popen([exe, "-d", "-c", conf], stdin=subprocess.DEVNULL,
-                                    stdout=lf, stderr=subprocess.STDOUT)
-        u = Unbound(proc, addr, port, d, log_path)
+        u = start_unbound(Unbound, d, conf, addr, port)
         made.append(u)
-        probe = dns.message.make_query("localhost.", "A").to_wire()
-
-        def up():
-            if proc.poll() is not None:
-                raise AssertionError("unbound exited:\n" + u.log())
-            return u.raw(probe, timeout=0.3) is not None
-        wait_for(up, 10, what="unbound to answer")
         return u
     yield make
     for u in made:

@@ -16,7 +16,7 @@ import dns.rcode
 import dns.rdatatype as T
 import pytest
 
-from conftest import Daemon, DnsPeer, free_endpoint, wait_for
+from conftest import Daemon, DnsPeer, free_endpoint, start_unbound, wait_for
 from fake_kube import fake_kube, kube_certs  # noqa: F401  (fixtures)
 
 ZONE = "global.example.org."
@@ -107,7 +107,6 @@ def validator(tmp_path):
     for answers, not even NSEC ranges (RFC 8198), so each query reaches
     gslbd.  override_date: validate
     as if it were that date (YYYYMMDDhhmmss)."""
-    exe = shutil.which("unbound") or "/usr/sbin/unbound"
     made = []
 
     def make(ds, stub_addr, stub_port, override_date=None, zone=ZONE):
@@ -145,20 +144,9 @@ stub-zone:
   stub-addr: %(saddr)s@%(sport)d
 """ % dict(addr=addr, port=port, d=d, ds=ds, zone=zone, saddr=stub_addr,
                 sport=stub_port, extra=extra))
-        log_path = os.path.join(d, "unbound.log")
-        with open(log_path, "wb") as lf:
-            proc = subprocess.Popen([exe, "-d", "-c", os.path.join(d, "unbound.conf")],
-                                    stdin=subprocess.DEVNULL, stdout=lf,
-                                    stderr=subprocess.STDOUT)
-        u = Validator(proc, addr, port, d, log_path)
+        u = start_unbound(Validator, d, os.path.join(d, "unbound.conf"),
+                          addr, port)
         made.append(u)
-        probe = dns.message.make_query("localhost.", "A").to_wire()
-
-        def up():
-            if proc.poll() is not None:
-                raise AssertionError("unbound exited:\n" + u.log())
-            return u.raw(probe, timeout=0.3) is not None
-        wait_for(up, 10, what="unbound to answer")
         return u
     yield make
     for u in made:
@@ -429,10 +417,10 @@ def verify_zone(path):
     r = subprocess.run(["ldns-verify-zone", path], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=60)
     assert r.returncode == 0 and "verified" in r.stdout, r.stdout
-    if shutil.which("dnssec-verify"):
-        r = subprocess.run(["dnssec-verify", "-o", ZONE, path], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=60)
-        assert r.returncode == 0 and "Zone fully signed" in r.stdout, r.stdout
+    # bind9-utils is installed by tests/deps.sh: missing, this fails.
+    r = subprocess.run(["dnssec-verify", "-o", ZONE, path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert r.returncode == 0 and "Zone fully signed" in r.stdout, r.stdout
 
 
 def test_gslbctl_zone_verifies_before_and_after_a_health_change(gslbd, http_backend, keys, tmp_path):
@@ -484,6 +472,7 @@ services:
     assert gslbctl(g, "ds") == ""
 
 
+# faketime is installed by tests/deps.sh; without it the clock tests fail.
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
@@ -497,6 +486,7 @@ def faked_gslbd(gslbd, monkeypatch, tmp_path, *args, **kw):
         with open(ft, "w") as f:
             f.write(offset + "\n")
     shift("+0")
+    assert os.path.exists(FAKETIME_LIB), "faketime missing: run tests/deps.sh"
     monkeypatch.setenv("LD_PRELOAD", FAKETIME_LIB)
     monkeypatch.setenv("FAKETIME_TIMESTAMP_FILE", ft)
     monkeypatch.setenv("FAKETIME_NO_CACHE", "1")
@@ -521,7 +511,6 @@ def expiry_metric(g):
     return None
 
 
-@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="faketime is not installed (tests/deps.sh)")
 def test_signatures_refreshed_when_a_third_is_left(gslbd, keys, tmp_path, monkeypatch):
     """Signatures expire within validity minus 10% jitter; when the (faked) clock leaves less than a third, gslbd re-signs everything (log line, later expiry in the metric and in the RRSIGs served)."""
     import time
@@ -596,8 +585,6 @@ def test_cds_and_cdnskey(gslbd, validator, keys):
     assert "CDS" not in nsec and "DNSKEY" in nsec, m
 
 
-@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or not shutil.which("dnssec-keygen"),
-                    reason="faketime or bind9-utils missing (tests/deps.sh)")
 def test_zsk_prepublish_rollover_follows_bind_timing(gslbd, tmp_path, monkeypatch):
     """A pre-published ZSK (Publish now, Activate +2d) is in the DNSKEY RRset but does not sign; when the (faked) clock passes its Activate and the old ZSK's Inactive, gslbd rebuilds and signs with the new one; past the old one's Delete it leaves the DNSKEY RRset.  A key set with nothing active is a config error."""
     d = str(tmp_path / "keys")
@@ -663,7 +650,6 @@ def check_all_static(u):
     validated(u, WWW, "A")
 
 
-@pytest.mark.skipif(not shutil.which("zonemaster-cli"), reason="zonemaster-cli missing (tests/deps.sh)")
 @pytest.mark.skipif(os.geteuid() != 0, reason="Zonemaster asks port 53 only")
 def test_zonemaster_dnssec_no_errors(gslbd, keys):
     """Zonemaster's DNSSEC test module (undelegated: our name server and the KSK's DS given) reports no warning, error or critical."""
@@ -716,7 +702,6 @@ def test_ds_at_delegation_and_dname_validate(gslbd, validator, keys, tmp_path):
     verify_zone(p)
 
 
-@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="faketime is not installed (tests/deps.sh)")
 def test_refresh_resigns_in_slices(gslbd, keys, tmp_path, monkeypatch):
     """When the earliest signature reaches a third of its validity, the refresh re-signs only the slice that expires first (the rest is reused from the signature cache), and every signature served then has more than a third left."""
     import time
@@ -743,8 +728,6 @@ def test_refresh_resigns_in_slices(gslbd, keys, tmp_path, monkeypatch):
                 assert all(rd.expiration - fake_now > validity // 3 for rd in rr), m
 
 
-@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or not shutil.which("dnssec-keygen"),
-                    reason="faketime or bind9-utils missing (tests/deps.sh)")
 def test_not_ready_when_signatures_cannot_be_refreshed(gslbd, tmp_path, monkeypatch):
     """The only ZSK goes inactive with no successor: gslbd refuses to build an unsigned snapshot (the signed one keeps serving, RRSIGs and all), and once less than a day of validity is left /readyz fails."""
     d = str(tmp_path / "keys")
