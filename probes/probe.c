@@ -74,7 +74,7 @@ struct probe_mgr {
 	struct event *notify;    /* zero-timeout: coalesces change callbacks */
 	uint32_t changed[PROBE_CHANGED_MAX]; /* target indexes, since taken */
 	size_t nchanged;
-	bool changed_all;        /* overflowed, or new targets */
+	bool changed_all;        /* overflowed: rebuild in full */
 	struct probe **probes;   /* by target index */
 	uint8_t *health;         /* by target index: enum model_health */
 	size_t nprobes;
@@ -635,9 +635,11 @@ void probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 	pm->health = health;
 	pm->nprobes = n;
 	pm->c.active = (uint32_t)active;
-	/* Remembered changes are indexes of the old targets. */
+	/* Remembered changes are indexes of the old targets, and are already
+	 * in the snapshot the caller compiled against probe_mgr_health_of():
+	 * the next change can be patched in. */
 	pm->nchanged = 0;
-	pm->changed_all = true;
+	pm->changed_all = false;
 }
 
 int probe_mgr_update(struct probe_mgr *pm, const struct model_target *t,

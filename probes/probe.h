@@ -33,7 +33,9 @@ struct probe_mgr *probe_mgr_new(struct event_base *base, probe_change_fn fn,
  * no services, are not probed); from now on target index i means t[i].  A target equal to one probed before (address,
  * settings, Host) keeps its probe, health and counters; a new one starts
  * UNKNOWN with its first run within its jitter; the others are
- * cancelled.  Nothing in t is kept. */
+ * cancelled.  Nothing in t is kept.  Changes remembered so far are
+ * dropped: the caller has compiled against probe_mgr_health_of(), which
+ * includes them. */
 void probe_mgr_sync(struct probe_mgr *pm, const struct model_target *t,
 		    size_t n);
 
