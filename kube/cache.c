@@ -16,6 +16,7 @@
 #include "lib/xalloc.h"
 #include "kube/kubefed.h"
 #include "lib/parse.h"
+#include "lib/readfile.h"
 
 static const char *const cache_policies[] = { "all", "failover",
 					       "weighted", "topology", NULL };
@@ -194,8 +195,11 @@ int kube_cache_write_list(const char *path,
 	}
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	len = strlen(text);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		       0644)) < 0) {
+	/* Never through a link or a file planted at the temporary name (the
+	 * state directory may be shared): remove it, then create anew. */
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		       O_CLOEXEC, 0644)) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp,
 			  strerror(errno));
 		goto out;
@@ -462,11 +466,22 @@ int kube_cache_read(const char *path, struct model_service **out,
 	json_error_t je;
 	json_t *root, *arr;
 	struct model_service *s = NULL;
+	struct readfile_pos pos;
 	size_t len, i;
+	char *text, why[256];
 
 	*out = NULL;
 	*n = 0;
-	if (!(root = json_load_file(path, 0, &je))) {
+	/* Through lib/readfile: a FIFO or device planted at the path would
+	 * block the control thread or never end. */
+	if (!(text = readfile_text(path, KUBE_CACHE_MAX, &len, &pos, why,
+				   sizeof(why)))) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
+	root = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!root) {
 		if (je.line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, je.line,
 				  je.text);

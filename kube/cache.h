@@ -17,6 +17,8 @@
 #include "config/model.h"
 
 #define KUBE_CACHE_VERSION 1
+/* The largest cache read back: 100,000 services write about 40 MiB. */
+#define KUBE_CACHE_MAX (256u << 20)
 
 /* Returns 0, or -1 with a message in err. */
 int kube_cache_write(const char *path, const struct model_service *s,

@@ -285,7 +285,38 @@ static void test_refused(void)
 		ok(kube_cache_read(path, &r, &n, err, sizeof(err)) < 0 &&
 		   strstr(err, "none.json"),
 		   "a missing file is an error naming it");
+		/* A FIFO without a writer would block an open(2) for reading
+		 * or a read(2) forever. */
+		snprintf(path, sizeof(path), "%s/fifo.json", dir);
+		if (ok(mkfifo(path, 0600) == 0, "a FIFO at the cache path"))
+			ok(kube_cache_read(path, &r, &n, err, sizeof(err)) < 0 &&
+			   strstr(err, "fifo.json") && !r && !n,
+			   "a FIFO is refused, not waited on");
+		unlink(path);
 	}
+}
+
+/* A link planted at the temporary name is replaced, never followed. */
+static void test_tmp_link(const struct model *m)
+{
+	char tmp[sizeof(file) + 32], victim[sizeof(dir) + 16], err[512] = "";
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid());
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	tu_write_file(victim, "keep me\n");
+	if (!ok(symlink(victim, tmp) == 0, "a link at the temporary name"))
+		return;
+	ok(kube_cache_write(file, m->svcs, m->nsvcs, err, sizeof(err)) == 0,
+	   "the cache is written past the link");
+	FILE *f = fopen(victim, "r");
+	char buf[32] = "";
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	ok(!strcmp(buf, "keep me\n"), "the link's target is untouched");
+	unlink(victim);
 }
 
 /* ---- tolerated: unknown keys, fields an older gslbd did not write ---- */
@@ -334,6 +365,7 @@ int main(void)
 		test_round_trip(m);
 		test_atomic(m);
 		test_truncated(m);
+		test_tmp_link(m);
 	}
 	test_refused();
 	test_tolerated();
