@@ -141,7 +141,7 @@ static int gslbctl_request(const struct gslbctl *ctl, const char *path,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
 	}
 	rc = curl_easy_perform(h);
-	/* A reload cuts a streamed /status or /zone before its last chunk so
+	/* A reload cuts a streamed /status before its last chunk so
 	 * that nobody takes half a document for whole: ask again (GET only;
 	 * each try has the full timeout). */
 	for (int tries = 1; rc == CURLE_PARTIAL_FILE && !form &&
