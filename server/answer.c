@@ -14,6 +14,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
+#include "server/onlinesign.h"
 #include "lib/prefix.h"
 #include "lib/rand.h"
 
@@ -33,6 +34,7 @@ struct resp {
 	bool cookie;      /* answer with a COOKIE option: sc */
 	uint8_t sc[COOKIE_SERVER_LEN];
 	bool dnssec;      /* signed zone and DO: RRSIGs and NSECs go in */
+	bool co;          /* RFC 9824: echo the CO flag in OPT */
 };
 
 /* A COOKIE option in a response: client and server cookie. */
@@ -500,11 +502,61 @@ static void dname_answer(struct resp *r, const struct snap_rrset *dn,
 	r->an = (uint16_t)(r->an + 1); /* the CNAME */
 }
 
+/*
+ * RFC 9824 compact denial: the name "exists" with no data but an NSEC
+ * whose bitmap says NXNAME, signed online.  NOERROR, or NXDOMAIN with the
+ * CO flag echoed when the query set CO.  False, with nothing written,
+ * when the worker's bucket is empty: the caller proves NXDOMAIN with the
+ * chain, which costs no signature.
+ */
+static bool compact(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct wire_query *q,
+		    unsigned apex_off)
+{
+	struct timespec rt, mt;
+	bool co = q->edns_flags & ONSIGN_EDNS_CO;
+	size_t save = r->len, len = 0;
+	uint16_t cnt = 0;
+
+	negative(r, s, apex_off, co ? DNS_R_NXDOMAIN : DNS_R_NOERROR);
+	authority(r, &s->soa_sig);
+	if (r->flags & DNS_F_TC)
+		return true;
+	/* The coarse clocks: vDSO reads of the last tick, no syscall. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &rt);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &mt);
+	enum onsign_result res = onsign_nxname(c->onsign, s->onsign,
+		q->qname, q->qname_len, q->nlabels, (uint32_t)rt.tv_sec,
+		(uint64_t)mt.tv_sec * 1000u + (uint64_t)mt.tv_nsec / 1000000u,
+		r->buf + r->len, r->limit - r->len, &len, &cnt);
+	switch (res) {
+	case ONSIGN_FALLBACK:
+		c->st.online[ANSWER_ON_FALLBACK]++;
+		r->len = save;
+		r->ns = 0;
+		return false;
+	case ONSIGN_NOROOM:
+		r->flags |= DNS_F_TC;
+		return true;
+	case ONSIGN_HIT:
+		c->st.online[ANSWER_ON_HIT]++;
+		break;
+	case ONSIGN_SIGNED:
+		c->st.online[ANSWER_ON_SIGNED]++;
+		break;
+	}
+	r->len += len;
+	r->ns = (uint16_t)(r->ns + cnt);
+	r->co = co;
+	return true;
+}
+
 /* A name that does not exist: below a delegation, below a DNAME, or
  * NXDOMAIN.  The nearest such ancestor decides; a DNAME may sit at the
  * apex, a delegation cannot. */
-static void no_node(struct resp *r, const struct snap *s,
-		    const struct wire_query *q, unsigned apex_off)
+static void no_node(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct wire_query *q,
+		    unsigned apex_off)
 {
 	if (s->has_cuts || s->has_dname) {
 		unsigned stop = q->nlabels - s->apex_labels;
@@ -532,6 +584,8 @@ static void no_node(struct resp *r, const struct snap *s,
 			}
 		}
 	}
+	if (r->dnssec && s->onsign && compact(c, r, s, q, apex_off))
+		return;
 	negative(r, s, apex_off, DNS_R_NXDOMAIN);
 	if (r->dnssec)
 		nxdomain_proof(r, s, q);
@@ -599,7 +653,8 @@ static void write_opt(struct resp *r, const struct snap *s,
 	wire_put16(p + 3, s->edns_udp_size);
 	p[5] = (uint8_t)(r->rcode >> 4);
 	p[6] = 0; /* version */
-	wire_put16(p + 7, q->edns_flags & EDNS_F_DO);
+	wire_put16(p + 7, (uint16_t)((q->edns_flags & EDNS_F_DO) |
+				     (r->co ? ONSIGN_EDNS_CO : 0)));
 	uint8_t *o = p + 11;
 	if (q->nsid && s->nsid) {
 		wire_put16(o, EDNS_O_NSID);
@@ -713,6 +768,12 @@ static void resolve(struct answer_ctx *c, struct resp *r,
 		r->rcode = DNS_R_BADVERS;
 		return;
 	}
+	/* RFC 9824 3.5: NXNAME is a meta-type only a compact answer's NSEC
+	 * bitmap carries; asking for it is a format error. */
+	if (q->qtype == ONSIGN_T_NXNAME) {
+		r->rcode = DNS_R_FORMERR;
+		return;
+	}
 	if (q->qclass == DNS_C_CH) {
 		chaos(r, s, q);
 		return;
@@ -745,7 +806,7 @@ static void resolve(struct answer_ctx *c, struct resp *r,
 	if (n)
 		node_answer(c, r, s, n, q, from, apex_off);
 	else
-		no_node(r, s, q, apex_off);
+		no_node(c, r, s, q, apex_off);
 }
 
 size_t answer_query(struct answer_ctx *c, const struct snap *s,
