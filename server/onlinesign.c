@@ -283,6 +283,10 @@ enum onsign_result onsign_nxname(struct onsign_worker *w,
 		*count = e->count;
 		return ONSIGN_HIT;
 	}
+	/* No room is decided before a token is spent. */
+	if (12 + 2 + (size_t)qlen + sizeof(nxname_bitmap) +
+	    k->nkeys * (12 + 18 + (size_t)k->apex_len + SIG_MAX) > room)
+		return ONSIGN_NOROOM;
 	if (!bucket_take(w, k->rate, mono_ms))
 		return ONSIGN_FALLBACK;
 	int rc = make(w, k, qname, qlen, labels, now, out, room, len, count);
