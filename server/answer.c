@@ -40,6 +40,9 @@ struct resp {
 /* A COOKIE option in a response: client and server cookie. */
 #define COOKIE_OPT_LEN (4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN)
 
+/* RFC 4034: RRSIG (wire.h names the types the parser needs). */
+#define T_RRSIG 46
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -403,6 +406,36 @@ static bool nsec_answer(struct resp *r, const struct snap_node *n)
 	return true;
 }
 
+/*
+ * qtype RRSIG at a name of a signed zone: the RRSIGs of one RRset there,
+ * the first by type (a service's: its address answer), in the spirit of
+ * RFC 8482 for ANY: a small answer instead of every signature at the
+ * name, and no NODATA that would deny RRSIGs a DO answer then shows.
+ * False when the name has nothing signed (an empty non-terminal).
+ */
+static bool rrsig_answer(struct resp *r, const struct snap_node *n,
+			 const struct snap_svc *svc)
+{
+	const struct snap_rrs *sig = NULL;
+
+	for (uint16_t i = 0; i < n->nrrsets && !sig; i++)
+		if (n->rrsets[i].sig.len)
+			sig = &n->rrsets[i].sig;
+	if (!sig && svc && !svc->down && svc->ngroups) {
+		const struct snap_group *g = &svc->groups[0];
+		sig = g->sig4 && g->sig4->len ? g->sig4 :
+		      g->sig6 && g->sig6->len ? g->sig6 : NULL;
+	}
+	if (!sig)
+		return false;
+	if (!put(r, sig->wire, sig->len)) {
+		r->flags |= DNS_F_TC;
+		return true;
+	}
+	r->an = sig->count;
+	return true;
+}
+
 /* In-zone data for an existing name. */
 static void node_answer(struct answer_ctx *c, struct resp *r,
 			const struct snap *s, const struct snap_node *n,
@@ -425,6 +458,8 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 	}
 	r->flags |= DNS_F_AA;
 	if (unlikely(qt == DNS_T_NSEC) && nsec_answer(r, n))
+		return;
+	if (unlikely(qt == T_RRSIG) && s->dnssec && rrsig_answer(r, n, svc))
 		return;
 	if (qt == DNS_T_ANY)
 		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */

@@ -259,3 +259,20 @@ def test_no_nxname_without_compact(gslbd, keys):
     assert g.metric("gslbd_dnssec_online_signatures_total") == 0
     q = dns.message.make_query(ZONE, NXNAME)
     assert dns.query.udp(q, g.addr, port=g.port, timeout=3).rcode() == dns.rcode.FORMERR
+
+
+def test_qtype_rrsig_answers_the_signatures_of_one_rrset(gslbd, keys):
+    """qtype RRSIG at a signed name answers the RRSIGs of one RRset there (the first by type; a service's address answer), with or without DO, instead of a NODATA that denies them; a missing name still gets the denial."""
+    g = gslbd(compact_config([keys["ksk"], keys["zsk"]], STATIC_EP),
+              files={"static.zone": ZONE_FILE})
+    for name, covered in (("txt." + ZONE, T.TXT), (WWW, T.A), (ZONE, T.NS),
+                          ("mail." + ZONE, T.A)):
+        for do in (False, True):
+            q = dns.message.make_query(name, "RRSIG", want_dnssec=do)
+            m = dns.query.udp(q, g.addr, port=g.port, timeout=3)
+            sigs = [r for r in m.answer if r.rdtype == T.RRSIG]
+            assert m.rcode() == dns.rcode.NOERROR and sigs, (name, do, m)
+            assert sigs[0].name == dns.name.from_text(name), m
+            assert {rd.type_covered for rd in sigs[0]} == {covered}, (name, m)
+    m = do_query(g, "nope." + ZONE, "RRSIG")
+    assert not m.answer and is_compact(m, "nope." + ZONE), m
