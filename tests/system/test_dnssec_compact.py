@@ -12,6 +12,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
+import dns.rdataclass
 import dns.rcode
 import dns.rdatatype as T
 import pytest
@@ -276,3 +277,38 @@ def test_qtype_rrsig_answers_the_signatures_of_one_rrset(gslbd, keys):
             assert {rd.type_covered for rd in sigs[0]} == {covered}, (name, m)
     m = do_query(g, "nope." + ZONE, "RRSIG")
     assert not m.answer and is_compact(m, "nope." + ZONE), m
+
+
+def test_two_workers_sign_concurrently_and_signatures_verify(gslbd, keys):
+    """Two workers, two clients at once, 300 distinct missing names: every answer is a compact or a chain proof whose RRSIGs verify against the zone's DNSKEY (dnspython), signed on both workers at once with one shared key."""
+    import threading
+    import dns.dnssec
+    g = gslbd(compact_config([keys["ksk"], keys["zsk"]], STATIC_EP).replace(
+        "  workers: 1\n", "  workers: 2\n"), files={"static.zone": ZONE_FILE})
+    dnskey = do_query(g, ZONE, "DNSKEY").find_rrset(
+        dns.message.ANSWER, dns.name.from_text(ZONE), dns.rdataclass.IN, T.DNSKEY)
+    keyring = {dns.name.from_text(ZONE): dnskey}
+    bad, shapes = [], []
+
+    def client(k):
+        for i in range(150):
+            name = "c%d-%d.%s" % (k, i, ZONE)
+            m = do_query(g, name)
+            try:
+                assert is_compact(m, name) or is_chain(m, name), m
+                for rr in nsecs(m):
+                    sig = m.find_rrset(dns.message.AUTHORITY, rr.name, dns.rdataclass.IN,
+                                       T.RRSIG, T.NSEC)
+                    dns.dnssec.validate(rr, sig, keyring)
+                shapes.append(is_compact(m, name))
+            except Exception as e:  # noqa: BLE001  (collected, asserted below)
+                bad.append((name, repr(e)))
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not bad, bad[:3]
+    assert len(shapes) == 300 and all(shapes), shapes.count(False)
+    assert g.metric("gslbd_dnssec_online_signatures_total") == 300
+    assert g.alive()
