@@ -553,6 +553,11 @@ static bool compact(struct answer_ctx *c, struct resp *r,
 	size_t save = r->len, len = 0;
 	uint16_t cnt = 0;
 
+	/* A literal "*" first label would make the NSEC's owner look like a
+	 * wildcard to validators (RFC 4034 3.1.3 labels); the chain proves
+	 * such a name absent without that ambiguity. */
+	if (q->qname[0] == 1 && q->qname[1] == '*')
+		return false;
 	negative(r, s, apex_off, co ? DNS_R_NXDOMAIN : DNS_R_NOERROR);
 	authority(r, &s->soa_sig);
 	if (r->flags & DNS_F_TC)

@@ -97,6 +97,8 @@ def test_compact_answer_shapes_co_flag_and_no_do(gslbd, keys):
     assert m.ednsflags & CO, m
     m = do_query(g, "A.Deeper.NoPe." + ZONE, co=True, tcp=True)
     assert m.rcode() == dns.rcode.NXDOMAIN and is_compact(m, "a.deeper.nope." + ZONE), m
+    m = do_query(g, "*.wild." + ZONE)   # a literal "*": the chain proves it
+    assert is_chain(m, "*.wild." + ZONE), m
     m = g.query(name, "A")
     assert m.rcode() == dns.rcode.NXDOMAIN and not nsecs(m), m
     assert not any(r.rdtype == T.RRSIG for r in m.authority), m
@@ -135,7 +137,7 @@ def test_validating_resolver_accepts_compact_answers(gslbd, validator, http_back
 
         def check(a4, v6addrs):
             for name, rdtype in (("nope." + ZONE, "A"), ("a.b.c.nope." + ZONE, "TXT"),
-                                 ("zz." + ZONE, "AAAA")):
+                                 ("zz." + ZONE, "AAAA"), ("*.nope." + ZONE, "A")):
                 m = u.query(name, rdtype, want_dnssec=True, timeout=5)
                 assert m.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN), m
                 assert m.flags & dns.flags.AD and not m.answer, (m, u.log()[-3000:])
