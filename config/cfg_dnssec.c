@@ -18,6 +18,7 @@
 
 #define DNSSEC_VALIDITY_DEFAULT (14u * 86400u)
 #define DNSSEC_VALIDITY_MIN     86400u
+#define DNSSEC_ONLINE_RATE_DEFAULT 2000u
 
 /* "dir/Kexample.+013+12345" from what was written, with or without its
  * .key / .private suffix, relative to the config file's directory. */
@@ -300,12 +301,22 @@ static void cfg_dnssec_active(struct cfg_ctx *c, const yaml_node_t *kl,
 			  "key signing the zone");
 }
 
+/* dnssec.online-sign-rate: compact denial's per-worker token bucket. */
+static void cfg_dnssec_online_rate(struct cfg_ctx *c, const yaml_node_t *n,
+				   struct model_dnssec *d)
+{
+	d->online_sign_rate = DNSSEC_ONLINE_RATE_DEFAULT;
+	cfg_opt_u32(c, n, "dnssec", "online-sign-rate", 0, 1000000,
+		    &d->online_sign_rate);
+}
+
 void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"keys", "denial", "signature-validity", "cds", NULL,
+		"keys", "denial", "signature-validity", "cds",
+		"online-sign-rate", NULL,
 	};
-	static const char *const denials[] = { "nsec", NULL };
+	static const char *const denials[] = { "nsec", "compact", NULL };
 	static const char *const cds[] = { "publish", "none", "delete", NULL };
 	struct model_dnssec *d = &c->m->dnssec;
 	const yaml_node_t *kl;
@@ -316,6 +327,7 @@ void cfg_dnssec(struct cfg_ctx *c, const yaml_node_t *n)
 	cfg_opt_enum(c, n, "dnssec", "denial", denials, "denial", &denial,
 		     NULL);
 	d->denial = (enum model_denial)denial;
+	cfg_dnssec_online_rate(c, n, d);
 	int c_ds = 0;
 	cfg_opt_enum(c, n, "dnssec", "cds", cds, "cds", &c_ds, NULL);
 	d->cds = (enum model_cds)c_ds;

@@ -124,6 +124,7 @@ struct model_zone {
  * the compiler signs without touching the files. */
 enum model_denial {
 	DENIAL_NSEC = 0, /* a precomputed, presigned NSEC chain */
+	DENIAL_COMPACT,  /* RFC 9824, signed online; the chain as fallback */
 };
 
 /* BIND key timing (the .private file's Publish/Activate/Inactive/Delete),
@@ -154,6 +155,9 @@ struct model_dnssec {
 	/* The DNSKEY records, owner the apex, as the .key files hold them. */
 	struct ldns_struct_rr_list *dnskeys;
 	struct model_key_time *times; /* per key, in the same order */
+	/* compact: online signatures a second per worker (token bucket,
+	 * burst one second's worth); 0: always the chain. */
+	uint32_t online_sign_rate;
 };
 
 /* Release what a dnssec section owns. */

@@ -227,6 +227,24 @@ static void metrics_guard(struct m_out *o, const struct answer_stats *q)
 	      q->guard[ANSWER_G_COOKIE_CLIENT]);
 }
 
+/* RFC 9824 compact denial on the workers (server/onlinesign.h). */
+static void metrics_online(struct m_out *o, const struct answer_stats *q)
+{
+	m_head(o, "gslbd_dnssec_online_signatures_total", "counter",
+	       "Compact denial NSEC records signed online by the workers.");
+	m_u64(o, "gslbd_dnssec_online_signatures_total", NULL, 0, NULL,
+	      q->online[ANSWER_ON_SIGNED]);
+	m_head(o, "gslbd_dnssec_online_cache_hits_total", "counter",
+	       "Compact denial answers served from a worker's cache.");
+	m_u64(o, "gslbd_dnssec_online_cache_hits_total", NULL, 0, NULL,
+	      q->online[ANSWER_ON_HIT]);
+	m_head(o, "gslbd_dnssec_online_fallbacks_total", "counter",
+	       "Compact denial answers proven with the NSEC chain instead, "
+	       "the worker's signing budget (online-sign-rate) being spent.");
+	m_u64(o, "gslbd_dnssec_online_fallbacks_total", NULL, 0, NULL,
+	      q->online[ANSWER_ON_FALLBACK]);
+}
+
 static void metrics_queries(struct m_out *o, const struct status_view *v)
 {
 	struct answer_stats q;
@@ -271,6 +289,7 @@ static void metrics_queries(struct m_out *o, const struct status_view *v)
 	       "Queries with an EDNS Client Subnet option.");
 	m_u64(o, "gslbd_ecs_queries_total", NULL, 0, NULL, q.ecs);
 	metrics_guard(o, &q);
+	metrics_online(o, &q);
 }
 
 /* What the data plane refused or closed to protect itself. */

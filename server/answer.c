@@ -14,6 +14,7 @@
 
 #include "config/model.h"
 #include "server/answer.h"
+#include "server/onlinesign.h"
 #include "lib/prefix.h"
 #include "lib/rand.h"
 
@@ -33,10 +34,14 @@ struct resp {
 	bool cookie;      /* answer with a COOKIE option: sc */
 	uint8_t sc[COOKIE_SERVER_LEN];
 	bool dnssec;      /* signed zone and DO: RRSIGs and NSECs go in */
+	bool co;          /* RFC 9824: echo the CO flag in OPT */
 };
 
 /* A COOKIE option in a response: client and server cookie. */
 #define COOKIE_OPT_LEN (4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN)
+
+/* RFC 4034: RRSIG (wire.h names the types the parser needs). */
+#define T_RRSIG 46
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -404,6 +409,36 @@ static bool nsec_answer(struct resp *r, const struct snap_node *n)
 	return true;
 }
 
+/*
+ * qtype RRSIG at a name of a signed zone: the RRSIGs of one RRset there,
+ * the first by type (a service's: its address answer), in the spirit of
+ * RFC 8482 for ANY: a small answer instead of every signature at the
+ * name, and no NODATA that would deny RRSIGs a DO answer then shows.
+ * False when the name has nothing signed (an empty non-terminal).
+ */
+static bool rrsig_answer(struct resp *r, const struct snap_node *n,
+			 const struct snap_svc *svc)
+{
+	const struct snap_rrs *sig = NULL;
+
+	for (uint16_t i = 0; i < n->nrrsets && !sig; i++)
+		if (n->rrsets[i].sig.len)
+			sig = &n->rrsets[i].sig;
+	if (!sig && svc && !svc->down && svc->ngroups) {
+		const struct snap_group *g = &svc->groups[0];
+		sig = g->sig4 && g->sig4->len ? g->sig4 :
+		      g->sig6 && g->sig6->len ? g->sig6 : NULL;
+	}
+	if (!sig)
+		return false;
+	if (!put(r, sig->wire, sig->len)) {
+		r->flags |= DNS_F_TC;
+		return true;
+	}
+	r->an = sig->count;
+	return true;
+}
+
 /* In-zone data for an existing name. */
 static void node_answer(struct answer_ctx *c, struct resp *r,
 			const struct snap *s, const struct snap_node *n,
@@ -426,6 +461,8 @@ static void node_answer(struct answer_ctx *c, struct resp *r,
 	}
 	r->flags |= DNS_F_AA;
 	if (unlikely(qt == DNS_T_NSEC) && nsec_answer(r, n))
+		return;
+	if (unlikely(qt == T_RRSIG) && s->dnssec && rrsig_answer(r, n, svc))
 		return;
 	if (qt == DNS_T_ANY)
 		rs = n->nrrsets ? &n->rrsets[0] : NULL; /* RFC 8482: one */
@@ -503,11 +540,66 @@ static void dname_answer(struct resp *r, const struct snap_rrset *dn,
 	r->an = (uint16_t)(r->an + 1); /* the CNAME */
 }
 
+/*
+ * RFC 9824 compact denial: the name "exists" with no data but an NSEC
+ * whose bitmap says NXNAME, signed online.  NOERROR, or NXDOMAIN with the
+ * CO flag echoed when the query set CO.  False, with nothing written,
+ * when the worker's bucket is empty: the caller proves NXDOMAIN with the
+ * chain, which costs no signature.
+ */
+static bool compact(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct wire_query *q,
+		    unsigned apex_off)
+{
+	struct timespec rt, mt;
+	bool co = q->edns_flags & ONSIGN_EDNS_CO;
+	size_t save = r->len, len = 0;
+	uint16_t cnt = 0;
+
+	/* A literal "*" first label would make the NSEC's owner look like a
+	 * wildcard to validators (RFC 4034 3.1.3 labels); the chain proves
+	 * such a name absent without that ambiguity. */
+	if (q->qname[0] == 1 && q->qname[1] == '*')
+		return false;
+	negative(r, s, apex_off, co ? DNS_R_NXDOMAIN : DNS_R_NOERROR);
+	authority(r, &s->soa_sig);
+	if (r->flags & DNS_F_TC)
+		return true;
+	/* The coarse clocks: vDSO reads of the last tick, no syscall. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &rt);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &mt);
+	enum onsign_result res = onsign_nxname(c->onsign, s->onsign,
+		q->qname, q->qname_len, q->nlabels, (uint32_t)rt.tv_sec,
+		(uint64_t)mt.tv_sec * 1000u + (uint64_t)mt.tv_nsec / 1000000u,
+		r->buf + r->len, r->limit - r->len, &len, &cnt);
+	switch (res) {
+	case ONSIGN_FALLBACK:
+		c->st.online[ANSWER_ON_FALLBACK]++;
+		r->len = save;
+		r->ns = 0;
+		return false;
+	case ONSIGN_NOROOM:
+		r->flags |= DNS_F_TC;
+		return true;
+	case ONSIGN_HIT:
+		c->st.online[ANSWER_ON_HIT]++;
+		break;
+	case ONSIGN_SIGNED:
+		c->st.online[ANSWER_ON_SIGNED]++;
+		break;
+	}
+	r->len += len;
+	r->ns = (uint16_t)(r->ns + cnt);
+	r->co = co;
+	return true;
+}
+
 /* A name that does not exist: below a delegation, below a DNAME, or
  * NXDOMAIN.  The nearest such ancestor decides; a DNAME may sit at the
  * apex, a delegation cannot. */
-static void no_node(struct resp *r, const struct snap *s,
-		    const struct wire_query *q, unsigned apex_off)
+static void no_node(struct answer_ctx *c, struct resp *r,
+		    const struct snap *s, const struct wire_query *q,
+		    unsigned apex_off)
 {
 	if (s->has_cuts || s->has_dname) {
 		unsigned stop = q->nlabels - s->apex_labels;
@@ -538,6 +630,8 @@ static void no_node(struct resp *r, const struct snap *s,
 			}
 		}
 	}
+	if (r->dnssec && s->onsign && compact(c, r, s, q, apex_off))
+		return;
 	negative(r, s, apex_off, DNS_R_NXDOMAIN);
 	if (r->dnssec)
 		nxdomain_proof(r, s, q);
@@ -605,7 +699,8 @@ static void write_opt(struct resp *r, const struct snap *s,
 	wire_put16(p + 3, s->edns_udp_size);
 	p[5] = (uint8_t)(r->rcode >> 4);
 	p[6] = 0; /* version */
-	wire_put16(p + 7, q->edns_flags & EDNS_F_DO);
+	wire_put16(p + 7, (uint16_t)((q->edns_flags & EDNS_F_DO) |
+				     (r->co ? ONSIGN_EDNS_CO : 0)));
 	uint8_t *o = p + 11;
 	if (q->nsid && s->nsid) {
 		wire_put16(o, EDNS_O_NSID);
@@ -719,6 +814,12 @@ static void resolve(struct answer_ctx *c, struct resp *r,
 		r->rcode = DNS_R_BADVERS;
 		return;
 	}
+	/* RFC 9824 3.5: NXNAME is a meta-type only a compact answer's NSEC
+	 * bitmap carries; asking for it is a format error. */
+	if (q->qtype == ONSIGN_T_NXNAME) {
+		r->rcode = DNS_R_FORMERR;
+		return;
+	}
 	if (q->qclass == DNS_C_CH) {
 		chaos(r, s, q);
 		return;
@@ -751,7 +852,7 @@ static void resolve(struct answer_ctx *c, struct resp *r,
 	if (n)
 		node_answer(c, r, s, n, q, from, apex_off);
 	else
-		no_node(r, s, q, apex_off);
+		no_node(c, r, s, q, apex_off);
 }
 
 size_t answer_query(struct answer_ctx *c, const struct snap *s,

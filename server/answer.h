@@ -12,6 +12,8 @@
 
 #include "server/snap.h"
 
+struct onsign_worker;
+
 /* Per-worker counters: plain integers, each written by one thread only;
  * readers (metrics) tolerate a torn read of a counter in progress. */
 enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
@@ -21,6 +23,10 @@ enum { ANSWER_QT_A, ANSWER_QT_AAAA, ANSWER_QT_NS, ANSWER_QT_SOA,
 /* Rate limiting and cookie counters (server/rrl.h, server/cookie.h). */
 enum { ANSWER_G_RRL_LIMITED, ANSWER_G_RRL_SLIPPED, ANSWER_G_RRL_DROPPED,
        ANSWER_G_COOKIE_CLIENT, ANSWER_G_COOKIE_VALID, ANSWER_G_MAX };
+/* RFC 9824 compact denial (server/onlinesign.h): NXDOMAIN proofs signed
+ * online, served from the worker's cache, or proven with the chain
+ * because the worker's token bucket was empty. */
+enum { ANSWER_ON_SIGNED, ANSWER_ON_HIT, ANSWER_ON_FALLBACK, ANSWER_ON_MAX };
 /* Why the server closed a TCP connection (counted in answer_stats). */
 enum answer_tcp_close {
 	ANSWER_TCP_IDLE,      /* tcp-idle-timeout with nothing pending */
@@ -45,6 +51,7 @@ struct answer_stats {
 	/* Connection hardening (server/udp.c, server/tcp.c). */
 	uint64_t udp_oversize;   /* datagrams over 4096 bytes, dropped */
 	uint64_t tcp_closed[ANSWER_TCP_CLOSE_MAX]; /* by enum answer_tcp_close */
+	uint64_t online[ANSWER_ON_MAX]; /* by ANSWER_ON_* */
 };
 
 struct answer_ctx {
@@ -52,6 +59,9 @@ struct answer_ctx {
 	uint64_t rng;      /* xorshift state for weighted choice */
 	struct answer_stats st;
 	struct rrl_facts last; /* about the answer answer_query just wrote */
+	/* Compact denial's signer, cache and bucket; owned by the worker
+	 * (NULL: compact answers always fall back to the chain). */
+	struct onsign_worker *onsign;
 };
 
 void answer_ctx_init(struct answer_ctx *c, uint64_t seed);

@@ -20,6 +20,7 @@
 #include <ldns/ldns.h>
 
 #include "server/compile.h"
+#include "server/onlinesign.h"
 #include "server/sign.h"
 #include "lib/log.h"
 #include "lib/prefix.h"
@@ -66,6 +67,7 @@ static int svc_sign(struct build *b, const struct model_service *ms,
 		    const struct snap_svc *svc, struct snap_group *groups);
 static int nsec_chain(struct build *b);
 static int apex_keys(struct build *b);
+static int compact_signer(struct build *b);
 static int patch_svc_nsec(struct build *b, const struct snap *prev,
 			  uint32_t k);
 
@@ -977,6 +979,8 @@ struct snap *compile_snapshot(const struct model *m,
 	b.now = time(NULL);
 	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, true);
 	rc = build_all(&b);
+	if (rc == 0 && b.sign && m->dnssec.denial == DENIAL_COMPACT)
+		rc = compact_signer(&b);
 	if (b.sign) {
 		size_t made, reused;
 		sign_counts(b.sign, &made, &reused);
@@ -1088,6 +1092,26 @@ fail:
 }
 
 /* --- DNSSEC: signatures and the NSEC chain ---------------------------- */
+
+/* RFC 9824: the workers' online signer, with the zone-signing keys
+ * active now (a key timing event forces a full build, so it follows the
+ * keys as the chain does).  The chain stays built: it proves NODATA and
+ * NXDOMAIN whenever a worker's bucket is empty. */
+static int compact_signer(struct build *b)
+{
+	const struct model_dnssec *d = &b->m->dnssec;
+	const struct model_zone *z = &b->m->zone;
+	struct onsign_keys *k = onsign_keys_new(b->a, b->s->apex,
+		b->s->apex_len, z->ttl < z->soa_minimum ? z->ttl : z->soa_minimum,
+		d->validity, d->online_sign_rate);
+
+	for (size_t i = 0; i < ldns_key_list_key_count(d->keys); i++)
+		if ((d->zsk_mask & (1u << i)) && sign_key_active(d, i, b->now) &&
+		    onsign_keys_add(k, ldns_key_list_key(d->keys, i)) < 0)
+			return fail(b, "key %zu cannot sign online", i);
+	b->s->onsign = k;
+	return 0;
+}
 
 static int sign_set(struct build *b, const ldns_rr_list *set, bool ptr,
 		    uint32_t ttl, struct snap_rrs *out)

@@ -225,6 +225,8 @@ static void add_stats(struct answer_stats *sum, const struct answer_stats *st)
 	sum->udp_oversize += st->udp_oversize;
 	for (int k = 0; k < ANSWER_TCP_CLOSE_MAX; k++)
 		sum->tcp_closed[k] += st->tcp_closed[k];
+	for (int k = 0; k < ANSWER_ON_MAX; k++)
+		sum->online[k] += st->online[k];
 }
 
 void listen_stats(const struct listen_set *ls, struct answer_stats *sum)

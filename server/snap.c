@@ -17,8 +17,17 @@ struct snap_chunk {
 	_Alignas(16) unsigned char data[];
 };
 
+/* Something the arena holds that is not arena memory (a key reference):
+ * released when the arena is. */
+struct snap_cleanup {
+	struct snap_cleanup *next;
+	void (*fn)(void *);
+	void *arg;
+};
+
 struct snap_arena {
 	struct snap_chunk *head;
+	struct snap_cleanup *cleanup;
 	size_t total;
 	_Atomic unsigned refs; /* snapshots using it (control thread only
 				  changes it; atomic for clarity) */
@@ -72,10 +81,22 @@ size_t snap_arena_bytes(const struct snap_arena *a)
 	return a->total;
 }
 
+void snap_arena_on_free(struct snap_arena *a, void (*fn)(void *), void *arg)
+{
+	struct snap_cleanup *c = snap_alloc(a, sizeof(*c));
+
+	c->fn = fn;
+	c->arg = arg;
+	c->next = a->cleanup;
+	a->cleanup = c;
+}
+
 static void arena_free(struct snap_arena *a)
 {
 	if (!a)
 		return;
+	for (struct snap_cleanup *c = a->cleanup; c; c = c->next)
+		c->fn(c->arg);
 	while (a->head) {
 		struct snap_chunk *c = a->head;
 		a->head = c->next;

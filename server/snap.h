@@ -34,6 +34,8 @@ struct snap_rrs {
 	uint16_t len, count;
 };
 
+struct onsign_keys;
+
 /* One RRset's answer: answer, authority and additional sections. */
 struct snap_rrset {
 	uint16_t type;
@@ -154,6 +156,9 @@ struct snap {
 	uint32_t sig_expire;       /* earliest signature expiration */
 	uint32_t sig_made;         /* when the oldest signatures were made */
 	uint32_t key_event;        /* next key timing event (unix), 0: none */
+	/* RFC 9824 compact denial (server/onlinesign.h): the online signer,
+	 * in the arena of the full build that made it; NULL: denial nsec. */
+	const struct onsign_keys *onsign;
 	/* Abuse handling: rate limiting (UDP) and DNS cookies. */
 	struct rrl_conf rrl;
 	struct cookie_keys cookie;
@@ -252,6 +257,9 @@ void *snap_memdup(struct snap_arena *a, const void *p, size_t size);
 size_t snap_arena_bytes(const struct snap_arena *a);
 /* One more snapshot uses the arena. */
 void snap_arena_ref(struct snap_arena *a);
+/* Call fn(arg) when the arena is freed (after the last snapshot using
+ * it), before its memory goes: for references it holds outside itself. */
+void snap_arena_on_free(struct snap_arena *a, void (*fn)(void *), void *arg);
 
 /* Free a snapshot and its arena. */
 void snap_free(struct snap *s);

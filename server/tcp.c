@@ -19,6 +19,7 @@
 
 #include "lib/acceptguard.h"
 #include "lib/xalloc.h"
+#include "server/onlinesign.h"
 #include "server/qsbr.h"
 #include "server/snap.h"
 #include "server/tcp.h"
@@ -365,6 +366,7 @@ struct tcp_worker *tcp_worker_new(int *fds, size_t nfds,
 	w->qid = qsbr_id;
 	w->lim = *lim;
 	answer_ctx_init(&w->ctx, seed);
+	w->ctx.onsign = onsign_worker_new();
 	w->base = event_base_new();
 	w->ls = xcalloc(nfds, sizeof(*w->ls));
 	w->tick = w->base ? event_new(w->base, -1, EV_PERSIST, tick_cb, w) :
@@ -422,6 +424,7 @@ void tcp_worker_free(struct tcp_worker *w)
 	free(w->ls);
 	if (w->base)
 		event_base_free(w->base);
+	onsign_worker_free(w->ctx.onsign);
 	free(w);
 }
 

@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "server/onlinesign.h"
 #include "server/qsbr.h"
 #include "server/rrl.h"
 #include "server/snap.h"
@@ -63,6 +64,7 @@ struct udp_thread *udp_thread_new(int fd, bool pktinfo, struct qsbr *q,
 	u->qid = qsbr_id;
 	atomic_init(&u->stop, false);
 	answer_ctx_init(&u->ctx, seed);
+	u->ctx.onsign = onsign_worker_new();
 	u->rrl = rrl_table_new(UDP_RRL_BITS, seed * 0x9e3779b97f4a7c15ull);
 	for (unsigned i = 0; i < UDP_BATCH; i++) {
 		u->in_iov[i].iov_base = u->inbuf[i];
@@ -79,6 +81,7 @@ struct udp_thread *udp_thread_new(int fd, bool pktinfo, struct qsbr *q,
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		rrl_table_free(u->rrl);
+		onsign_worker_free(u->ctx.onsign);
 		free(u);
 		return NULL;
 	}
@@ -239,6 +242,7 @@ void udp_thread_free(struct udp_thread *u)
 		pthread_join(u->th, NULL);
 	}
 	rrl_table_free(u->rrl);
+	onsign_worker_free(u->ctx.onsign);
 	free(u);
 }
 
