@@ -963,6 +963,8 @@ struct snap *compile_snapshot(const struct model *m,
 	b.s->generation = generation;
 	b.now = time(NULL);
 	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, true);
+	if (v && v->collect)
+		sign_collect(b.sign, v->collect);
 	rc = build_all(&b);
 	if (b.sign) {
 		size_t made, reused;
@@ -971,8 +973,11 @@ struct snap *compile_snapshot(const struct model *m,
 		b.s->sig_expire = sign_earliest(b.sign);
 		b.s->sig_made = (uint32_t)b.now;
 		b.s->key_event = sign_next_event(&m->dnssec, b.now);
-		log_info("zone signed signatures_made=%zu reused=%zu "
-			 "earliest_expiry=%u", made, reused, b.s->sig_expire);
+		/* A collect build that missed nothing is a real one. */
+		if (!(v && v->collect) || !sign_jobs_count(v->collect))
+			log_info("zone signed signatures_made=%zu reused=%zu "
+				 "earliest_expiry=%u", made, reused,
+				 b.s->sig_expire);
 	}
 	sign_free(b.sign, rc == 0);
 	free(b.admin);

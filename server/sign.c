@@ -37,6 +37,31 @@ struct sign {
 	struct sign_cache *cache;
 	bool full;
 	size_t made, reused;
+	/* Collect mode: misses become jobs and placeholders. */
+	struct sign_jobs *collect;
+	const struct model_dnssec *d;
+	uint32_t ksk_bits, zsk_bits;
+};
+
+struct sign_job {
+	ldns_rr_list *rrset;  /* a deep copy */
+	uint32_t keys;        /* bits into the batch's key list */
+	uint32_t expire;
+	uint8_t key[32];      /* its cache key */
+	ldns_rr_list *sigs;   /* made by a signer thread */
+};
+
+struct sign_jobs {
+	struct sign_job *v;
+	size_t n, cap;
+	/* The cache keys recorded, so an RRset met twice is signed once:
+	 * open addressing, 1 + job index. */
+	uint32_t *seen;
+	size_t seen_mask;
+	uint32_t inception;
+	/* Shells over the model's EVP keys (up-ref'd): the batch outlives
+	 * a reload freeing the model. */
+	ldns_key_list *keys;
 };
 
 struct sign_cache *sign_cache_new(void)
@@ -279,6 +304,9 @@ struct sign *sign_new(const struct model_dnssec *d, time_t now,
 			active |= 1u << i;
 	sg->ksk = key_view(d->keys, d->ksk_mask & active);
 	sg->zsk = key_view(d->keys, d->zsk_mask & active);
+	sg->ksk_bits = d->ksk_mask & active;
+	sg->zsk_bits = d->zsk_mask & active;
+	sg->d = d;
 	sg->inception = (uint32_t)now - 3600;
 	sg->expiration = (uint32_t)now + d->validity;
 	sg->jitter = d->validity / 10;
@@ -297,7 +325,10 @@ void sign_free(struct sign *sg, bool ok)
 {
 	if (!sg)
 		return;
-	if (sg->cache && sg->full && ok)
+	/* A collect build that found every signature cached used exactly
+	 * what a real build would: it may sweep. */
+	if (sg->cache && sg->full && ok &&
+	    (!sg->collect || !sg->collect->n))
 		cache_sweep(sg->cache);
 	key_view_free(sg->ksk);
 	key_view_free(sg->zsk);
@@ -313,6 +344,225 @@ void sign_counts(const struct sign *sg, size_t *made, size_t *reused)
 uint32_t sign_earliest(const struct sign *sg)
 {
 	return sg ? sg->earliest : UINT32_MAX;
+}
+
+/* --- collect mode ---------------------------------------------------- */
+
+struct sign_jobs *sign_jobs_new(void)
+{
+	struct sign_jobs *j = xcalloc(1, sizeof(*j));
+
+	j->seen_mask = 1023;
+	j->seen = xcalloc(j->seen_mask + 1, sizeof(*j->seen));
+	return j;
+}
+
+void sign_jobs_free(struct sign_jobs *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		ldns_rr_list_deep_free(j->v[i].rrset);
+		ldns_rr_list_deep_free(j->v[i].sigs);
+	}
+	free(j->v);
+	free(j->seen);
+	if (j->keys)
+		ldns_key_list_free(j->keys);
+	free(j);
+}
+
+size_t sign_jobs_count(const struct sign_jobs *j)
+{
+	return j ? j->n : 0;
+}
+
+void sign_collect(struct sign *sg, struct sign_jobs *j)
+{
+	if (sg)
+		sg->collect = j;
+}
+
+/* A shell over k's EVP key: what ldns_sign_public reads, and a
+ * validity period of its own.  Frees with ldns_key_deep_free. */
+static ldns_key *key_shell(const ldns_key *k)
+{
+	ldns_key *c = ldns_key_new();
+	EVP_PKEY *e = ldns_key_evp_key(k);
+	ldns_rdf *owner = ldns_rdf_clone(ldns_key_pubkey_owner(k));
+
+	if (!c || !owner || EVP_PKEY_up_ref(e) != 1)
+		xalloc_die(sizeof(ldns_key));
+	ldns_key_set_algorithm(c, ldns_key_algorithm(k));
+	ldns_key_set_evp_key(c, e);
+	ldns_key_set_flags(c, ldns_key_flags(k));
+	ldns_key_set_keytag(c, ldns_key_keytag(k));
+	ldns_key_set_pubkey_owner(c, owner);
+	ldns_key_set_use(c, ldns_key_use(k));
+	return c;
+}
+
+static ldns_key_list *keys_clone(const ldns_key_list *all)
+{
+	ldns_key_list *l = ldns_key_list_new();
+
+	if (!l)
+		xalloc_die(sizeof(*l));
+	for (size_t i = 0; i < ldns_key_list_key_count(all); i++)
+		if (!ldns_key_list_push_key(l, key_shell(
+				ldns_key_list_key(all, i))))
+			xalloc_die(sizeof(ldns_key *));
+	return l;
+}
+
+ldns_key_list *sign_jobs_keys(const struct sign_jobs *j)
+{
+	return keys_clone(j->keys);
+}
+
+void sign_jobs_keys_free(ldns_key_list *k)
+{
+	if (k)
+		ldns_key_list_free(k);
+}
+
+/* Signature bytes of the supported algorithms (13, 15): a placeholder
+ * must be as long as the real thing. */
+#define SIG_BYTES 64
+
+/* What sign_rrset would return, but with zero signatures: the build
+ * lays out the same bytes and fails where a real one would. */
+static ldns_rr_list *placeholder(const ldns_rr_list *rrset,
+				 ldns_key_list *keys, uint32_t inception,
+				 uint32_t exp)
+{
+	static const uint8_t zero[SIG_BYTES];
+	ldns_rr_list *out = ldns_rr_list_new();
+	ldns_rr_list *c = ldns_rr_list_clone(rrset);
+
+	if (!out || !c)
+		xalloc_die(sizeof(*out));
+	for (size_t i = 0; i < ldns_rr_list_rr_count(c); i++)
+		ldns_rr2canonical(ldns_rr_list_rr(c, i));
+	for (size_t i = 0; i < ldns_key_list_key_count(keys); i++) {
+		ldns_key *k = ldns_key_list_key(keys, i);
+		ldns_key_set_inception(k, inception);
+		ldns_key_set_expiration(k, exp);
+		ldns_rr *sig = ldns_create_empty_rrsig(c, k);
+		ldns_rdf *b = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_B64,
+						    SIG_BYTES, zero);
+		if (!sig || !b)
+			xalloc_die(SIG_BYTES);
+		ldns_rr_rrsig_set_sig(sig, b);
+		ldns_rr_list_push_rr(out, sig);
+	}
+	ldns_rr_list_deep_free(c);
+	return out;
+}
+
+static bool jobs_seen(struct sign_jobs *j, const uint8_t *key)
+{
+	size_t h;
+
+	memcpy(&h, key, sizeof(h));
+	for (size_t k = h & j->seen_mask; j->seen[k];
+	     k = (k + 1) & j->seen_mask)
+		if (!memcmp(j->v[j->seen[k] - 1].key, key, 32))
+			return true;
+	return false;
+}
+
+static void jobs_seen_add(struct sign_jobs *j, const uint8_t *key,
+			  uint32_t idx)
+{
+	size_t h;
+
+	if (2 * (j->n + 1) > j->seen_mask + 1) {
+		size_t size = (j->seen_mask + 1) * 2;
+		free(j->seen);
+		j->seen = xcalloc(size, sizeof(*j->seen));
+		j->seen_mask = size - 1;
+		for (uint32_t i = 0; i < idx; i++)
+			jobs_seen_add(j, j->v[i].key, i);
+	}
+	memcpy(&h, key, sizeof(h));
+	size_t k = h & j->seen_mask;
+	while (j->seen[k])
+		k = (k + 1) & j->seen_mask;
+	j->seen[k] = idx + 1;
+}
+
+static ldns_rr_list *collect_miss(struct sign *sg, const ldns_rr_list *rrset,
+				  ldns_key_list *keys, bool dnskey,
+				  const uint8_t *key, uint32_t exp)
+{
+	struct sign_jobs *j = sg->collect;
+
+	if (!j->keys) {
+		j->keys = keys_clone(sg->d->keys);
+		j->inception = sg->inception;
+	}
+	if (sg->cache && !jobs_seen(j, key)) {
+		if (j->n == j->cap) {
+			j->cap = j->cap ? 2 * j->cap : 256;
+			j->v = xreallocarray(j->v, j->cap, sizeof(*j->v));
+		}
+		struct sign_job *jb = &j->v[j->n];
+		memset(jb, 0, sizeof(*jb));
+		if (!(jb->rrset = ldns_rr_list_clone(rrset)))
+			xalloc_die(sizeof(*jb->rrset));
+		jb->keys = dnskey ? sg->ksk_bits : sg->zsk_bits;
+		jb->expire = exp;
+		memcpy(jb->key, key, 32);
+		jobs_seen_add(j, key, (uint32_t)j->n);
+		j->n++;
+	}
+	if (exp < sg->earliest)
+		sg->earliest = exp;
+	/* The batch's own shells: the model's keys are not written here. */
+	ldns_key_list *view = ldns_key_list_new();
+	if (!view)
+		xalloc_die(sizeof(*view));
+	for (size_t i = 0; i < ldns_key_list_key_count(j->keys); i++)
+		if ((dnskey ? sg->ksk_bits : sg->zsk_bits) & (1u << i))
+			ldns_key_list_push_key(view, ldns_key_list_key(j->keys, i));
+	(void)keys;
+	ldns_rr_list *l = placeholder(rrset, view, sg->inception, exp);
+	key_view_free(view);
+	return l;
+}
+
+void sign_jobs_run(struct sign_jobs *j, size_t i, ldns_key_list *keys)
+{
+	struct sign_job *jb = &j->v[i];
+	ldns_key_list *view = key_view(keys, jb->keys);
+	size_t want = ldns_key_list_key_count(view);
+
+	for (size_t k = 0; k < want; k++) {
+		ldns_key *key = ldns_key_list_key(view, k);
+		ldns_key_set_inception(key, j->inception);
+		ldns_key_set_expiration(key, jb->expire);
+	}
+	jb->sigs = want ? ldns_sign_public(jb->rrset, view) : NULL;
+	if (jb->sigs && ldns_rr_list_rr_count(jb->sigs) != want) {
+		ldns_rr_list_deep_free(jb->sigs);
+		jb->sigs = NULL;
+	}
+	key_view_free(view);
+}
+
+size_t sign_jobs_store(struct sign_jobs *j, struct sign_cache *c)
+{
+	size_t failed = 0;
+
+	for (size_t i = 0; i < j->n; i++) {
+		if (!j->v[i].sigs) {
+			failed++;
+			continue;
+		}
+		cache_put(c, j->v[i].key, j->v[i].sigs, j->v[i].expire);
+	}
+	return failed;
 }
 
 ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
@@ -348,6 +598,9 @@ ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 	}
 	uint32_t exp = sg->expiration -
 		(sg->jitter ? (uint32_t)(rand_next(&sg->rng) % sg->jitter) : 0);
+
+	if (sg->collect)
+		return collect_miss(sg, rrset, keys, dnskey, key, exp);
 
 	/* ldns takes the validity period from the keys; they are ours for
 	 * the length of this call (the control thread is the only user). */
