@@ -2,8 +2,9 @@
  * presign.c -- full builds that sign big (daemon_int.h).  A full build
  * first runs in collect mode (server/sign.h): a build that finds every
  * signature in the cache is published as it is; one that misses a few
- * RRsets is built again, signing them inline as always; one that misses
- * more hands them to the signer threads (server/signpool.h) and is
+ * RRsets signs them inline, as builds always did, and gets them filled
+ * in over its placeholders; one that misses more hands them to the
+ * signer threads (server/signpool.h) and is
  * deferred: the old snapshot keeps serving, health patches keep applying
  * to it, and the control loop (probes, the Kubernetes watch, the control
  * API) keeps running.  Full-build requests that come meanwhile are only
@@ -128,6 +129,32 @@ static int presign_pool(struct gslbd *g)
 	return 0;
 }
 
+/* A few misses: signed here, as a build always did. */
+static void presign_inline(struct sign_jobs *j)
+{
+	ldns_key_list *k = sign_jobs_keys(j);
+
+	for (size_t i = 0; i < sign_jobs_count(j); i++)
+		sign_jobs_run(j, i, k);
+	sign_jobs_keys_free(k);
+}
+
+/* The collect build s, its jobs signed and stored: filled in, it is the
+ * build (0); or -1, build again. */
+static int presign_fill(struct gslbd *g, struct sign_jobs *j,
+			struct snap *s)
+{
+	size_t made, reused;
+
+	if (sign_jobs_fill(j) < 0)
+		return -1;
+	sign_cache_sweep(g->sigcache); /* as a real full build does */
+	sign_jobs_counts(j, &made, &reused);
+	log_info("zone signed signatures_made=%zu reused=%zu "
+		 "earliest_expiry=%u", made, reused, s->sig_expire);
+	return 0;
+}
+
 /* Start-up: nothing serves yet, so there is nothing to keep running
  * for; every thread signs and this one waits. */
 static void presign_wait(struct gslbd *g, struct sign_jobs *j)
@@ -181,15 +208,25 @@ int daemon_full_build(struct gslbd *g, const struct model *m,
 		sign_jobs_free(j);
 		return -1;
 	}
-	snap_free(s);
 	if (n <= PRESIGN_INLINE_MAX || !snap_current()) {
-		if (n > PRESIGN_INLINE_MAX)
+		if (n > PRESIGN_INLINE_MAX) {
 			presign_wait(g, j);
-		sign_jobs_free(j);
+		} else {
+			presign_inline(j);
+			sign_jobs_store(j, g->sigcache);
+		}
 		g->sign_rounds = 0;
+		if (presign_fill(g, j, s) == 0) {
+			sign_jobs_free(j);
+			*out = s;
+			return 0;
+		}
+		snap_free(s);
+		sign_jobs_free(j);
 		*out = compile_snapshot(m, v, gen, err, errlen);
 		return *out ? 0 : -1;
 	}
+	snap_free(s);
 	g->signing = j;
 	g->sign_req |= req;
 	g->st.sign_pending = n;

@@ -1087,6 +1087,9 @@ static int sign_set(struct build *b, const ldns_rr_list *set, bool ptr,
 	ldns_rr_list *sigs = sign_rrset(b->sign, set);
 	int rc = sigs ? sign_wire(b->a, sigs, ptr, ttl, out) : -1;
 
+	if (rc == 0)
+		sign_note_wire(b->sign, sigs, out);
+
 	ldns_rr_list_deep_free(sigs);
 	return rc < 0 ? fail(b, "cannot sign an RRset") : 0;
 }
@@ -1100,8 +1103,9 @@ static int sign_soa(struct build *b, const ldns_rr *soa, uint32_t ttl)
 	int rc = -1;
 
 	ldns_rr_list_push_rr(l, (ldns_rr *)soa);
-	if ((sigs = sign_rrset(b->sign, l)))
-		rc = sign_wire(b->a, sigs, false, ttl, &b->s->soa_sig);
+	if ((sigs = sign_rrset(b->sign, l)) &&
+	    (rc = sign_wire(b->a, sigs, false, ttl, &b->s->soa_sig)) == 0)
+		sign_note_wire(b->sign, sigs, &b->s->soa_sig);
 	ldns_rr_list_deep_free(sigs);
 	ldns_rr_list_free(l); /* not deep: the SOA belongs to the zone */
 	return rc < 0 ? fail(b, "cannot sign the SOA") : 0;
@@ -1260,6 +1264,8 @@ static int nsec_make(struct build *b, const struct snap_node *n,
 	if (sigs) {
 		ldns_rr_list_cat(l, sigs);
 		rc = sign_wire(b->a, l, false, 0, out);
+		if (rc == 0)
+			sign_note_wire(b->sign, sigs, out);
 		ldns_rr_list_free(sigs); /* its records now belong to l */
 	}
 	ldns_rr_list_deep_free(l);
@@ -1352,6 +1358,8 @@ static int cut_sec(struct build *b, struct snap_node *n)
 		ldns_rr_list_cat(all, ds);
 		ldns_rr_list_cat(all, sigs);
 		rc = sign_wire(b->a, all, false, 0, v);
+		if (rc == 0)
+			sign_note_wire(b->sign, sigs, v);
 		ldns_rr_list_free(all);
 	}
 	ldns_rr_list_deep_free(sigs);

@@ -44,11 +44,22 @@ struct sign {
 };
 
 struct sign_job {
-	ldns_rr_list *rrset;  /* a deep copy */
+	ldns_rr_list *rrset;  /* a deep copy, freed once signed */
 	uint32_t keys;        /* bits into the batch's key list */
 	uint32_t expire;
 	uint8_t key[32];      /* its cache key */
-	ldns_rr_list *sigs;   /* made by a signer thread */
+	uint8_t *sigs;        /* the RRSIGs as the cache keeps them (wire), */
+	uint16_t len;         /* made by a signer thread; NULL: failed */
+	uint16_t nsig;
+};
+
+/* Where a placeholder signature lies in the collect build's snapshot:
+ * filled in place when the real one is made (same size). */
+struct sign_fix {
+	uint8_t *dst;
+	uint32_t job;
+	uint16_t k;     /* the job's k-th RRSIG */
+	uint16_t rdlen; /* the placeholder's */
 };
 
 struct sign_jobs {
@@ -62,6 +73,13 @@ struct sign_jobs {
 	/* Shells over the model's EVP keys (up-ref'd): the batch outlives
 	 * a reload freeing the model. */
 	ldns_key_list *keys;
+	/* The placeholders handed out (nplace) and those whose place in
+	 * the snapshot the compiler told (fix); the last handed out. */
+	struct sign_fix *fix;
+	size_t nfix, capfix, nplace;
+	const ldns_rr_list *last;
+	uint32_t last_job;
+	size_t reused;  /* signatures the collect build took from the cache */
 };
 
 struct sign_cache *sign_cache_new(void)
@@ -199,10 +217,10 @@ static ldns_rr_list *cache_sigs(const struct cache_entry *e)
 	return l;
 }
 
-static void cache_put(struct sign_cache *c, const uint8_t *key,
-		      const ldns_rr_list *sigs, uint32_t expire)
+/* sigs as the cache keeps them, into buf (4096 bytes); 0 when they do
+ * not fit (then not cached: signed again next time). */
+static size_t sigs_wire(const ldns_rr_list *sigs, uint8_t *buf)
 {
-	uint8_t buf[4096];
 	size_t len = 0;
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
@@ -210,14 +228,20 @@ static void cache_put(struct sign_cache *c, const uint8_t *key,
 		size_t n = 0;
 		if (ldns_rr2wire(&w, ldns_rr_list_rr(sigs, i),
 				 LDNS_SECTION_ANSWER, &n) != LDNS_STATUS_OK ||
-		    len + n > sizeof(buf)) {
+		    len + n > 4096) {
 			free(w);
-			return; /* not cached: signed again next time */
+			return 0;
 		}
 		memcpy(buf + len, w, n);
 		len += n;
 		free(w);
 	}
+	return len;
+}
+
+static void cache_put_wire(struct sign_cache *c, const uint8_t *key,
+			   const uint8_t *buf, size_t len, uint32_t expire)
+{
 	struct cache_entry *e = cache_find(c, key);
 	if (e) { /* stale: replace it */
 		struct cache_entry **pp = &c->tab[cache_slot(c, key)];
@@ -239,6 +263,21 @@ static void cache_put(struct sign_cache *c, const uint8_t *key,
 	e->next = c->tab[k];
 	c->tab[k] = e;
 	c->n++;
+}
+
+static void cache_put(struct sign_cache *c, const uint8_t *key,
+		      const ldns_rr_list *sigs, uint32_t expire)
+{
+	uint8_t buf[4096];
+	size_t len = sigs_wire(sigs, buf);
+
+	if (len)
+		cache_put_wire(c, key, buf, len, expire);
+}
+
+void sign_cache_sweep(struct sign_cache *c)
+{
+	cache_sweep(c);
 }
 
 bool sign_key_published(const struct model_dnssec *d, size_t i, time_t now)
@@ -330,6 +369,8 @@ void sign_free(struct sign *sg, bool ok)
 	if (sg->cache && sg->full && ok &&
 	    (!sg->collect || !sg->collect->n))
 		cache_sweep(sg->cache);
+	if (sg->collect)
+		sg->collect->reused += sg->reused;
 	key_view_free(sg->ksk);
 	key_view_free(sg->zsk);
 	free(sg);
@@ -363,9 +404,10 @@ void sign_jobs_free(struct sign_jobs *j)
 		return;
 	for (size_t i = 0; i < j->n; i++) {
 		ldns_rr_list_deep_free(j->v[i].rrset);
-		ldns_rr_list_deep_free(j->v[i].sigs);
+		free(j->v[i].sigs);
 	}
 	free(j->v);
+	free(j->fix);
 	free(j->seen);
 	if (j->keys)
 		ldns_key_list_free(j->keys);
@@ -460,7 +502,8 @@ static ldns_rr_list *placeholder(const ldns_rr_list *rrset,
 	return out;
 }
 
-static bool jobs_seen(struct sign_jobs *j, const uint8_t *key)
+/* 1 + the index of the job for this content, 0: none yet. */
+static uint32_t jobs_seen(struct sign_jobs *j, const uint8_t *key)
 {
 	size_t h;
 
@@ -468,8 +511,8 @@ static bool jobs_seen(struct sign_jobs *j, const uint8_t *key)
 	for (size_t k = h & j->seen_mask; j->seen[k];
 	     k = (k + 1) & j->seen_mask)
 		if (!memcmp(j->v[j->seen[k] - 1].key, key, 32))
-			return true;
-	return false;
+			return j->seen[k];
+	return 0;
 }
 
 static void jobs_seen_add(struct sign_jobs *j, const uint8_t *key,
@@ -493,8 +536,7 @@ static void jobs_seen_add(struct sign_jobs *j, const uint8_t *key,
 }
 
 static ldns_rr_list *collect_miss(struct sign *sg, const ldns_rr_list *rrset,
-				  ldns_key_list *keys, bool dnskey,
-				  const uint8_t *key, uint32_t exp)
+				  bool dnskey, const uint8_t *key, uint32_t exp)
 {
 	struct sign_jobs *j = sg->collect;
 
@@ -502,7 +544,11 @@ static ldns_rr_list *collect_miss(struct sign *sg, const ldns_rr_list *rrset,
 		j->keys = keys_clone(sg->d->keys);
 		j->inception = sg->inception;
 	}
-	if (sg->cache && !jobs_seen(j, key)) {
+	uint32_t idx = jobs_seen(j, key);
+	if (idx) { /* met before: its signature, as a cache hit would */
+		idx--;
+		exp = j->v[idx].expire;
+	} else {
 		if (j->n == j->cap) {
 			j->cap = j->cap ? 2 * j->cap : 256;
 			j->v = xreallocarray(j->v, j->cap, sizeof(*j->v));
@@ -515,7 +561,7 @@ static ldns_rr_list *collect_miss(struct sign *sg, const ldns_rr_list *rrset,
 		jb->expire = exp;
 		memcpy(jb->key, key, 32);
 		jobs_seen_add(j, key, (uint32_t)j->n);
-		j->n++;
+		idx = (uint32_t)j->n++;
 	}
 	if (exp < sg->earliest)
 		sg->earliest = exp;
@@ -526,9 +572,11 @@ static ldns_rr_list *collect_miss(struct sign *sg, const ldns_rr_list *rrset,
 	for (size_t i = 0; i < ldns_key_list_key_count(j->keys); i++)
 		if ((dnskey ? sg->ksk_bits : sg->zsk_bits) & (1u << i))
 			ldns_key_list_push_key(view, ldns_key_list_key(j->keys, i));
-	(void)keys;
 	ldns_rr_list *l = placeholder(rrset, view, sg->inception, exp);
 	key_view_free(view);
+	j->last = l;
+	j->last_job = idx;
+	j->nplace++;
 	return l;
 }
 
@@ -543,12 +591,21 @@ void sign_jobs_run(struct sign_jobs *j, size_t i, ldns_key_list *keys)
 		ldns_key_set_inception(key, j->inception);
 		ldns_key_set_expiration(key, jb->expire);
 	}
-	jb->sigs = want ? ldns_sign_public(jb->rrset, view) : NULL;
-	if (jb->sigs && ldns_rr_list_rr_count(jb->sigs) != want) {
-		ldns_rr_list_deep_free(jb->sigs);
-		jb->sigs = NULL;
+	ldns_rr_list *sigs = want ? ldns_sign_public(jb->rrset, view) : NULL;
+	uint8_t buf[4096];
+	size_t len;
+	if (sigs && ldns_rr_list_rr_count(sigs) == want &&
+	    (len = sigs_wire(sigs, buf))) {
+		jb->sigs = xmalloc(len);
+		memcpy(jb->sigs, buf, len);
+		jb->len = (uint16_t)len;
+		jb->nsig = (uint16_t)want;
 	}
+	ldns_rr_list_deep_free(sigs);
 	key_view_free(view);
+	/* Done with: a batch of 300,000 RRsets should not hold them all. */
+	ldns_rr_list_deep_free(jb->rrset);
+	jb->rrset = NULL;
 }
 
 size_t sign_jobs_store(struct sign_jobs *j, struct sign_cache *c)
@@ -560,9 +617,103 @@ size_t sign_jobs_store(struct sign_jobs *j, struct sign_cache *c)
 			failed++;
 			continue;
 		}
-		cache_put(c, j->v[i].key, j->v[i].sigs, j->v[i].expire);
+		cache_put_wire(c, j->v[i].key, j->v[i].sigs, j->v[i].len,
+			       j->v[i].expire);
 	}
 	return failed;
+}
+
+/* The record at *pos of w (len bytes): its end, its RDATA length.
+ * Owners are a pointer or uncompressed (sign_wire, ldns_rr2wire). */
+static int wire_skip_rr(const uint8_t *w, size_t len, size_t *pos,
+			uint16_t *rdlen)
+{
+	size_t p = *pos;
+
+	if (p < len && (w[p] & 0xc0) == 0xc0) {
+		p += 2;
+	} else {
+		while (p < len && w[p])
+			p += (size_t)w[p] + 1;
+		p++;
+	}
+	if (p + 10 > len)
+		return -1;
+	*rdlen = wire_get16(w + p + 8);
+	p += 10 + *rdlen;
+	if (p > len)
+		return -1;
+	*pos = p;
+	return 0;
+}
+
+void sign_note_wire(struct sign *sg, const ldns_rr_list *sigs,
+		    const struct snap_rrs *out)
+{
+	struct sign_jobs *j = sg ? sg->collect : NULL;
+
+	if (!j || !sigs || sigs != j->last)
+		return;
+	j->last = NULL;
+	size_t k = ldns_rr_list_rr_count(sigs), pos = 0;
+	uint8_t *w = (uint8_t *)out->wire; /* not published yet */
+	/* The RRSIGs are the last k records of out. */
+	for (size_t r = 0; r < out->count; r++) {
+		uint16_t rdlen;
+		if (wire_skip_rr(w, out->len, &pos, &rdlen) < 0)
+			return; /* not noted: no filling in for this build */
+		if (r + k < out->count)
+			continue;
+		if (rdlen < SIG_BYTES)
+			return;
+		if (j->nfix == j->capfix) {
+			j->capfix = j->capfix ? 2 * j->capfix : 1024;
+			j->fix = xreallocarray(j->fix, j->capfix,
+					       sizeof(*j->fix));
+		}
+		j->fix[j->nfix++] = (struct sign_fix){
+			w + pos - SIG_BYTES, j->last_job,
+			(uint16_t)(r + k - out->count), rdlen };
+	}
+	j->nplace--;
+}
+
+/* The k-th RRSIG in a job's wire: its signature, and RDATA length. */
+static const uint8_t *job_sig(const struct sign_job *jb, uint16_t k,
+			      uint16_t *rdlen)
+{
+	size_t pos = 0;
+
+	if (!jb->sigs || k >= jb->nsig)
+		return NULL;
+	for (uint16_t i = 0; i <= k; i++)
+		if (wire_skip_rr(jb->sigs, jb->len, &pos, rdlen) < 0)
+			return NULL;
+	return jb->sigs + pos - SIG_BYTES;
+}
+
+int sign_jobs_fill(struct sign_jobs *j)
+{
+	if (j->nplace) /* a placeholder whose place is not known */
+		return -1;
+	for (size_t i = 0; i < j->nfix; i++) {
+		const struct sign_fix *f = &j->fix[i];
+		uint16_t rdlen;
+		const uint8_t *sig = job_sig(&j->v[f->job], f->k, &rdlen);
+		if (!sig || rdlen != f->rdlen)
+			return -1;
+		memcpy(f->dst, sig, SIG_BYTES);
+	}
+	return 0;
+}
+
+void sign_jobs_counts(const struct sign_jobs *j, size_t *made,
+		      size_t *reused)
+{
+	*made = 0;
+	for (size_t i = 0; i < j->n; i++)
+		*made += j->v[i].nsig;
+	*reused = j->reused;
 }
 
 ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
@@ -575,6 +726,9 @@ ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 	ldns_key_list *keys = dnskey ? sg->ksk : sg->zsk;
 
 	uint8_t key[32];
+
+	if (sg->collect) /* only the list returned last may be noted */
+		sg->collect->last = NULL;
 
 	if (!ldns_key_list_key_count(keys))
 		return NULL; /* no key active: refuse to build unsigned */
@@ -600,7 +754,7 @@ ldns_rr_list *sign_rrset(struct sign *sg, const ldns_rr_list *rrset)
 		(sg->jitter ? (uint32_t)(rand_next(&sg->rng) % sg->jitter) : 0);
 
 	if (sg->collect)
-		return collect_miss(sg, rrset, keys, dnskey, key, exp);
+		return collect_miss(sg, rrset, dnskey, key, exp);
 
 	/* ldns takes the validity period from the keys; they are ours for
 	 * the length of this call (the control thread is the only user). */

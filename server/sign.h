@@ -93,6 +93,22 @@ void sign_jobs_run(struct sign_jobs *j, size_t i, ldns_key_list *keys);
  * Returns the number of jobs that failed to sign. */
 size_t sign_jobs_store(struct sign_jobs *j, struct sign_cache *c);
 
+/* Filling in: the compiler tells where the RRSIGs sign_rrset just gave
+ * it went (out: sign_wire's result, the RRSIGs its last records); once
+ * the jobs ran, sign_jobs_fill writes the real signatures over the
+ * placeholders (the same size), making the collect build's snapshot a
+ * real one without building it again.  -1: some placeholder's place is
+ * unknown or a signature failed; build again. */
+void sign_note_wire(struct sign *sg, const ldns_rr_list *sigs,
+		    const struct snap_rrs *out);
+int sign_jobs_fill(struct sign_jobs *j);
+/* The signatures the jobs made, and those the collect build reused. */
+void sign_jobs_counts(const struct sign_jobs *j, size_t *made,
+		      size_t *reused);
+/* Drop the entries the last full build did not use (a filled-in
+ * collect build is complete). */
+void sign_cache_sweep(struct sign_cache *c);
+
 /* rrs as wire into the arena.  ptr: each owner is written as a pointer
  * to the question name (0xc00c), else in full, uncompressed.  ttl: when
  * non-zero, every record's TTL (negative answers shorten the SOA's).

@@ -13,6 +13,7 @@
 
 #include "server/sign.h"
 #include "server/signpool.h"
+#include "server/snap.h"
 #include "tap.h"
 
 #define APEX "z.test."
@@ -185,6 +186,60 @@ int main(void)
 	sign_free(sg, true);
 	sign_jobs_free(j);
 	ldns_rr_list_deep_free(extra);
+
+	/* Filling in: placeholders laid out as wire, the jobs signed, the
+	 * real signatures written over them: the wire then verifies. */
+	struct snap_arena *ar = snap_arena_new();
+	struct snap *sn = snap_alloc(ar, sizeof(*sn));
+	sn->arena = sn->arenas[0] = ar;
+	sn->narenas = 1;
+	struct sign_cache *c3 = sign_cache_new();
+	struct snap_rrs outs[5]; /* the fifth: the first's content again */
+	j = sign_jobs_new();
+	sg = sign_new(&d, now, c3, true);
+	sign_collect(sg, j);
+	for (unsigned i = 0; i < 5; i++) {
+		ldns_rr_list *l = sign_rrset(sg, sets[i % 4]);
+		ok(l && sign_wire(ar, l, false, 0, &outs[i]) == 0, "laid out");
+		sign_note_wire(sg, l, &outs[i]);
+		ldns_rr_list_deep_free(l);
+	}
+	sign_free(sg, true);
+	ok(sign_jobs_fill(j) < 0, "nothing to fill in before signing");
+	ldns_key_list *kl = sign_jobs_keys(j);
+	for (size_t i = 0; i < sign_jobs_count(j); i++)
+		sign_jobs_run(j, i, kl);
+	sign_jobs_keys_free(kl);
+	ok(sign_jobs_fill(j) == 0, "filled in");
+	good = true;
+	for (unsigned i = 0; i < 5; i++) {
+		ldns_rr_list *l = ldns_rr_list_new();
+		size_t pos = 0;
+		ldns_rr *rr;
+		while (pos < outs[i].len &&
+		       ldns_wire2rr(&rr, outs[i].wire, outs[i].len, &pos,
+				    LDNS_SECTION_ANSWER) == LDNS_STATUS_OK)
+			ldns_rr_list_push_rr(l, rr);
+		good &= verifies(sets[i % 4], l, d.dnskeys);
+		ldns_rr_list_deep_free(l);
+	}
+	ok(good, "the filled-in wire verifies, content met twice too");
+	sign_jobs_counts(j, &made, &reused);
+	is_int(made, 4, "four signatures made");
+	sign_jobs_free(j);
+	/* A placeholder whose place was not told: no filling in. */
+	j = sign_jobs_new();
+	sg = sign_new(&d, now, c3, true);
+	sign_collect(sg, j);
+	ldns_rr_list_deep_free(sign_rrset(sg, sets[9]));
+	sign_free(sg, true);
+	kl = sign_jobs_keys(j);
+	sign_jobs_run(j, 0, kl);
+	sign_jobs_keys_free(kl);
+	ok(sign_jobs_fill(j) < 0, "an unplaced placeholder refuses filling in");
+	sign_jobs_free(j);
+	sign_cache_free(c3);
+	snap_free(sn);
 
 	/* Freed with a batch in flight: abandoned between jobs, joined;
 	 * the jobs stay the caller's (no leak, no use after free). */
