@@ -7,6 +7,7 @@ validates with the new key."""
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 import urllib.request
@@ -79,6 +80,15 @@ def post_reload(g, out):
         out.append((e.code, json.loads(e.read()), time.monotonic() - t))
 
 
+def gslbctl_reload(g, out):
+    exe = os.environ.get("GSLBCTL") or os.path.join(os.path.dirname(
+        os.environ["GSLBD"]), "gslbctl")
+    r = subprocess.run([exe, "-s", g.control_url, "-T", "120", "reload"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=150)
+    out.append((r.returncode, r.stdout))
+
+
 def healthz_seconds(g):
     t = time.monotonic()
     with urllib.request.urlopen(g.control_url + "/healthz", timeout=30) as r:
@@ -87,7 +97,7 @@ def healthz_seconds(g):
 
 
 def test_big_resign_runs_beside_the_serving_snapshot(gslbd, validator, http_backend, tmp_path):
-    """A reload to a new ZSK (every signature changes) signs on the pool: /healthz answers fast, DO answers come validated from the old snapshot (old ZSK), a backend killed meanwhile leaves the answers; SIGHUP twice and a POST /reload during the batch make one more round; POST /reload answers 200 when it is done; then AD with the new ZSK."""
+    """A reload to a new ZSK (every signature changes) signs on the pool: /healthz answers fast, DO answers come validated from the old snapshot (old ZSK), a backend killed meanwhile leaves the answers; SIGHUP twice, a POST /reload and a gslbctl reload during the batch make one more round; POST /reload and gslbctl reload answer (200, "reload: ok") when it is done; then AD with the new ZSK."""
     d = str(tmp_path / "keys")
     os.makedirs(d)
     ksk = keygen(d, "-a", "ECDSAP256SHA256", "-k")
@@ -118,11 +128,14 @@ def test_big_resign_runs_beside_the_serving_snapshot(gslbd, validator, http_back
     assert rrsig_tags(g, WWW, "A") == [key_tag(zsk)]
     # More reloads coalesce; POST /reload waits for the outcome.
     queued = "reload queued until signing finishes"
-    posted = []
+    posted, ctl = [], []
     t = threading.Thread(target=post_reload, args=(g, posted))
     t.start()
-    for n in (1, 2, 3):
-        if n > 1:
+    t2 = threading.Thread(target=gslbctl_reload, args=(g, ctl))
+    for n in (1, 2, 3, 4):
+        if n == 2:
+            t2.start()
+        elif n > 2:
             g.reload()
         wait_for(lambda: g.log()[mark:].count(queued) >= n, 10, what="queued reload %d" % n)
     # A health change is patched into the old snapshot, signed, meanwhile.
@@ -135,10 +148,12 @@ def test_big_resign_runs_beside_the_serving_snapshot(gslbd, validator, http_back
     assert landed not in g.log()[mark:], "the batch landed too early for this test"
     g.wait_log(landed, 120, since=mark)
     t.join(120)
+    t2.join(150)
     assert posted and posted[0][0] == 200 and posted[0][1] == {"ok": True}, posted
+    assert ctl == [(0, "reload: ok\n")], ctl
     g.wait_log(r"reload done", 60, since=mark)
     log = g.log()[mark:]
-    # The first reload was deferred, then run once more for all four.
+    # The first reload was deferred, then run once more for all five.
     assert log.count("reloading config=") == 2, log
     assert log.count(landed) == 1, log
     assert log.count("reload done") == 1, log
