@@ -287,7 +287,10 @@ class GslbdProbed(Gslbd):
         super().__init__(work, addr, workers, pin, binary)
         self.nginx = None
         self.probed = probed
-        ip, port = "127.0.2.1", 18099
+        # Its own address, from the server's (127.0.NET.X -> 127.2.NET.X):
+        # two runs with different --net never share an nginx.
+        _, _, net, host = addr.split(".")
+        ip, port = f"127.2.{net}.{host}", 18099
         self.nginx_conf = os.path.join(self.dir, "nginx.conf")
         with open(self.nginx_conf, "w") as f:
             f.write(f"""worker_processes 1;

@@ -126,6 +126,13 @@ void cfg_hostnames(struct cfg_ctx *c, const yaml_node_t *v, const char *path,
 		cfg_path_idx(p, path, i);
 		if (!(s = cfg_want_str(c, it, p)))
 			continue;
+		struct model_addr a;
+		if (model_addr_parse(&a, s) == 0) {
+			/* It would be looked up as a name and never resolve. */
+			cfg_error(c, it, "%s: '%s' is an address: list it under "
+				  "'addresses'", p, s);
+			continue;
+		}
 		if (!(h = cfg_hostname(s))) {
 			cfg_error(c, it, "%s: '%s' is not a host name", p, s);
 			continue;

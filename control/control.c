@@ -200,7 +200,7 @@ static void control_conn_drop(struct control_conn *cc)
 	bufferevent_decref(cc->bev);
 	free(cc);
 	if (c->nconns-- == c->max_conns && c->lev)
-		evconnlistener_enable(c->lev);
+		acceptguard_block(c->guard, false);
 }
 
 /* evhttp frees the connection. */
@@ -296,7 +296,7 @@ static struct bufferevent *control_conn_new(struct event_base *base,
 	/* At the cap: later clients wait in the listen backlog until one
 	 * of these goes (a deadline bounds how long that takes). */
 	if (++c->nconns >= c->max_conns && c->lev) {
-		evconnlistener_disable(c->lev);
+		acceptguard_block(c->guard, true);
 		control_cap_log(c);
 	}
 	return cc->bev;

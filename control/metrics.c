@@ -623,6 +623,11 @@ static void metrics_counts(struct m_out *o, const struct status_view *v,
 	       "Health changes of probe targets.");
 	m_u64(o, "gslbd_probe_transitions_total", NULL, 0, NULL,
 	      pc.transitions);
+	m_head(o, "gslbd_probe_suspect_runs_total", "counter",
+	       "Probe runs started beside one still in flight far past the "
+	       "target's usual latency (also in gslbd_probe_attempts_total).");
+	m_u64(o, "gslbd_probe_suspect_runs_total", NULL, 0, NULL,
+	      pc.suspects);
 	if (!per_target) {
 		m_le_init(&le);
 		metrics_probe_totals(o, &pc, tot, &le);

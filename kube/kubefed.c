@@ -666,8 +666,10 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 		       KF_ADDRS_MAX);
 		return -1;
 	}
+	/* Room for each entry's ip and a hostname that is an address. */
 	if (json_array_size(ing))
-		cl->addrs = xcalloc(json_array_size(ing), sizeof(*cl->addrs));
+		cl->addrs = xcalloc(2 * json_array_size(ing),
+				    sizeof(*cl->addrs));
 	json_array_foreach(ing, i, it) {
 		const char *ip, *host;
 		struct model_addr a;
@@ -679,9 +681,15 @@ static int kf_ingress(struct kf *k, const struct kf_obj *ob, size_t di,
 			return -1;
 		}
 		/* Both, as KubeFed's ExtractLoadBalancerTargets takes
-		 * them: the ip, and the hostname's addresses. */
-		if (host)
+		 * them: the ip, and the hostname's addresses.  A hostname
+		 * that is an address resolves to itself, as Go's LookupHost
+		 * has it, rather than failing as a name. */
+		if (host && model_addr_parse(&a, host) == 0) {
+			if (!kf_addr_dup(cl, &a))
+				cl->addrs[cl->naddrs++] = a;
+		} else if (host) {
 			kf_lb_host(k, ob, di, i, host, cl);
+		}
 		if (!ip)
 			continue;
 		if (model_addr_parse(&a, ip) < 0) {

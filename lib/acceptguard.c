@@ -25,7 +25,8 @@ struct acceptguard {
 	size_t nls;
 	struct event *timer;
 	bool episode;            /* failures seen, no success since */
-	bool paused;             /* listeners disabled now */
+	bool paused;             /* listeners disabled for failures */
+	bool blocked;            /* disabled by the owner (at its cap) */
 	unsigned pause_ms;       /* the next pause */
 	int first_err;
 	unsigned long long count;   /* failures in this episode */
@@ -73,14 +74,30 @@ static void guard_end(struct acceptguard *g)
 	g->pause_ms = GUARD_PAUSE_MIN_MS;
 }
 
-static void guard_listen(struct acceptguard *g, bool on)
+static void guard_enable(struct acceptguard *g, bool on)
 {
 	for (size_t i = 0; i < g->nls; i++)
 		if (on)
 			evconnlistener_enable(g->ls[i]);
 		else
 			evconnlistener_disable(g->ls[i]);
+}
+
+/* The end of a pause does not undo the owner's block. */
+static void guard_listen(struct acceptguard *g, bool on)
+{
 	g->paused = !on;
+	if (!g->blocked)
+		guard_enable(g, on);
+}
+
+void acceptguard_block(struct acceptguard *g, bool blocked)
+{
+	if (g->blocked == blocked)
+		return;
+	g->blocked = blocked;
+	if (blocked || !g->paused)
+		guard_enable(g, !blocked);
 }
 
 /* A pause is over: listen again, and if a whole pause's length passes

@@ -12,6 +12,8 @@
 #ifndef GSLBD_ACCEPTGUARD_H
 #define GSLBD_ACCEPTGUARD_H
 
+#include <stdbool.h>
+
 struct event_base;
 struct evconnlistener;
 struct acceptguard;
@@ -22,6 +24,12 @@ struct acceptguard *acceptguard_new(struct event_base *base, const char *what);
 /* Guard l: its accept errors pause every listener of g.  Free g before
  * its listeners. */
 void acceptguard_watch(struct acceptguard *g, struct evconnlistener *l);
+
+/* The owner stops (blocked) or resumes accepting, e.g. at its connection
+ * cap: use this rather than evconnlistener_disable/enable, so that the
+ * end of a pause does not resume listeners the owner has stopped, and
+ * resuming does not cut a pause short. */
+void acceptguard_block(struct acceptguard *g, bool blocked);
 
 /* A connection was accepted: ends an episode that is under way. */
 void acceptguard_ok(struct acceptguard *g);

@@ -160,7 +160,10 @@ static void nxdomain_proof(struct resp *r, const struct snap *s,
 	uint8_t wc[DNS_NAME_MAX];
 
 	authority(r, &s->soa_sig);
-	for (unsigned i = 1; i <= stop && !ce; i++) {
+	/* No name is deeper than node_labels: start there. */
+	unsigned first = q->nlabels > s->node_labels ?
+		q->nlabels - s->node_labels : 1;
+	for (unsigned i = first; i <= stop && !ce; i++) {
 		unsigned off = q->label_off[i];
 		uint8_t len = (uint8_t)(q->qname_len - off);
 		ce = snap_lookup(s, q->qname + off, len,
@@ -508,7 +511,10 @@ static void no_node(struct resp *r, const struct snap *s,
 {
 	if (s->has_cuts || s->has_dname) {
 		unsigned stop = q->nlabels - s->apex_labels;
-		for (unsigned i = 1; i <= stop; i++) {
+		/* No cut or DNAME is deeper than cut_labels: start there. */
+		unsigned first = q->nlabels > s->cut_labels ?
+			q->nlabels - s->cut_labels : 1;
+		for (unsigned i = first; i <= stop; i++) {
 			unsigned off = i == stop ? apex_off : q->label_off[i];
 			uint8_t len = (uint8_t)(q->qname_len - off);
 			const struct snap_node *n = snap_lookup(s,

@@ -120,6 +120,9 @@ static struct snap_node *node_get(struct build *b, const uint8_t *name,
 	n->name_len = (uint8_t)len;
 	b->table[i] = n;
 	b->nnodes++;
+	uint8_t labels = wire_name_labels(name, len);
+	if (labels > b->s->node_labels)
+		b->s->node_labels = labels;
 	return n;
 }
 
@@ -270,6 +273,11 @@ static int find_dnames(struct build *b)
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNAME)
 			b->dnames[b->ndnames++] = ldns_rr_owner(rr);
 	}
+	for (size_t i = 0; i < b->ndnames; i++) {
+		size_t l = ldns_dname_label_count(b->dnames[i]);
+		if (l > b->s->cut_labels)
+			b->s->cut_labels = (uint8_t)l;
+	}
 	return 0;
 }
 
@@ -286,6 +294,11 @@ static int find_cuts(struct build *b)
 			b->cuts[b->ncuts++] = o;
 	}
 	b->s->has_cuts = b->ncuts > 0;
+	for (size_t i = 0; i < b->ncuts; i++) {
+		size_t l = ldns_dname_label_count(b->cuts[i]);
+		if (l > b->s->cut_labels)
+			b->s->cut_labels = (uint8_t)l;
+	}
 	return find_dnames(b);
 }
 

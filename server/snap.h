@@ -120,6 +120,11 @@ struct snap {
 	uint8_t apex_labels;
 	bool has_cuts;
 	bool has_dname;  /* a DNAME somewhere: names below it are redirected */
+	/* The most labels of a cut's or a DNAME's owner, and of any name:
+	 * a missing name's ancestors deeper than these need no lookup (a
+	 * 120-label name would otherwise cost 120 hashed lookups). */
+	uint8_t cut_labels;
+	uint8_t node_labels;
 	uint16_t edns_udp_size;
 
 	/* SOA for negative answers: type .. rdata, owner is written as a

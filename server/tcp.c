@@ -234,18 +234,25 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	tcp_close(c);
 }
 
-static bool same_addr(const struct sockaddr_storage *a,
-		      const struct sockaddr_storage *b)
+/* One client for tcp-max-per-source: an IPv4 address, or an IPv6 /64
+ * (a host is given a whole /64 and could otherwise open its share from
+ * each of its addresses); an IPv4-mapped address counts as IPv4. */
+static bool same_source(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 			((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *x =
+			&((const struct sockaddr_in6 *)a)->sin6_addr;
+		const struct in6_addr *y =
+			&((const struct sockaddr_in6 *)b)->sin6_addr;
+		size_t n = IN6_IS_ADDR_V4MAPPED(x) ? sizeof(*x) : 8;
+		return !memcmp(x, y, n);
+	}
 	return false;
 }
 
@@ -271,7 +278,7 @@ static bool tcp_make_room(struct tcp_worker *w,
 		last = c;
 	/* Walk from the least recently active. */
 	for (c = last; c; c = c->prev) {
-		bool mine = same_addr(&c->peer, peer);
+		bool mine = same_source(&c->peer, peer);
 		from_src += mine;
 		if (tcp_idle(c)) {
 			if (mine && !idle_src)

@@ -99,6 +99,15 @@ static inline uint32_t wire_name_hash(const uint8_t *name, size_t len)
 	return h;
 }
 
+/* Labels of an uncompressed wire name, not counting the root. */
+static inline uint8_t wire_name_labels(const uint8_t *name, size_t len)
+{
+	uint8_t n = 0;
+	for (size_t i = 0; i < len && name[i]; i += (size_t)name[i] + 1)
+		n++;
+	return n;
+}
+
 static inline void wire_put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);

@@ -101,6 +101,8 @@ static size_t gslbctl_write(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+#define GSLBCTL_TRIES 3
+
 /* GET (form NULL) or POST form to base + path.  Returns 0 with the
  * response, or -1 after saying why gslbd could not be reached. */
 static int gslbctl_request(const struct gslbctl *ctl, const char *path,
@@ -139,6 +141,16 @@ static int gslbctl_request(const struct gslbctl *ctl, const char *path,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
 	}
 	rc = curl_easy_perform(h);
+	/* A reload cuts a streamed /status before its last chunk so
+	 * that nobody takes half a document for whole: ask again (GET only;
+	 * each try has the full timeout). */
+	for (int tries = 1; rc == CURLE_PARTIAL_FILE && !form &&
+	     tries < GSLBCTL_TRIES; tries++) {
+		free(r->body.data);
+		memset(&r->body, 0, sizeof(r->body));
+		errbuf[0] = '\0';
+		rc = curl_easy_perform(h);
+	}
 	if (rc != CURLE_OK) {
 		if (r->body.too_big) {
 			gslbctl_err("answer from %s is too large", ctl->url);

@@ -201,6 +201,8 @@ def test_blackholed_backend_leaves_within_2s(gslbd, backends):
              if k == "health change" and "state=down" in rest]
     assert fails and downs, "no timeout verdicts or down change:\n" + g.log()[-3000:]
     assert any(k == "probe suspect" for _, k, _ in lines), lines
+    nsuspect = sum(1 for _, k, _ in probe_lines(g, bh.addr) if k == "probe suspect")
+    assert g.metric("gslbd_probe_suspect_runs_total") >= nsuspect >= 1
     gap = downs[0] - fails[0]
     # Without the suspect re-check the second timeout starts when the
     # first ends: 800 ms later.  With it, about 50 ms.

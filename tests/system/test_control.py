@@ -689,6 +689,7 @@ def test_metrics_valid_exposition(busy_any):
                  "gslbd_responses_total", "gslbd_truncated_total", "gslbd_dropped_total",
                  "gslbd_edns_queries_total", "gslbd_ecs_queries_total",
                  "gslbd_probes_active", "gslbd_probe_transitions_total",
+                 "gslbd_probe_suspect_runs_total",
                  "gslbd_probe_attempts_total", "gslbd_probe_failures_total",
                  "gslbd_probe_duration_seconds", "gslbd_probe_targets",
                  "gslbd_services", "gslbd_services_all_down", "gslbd_addresses",

@@ -226,6 +226,9 @@ def check_all(u, a4, v6):
         assert len(addrs(m, T.A)) == 2, m
     validated(u, "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
     validated(u, "a.b.c.nope." + ZONE, "TXT", dns.rcode.NXDOMAIN)
+    # Deep names: the closest encloser is found however deep the name is.
+    validated(u, "x." * 90 + "nope." + ZONE, "A", dns.rcode.NXDOMAIN)
+    validated(u, "x." * 90 + WWW, "A", dns.rcode.NXDOMAIN)
     m = validated(u, WWW, "TXT")                  # NODATA at a service
     assert not m.answer, m
     m = validated(u, "x." + ZONE, "A")            # NODATA at an empty non-terminal

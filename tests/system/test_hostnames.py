@@ -167,7 +167,7 @@ services:
   - name: www
     endpoints:
       - region: aws
-        hostnames: ["bad host!"]
+        hostnames: ["bad host!", 192.0.2.1]
 """)
     r = subprocess.run([gslbd_binary(), "-t", "-c", str(p)], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=10)
@@ -175,6 +175,9 @@ services:
     assert "bad.yaml:7:" in r.stdout and "not an address" in r.stdout, r.stdout
     assert "bad.yaml:9:" in r.stdout and "less than min-ttl" in r.stdout, r.stdout
     assert "bad.yaml:14:" in r.stdout and "not a host name" in r.stdout, r.stdout
+    # An address would be looked up as a name and never resolve.
+    assert ("bad.yaml:14:34: services[0].endpoints[0].hostnames[1]: "
+            "'192.0.2.1' is an address" in r.stdout), r.stdout
 
 
 def test_reload_changes_resolver(gslbd, lb):

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -770,6 +771,58 @@ static void test_all_down(void)
 	ldns_pkt_free(p);
 }
 
+/* Whether the first authority record of p is owned by name. */
+static bool auth_owner_is(const ldns_pkt *p, const char *name)
+{
+	if (!p || !ldns_pkt_nscount(p))
+		return false;
+	char *o = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(
+		ldns_pkt_authority(p), 0)));
+	bool same = o && !strcasecmp(o, name);
+	free(o);
+	return same;
+}
+
+/* 100 one-letter labels, then suffix. */
+static const char *deep(const char *suffix)
+{
+	static char name[512];
+	size_t n = 0;
+	for (int i = 0; i < 100; i++) {
+		name[n++] = 'x';
+		name[n++] = '.';
+	}
+	snprintf(name + n, sizeof(name) - n, "%s", suffix);
+	return name;
+}
+
+/* The answer path starts its search for a cut or a DNAME at the deepest
+ * one's depth, not at the query name's: deep names must still find the
+ * right one, and ancestors between them must not hide it. */
+static void test_deep_names(void)
+{
+	ldns_pkt *p = ask(deep("sub.z.test"), DNS_T_A, NULL);
+	ok(p && !ldns_pkt_aa(p) && ldns_pkt_nscount(p) == 1 &&
+	   auth_owner_is(p, "sub.z.test."),
+	   "100 labels below a shallow delegation: its referral");
+	ldns_pkt_free(p);
+	p = ask(deep("a.b.deep.z.test"), DNS_T_A, NULL);
+	ok(p && !ldns_pkt_aa(p) && ldns_pkt_nscount(p) == 1 &&
+	   auth_owner_is(p, "a.b.deep.z.test."),
+	   "100 labels below the deepest delegation: its referral");
+	ldns_pkt_free(p);
+	p = ask(deep("c.b.deep.z.test"), DNS_T_A, NULL);
+	ok(p && ldns_pkt_aa(p) &&
+	   ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN,
+	   "100 labels beside the deepest delegation: NXDOMAIN");
+	ldns_pkt_free(p);
+	p = ask(deep("old.z.test"), DNS_T_A, NULL);
+	ok(p && ldns_pkt_ancount(p) >= 2 &&
+	   ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)) ==
+	   LDNS_RR_TYPE_DNAME, "100 labels below a DNAME: the DNAME");
+	ldns_pkt_free(p);
+}
+
 static void test_referral(void)
 {
 	char dir[] = "/tmp/gslbd-unit-XXXXXX", path[256], extra[512];
@@ -780,7 +833,9 @@ static void test_referral(void)
 	snprintf(path, sizeof(path), "%s/z.zone", dir);
 	FILE *f = fopen(path, "w");
 	fputs("sub 300 IN NS ns.sub\nns.sub 300 IN A 192.0.2.99\n"
-	      "txt 300 IN TXT \"hello\"\nalias 300 IN CNAME www\n", f);
+	      "txt 300 IN TXT \"hello\"\nalias 300 IN CNAME www\n"
+	      "a.b.deep 300 IN NS ns.other.example.\n"
+	      "old 300 IN DNAME new.example.\n", f);
 	fclose(f);
 	model_free(model);
 	snap_free(snap);
@@ -817,6 +872,7 @@ static void test_referral(void)
 	   ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)) ==
 	   LDNS_RR_TYPE_CNAME, "A at a CNAME: the CNAME");
 	ldns_pkt_free(p);
+	test_deep_names();
 	unlink(path);
 	rmdir(dir);
 }

@@ -386,6 +386,29 @@ static void test_load_balancers(void)
 			      NULL),
 	   "a hostname that is not a host name is warned and skipped");
 	unmap(&m);
+
+	/* An address in the hostname field resolves to itself, as Go's
+	 * LookupHost has it; twenty such entries beside twenty ips fit. */
+	char json[4096];
+	int off = snprintf(json, sizeof(json),
+		"[{\"metadata\": {\"name\": \"web\", \"namespace\": \"prod\"},"
+		" \"spec\": {\"domainRef\": \"fed\"},"
+		" \"status\": {\"domain\": \"example.org\", \"dns\": ["
+		"  {\"cluster\": \"aws\", \"region\": \"us\","
+		"   \"loadBalancer\": {\"ingress\": [");
+	for (int i = 0; i < 20; i++)
+		off += snprintf(json + off, sizeof(json) - (size_t)off,
+				"%s{\"ip\": \"192.0.2.%d\", "
+				"\"hostname\": \"%s\"}", i ? "," : "",
+				i + 1, i ? "198.51.100.9" : "2001:DB8::1");
+	snprintf(json + off, sizeof(json) - (size_t)off, "]}}]}}]");
+	m = map(json, NULL, NULL);
+	s = svc(&m, "web.prod.fed.svc.example.org.");
+	ok(s && s->neps == 1 && s->eps[0].nhostnames == 0 &&
+	   s->eps[0].naddrs == 22 && nlogged(LOG_LVL_WARN) == 0,
+	   "a hostname that is an address is taken as one (once), not "
+	   "looked up as a name");
+	unmap(&m);
 }
 
 /* ---- annotations ---- */
