@@ -15,6 +15,7 @@ import urllib.request
 import dns.rdatatype as T
 
 from conftest import wait_for
+from fake_kube import fake_kube, kube_certs  # noqa: F401  (fixtures)
 from test_dnssec import ZONE, addrs, ds_of, keygen, validated, validator  # noqa: F401
 
 WWW = "www." + ZONE
@@ -165,3 +166,61 @@ def test_big_resign_runs_beside_the_serving_snapshot(gslbd, validator, http_back
     validated(u, "nope." + ZONE, "A", 3)
     assert g.metric("gslbd_dnssec_signatures_pending") == 0
     assert g.metric("gslbd_dnssec_signing_batches_total") == 2
+
+
+def test_kubernetes_relist_of_many_names_signs_on_the_pool(fake_kube, gslbd, validator, tmp_path):
+    """The first Kubernetes list after start-up brings 600 names (200 ServiceDNSRecords; a relist: a new service list): more misses than are signed inline, so the build is deferred (for=relist) while the config's snapshot serves; when the batch lands the relist runs again and every name validates (AD)."""
+    import kube_objects as ko
+    from fake_kube import write_kubeconfig
+    import dns.rcode
+    k = fake_kube(bookmark_interval=0.5)
+    k.apply(ko.domain("kubefed", "example.com", "ns1.example.com"))
+    k.apply(ko.kubefed_cluster("c1", True, "eu-west", ["eu-west-1a"]))
+    n = 200  # x 3 names: global, region, zone
+    for i in range(n):
+        k.apply(ko.service_dns_record("svc%d" % i, "shop", dns=[
+            ko.cluster_dns("c1", ("192.0.2.%d" % (i % 250 + 1),), region="eu-west",
+                           zones=["eu-west-1a"])]))
+    d = str(tmp_path / "kube")
+    os.makedirs(d)
+    kubeconfig = os.path.join(d, "kubeconfig")
+    write_kubeconfig(kubeconfig, k.server, ca=k.certs["ca"], token="fake-token")
+    kd = str(tmp_path / "keys")
+    os.makedirs(kd)
+    ksk, zsk = [os.path.join(kd, subprocess.run(
+        ["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra + ["example.com"], cwd=kd,
+        stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout.strip())
+        for extra in (["-k"], [])]
+    g = gslbd("""server:
+  workers: 1
+zone:
+  name: example.com
+  nameservers:
+    - name: ns1
+      addresses: [192.0.2.53]
+probe-defaults:
+  type: none
+kubernetes:
+  kubeconfig: %s
+  timeout: 2s
+dnssec:
+  keys: [%s, %s]
+services:
+  - name: www
+    endpoints:
+      - region: a
+        addresses: [192.0.2.80]
+""" % (kubeconfig, ksk, zsk))
+    m = g.wait_log(r"signing batch started rrsets=(\d+) threads=\d+ for=relist", 30)
+    assert int(m.group(1)) > 256, m.group(0)
+    g.wait_log(r"signing batch landed rrsets=\d+ failed=0 ms=\d+ rerun=relist", 60)
+    last = ko.global_name("svc%d" % (n - 1), "shop")
+    wait_for(lambda: addrs(g.query(last, "A"), T.A) == ["192.0.2.%d" % ((n - 1) % 250 + 1)],
+             30, what="the Kubernetes names")
+    u = validator(ds_of(ksk), g.addr, g.port, zone="example.com.")
+    for i in (0, n // 2, n - 1):
+        name = ko.global_name("svc%d" % i, "shop")
+        assert addrs(validated(u, name, "A"), T.A) == ["192.0.2.%d" % (i % 250 + 1)]
+    validated(u, "www.example.com.", "A")
+    validated(u, "nope.example.com.", "A", dns.rcode.NXDOMAIN)
+    assert g.metric("gslbd_dnssec_signing_batches_total") >= 1
