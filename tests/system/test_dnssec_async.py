@@ -224,3 +224,31 @@ services:
     validated(u, "www.example.com.", "A")
     validated(u, "nope.example.com.", "A", dns.rcode.NXDOMAIN)
     assert g.metric("gslbd_dnssec_signing_batches_total") >= 1
+
+
+def test_deferred_reload_of_a_broken_config_answers_409(gslbd, http_backend, tmp_path):
+    """A reload deferred for signing re-reads the file when the batch lands: if the file broke meanwhile, POST /reload answers 409 with the reason, as an immediate reload would, and the old configuration (old ZSK) keeps serving."""
+    d = str(tmp_path / "keys")
+    os.makedirs(d)
+    ksk = keygen(d, "-a", "ECDSAP256SHA256", "-k")
+    zsk = keygen(d, "-a", "ECDSAP256SHA256")
+    zsk2 = keygen(d, "-a", "ECDSAP256SHA256")
+    a, b = http_backend(), http_backend()
+    g = gslbd(big_config([ksk, zsk], a, b), wait=False)
+    g.wait_ready(timeout=120)
+    mark = g.log_mark()
+    g.write_config(big_config([ksk, zsk2], a, b))
+    g.reload()
+    g.wait_log(r"signing batch started rrsets=\d+ threads=\d+ for=reload", 60, since=mark)
+    with open(g.config_path, "a") as f:
+        f.write("no-such-key: 1\n")
+    posted = []
+    t = threading.Thread(target=post_reload, args=(g, posted))
+    t.start()
+    g.wait_log(r"reload queued until signing finishes", 10, since=mark)
+    assert "signing batch landed" not in g.log()[mark:], "the batch landed too early for this test"
+    t.join(120)
+    assert posted and posted[0][0] == 409 and posted[0][1]["ok"] is False, posted
+    assert "rejected" in posted[0][1]["error"], posted
+    assert rrsig_tags(g, WWW, "A") == [key_tag(zsk)]
+    assert g.metric("gslbd_last_reload_success") == 0
