@@ -177,6 +177,9 @@ struct control_conn {
 	struct evhttp_connection *evcon; /* NULL until adopted */
 	struct event *deadline;          /* first: adopt, then: deadline */
 	struct control_scrape *scrape;   /* a streamed /metrics on it */
+	/* A POST /reload waiting for DNSSEC signing to finish (no
+	 * deadline meanwhile: the wait is ours, not the client's). */
+	struct evhttp_request *reload;
 };
 
 static void control_scrape_closed(struct evhttp_connection *conn, void *arg);
@@ -207,6 +210,7 @@ static void control_conn_closed(struct evhttp_connection *evcon, void *arg)
 
 	if (cc->scrape)
 		control_scrape_closed(evcon, cc->scrape);
+	cc->reload = NULL; /* the client went: evhttp frees the request */
 	control_conn_drop(cc);
 }
 
@@ -754,17 +758,58 @@ static void control_admin(struct control *c, struct evhttp_request *req,
 			"admin", model_admin_name(a)));
 }
 
-static void control_reload(struct control *c, struct evhttp_request *req)
+static void control_reload_reply(struct evhttp_request *req, int rc,
+				 const char *err)
 {
-	char err[256] = "";
-
-	log_info("reload requested via the control API");
-	if (c->v.reload(c->v.arg, err, sizeof(err)) < 0) {
+	if (rc < 0) {
 		control_json(req, 409, "Conflict", json_pack("{s:b,s:s}", "ok",
 			     0, "error", err[0] ? err : "reload failed"));
 		return;
 	}
 	control_json(req, HTTP_OK, "OK", json_pack("{s:b}", "ok", 1));
+}
+
+static void control_reload(struct control *c, struct evhttp_request *req)
+{
+	char err[256] = "";
+
+	log_info("reload requested via the control API");
+	int rc = c->v.reload(c->v.arg, err, sizeof(err));
+	struct control_conn *cc = rc > 0 ? control_conn_find(c,
+		evhttp_request_get_connection(req)) : NULL;
+	if (rc > 0 && cc && !cc->reload) {
+		/* Deferred while DNSSEC signatures are made: answered by
+		 * control_reload_done with the reload's own result. */
+		cc->reload = req;
+		evtimer_del(cc->deadline);
+		return;
+	}
+	if (rc > 0) {
+		control_json(req, 202, "Accepted", json_pack("{s:b,s:b}", "ok",
+			     1, "pending", 1));
+		return;
+	}
+	control_reload_reply(req, rc, err);
+}
+
+void control_reload_done(struct control *c, int rc, const char *err)
+{
+	struct control_conn *cc;
+
+	if (!c)
+		return;
+	/* From the top each time: a reply may close its connection. */
+	for (;;) {
+		LIST_FOREACH(cc, &c->conns, link)
+			if (cc->reload)
+				break;
+		if (!cc)
+			return;
+		struct evhttp_request *req = cc->reload;
+		cc->reload = NULL;
+		control_conn_arm(cc);
+		control_reload_reply(req, rc, err ? err : "");
+	}
 }
 
 /* ---- the zone as served (server/zonedump.h) ---- */

@@ -27,6 +27,11 @@ int control_set_token(struct control *c, const char *token);
 
 void control_free(struct control *c);
 
+/* A reload the daemon deferred (status_view.reload returned 1) is done:
+ * rc 0 or -1 (err), as reload would have returned.  Answers the POST
+ * /reload requests waiting for it.  c may be NULL. */
+void control_reload_done(struct control *c, int rc, const char *err);
+
 /* The DNS-rebinding guard used when no token is set: is Host (NULL: none
  * sent) a loopback address (127.0.0.0/8, [::1]), localhost, or the
  * address the API listens on (listen, may be NULL), with an optional

@@ -353,6 +353,22 @@ static void metrics_daemon(struct m_out *o, const struct status_view *v)
 		m_one(o, "gslbd_dnssec_signature_expiry_timestamp_seconds",
 		      "gauge", "Unix time the earliest RRSIG served expires.",
 		      (double)st.sig_expire);
+	if (st.sig_expire) {
+		/* Big re-signs run on the signer threads (daemon/presign.c). */
+		m_one(o, "gslbd_dnssec_signatures_pending", "gauge",
+		      "RRsets being signed on the signer threads now.",
+		      (double)st.sign_pending);
+		m_head(o, "gslbd_dnssec_signing_batches_total", "counter",
+		       "Signing batches done on the signer threads.");
+		m_u64(o, "gslbd_dnssec_signing_batches_total", NULL, 0, NULL,
+		      st.sign_batches);
+		m_one(o, "gslbd_dnssec_signing_last_batch_seconds", "gauge",
+		      "How long the last signing batch took.",
+		      (double)st.sign_last_ms / 1e3);
+		m_one(o, "gslbd_dnssec_signing_last_batch_timestamp_seconds",
+		      "gauge", "Unix time the last signing batch ended (0: none).",
+		      (double)st.sign_last_time);
+	}
 	m_head(o, "gslbd_reloads_total", "counter",
 	       "Configuration reloads (SIGHUP or POST /reload), by result.");
 	m_u64(o, "gslbd_reloads_total", &(struct mlabel){ "result", "ok" },

@@ -38,6 +38,12 @@ struct status_stats {
 	uint64_t reloads_ok, reloads_failed;
 	int64_t last_reload_time; /* 0: never */
 	bool last_reload_ok;
+	/* DNSSEC signing batches (daemon/presign.c): RRsets being signed
+	 * on the signer threads now, batches done, the last one's length
+	 * and end (unix time, 0: none yet). */
+	size_t sign_pending;
+	uint64_t sign_batches;
+	int64_t sign_last_ms, sign_last_time;
 };
 
 struct status_view {

@@ -41,7 +41,8 @@ void daemon_apply_log_level(const struct gslbd *g, const struct model *m)
 }
 
 /* daemon_go_live, handing the replaced model back (*old) rather than
- * freeing it: a reload still reads its Kubernetes section. */
+ * freeing it: a reload still reads its Kubernetes section.  1: deferred
+ * while signing (m freed, nothing changed). */
 static int go_live(struct gslbd *g, struct model *m, struct model **old,
 		   char *err, size_t errlen)
 {
@@ -73,7 +74,8 @@ static int go_live(struct gslbd *g, struct model *m, struct model **old,
 		m->svcs = v;
 		m->nsvcs = nv;
 	}
-	if (daemon_commit(g, m, err, errlen) < 0) {
+	int rc = daemon_commit(g, m, DAEMON_REQ_RELOAD, err, errlen);
+	if (rc != 0) {
 		model_targets_clear(m);
 		if (compose) {
 			daemon_free_services(m->svcs, m->nsvcs);
@@ -97,7 +99,7 @@ undo:
 	g->reserved = old_res;
 	g->nreserved = old_nres;
 	model_free(m);
-	return -1;
+	return rc;
 }
 
 int daemon_go_live(struct gslbd *g, struct model *m)
@@ -105,7 +107,8 @@ int daemon_go_live(struct gslbd *g, struct model *m)
 	char err[256];
 	struct model *old;
 
-	if (go_live(g, m, &old, err, sizeof(err)) < 0) {
+	/* Start-up: nothing serves yet, so it is never deferred. */
+	if (go_live(g, m, &old, err, sizeof(err)) != 0) {
 		log_err("configuration not served reason=\"%s\"", err);
 		return -1;
 	}
@@ -150,6 +153,13 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 {
 	struct model *old;
 
+	if (daemon_signing(g)) {
+		/* Coalesced: however many come, one reload when it lands. */
+		g->sign_req |= DAEMON_REQ_RELOAD;
+		log_info("reload queued until signing finishes config=%s",
+			 g->path);
+		return 1;
+	}
 	log_info("reloading config=%s", g->path);
 	g->st.last_reload_time = time(NULL);
 	g->st.last_reload_ok = false;
@@ -163,7 +173,15 @@ int daemon_reload(struct gslbd *g, char *err, size_t errlen)
 	bool same_listen = listen_same(g->ls, &nm->server);
 	/* Composed, compiled and committed once: a model that cannot be
 	 * served never replaces one that can. */
-	if (go_live(g, nm, &old, err, errlen) < 0) {
+	int rc = go_live(g, nm, &old, err, errlen);
+	if (rc > 0) {
+		/* Not an attempt yet: the signatures are being made, and the
+		 * reload runs again, config re-read, when they are. */
+		g->st.reloads_failed--;
+		log_info("reload deferred until signing finishes");
+		return 1;
+	}
+	if (rc < 0) {
 		log_err("reload rejected, keeping the running configuration "
 			"reason=\"%s\"", err);
 		return -1;

@@ -19,10 +19,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <event2/util.h>
 
 struct sign_cache;
+struct sign_jobs;
+struct signpool;
 
 #include "config/model.h"
 #include "control/status.h"
@@ -69,6 +72,15 @@ struct gslbd {
 	struct event *ev_resign; /* DNSSEC: daemon_dnssec_tick each second */
 	struct sign_cache *sigcache; /* DNSSEC signatures across builds */
 	int64_t resign_after;    /* DNSSEC: a failed re-sign waits until then */
+	/* Full builds that sign big (presign.c): the signer threads, the
+	 * batch in flight (NULL: none) and the event its end makes active,
+	 * the requests to run again then (DAEMON_REQ_*), batches in a row. */
+	struct signpool *signpool;
+	struct sign_jobs *signing;
+	struct event *ev_signed;
+	unsigned sign_req;
+	unsigned sign_rounds;
+	struct timespec sign_t0;
 };
 
 /* Make m live: its services composed with the Kubernetes source's, its
@@ -89,7 +101,9 @@ void daemon_free_services(struct model_service *svcs, size_t n);
 void daemon_on_health_change(void *arg);
 
 /* Reload the config file, as SIGHUP does.  Returns 0, or -1 with the
- * reason in err (the running config stays). */
+ * reason in err (the running config stays), or 1: deferred while the
+ * signer threads sign (it runs again when they are done and tells the
+ * control API then: control_reload_done). */
 int daemon_reload(struct gslbd *g, char *err, size_t errlen);
 
 /* Ready to be sent traffic: the first probe round is done and, when

@@ -32,12 +32,34 @@ struct compile_view daemon_view(const struct gslbd *g, const struct model *m,
 void daemon_publish(struct gslbd *g, struct snap *s, const struct timespec *t0);
 
 /* Health or admin state changed: patch what the changed targets touch,
- * or rebuild everything (full, or when due).  Returns 0 or -1. */
+ * or rebuild everything (full, or when due).  Returns 0, -1, or 1: the
+ * full build is deferred while signing. */
 int daemon_rebuild(struct gslbd *g, bool full);
 
 /* The one way a new service list goes live (see publish.c); the caller
- * then rebuilds the name index (daemon_names_build). */
-int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen);
+ * then rebuilds the name index (daemon_names_build).  req: what asks
+ * (DAEMON_REQ_*), for a deferred build.  Returns 0, -1 (err) or 1:
+ * deferred while signing (nothing changed but nm's targets). */
+int daemon_commit(struct gslbd *g, struct model *nm, unsigned req,
+		  char *err, size_t errlen);
+
+/* presign.c: full builds that sign big.  What asks for a full build,
+ * remembered while a signing batch is in flight and run again, in this
+ * order, when it lands. */
+enum {
+	DAEMON_REQ_RELOAD = 1,  /* re-read the config file */
+	DAEMON_REQ_RELIST = 2,  /* recompose from the source's services */
+	DAEMON_REQ_REBUILD = 4, /* the live model built in full */
+};
+/* A full build of m with view v: 0 and *out (to publish), -1 (err), or
+ * 1: deferred, the misses are being signed on the signer threads and
+ * req will run again when they land. */
+int daemon_full_build(struct gslbd *g, const struct model *m,
+		      struct compile_view *v, unsigned req, struct snap **out,
+		      char *err, size_t errlen);
+/* A signing batch is in flight. */
+bool daemon_signing(const struct gslbd *g);
+void daemon_presign_free(struct gslbd *g);
 
 /* services.c: the live list for m from the config's and the source's
  * services; the reserved names of m; the name index of the live model. */
@@ -46,6 +68,7 @@ void daemon_compose(struct gslbd *g, const struct model *m,
 char **daemon_reserved_names(const struct model *m, size_t *n);
 void daemon_names_free(char **v, size_t n);
 void daemon_names_build(struct gslbd *g);
+/* 0, -1, or 1: deferred while signing (runs again when it lands). */
 int daemon_services_changed(struct gslbd *g);
 /* kube_change_fn: the Kubernetes source's services changed. */
 void daemon_on_kube_change(void *arg);

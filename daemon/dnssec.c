@@ -55,8 +55,9 @@ void daemon_dnssec_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* While a batch signs, the build it ends in re-signs anyway. */
 	if (!s || !s->dnssec || !g->model || !g->model->dnssec.enabled ||
-	    (int64_t)time(NULL) < g->resign_after)
+	    (int64_t)time(NULL) < g->resign_after || daemon_signing(g))
 		return;
 	int64_t left = dnssec_left(s);
 	if (s->key_event && time(NULL) >= (time_t)s->key_event) {

@@ -257,6 +257,7 @@ static void teardown(struct gslbd *g)
 	if (g->pidfile && unlink(g->pidfile) < 0 && errno != ENOENT)
 		log_warn("cannot remove the pidfile file=%s", g->pidfile);
 	free(g->pidfile);
+	daemon_presign_free(g); /* joins the signer threads */
 	snap_release_current();
 	sign_cache_free(g->sigcache);
 	qsbr_free(g->qsbr);

@@ -118,7 +118,8 @@ static uint32_t *dirty_services(const struct model *m, const uint32_t *tids,
 }
 
 /* Health or admin state changed: patch the services of the targets that
- * changed, or rebuild everything when that is due. */
+ * changed, or rebuild everything when that is due (1: that full build is
+ * deferred while signing, see presign.c). */
 int daemon_rebuild(struct gslbd *g, bool full)
 {
 	char err[256];
@@ -142,9 +143,12 @@ int daemon_rebuild(struct gslbd *g, bool full)
 					  sizeof(err));
 		free(dirty);
 	}
-	if (!s)
-		s = compile_snapshot(g->model, &v, g->st.generation + 1, err,
-				     sizeof(err));
+	if (!s) {
+		int rc = daemon_full_build(g, g->model, &v, DAEMON_REQ_REBUILD,
+					   &s, err, sizeof(err));
+		if (rc > 0)
+			return 1; /* runs again once the signatures are made */
+	}
 	if (!s) {
 		/* The current snapshot may belong to another service list, or
 		 * miss transitions taken above: only a full build is safe. */
@@ -165,9 +169,10 @@ void daemon_on_health_change(void *arg)
 /* The one way a new service list goes live.  nm has its services; it
  * gets its targets, is compiled against the health its targets will
  * have, and only then are the probes synced, nm made g->model and the
- * snapshot published.  Returns 0, or -1 with err (nothing changed but
- * nm's targets). */
-int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
+ * snapshot published.  Returns 0, or -1 with err, or 1 when deferred
+ * while signing (either way nothing changed but nm's targets). */
+int daemon_commit(struct gslbd *g, struct model *nm, unsigned req,
+		  char *err, size_t errlen)
 {
 	struct timespec t0;
 	struct admin_view av;
@@ -179,10 +184,10 @@ int daemon_commit(struct gslbd *g, struct model *nm, char *err, size_t errlen)
 	health = xcalloc(nm->ntargets ? nm->ntargets : 1, 1);
 	probe_mgr_health_of(g->probes, nm->targets, nm->ntargets, health);
 	struct compile_view v = daemon_view(g, nm, &av, health, nm->ntargets);
-	s = compile_snapshot(nm, &v, g->st.generation + 1, err, errlen);
+	int rc = daemon_full_build(g, nm, &v, req, &s, err, errlen);
 	free(health);
-	if (!s)
-		return -1;
+	if (rc != 0)
+		return rc;
 	probe_mgr_sync(g->probes, nm->targets, nm->ntargets);
 	g->model = nm;
 	g->st.targets_generation++;

@@ -206,10 +206,15 @@ void daemon_compose(struct gslbd *g, const struct model *m,
 int daemon_services_changed(struct gslbd *g)
 {
 	char err[256];
-	struct model *old = g->model, *nm = xmalloc(sizeof(*nm));
+	struct model *old = g->model, *nm;
 	struct model_service *v;
 	size_t nv;
 
+	if (daemon_signing(g)) { /* coalesced, composed when it lands */
+		g->sign_req |= DAEMON_REQ_RELIST;
+		return 1;
+	}
+	nm = xmalloc(sizeof(*nm));
 	daemon_compose(g, old, &v, &nv);
 	*nm = *old;
 	nm->svcs = v;
@@ -218,10 +223,16 @@ int daemon_services_changed(struct gslbd *g)
 	nm->ntargets = nm->target_cap = 0;
 	nm->target_index = NULL;
 	nm->target_mask = 0;
-	if (daemon_commit(g, nm, err, sizeof(err)) < 0) {
+	int rc = daemon_commit(g, nm, DAEMON_REQ_RELIST, err, sizeof(err));
+	if (rc != 0) {
 		model_targets_clear(nm);
 		daemon_free_services(v, nv);
 		free(nm);
+		if (rc > 0) {
+			log_info("service list change deferred until signing "
+				 "finishes");
+			return 1;
+		}
 		log_err("kubernetes change not applied, still serving the "
 			"previous services reason=\"%s\"", err);
 		return -1;
@@ -285,7 +296,9 @@ static void kube_edit_resync(struct gslbd *g)
 	model_targets_build(m);
 	g->st.targets_generation++; /* target indexes moved */
 	probe_mgr_sync(g->probes, m->targets, m->ntargets);
-	if (daemon_rebuild(g, true) < 0)
+	/* Deferred (1) too: the snapshot's target numbers are stale, so no
+	 * health patch may go on it until the full build is done. */
+	if (daemon_rebuild(g, true) != 0)
 		g->need_full = true;
 }
 

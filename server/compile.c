@@ -978,6 +978,8 @@ struct snap *compile_snapshot(const struct model *m,
 	b.s->generation = generation;
 	b.now = time(NULL);
 	b.sign = sign_new(&m->dnssec, b.now, v ? v->sigcache : NULL, true);
+	if (v && v->collect)
+		sign_collect(b.sign, v->collect);
 	rc = build_all(&b);
 	if (rc == 0 && b.sign && m->dnssec.denial == DENIAL_COMPACT)
 		rc = compact_signer(&b);
@@ -988,8 +990,11 @@ struct snap *compile_snapshot(const struct model *m,
 		b.s->sig_expire = sign_earliest(b.sign);
 		b.s->sig_made = (uint32_t)b.now;
 		b.s->key_event = sign_next_event(&m->dnssec, b.now);
-		log_info("zone signed signatures_made=%zu reused=%zu "
-			 "earliest_expiry=%u", made, reused, b.s->sig_expire);
+		/* A collect build that missed nothing is a real one. */
+		if (!(v && v->collect) || !sign_jobs_count(v->collect))
+			log_info("zone signed signatures_made=%zu reused=%zu "
+				 "earliest_expiry=%u", made, reused,
+				 b.s->sig_expire);
 	}
 	sign_free(b.sign, rc == 0);
 	free(b.admin);
@@ -1119,6 +1124,9 @@ static int sign_set(struct build *b, const ldns_rr_list *set, bool ptr,
 	ldns_rr_list *sigs = sign_rrset(b->sign, set);
 	int rc = sigs ? sign_wire(b->a, sigs, ptr, ttl, out) : -1;
 
+	if (rc == 0)
+		sign_note_wire(b->sign, sigs, out);
+
 	ldns_rr_list_deep_free(sigs);
 	return rc < 0 ? fail(b, "cannot sign an RRset") : 0;
 }
@@ -1132,8 +1140,9 @@ static int sign_soa(struct build *b, const ldns_rr *soa, uint32_t ttl)
 	int rc = -1;
 
 	ldns_rr_list_push_rr(l, (ldns_rr *)soa);
-	if ((sigs = sign_rrset(b->sign, l)))
-		rc = sign_wire(b->a, sigs, false, ttl, &b->s->soa_sig);
+	if ((sigs = sign_rrset(b->sign, l)) &&
+	    (rc = sign_wire(b->a, sigs, false, ttl, &b->s->soa_sig)) == 0)
+		sign_note_wire(b->sign, sigs, &b->s->soa_sig);
 	ldns_rr_list_deep_free(sigs);
 	ldns_rr_list_free(l); /* not deep: the SOA belongs to the zone */
 	return rc < 0 ? fail(b, "cannot sign the SOA") : 0;
@@ -1292,6 +1301,8 @@ static int nsec_make(struct build *b, const struct snap_node *n,
 	if (sigs) {
 		ldns_rr_list_cat(l, sigs);
 		rc = sign_wire(b->a, l, false, 0, out);
+		if (rc == 0)
+			sign_note_wire(b->sign, sigs, out);
 		ldns_rr_list_free(sigs); /* its records now belong to l */
 	}
 	ldns_rr_list_deep_free(l);
@@ -1384,6 +1395,8 @@ static int cut_sec(struct build *b, struct snap_node *n)
 		ldns_rr_list_cat(all, ds);
 		ldns_rr_list_cat(all, sigs);
 		rc = sign_wire(b->a, all, false, 0, v);
+		if (rc == 0)
+			sign_note_wire(b->sign, sigs, v);
 		ldns_rr_list_free(all);
 	}
 	ldns_rr_list_deep_free(sigs);

@@ -30,6 +30,9 @@ struct compile_view {
 	/* DNSSEC: signatures kept across builds (server/sign.h); NULL:
 	 * sign everything. */
 	struct sign_cache *sigcache;
+	/* DNSSEC collect mode (sign.h): misses become jobs here and the
+	 * snapshot carries placeholders.  NULL: sign as usual. */
+	struct sign_jobs *collect;
 };
 
 /* Returns a new snapshot, or NULL with a message in err.  v may be NULL

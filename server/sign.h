@@ -63,6 +63,52 @@ uint32_t sign_next_event(const struct model_dnssec *d, time_t now);
  * time), UINT32_MAX when it made none. */
 uint32_t sign_earliest(const struct sign *sg);
 
+/*
+ * Collect mode, for signing big builds off the control thread: a build
+ * whose signer collects (sign_collect) signs nothing.  For every RRset
+ * the cache misses, sign_rrset returns placeholder RRSIGs of the exact
+ * size the real ones would have (so the build lays out and fails as a
+ * real one would) and records a copy of the RRset as a job, once per
+ * content.  The snapshot such a build makes is for throwing away, unless
+ * it recorded no job; it sweeps the cache only then.
+ *
+ * The jobs are then signed, each by one call of sign_jobs_run, on any
+ * thread (each thread with its own key list from sign_jobs_keys; the
+ * jobs hold their own references to the keys, so the model may go), and
+ * stored into the cache on the control thread (sign_jobs_store); the
+ * build run again then finds its signatures there.
+ */
+struct sign_jobs;
+struct sign_jobs *sign_jobs_new(void);
+void sign_jobs_free(struct sign_jobs *j);
+size_t sign_jobs_count(const struct sign_jobs *j);
+/* sg's misses go to j (sg needs a cache). */
+void sign_collect(struct sign *sg, struct sign_jobs *j);
+/* Any thread: a key list of the thread's own for sign_jobs_run. */
+ldns_key_list *sign_jobs_keys(const struct sign_jobs *j);
+void sign_jobs_keys_free(ldns_key_list *k);
+/* Any thread: sign job i (each job by one thread only). */
+void sign_jobs_run(struct sign_jobs *j, size_t i, ldns_key_list *keys);
+/* Control thread, once every job ran: the signatures into the cache.
+ * Returns the number of jobs that failed to sign. */
+size_t sign_jobs_store(struct sign_jobs *j, struct sign_cache *c);
+
+/* Filling in: the compiler tells where the RRSIGs sign_rrset just gave
+ * it went (out: sign_wire's result, the RRSIGs its last records); once
+ * the jobs ran, sign_jobs_fill writes the real signatures over the
+ * placeholders (the same size), making the collect build's snapshot a
+ * real one without building it again.  -1: some placeholder's place is
+ * unknown or a signature failed; build again. */
+void sign_note_wire(struct sign *sg, const ldns_rr_list *sigs,
+		    const struct snap_rrs *out);
+int sign_jobs_fill(struct sign_jobs *j);
+/* The signatures the jobs made, and those the collect build reused. */
+void sign_jobs_counts(const struct sign_jobs *j, size_t *made,
+		      size_t *reused);
+/* Drop the entries the last full build did not use (a filled-in
+ * collect build is complete). */
+void sign_cache_sweep(struct sign_cache *c);
+
 /* rrs as wire into the arena.  ptr: each owner is written as a pointer
  * to the question name (0xc00c), else in full, uncompressed.  ttl: when
  * non-zero, every record's TTL (negative answers shorten the SOA's).
