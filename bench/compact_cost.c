@@ -22,6 +22,7 @@
 
 #include <ldns/ldns.h>
 
+#include "bench/benchzone.h"
 #include "bench/cputime.h"
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -29,12 +30,6 @@
 #include "server/onlinesign.h"
 
 #define NQ 4096
-
-static void quiet(void *arg, const char *line)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", line);
-}
 
 /* A CSK for bench.example in a temporary directory; its base name. */
 static char *make_key(ldns_signing_algorithm alg)
@@ -80,31 +75,11 @@ static void drop_key(char *base)
 
 static struct snap *build(const char *key, const char *denial)
 {
-	char *conf = malloc(1 << 16), err[256];
-	size_t n = (size_t)snprintf(conf, 1 << 16,
-		"zone:\n  name: bench.example\n  nameservers:\n"
-		"    - name: ns1\n      addresses: [192.0.2.253]\n"
-		"dnssec:\n  keys: [%s]\n  denial: %s\n"
-		"  online-sign-rate: 1000000\n"
-		"probe-defaults: { type: none }\nservices:\n", key, denial);
-	for (int i = 0; i < 100; i++)
-		n += (size_t)snprintf(conf + n, (1 << 16) - n,
-			"  - name: s%03d\n    endpoints:\n      - region: r1\n"
-			"        addresses: [192.0.2.%d, 198.51.100.%d, "
-			"203.0.113.%d, \"2001:db8::%x\"]\n",
-			i, i + 1, i + 1, i + 1, i + 1);
-	struct model *m = cfg_load_string("bench.yaml", conf, quiet, NULL);
-	free(conf);
-	if (!m)
-		exit(1);
-	model_targets_build(m);
-	struct snap *s = compile_snapshot(m, NULL, 1, err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, "compile: %s\n", err);
-		exit(1);
-	}
-	model_free(m);
-	return s;
+	char tail[512];
+
+	snprintf(tail, sizeof(tail), "dnssec:\n  keys: [%s]\n  denial: %s\n"
+		 "  online-sign-rate: 1000000\n", key, denial);
+	return benchzone_build("", "", tail);
 }
 
 /* A query for A at <label>.bench.example with DO. */

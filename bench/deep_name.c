@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/benchzone.h"
 #include "bench/cputime.h"
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -32,39 +33,13 @@ static const int depths[] = { 1, 8, 32, 64, 120 };
 static uint8_t qbuf[NQ][512];
 static size_t qlen[NQ];
 
-static void quiet(void *arg, const char *line)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", line);
-}
-
 static struct snap *build(const char *zonefile)
 {
-	char *conf = malloc(1 << 16), err[256];
-	size_t n = (size_t)snprintf(conf, 1 << 16,
-		"zone:\n  name: bench.example\n%s%s%s  nameservers:\n"
-		"    - name: ns1\n      addresses: [192.0.2.253]\n"
-		"probe-defaults: { type: none }\nservices:\n",
-		zonefile ? "  zone-file: \"" : "", zonefile ? zonefile : "",
-		zonefile ? "\"\n" : "");
-	for (int i = 0; i < 100; i++)
-		n += (size_t)snprintf(conf + n, (1 << 16) - n,
-			"  - name: s%03d\n    endpoints:\n      - region: r1\n"
-			"        addresses: [192.0.2.%d, 198.51.100.%d, "
-			"203.0.113.%d, \"2001:db8::%x\"]\n",
-			i, i + 1, i + 1, i + 1, i + 1);
-	struct model *m = cfg_load_string("bench.yaml", conf, quiet, NULL);
-	free(conf);
-	if (!m)
-		exit(1);
-	model_targets_build(m);
-	struct snap *s = compile_snapshot(m, NULL, 1, err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, "compile: %s\n", err);
-		exit(1);
-	}
-	model_free(m);
-	return s;
+	char zone[128] = "";
+
+	if (zonefile)
+		snprintf(zone, sizeof(zone), "  zone-file: \"%s\"\n", zonefile);
+	return benchzone_build("", zone, "");
 }
 
 /* Query i: A for a missing name `depth` labels below the apex. */

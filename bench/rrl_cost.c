@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/benchzone.h"
 #include "bench/cputime.h"
 #include "config/cfg.h"
 #include "server/answer.h"
@@ -36,40 +37,14 @@ static uint8_t qbuf[NQ][128];
 static size_t qlen[NQ];
 static struct sockaddr_in src[NSRC];
 
-static void quiet(void *arg, const char *line)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", line);
-}
-
 static struct snap *build(bool cookies)
 {
-	char *conf = malloc(1 << 16), err[256];
-	size_t n = (size_t)snprintf(conf, 1 << 16,
-		"server:\n  cookie-secret: \"00112233445566778899aabbccddeeff\"\n"
-		"  cookies: %s\n"
-		"zone:\n  name: bench.example\n  nameservers:\n"
-		"    - name: ns1\n      addresses: [192.0.2.253]\n"
-		"probe-defaults: { type: none }\nservices:\n",
-		cookies ? "true" : "false");
-	for (int i = 0; i < 100; i++)
-		n += (size_t)snprintf(conf + n, (1 << 16) - n,
-			"  - name: s%03d\n    endpoints:\n      - region: r1\n"
-			"        addresses: [192.0.2.%d, 198.51.100.%d, "
-			"203.0.113.%d, \"2001:db8::%x\"]\n",
-			i, i + 1, i + 1, i + 1, i + 1);
-	struct model *m = cfg_load_string("bench.yaml", conf, quiet, NULL);
-	free(conf);
-	if (!m)
-		exit(1);
-	model_targets_build(m);
-	struct snap *s = compile_snapshot(m, NULL, 1, err, sizeof(err));
-	if (!s) {
-		fprintf(stderr, "compile: %s\n", err);
-		exit(1);
-	}
-	model_free(m);
-	return s;
+	char head[160];
+
+	snprintf(head, sizeof(head), "server:\n  cookie-secret: "
+		 "\"00112233445566778899aabbccddeeff\"\n  cookies: %s\n",
+		 cookies ? "true" : "false");
+	return benchzone_build(head, "", "");
 }
 
 /* Query i: a name, a type, and (edns) an OPT, with (cookie) a client
