@@ -253,3 +253,31 @@ int daemon_set_admin(struct gslbd *g, const char *region,
 	return matched;
 }
 
+/* A signing batch landed (presign.c): run again what asked for a full
+ * build meanwhile, now finding its signatures cached; a request that
+ * defers again goes back in g->sign_req. */
+void daemon_rerun(struct gslbd *g, unsigned p)
+{
+	char err[256] = "";
+	int rc;
+
+	if (p & DAEMON_REQ_RELOAD) {
+		if ((rc = daemon_reload(g, err, sizeof(err))) > 0) {
+			g->sign_req |= p;
+			return;
+		}
+		control_reload_done(g->control, rc, err);
+		if (rc == 0) /* composed and built in full */
+			p &= ~(DAEMON_REQ_RELIST | DAEMON_REQ_REBUILD);
+	}
+	if (p & DAEMON_REQ_RELIST) {
+		if ((rc = daemon_services_changed(g)) > 0) {
+			g->sign_req |= p & ~DAEMON_REQ_RELOAD;
+			return;
+		}
+		if (rc == 0)
+			p &= ~DAEMON_REQ_REBUILD;
+	}
+	if (p & DAEMON_REQ_REBUILD)
+		daemon_rebuild(g, true);
+}

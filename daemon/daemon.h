@@ -80,6 +80,9 @@ struct gslbd {
 	struct event *ev_signed;
 	unsigned sign_req;
 	unsigned sign_rounds;
+	/* Run the requests req again (daemon_rerun): set by main.c, so
+	 * that presign.c does not call back up into its callers. */
+	void (*sign_rerun)(struct gslbd *g, unsigned req);
 	struct timespec sign_t0;
 };
 

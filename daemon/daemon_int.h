@@ -57,6 +57,8 @@ enum {
 int daemon_full_build(struct gslbd *g, const struct model *m,
 		      struct compile_view *v, unsigned req, struct snap **out,
 		      char *err, size_t errlen);
+/* daemon.c: what runs when a batch lands (g->sign_rerun). */
+void daemon_rerun(struct gslbd *g, unsigned req);
 /* A signing batch is in flight. */
 bool daemon_signing(const struct gslbd *g);
 void daemon_presign_free(struct gslbd *g);

@@ -178,6 +178,7 @@ static int setup_events(struct gslbd *g)
 		return -1;
 	struct timeval second = { 1, 0 };
 	g->sigcache = sign_cache_new();
+	g->sign_rerun = daemon_rerun;
 	g->ev_resign = event_new(g->base, -1, EV_PERSIST, daemon_dnssec_tick, g);
 	if (!g->ev_resign || event_add(g->ev_resign, &second))
 		return -1;

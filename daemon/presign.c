@@ -19,7 +19,6 @@
 
 #include <event2/event.h>
 
-#include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
 #include "lib/log.h"
@@ -62,34 +61,6 @@ static void presign_done(void *arg)
 	event_active(g->ev_signed, EV_READ, 0);
 }
 
-static void presign_rerun(struct gslbd *g)
-{
-	char err[256] = "";
-	unsigned p = g->sign_req;
-	int rc;
-
-	g->sign_req = 0;
-	if (p & DAEMON_REQ_RELOAD) {
-		if ((rc = daemon_reload(g, err, sizeof(err))) > 0) {
-			g->sign_req |= p;
-			return;
-		}
-		control_reload_done(g->control, rc, err);
-		if (rc == 0) /* composed and built in full */
-			p &= ~(DAEMON_REQ_RELIST | DAEMON_REQ_REBUILD);
-	}
-	if (p & DAEMON_REQ_RELIST) {
-		if ((rc = daemon_services_changed(g)) > 0) {
-			g->sign_req |= p & ~DAEMON_REQ_RELOAD;
-			return;
-		}
-		if (rc == 0)
-			p &= ~DAEMON_REQ_REBUILD;
-	}
-	if (p & DAEMON_REQ_REBUILD)
-		daemon_rebuild(g, true);
-}
-
 /* Control thread: the batch is signed. */
 static void presign_landed(evutil_socket_t fd, short what, void *arg)
 {
@@ -115,7 +86,9 @@ static void presign_landed(evutil_socket_t fd, short what, void *arg)
 		 g->sign_req & DAEMON_REQ_RELIST ? "relist," : "",
 		 g->sign_req & DAEMON_REQ_REBUILD ? "rebuild" : "");
 	g->sign_rounds++;
-	presign_rerun(g);
+	unsigned req = g->sign_req;
+	g->sign_req = 0;
+	g->sign_rerun(g, req);
 }
 
 static int presign_pool(struct gslbd *g)
