@@ -753,20 +753,11 @@ def test_not_ready_when_signatures_cannot_be_refreshed(gslbd, tmp_path, monkeypa
     assert [rr for rr in m.answer if rr.rdtype == T.RRSIG], m   # never unsigned
 
 
-def test_kubernetes_names_signed_as_they_come_and_change(fake_kube, gslbd, validator, tmp_path):
-    """Services from the Kubernetes API in a signed zone: a new ServiceDNSRecord (new names: a full build from the signature cache) validates at once; an edit that leaves a name IPv6 only (patched in place) gets its A NODATA proven by an NSEC without A, AD; NXDOMAIN stays AD."""
-    import kube_objects as ko
-    from fake_kube import write_kubeconfig
-    k = fake_kube(bookmark_interval=0.5)
-    k.apply(ko.domain("kubefed", "example.com", "ns1.example.com"))
-    k.apply(ko.kubefed_cluster("c1", True, "eu-west", ["eu-west-1a"]))
-    k.apply(ko.kubefed_cluster("c2", True, "us-east", ["us-east-1a"]))
 
-    def sdr(name, a1, a2):
-        return ko.service_dns_record(name, "shop", dns=[
-            ko.cluster_dns("c1", a1, region="eu-west", zones=["eu-west-1a"]),
-            ko.cluster_dns("c2", a2, region="us-east", zones=["us-east-1a"])])
-    k.apply(sdr("web", ("192.0.2.1",), ("192.0.2.2",)))
+def kube_and_keys(k, tmp_path):
+    """A kubeconfig for the fake API k and a P-256 KSK + ZSK for
+    example.com, under tmp_path: (kubeconfig, ksk, zsk) base names."""
+    from fake_kube import write_kubeconfig
     d = str(tmp_path / "kube")
     os.makedirs(d)
     kubeconfig = os.path.join(d, "kubeconfig")
@@ -777,6 +768,22 @@ def test_kubernetes_names_signed_as_they_come_and_change(fake_kube, gslbd, valid
         ["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra + ["example.com"], cwd=kd,
         stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout.strip())
         for extra in (["-k"], [])]
+    return kubeconfig, ksk, zsk
+
+def test_kubernetes_names_signed_as_they_come_and_change(fake_kube, gslbd, validator, tmp_path):
+    """Services from the Kubernetes API in a signed zone: a new ServiceDNSRecord (new names: a full build from the signature cache) validates at once; an edit that leaves a name IPv6 only (patched in place) gets its A NODATA proven by an NSEC without A, AD; NXDOMAIN stays AD."""
+    import kube_objects as ko
+    k = fake_kube(bookmark_interval=0.5)
+    k.apply(ko.domain("kubefed", "example.com", "ns1.example.com"))
+    k.apply(ko.kubefed_cluster("c1", True, "eu-west", ["eu-west-1a"]))
+    k.apply(ko.kubefed_cluster("c2", True, "us-east", ["us-east-1a"]))
+
+    def sdr(name, a1, a2):
+        return ko.service_dns_record(name, "shop", dns=[
+            ko.cluster_dns("c1", a1, region="eu-west", zones=["eu-west-1a"]),
+            ko.cluster_dns("c2", a2, region="us-east", zones=["us-east-1a"])])
+    k.apply(sdr("web", ("192.0.2.1",), ("192.0.2.2",)))
+    kubeconfig, ksk, zsk = kube_and_keys(k, tmp_path)
     g = gslbd("""server:
   workers: 2
 zone:

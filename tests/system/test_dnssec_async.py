@@ -16,7 +16,7 @@ import dns.rdatatype as T
 
 from conftest import wait_for
 from fake_kube import fake_kube, kube_certs  # noqa: F401  (fixtures)
-from test_dnssec import ZONE, addrs, ds_of, keygen, validated, validator  # noqa: F401
+from test_dnssec import ZONE, addrs, ds_of, keygen, kube_and_keys, validated, validator  # noqa: F401
 
 WWW = "www." + ZONE
 # Each rotation window of a capped `all` answer is an RRset of its own:
@@ -171,7 +171,6 @@ def test_big_resign_runs_beside_the_serving_snapshot(gslbd, validator, http_back
 def test_kubernetes_relist_of_many_names_signs_on_the_pool(fake_kube, gslbd, validator, tmp_path):
     """The first Kubernetes list after start-up brings 600 names (200 ServiceDNSRecords; a relist: a new service list): more misses than are signed inline, so the build is deferred (for=relist) while the config's snapshot serves; when the batch lands the relist runs again and every name validates (AD)."""
     import kube_objects as ko
-    from fake_kube import write_kubeconfig
     import dns.rcode
     k = fake_kube(bookmark_interval=0.5)
     k.apply(ko.domain("kubefed", "example.com", "ns1.example.com"))
@@ -181,16 +180,7 @@ def test_kubernetes_relist_of_many_names_signs_on_the_pool(fake_kube, gslbd, val
         k.apply(ko.service_dns_record("svc%d" % i, "shop", dns=[
             ko.cluster_dns("c1", ("192.0.2.%d" % (i % 250 + 1),), region="eu-west",
                            zones=["eu-west-1a"])]))
-    d = str(tmp_path / "kube")
-    os.makedirs(d)
-    kubeconfig = os.path.join(d, "kubeconfig")
-    write_kubeconfig(kubeconfig, k.server, ca=k.certs["ca"], token="fake-token")
-    kd = str(tmp_path / "keys")
-    os.makedirs(kd)
-    ksk, zsk = [os.path.join(kd, subprocess.run(
-        ["ldns-keygen", "-a", "ECDSAP256SHA256"] + extra + ["example.com"], cwd=kd,
-        stdout=subprocess.PIPE, text=True, check=True, timeout=60).stdout.strip())
-        for extra in (["-k"], [])]
+    kubeconfig, ksk, zsk = kube_and_keys(k, tmp_path)
     g = gslbd("""server:
   workers: 1
 zone:
